@@ -1,0 +1,321 @@
+//! Elementwise operations: unary maps and binary operations with row/column broadcasting.
+
+use super::tape::{Op, Var};
+use crate::real::{Real, c};
+use nalgebra::DMatrix;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// A unary elementwise map. Its derivative is written in terms of the input `x` and the output
+/// `y`, whichever is cheaper.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UnaryOp<T> {
+    Neg,
+    Exp,
+    Log,
+    Log1p,
+    Softplus,
+    Sigmoid,
+    Tanh,
+    Relu,
+    LeakyRelu(T),
+    Selu,
+    Square,
+    Sqrt,
+    Scale(T),
+    Shift(T),
+}
+
+// SELU constants (Klambauer et al. 2017).
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
+
+/// log(1 + e^x) without overflow for large x or loss of precision for very negative x.
+pub fn softplus<T: Real>(x: T) -> T {
+    if x > T::zero() { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
+}
+
+/// 1 / (1 + e^-x) without overflow.
+pub fn sigmoid<T: Real>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+impl<T: Real> UnaryOp<T> {
+    fn apply(self, x: T) -> T {
+        match self {
+            UnaryOp::Neg => -x,
+            UnaryOp::Exp => x.exp(),
+            UnaryOp::Log => x.ln(),
+            UnaryOp::Log1p => x.ln_1p(),
+            UnaryOp::Softplus => softplus(x),
+            UnaryOp::Sigmoid => sigmoid(x),
+            UnaryOp::Tanh => x.tanh(),
+            UnaryOp::Relu => {
+                if x > T::zero() {
+                    x
+                } else {
+                    T::zero()
+                }
+            }
+            UnaryOp::LeakyRelu(a) => {
+                if x > T::zero() {
+                    x
+                } else {
+                    a * x
+                }
+            }
+            UnaryOp::Selu => {
+                let l: T = c(SELU_LAMBDA);
+                if x > T::zero() { l * x } else { l * c::<T>(SELU_ALPHA) * (x.exp() - T::one()) }
+            }
+            UnaryOp::Square => x * x,
+            UnaryOp::Sqrt => x.sqrt(),
+            UnaryOp::Scale(s) => s * x,
+            UnaryOp::Shift(s) => x + s,
+        }
+    }
+
+    /// dy/dx at input `x` with output `y`.
+    fn derivative(self, x: T, y: T) -> T {
+        let one = T::one();
+        match self {
+            UnaryOp::Neg => -one,
+            UnaryOp::Exp => y,
+            UnaryOp::Log => one / x,
+            UnaryOp::Log1p => one / (one + x),
+            UnaryOp::Softplus => sigmoid(x),
+            UnaryOp::Sigmoid => y * (one - y),
+            UnaryOp::Tanh => one - y * y,
+            UnaryOp::Relu => {
+                if x > T::zero() {
+                    one
+                } else {
+                    T::zero()
+                }
+            }
+            UnaryOp::LeakyRelu(a) => {
+                if x > T::zero() {
+                    one
+                } else {
+                    a
+                }
+            }
+            UnaryOp::Selu => {
+                if x > T::zero() {
+                    c(SELU_LAMBDA)
+                } else {
+                    y + c::<T>(SELU_LAMBDA * SELU_ALPHA)
+                }
+            }
+            UnaryOp::Square => x + x,
+            UnaryOp::Sqrt => c::<T>(0.5) / y,
+            UnaryOp::Scale(s) => s,
+            UnaryOp::Shift(_) => one,
+        }
+    }
+}
+
+/// A binary elementwise operation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// The shape two operands broadcast to: along each axis the sizes agree or one of them is 1.
+fn broadcast_shape(a: (usize, usize), b: (usize, usize), what: &str) -> (usize, usize) {
+    let axis = |x: usize, y: usize| {
+        if x == y || y == 1 {
+            Some(x)
+        } else if x == 1 {
+            Some(y)
+        } else {
+            None
+        }
+    };
+    match (axis(a.0, b.0), axis(a.1, b.1)) {
+        (Some(r), Some(c)) => (r, c),
+        _ => panic!("{what}: shapes {}x{} and {}x{} do not broadcast", a.0, a.1, b.0, b.1),
+    }
+}
+
+/// `f(a_ij, b_ij)` over the broadcast shape of `a` and `b`.
+pub(crate) fn zip_broadcast<T: Real>(
+    a: &DMatrix<T>,
+    b: &DMatrix<T>,
+    what: &str,
+    f: impl Fn(T, T) -> T,
+) -> DMatrix<T> {
+    if a.shape() == b.shape() {
+        return a.zip_map(b, f);
+    }
+    let (r, c) = broadcast_shape(a.shape(), b.shape(), what);
+    let index = |m: &DMatrix<T>, i: usize, j: usize| {
+        let ii = if m.nrows() == 1 { 0 } else { i };
+        let jj = if m.ncols() == 1 { 0 } else { j };
+        ii + jj * m.nrows()
+    };
+    let (sa, sb) = (a.as_slice(), b.as_slice());
+    DMatrix::from_fn(r, c, |i, j| f(sa[index(a, i, j)], sb[index(b, i, j)]))
+}
+
+/// Sums `g` over the axes along which an operand of `shape` was broadcast.
+pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMatrix<T> {
+    if g.shape() == shape {
+        return g;
+    }
+    let mut out = DMatrix::zeros(shape.0, shape.1);
+    for j in 0..g.ncols() {
+        let jj = if shape.1 == 1 { 0 } else { j };
+        for i in 0..g.nrows() {
+            let ii = if shape.0 == 1 { 0 } else { i };
+            out[(ii, jj)] += g[(i, j)];
+        }
+    }
+    out
+}
+
+impl<'t, T: Real> Var<'t, T> {
+    pub(crate) fn unary(self, op: UnaryOp<T>) -> Var<'t, T> {
+        let value = self.value().map(|x| op.apply(x));
+        self.record(value, Op::Unary(op, self.id))
+    }
+
+    fn binary(self, op: BinaryOp, other: Var<'t, T>) -> Var<'t, T> {
+        self.same_tape(&other);
+        let (a, b) = (self.value(), other.value());
+        let value = match op {
+            BinaryOp::Add => zip_broadcast(&a, &b, "add", |x, y| x + y),
+            BinaryOp::Sub => zip_broadcast(&a, &b, "sub", |x, y| x - y),
+            BinaryOp::Mul => zip_broadcast(&a, &b, "mul", |x, y| x * y),
+            BinaryOp::Div => zip_broadcast(&a, &b, "div", |x, y| x / y),
+        };
+        self.record(value, Op::Binary(op, self.id, other.id))
+    }
+
+    /// e^x.
+    pub fn exp(self) -> Self {
+        self.unary(UnaryOp::Exp)
+    }
+    /// Natural logarithm.
+    pub fn ln(self) -> Self {
+        self.unary(UnaryOp::Log)
+    }
+    /// ln(1 + x), accurate near 0.
+    pub fn ln_1p(self) -> Self {
+        self.unary(UnaryOp::Log1p)
+    }
+    /// ln(1 + e^x), computed without overflow.
+    pub fn softplus(self) -> Self {
+        self.unary(UnaryOp::Softplus)
+    }
+    /// The logistic function 1 / (1 + e^-x).
+    pub fn sigmoid(self) -> Self {
+        self.unary(UnaryOp::Sigmoid)
+    }
+    /// Hyperbolic tangent.
+    pub fn tanh(self) -> Self {
+        self.unary(UnaryOp::Tanh)
+    }
+    /// max(x, 0).
+    pub fn relu(self) -> Self {
+        self.unary(UnaryOp::Relu)
+    }
+    /// x for x > 0, `slope * x` otherwise.
+    pub fn leaky_relu(self, slope: T) -> Self {
+        self.unary(UnaryOp::LeakyRelu(slope))
+    }
+    /// Scaled exponential linear unit (Klambauer et al. 2017).
+    pub fn selu(self) -> Self {
+        self.unary(UnaryOp::Selu)
+    }
+    /// x².
+    pub fn square(self) -> Self {
+        self.unary(UnaryOp::Square)
+    }
+    /// √x.
+    pub fn sqrt(self) -> Self {
+        self.unary(UnaryOp::Sqrt)
+    }
+    /// `s * x` for a constant `s`.
+    pub fn scale(self, s: T) -> Self {
+        self.unary(UnaryOp::Scale(s))
+    }
+    /// `x + s` for a constant `s`.
+    pub fn shift(self, s: T) -> Self {
+        self.unary(UnaryOp::Shift(s))
+    }
+}
+
+/// Vector-Jacobian product of a unary map.
+pub(crate) fn unary_vjp<T: Real>(op: UnaryOp<T>, x: &DMatrix<T>, y: &DMatrix<T>, g: DMatrix<T>) -> DMatrix<T> {
+    let mut g = g;
+    for ((gi, &xi), &yi) in g.iter_mut().zip(x.iter()).zip(y.iter()) {
+        *gi *= op.derivative(xi, yi);
+    }
+    g
+}
+
+/// Vector-Jacobian products of a binary operation, for whichever operands need them.
+pub(crate) fn binary_vjp<T: Real>(
+    op: BinaryOp,
+    a: &DMatrix<T>,
+    b: &DMatrix<T>,
+    y: &DMatrix<T>,
+    g: &DMatrix<T>,
+    need: (bool, bool),
+) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
+    let (ga, gb) = match op {
+        BinaryOp::Add => (need.0.then(|| g.clone()), need.1.then(|| g.clone())),
+        BinaryOp::Sub => (need.0.then(|| g.clone()), need.1.then(|| -g)),
+        BinaryOp::Mul => (
+            need.0.then(|| zip_broadcast(g, b, "mul", |g, b| g * b)),
+            need.1.then(|| zip_broadcast(g, a, "mul", |g, a| g * a)),
+        ),
+        BinaryOp::Div => (
+            need.0.then(|| zip_broadcast(g, b, "div", |g, b| g / b)),
+            need.1.then(|| {
+                // d(a/b)/db = -y/b
+                let gy = g.component_mul(y);
+                zip_broadcast(&gy, b, "div", |gy, b| -gy / b)
+            }),
+        ),
+    };
+    (ga.map(|g| unbroadcast(g, a.shape())), gb.map(|g| unbroadcast(g, b.shape())))
+}
+
+macro_rules! binary_operator {
+    ($trait:ident, $method:ident, $op:expr, $scalar:expr) => {
+        impl<'t, T: Real> $trait for Var<'t, T> {
+            type Output = Var<'t, T>;
+            fn $method(self, rhs: Var<'t, T>) -> Var<'t, T> {
+                self.binary($op, rhs)
+            }
+        }
+        impl<'t, T: Real> $trait<T> for Var<'t, T> {
+            type Output = Var<'t, T>;
+            fn $method(self, rhs: T) -> Var<'t, T> {
+                #[allow(clippy::redundant_closure_call)]
+                self.unary(($scalar)(rhs))
+            }
+        }
+    };
+}
+
+binary_operator!(Add, add, BinaryOp::Add, |s| UnaryOp::Shift(s));
+binary_operator!(Sub, sub, BinaryOp::Sub, |s: T| UnaryOp::Shift(-s));
+binary_operator!(Mul, mul, BinaryOp::Mul, |s| UnaryOp::Scale(s));
+binary_operator!(Div, div, BinaryOp::Div, |s: T| UnaryOp::Scale(T::one() / s));
+
+impl<'t, T: Real> Neg for Var<'t, T> {
+    type Output = Var<'t, T>;
+    fn neg(self) -> Var<'t, T> {
+        self.unary(UnaryOp::Neg)
+    }
+}

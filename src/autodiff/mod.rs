@@ -1,0 +1,25 @@
+//! Reverse-mode automatic differentiation over nalgebra matrices.
+//!
+//! A [`Tape`] records each operation on [`Var`]s as it runs; [`Tape::backward`] sweeps it in
+//! reverse and returns the [`Gradients`]. Values are `DMatrix`es with one row per data point, and
+//! the operations are coarse (matrix products, elementwise maps with broadcasting, row/column
+//! reductions, triangular solves) so that the time goes into the matrix kernels rather than into
+//! bookkeeping. Every operation's vector-Jacobian product is checked against central finite
+//! differences by the crate's tests, with the same [`check_gradients`] that users can run on
+//! their own models.
+//!
+//! Broadcasting: the elementwise binary operations accept operands whose shapes agree along each
+//! axis or are 1 there (a `1 x C` row is added to every row, an `R x 1` column to every column,
+//! a `1 x 1` to everything).
+
+mod elementwise;
+mod gradcheck;
+mod linalg;
+mod reduce;
+mod shape;
+mod tape;
+mod vjp;
+
+pub use elementwise::{sigmoid, softplus};
+pub use gradcheck::{GradCheck, GradCheckReport, check_gradients, check_param_gradients};
+pub use tape::{Gradients, Tape, Var};

@@ -1,0 +1,104 @@
+//! Operations that move entries around: slices, concatenation, reshaping and tiling.
+
+use super::tape::{Op, Var};
+use crate::real::Real;
+use nalgebra::DMatrix;
+
+impl<'t, T: Real> Var<'t, T> {
+    /// Columns `start .. start + n`.
+    ///
+    /// # Panics
+    /// If the range is out of bounds.
+    pub fn columns(self, start: usize, n: usize) -> Self {
+        let value = self.value().columns(start, n).into_owned();
+        self.record(value, Op::Columns { a: self.id, start })
+    }
+
+    /// Rows `start .. start + n`.
+    ///
+    /// # Panics
+    /// If the range is out of bounds.
+    pub fn rows(self, start: usize, n: usize) -> Self {
+        let value = self.value().rows(start, n).into_owned();
+        self.record(value, Op::Rows { a: self.id, start })
+    }
+
+    /// Side-by-side concatenation `[a b ...]`.
+    ///
+    /// # Panics
+    /// If `parts` is empty or the row counts differ.
+    pub fn concat_columns(parts: &[Var<'t, T>]) -> Self {
+        let first = parts.first().expect("concat_columns of nothing");
+        let values: Vec<_> = parts.iter().map(|p| p.value()).collect();
+        let rows = values[0].nrows();
+        assert!(values.iter().all(|v| v.nrows() == rows), "concat_columns: row counts differ");
+        let cols = values.iter().map(|v| v.ncols()).sum();
+        let mut out = DMatrix::zeros(rows, cols);
+        let mut at = 0;
+        for v in &values {
+            out.columns_mut(at, v.ncols()).copy_from(&**v);
+            at += v.ncols();
+        }
+        first.record(out, Op::ConcatColumns(parts.iter().map(|p| p.id).collect()))
+    }
+
+    /// Stacked concatenation `[a; b; ...]`.
+    ///
+    /// # Panics
+    /// If `parts` is empty or the column counts differ.
+    pub fn concat_rows(parts: &[Var<'t, T>]) -> Self {
+        let first = parts.first().expect("concat_rows of nothing");
+        let values: Vec<_> = parts.iter().map(|p| p.value()).collect();
+        let cols = values[0].ncols();
+        assert!(values.iter().all(|v| v.ncols() == cols), "concat_rows: column counts differ");
+        let rows = values.iter().map(|v| v.nrows()).sum();
+        let mut out = DMatrix::zeros(rows, cols);
+        let mut at = 0;
+        for v in &values {
+            out.rows_mut(at, v.nrows()).copy_from(&**v);
+            at += v.nrows();
+        }
+        first.record(out, Op::ConcatRows(parts.iter().map(|p| p.id).collect()))
+    }
+
+    /// The same entries in column-major order, as a `rows x cols` matrix.
+    ///
+    /// # Panics
+    /// If the number of entries differs.
+    pub fn reshape(self, rows: usize, cols: usize) -> Self {
+        let v = self.value();
+        assert_eq!(v.len(), rows * cols, "reshape: {} entries into {rows}x{cols}", v.len());
+        let value = DMatrix::from_column_slice(rows, cols, v.as_slice());
+        self.record(value, Op::Reshape(self.id))
+    }
+
+    /// `[x; x; ...]`, `times` copies stacked.
+    pub fn tile_rows(self, times: usize) -> Self {
+        let v = self.value();
+        let r = v.nrows();
+        let value = DMatrix::from_fn(r * times, v.ncols(), |i, j| v[(i % r, j)]);
+        self.record(value, Op::TileRows { a: self.id, times })
+    }
+}
+
+/// Places `g` at `(row, col)` inside zeros of `shape`: the vector-Jacobian product of a slice.
+pub(crate) fn embed<T: Real>(
+    g: &DMatrix<T>,
+    shape: (usize, usize),
+    row: usize,
+    col: usize,
+) -> DMatrix<T> {
+    let mut out = DMatrix::zeros(shape.0, shape.1);
+    out.view_mut((row, col), g.shape()).copy_from(g);
+    out
+}
+
+/// Sums the `times` stacked blocks of `g`: the vector-Jacobian product of [`Var::tile_rows`].
+pub(crate) fn untile<T: Real>(g: &DMatrix<T>, times: usize) -> DMatrix<T> {
+    let r = g.nrows() / times;
+    let mut out = DMatrix::zeros(r, g.ncols());
+    for k in 0..times {
+        out += g.rows(k * r, r);
+    }
+    out
+}

@@ -1,0 +1,340 @@
+//! The tape: a record of every operation of one forward pass, and the reverse sweep over it.
+
+use super::elementwise::{BinaryOp, UnaryOp};
+use super::reduce::Reduce;
+use crate::params::{ParamId, ParamStore};
+use crate::real::Real;
+use nalgebra::DMatrix;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// How a node was made: its parents (node indices) and whatever its vector-Jacobian product
+/// needs beyond the parents' values and its own.
+#[derive(Clone, Debug)]
+pub(crate) enum Op<T: Real> {
+    /// A leaf without gradient.
+    Constant,
+    /// A leaf whose gradient is kept ([`Tape::input`]).
+    Input,
+    /// A parameter loaded from the store.
+    Param(ParamId),
+    Unary(UnaryOp<T>, usize),
+    Binary(BinaryOp, usize, usize),
+    MatMul { a: usize, b: usize, ta: bool, tb: bool },
+    Reduce(Reduce, usize),
+    LogSumExp(Reduce, usize),
+    Transpose(usize),
+    Reshape(usize),
+    LowerTriangle { a: usize, include_diagonal: bool },
+    Diagonal(usize),
+    DiagonalMatrix(usize),
+    SolveLower { l: usize, b: usize },
+    Columns { a: usize, start: usize },
+    Rows { a: usize, start: usize },
+    ConcatColumns(Vec<usize>),
+    ConcatRows(Vec<usize>),
+    TileRows { a: usize, times: usize },
+}
+
+pub(crate) struct Node<T: Real> {
+    pub(crate) value: Arc<DMatrix<T>>,
+    pub(crate) op: Op<T>,
+    pub(crate) requires_grad: bool,
+}
+
+/// A record of one forward pass, for reverse-mode differentiation.
+///
+/// Make a fresh tape for each evaluation (a training step, say): load parameters with
+/// [`Tape::param`], data with [`Tape::constant`], compute with the methods of [`Var`], then call
+/// [`Tape::backward`] on a scalar to get the [`Gradients`]. Nodes hold their values behind
+/// reference counts, so loading a parameter or detaching a value copies nothing.
+///
+/// ```
+/// use elbo::autodiff::Tape;
+/// use nalgebra::DMatrix;
+///
+/// let tape = Tape::<f64>::new();
+/// let x = tape.input(DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
+/// let y = (x * x).sum(); // x1² + x2²
+/// let grads = tape.backward(y);
+/// assert_eq!(grads.wrt(x).unwrap().as_slice(), &[2.0, 4.0]);
+/// ```
+pub struct Tape<'p, T: Real> {
+    params: Option<&'p ParamStore<T>>,
+    pub(crate) nodes: RefCell<Vec<Node<T>>>,
+}
+
+/// A handle to a matrix on a tape. Copy it freely; operations on it record new nodes.
+///
+/// Shape errors inside model code (adding a 3x2 to a 2x3, say) are programming errors and panic
+/// with a message naming the operation and both shapes; user data is validated before it reaches
+/// the tape.
+#[derive(Clone, Copy)]
+pub struct Var<'t, T: Real> {
+    pub(crate) tape: &'t Tape<'t, T>,
+    pub(crate) id: usize,
+}
+
+impl<T: Real> std::fmt::Debug for Var<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (r, c) = self.shape();
+        write!(f, "Var(#{}, {r}x{c})", self.id)
+    }
+}
+
+impl<T: Real> Default for Tape<'_, T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'p, T: Real> Tape<'p, T> {
+    /// A tape without parameters (for computing with constants and inputs).
+    pub fn new() -> Self {
+        Tape { params: None, nodes: RefCell::new(Vec::with_capacity(64)) }
+    }
+
+    /// A tape that can load the parameters of `params`.
+    pub fn with_params(params: &'p ParamStore<T>) -> Self {
+        Tape { params: Some(params), nodes: RefCell::new(Vec::with_capacity(64)) }
+    }
+
+    /// The store this tape loads parameters from, if any.
+    pub fn params(&self) -> Option<&'p ParamStore<T>> {
+        self.params
+    }
+
+    /// A constant: no gradient flows into it.
+    pub fn constant<'t>(&'t self, value: DMatrix<T>) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        self.push(Arc::new(value), Op::Constant)
+    }
+
+    /// A 1x1 constant.
+    pub fn scalar<'t>(&'t self, value: T) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        self.constant(DMatrix::from_element(1, 1, value))
+    }
+
+    /// A differentiable leaf: [`Gradients::wrt`] returns its gradient.
+    pub fn input<'t>(&'t self, value: DMatrix<T>) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        self.push(Arc::new(value), Op::Input)
+    }
+
+    /// Loads a parameter from the tape's store; its gradient is reported by
+    /// [`Gradients::param`].
+    ///
+    /// # Panics
+    /// If the tape has no store or `id` belongs to another store: both are programming errors.
+    pub fn param<'t>(&'t self, id: ParamId) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        let store = self.params.expect("Tape::param needs a tape made by Tape::with_params");
+        self.push(store.shared(id), Op::Param(id))
+    }
+
+    /// Number of nodes recorded so far.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// True if nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn push<'t>(&'t self, value: Arc<DMatrix<T>>, op: Op<T>) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        let mut nodes = self.nodes.borrow_mut();
+        let requires_grad = match &op {
+            Op::Constant => false,
+            Op::Input | Op::Param(_) => true,
+            op => parents(op).iter().any(|&p| nodes[p].requires_grad),
+        };
+        nodes.push(Node { value, op, requires_grad });
+        Var { tape: self, id: nodes.len() - 1 }
+    }
+
+    /// Reverse sweep from a 1x1 `loss`: the gradient of `loss` with respect to every input and
+    /// parameter it depends on.
+    ///
+    /// # Panics
+    /// If `loss` is not 1x1 or belongs to another tape.
+    pub fn backward(&self, loss: Var<'_, T>) -> Gradients<T> {
+        assert!(std::ptr::eq(loss.tape as *const _ as *const u8, self as *const _ as *const u8));
+        assert_eq!(loss.shape(), (1, 1), "backward needs a 1x1 loss");
+        let nodes = self.nodes.borrow();
+        let mut grads: Vec<Option<DMatrix<T>>> = vec![None; loss.id + 1];
+        grads[loss.id] = Some(DMatrix::from_element(1, 1, T::one()));
+        let n_params = self.params.map_or(0, |p| p.len());
+        let mut param_grads: Vec<Option<DMatrix<T>>> = vec![None; n_params];
+        for i in (0..=loss.id).rev() {
+            let node = &nodes[i];
+            if !node.requires_grad {
+                continue;
+            }
+            match &node.op {
+                Op::Input => continue,
+                Op::Param(id) => {
+                    if let Some(g) = grads[i].take() {
+                        accumulate(&mut param_grads[id.index()], g);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(g) = grads[i].take() else { continue };
+            super::vjp::propagate(&nodes, i, g, &mut |parent, contribution| {
+                accumulate(&mut grads[parent], contribution)
+            });
+        }
+        let store = self.params.map(|p| p.uid());
+        Gradients { store, nodes: grads, params: param_grads }
+    }
+}
+
+/// The parent node indices of an operation.
+pub(crate) fn parents<T: Real>(op: &Op<T>) -> Vec<usize> {
+    match op {
+        Op::Constant | Op::Input | Op::Param(_) => vec![],
+        Op::Unary(_, a)
+        | Op::Reduce(_, a)
+        | Op::LogSumExp(_, a)
+        | Op::Transpose(a)
+        | Op::Reshape(a)
+        | Op::Diagonal(a)
+        | Op::DiagonalMatrix(a)
+        | Op::LowerTriangle { a, .. }
+        | Op::Columns { a, .. }
+        | Op::Rows { a, .. }
+        | Op::TileRows { a, .. } => vec![*a],
+        Op::Binary(_, a, b) | Op::MatMul { a, b, .. } => vec![*a, *b],
+        Op::SolveLower { l, b } => vec![*l, *b],
+        Op::ConcatColumns(v) | Op::ConcatRows(v) => v.clone(),
+    }
+}
+
+fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
+    match slot {
+        Some(acc) => *acc += g,
+        None => *slot = Some(g),
+    }
+}
+
+/// Gradients of one backward pass, by parameter and by input.
+#[derive(Clone, Debug)]
+pub struct Gradients<T: Real> {
+    store: Option<u64>,
+    nodes: Vec<Option<DMatrix<T>>>,
+    params: Vec<Option<DMatrix<T>>>,
+}
+
+impl<T: Real> Gradients<T> {
+    /// Gradient with respect to a parameter; `None` if the loss does not depend on it.
+    pub fn param(&self, id: ParamId) -> Option<&DMatrix<T>> {
+        if Some(id.store()) != self.store {
+            return None;
+        }
+        self.params.get(id.index())?.as_ref()
+    }
+
+    /// Gradient with respect to a leaf made by [`Tape::input`]; `None` if the loss does not
+    /// depend on it.
+    pub fn wrt(&self, input: Var<'_, T>) -> Option<&DMatrix<T>> {
+        self.nodes.get(input.id)?.as_ref()
+    }
+
+    /// Mutable gradients of all parameters, by parameter index (for clipping and transforms).
+    pub fn params_mut(&mut self) -> impl Iterator<Item = &mut DMatrix<T>> {
+        self.params.iter_mut().flatten()
+    }
+
+    /// Gradients of all parameters with their store index.
+    pub fn params_indexed(&self) -> impl Iterator<Item = (usize, &DMatrix<T>)> {
+        self.params.iter().enumerate().filter_map(|(i, g)| g.as_ref().map(|g| (i, g)))
+    }
+
+    /// Euclidean norm over every parameter gradient.
+    pub fn norm(&self) -> T {
+        self.params
+            .iter()
+            .flatten()
+            .map(|g| g.iter().map(|&v| v * v).fold(T::zero(), |a, b| a + b))
+            .fold(T::zero(), |a, b| a + b)
+            .sqrt()
+    }
+
+    /// Rescales the parameter gradients so that their joint norm is at most `max_norm`; returns
+    /// the norm before clipping.
+    pub fn clip_norm(&mut self, max_norm: T) -> T {
+        let norm = self.norm();
+        if norm > max_norm && norm.is_finite() {
+            let s = max_norm / norm;
+            for g in self.params_mut() {
+                *g *= s;
+            }
+        }
+        norm
+    }
+
+    /// The store index of the first parameter whose gradient holds NaN or an infinity.
+    pub fn first_non_finite(&self) -> Option<usize> {
+        self.params_indexed().find(|(_, g)| g.iter().any(|v| !v.is_finite())).map(|(i, _)| i)
+    }
+
+    /// True if these gradients came from a tape over `store`.
+    pub fn is_for(&self, store: &ParamStore<T>) -> bool {
+        self.store == Some(store.uid())
+    }
+}
+
+impl<'t, T: Real> Var<'t, T> {
+    /// The value (a shared handle; cloning it copies nothing).
+    pub fn value(&self) -> Arc<DMatrix<T>> {
+        Arc::clone(&self.tape.nodes.borrow()[self.id].value)
+    }
+
+    /// The single entry of a 1x1 value.
+    ///
+    /// # Panics
+    /// If the value is not 1x1.
+    pub fn scalar(&self) -> T {
+        let v = self.value();
+        assert_eq!(v.shape(), (1, 1), "Var::scalar on a non-1x1 value");
+        v[(0, 0)]
+    }
+
+    /// `(rows, columns)` of the value.
+    pub fn shape(&self) -> (usize, usize) {
+        self.tape.nodes.borrow()[self.id].value.shape()
+    }
+
+    /// The tape this variable lives on.
+    pub fn tape(&self) -> &'t Tape<'t, T> {
+        self.tape
+    }
+
+    /// The same value as a constant: the gradient stops here.
+    pub fn detach(self) -> Var<'t, T> {
+        self.tape.push(self.value(), Op::Constant)
+    }
+
+    /// Records `value` made by `op` on this variable's tape.
+    pub(crate) fn record(&self, value: DMatrix<T>, op: Op<T>) -> Var<'t, T> {
+        self.tape.push(Arc::new(value), op)
+    }
+
+    pub(crate) fn same_tape(&self, other: &Var<'t, T>) {
+        assert!(std::ptr::eq(self.tape, other.tape), "operands live on different tapes");
+    }
+}

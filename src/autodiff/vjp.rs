@@ -1,0 +1,87 @@
+//! The reverse sweep's one step: given a node's output gradient, the gradient contributions to
+//! its parents. Each op's own derivative lives beside its forward code; this file dispatches.
+
+use super::elementwise::{binary_vjp, unary_vjp};
+use super::linalg::{lower_mask, matmul_vjp, solve_lower_vjp};
+use super::reduce::{logsumexp_vjp, sum_vjp};
+use super::shape::{embed, untile};
+use super::tape::{Node, Op};
+use crate::real::Real;
+use nalgebra::DMatrix;
+
+/// Sends `g`, the gradient of node `i`, to its parents through `emit(parent, contribution)`.
+/// Parents that need no gradient get nothing (and cost nothing).
+pub(crate) fn propagate<T: Real>(
+    nodes: &[Node<T>],
+    i: usize,
+    g: DMatrix<T>,
+    emit: &mut impl FnMut(usize, DMatrix<T>),
+) {
+    let needs = |p: usize| nodes[p].requires_grad;
+    let value = |p: usize| &*nodes[p].value;
+    let y = &*nodes[i].value;
+    let mut send = |p: usize, contribution: Option<DMatrix<T>>| {
+        if let Some(c) = contribution {
+            emit(p, c)
+        }
+    };
+    match nodes[i].op {
+        Op::Constant | Op::Input | Op::Param(_) => {}
+        Op::Unary(op, a) => send(a, Some(unary_vjp(op, value(a), y, g))),
+        Op::Binary(op, a, b) => {
+            let (ga, gb) = binary_vjp(op, value(a), value(b), y, &g, (needs(a), needs(b)));
+            send(a, ga);
+            send(b, gb);
+        }
+        Op::MatMul { a, b, ta, tb } => {
+            let (ga, gb) = matmul_vjp(value(a), value(b), ta, tb, &g, (needs(a), needs(b)));
+            send(a, ga);
+            send(b, gb);
+        }
+        Op::Reduce(how, a) => send(a, Some(sum_vjp(how, value(a).shape(), &g))),
+        Op::LogSumExp(how, a) => send(a, Some(logsumexp_vjp(how, value(a), y, &g))),
+        Op::Transpose(a) => send(a, Some(g.transpose())),
+        Op::Reshape(a) => {
+            let (r, c) = value(a).shape();
+            send(a, Some(DMatrix::from_column_slice(r, c, g.as_slice())));
+        }
+        Op::LowerTriangle { a, include_diagonal } => {
+            send(a, Some(lower_mask(&g, include_diagonal)))
+        }
+        Op::Diagonal(a) => {
+            send(a, Some(DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(g.as_slice()))))
+        }
+        Op::DiagonalMatrix(a) => {
+            let (r, c) = value(a).shape();
+            send(a, Some(DMatrix::from_column_slice(r, c, g.diagonal().as_slice())));
+        }
+        Op::SolveLower { l, b } => {
+            let (gl, gb) = solve_lower_vjp(value(l), y, &g, (needs(l), needs(b)));
+            send(l, gl);
+            send(b, gb);
+        }
+        Op::Columns { a, start } => send(a, Some(embed(&g, value(a).shape(), 0, start))),
+        Op::Rows { a, start } => send(a, Some(embed(&g, value(a).shape(), start, 0))),
+        Op::ConcatColumns(ref parts) => {
+            let mut at = 0;
+            for &p in parts {
+                let n = value(p).ncols();
+                if needs(p) {
+                    send(p, Some(g.columns(at, n).into_owned()));
+                }
+                at += n;
+            }
+        }
+        Op::ConcatRows(ref parts) => {
+            let mut at = 0;
+            for &p in parts {
+                let n = value(p).nrows();
+                if needs(p) {
+                    send(p, Some(g.rows(at, n).into_owned()));
+                }
+                at += n;
+            }
+        }
+        Op::TileRows { a, times } => send(a, Some(untile(&g, times))),
+    }
+}

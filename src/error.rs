@@ -1,0 +1,115 @@
+//! The crate's one error type. Every fallible public function returns [`Result`].
+
+use std::path::PathBuf;
+
+/// Shorthand for `std::result::Result<T, elbo::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong with user input or a fit. Each variant carries the offending
+/// value and its message says what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting or argument is outside its valid range.
+    #[error("invalid {name} = {value}: {expected}")]
+    InvalidParameter {
+        /// Which setting.
+        name: &'static str,
+        /// The value given, as text.
+        value: String,
+        /// What a valid value looks like.
+        expected: &'static str,
+    },
+    /// Two things that must agree in shape do not.
+    #[error("shape mismatch for {what}: expected {expected}, got {got}")]
+    ShapeMismatch {
+        /// What was being checked.
+        what: &'static str,
+        /// The expected shape, as text.
+        expected: String,
+        /// The shape given, as text.
+        got: String,
+    },
+    /// There is no data to work on.
+    #[error("{what} is empty: give at least one row")]
+    EmptyData {
+        /// Which data set.
+        what: &'static str,
+    },
+    /// Data holds NaN or an infinity.
+    #[error(
+        "{what} holds a non-finite value ({value}) at row {row}, column {col} (0-based): \
+         remove or impute it"
+    )]
+    NonFiniteData {
+        /// Which data set.
+        what: &'static str,
+        /// Row of the first bad value.
+        row: usize,
+        /// Column of the first bad value.
+        col: usize,
+        /// The value itself.
+        value: f64,
+    },
+    /// A matrix that must be symmetric positive definite is not.
+    #[error("{what} is not symmetric positive definite: give a valid covariance")]
+    NotPositiveDefinite {
+        /// Which matrix.
+        what: &'static str,
+    },
+    /// Too many optimisation steps in a row had a non-finite loss or gradient.
+    #[error(
+        "fitting diverged: {consecutive} steps in a row up to step {step} had a non-finite \
+         {culprit}; lower the learning rate, clip gradients or check the model"
+    )]
+    Diverged {
+        /// The step at which fitting gave up (0-based).
+        step: usize,
+        /// How many steps in a row were skipped.
+        consecutive: usize,
+        /// "loss" or "gradient of parameter `name`".
+        culprit: String,
+    },
+    /// A parameter name is not in the store, or is there twice.
+    #[error("parameter `{name}`: {problem}")]
+    Parameter {
+        /// The parameter's name.
+        name: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A CSV file is malformed.
+    #[error("{}:{line}: {problem}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number in the file.
+        line: usize,
+        /// What is wrong, including the column where it applies.
+        problem: String,
+    },
+}
+
+impl Error {
+    /// Builds [`Error::InvalidParameter`].
+    pub fn invalid(name: &'static str, value: impl std::fmt::Display, expected: &'static str) -> Self {
+        Error::InvalidParameter { name, value: value.to_string(), expected }
+    }
+
+    /// Builds [`Error::ShapeMismatch`] from two `(rows, cols)` shapes.
+    pub fn shape(what: &'static str, expected: (usize, usize), got: (usize, usize)) -> Self {
+        Error::ShapeMismatch {
+            what,
+            expected: format!("{}x{}", expected.0, expected.1),
+            got: format!("{}x{}", got.0, got.1),
+        }
+    }
+}

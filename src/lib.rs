@@ -1,0 +1,13 @@
+//! # elbo
+//!
+//! Variational inference for latent-variable models in Rust.
+#![warn(missing_docs)]
+
+pub mod autodiff;
+pub mod error;
+pub mod params;
+pub mod real;
+
+pub use error::{Error, Result};
+pub use params::{ParamId, ParamStore};
+pub use real::Real;

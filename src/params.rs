@@ -1,0 +1,191 @@
+//! The parameter store: every learnable matrix of a model, addressed by name or by [`ParamId`].
+
+use crate::error::{Error, Result};
+use crate::real::Real;
+use nalgebra::DMatrix;
+use rand::Rng;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Handle to one parameter of one [`ParamStore`]. Cheap to copy; components keep the ids of the
+/// parameters they own and load them onto each step's tape with
+/// [`Tape::param`](crate::autodiff::Tape::param).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ParamId {
+    store: u64,
+    index: usize,
+}
+
+impl ParamId {
+    /// Position of the parameter in its store (insertion order).
+    pub fn index(self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn store(self) -> u64 {
+        self.store
+    }
+}
+
+/// Named learnable matrices.
+///
+/// Values are reference-counted so that a step's tape reads them without copying; the optimizer
+/// writes them in place once the tape is gone. Every store has a unique identity, so that a
+/// [`ParamId`] from another store is caught instead of silently reading the wrong matrix.
+#[derive(Clone, Debug)]
+pub struct ParamStore<T: Real> {
+    id: u64,
+    names: Vec<String>,
+    values: Vec<Arc<DMatrix<T>>>,
+}
+
+impl<T: Real> Default for ParamStore<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Real> ParamStore<T> {
+    /// An empty store.
+    pub fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        ParamStore { id: NEXT.fetch_add(1, Ordering::Relaxed), names: Vec::new(), values: Vec::new() }
+    }
+
+    /// Adds a parameter with a given initial value.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] if the name is taken; [`Error::NonFiniteData`] if the value holds NaN
+    /// or an infinity.
+    pub fn add(&mut self, name: impl Into<String>, value: DMatrix<T>) -> Result<ParamId> {
+        let name = name.into();
+        if self.names.contains(&name) {
+            return Err(Error::Parameter { name, problem: "a parameter of this name already exists" });
+        }
+        check_finite("initial parameter value", &value)?;
+        self.names.push(name);
+        self.values.push(Arc::new(value));
+        Ok(ParamId { store: self.id, index: self.values.len() - 1 })
+    }
+
+    /// Adds a `rows x cols` parameter drawn from N(0, sd²) with the given generator.
+    ///
+    /// # Errors
+    /// As [`ParamStore::add`], and [`Error::InvalidParameter`] if `sd` is negative or not finite.
+    pub fn add_normal<R: Rng + ?Sized>(
+        &mut self,
+        name: impl Into<String>,
+        rows: usize,
+        cols: usize,
+        sd: T,
+        rng: &mut R,
+    ) -> Result<ParamId> {
+        if !(sd >= T::zero() && sd.is_finite()) {
+            return Err(Error::invalid("sd", sd, "a finite number >= 0"));
+        }
+        let value = DMatrix::from_fn(rows, cols, |_, _| T::standard_normal(rng) * sd);
+        self.add(name, value)
+    }
+
+    /// The id of a parameter by name.
+    pub fn id(&self, name: &str) -> Option<ParamId> {
+        let index = self.names.iter().position(|n| n == name)?;
+        Some(ParamId { store: self.id, index })
+    }
+
+    /// The parameter's current value.
+    ///
+    /// # Panics
+    /// If `id` belongs to another store (a programming error, not a data error).
+    pub fn get(&self, id: ParamId) -> &DMatrix<T> {
+        &self.values[self.check(id)]
+    }
+
+    /// A shared handle to the value, as the tape holds it.
+    pub(crate) fn shared(&self, id: ParamId) -> Arc<DMatrix<T>> {
+        Arc::clone(&self.values[self.check(id)])
+    }
+
+    /// Mutable access (copies the matrix first only if a tape still holds it).
+    ///
+    /// # Panics
+    /// If `id` belongs to another store.
+    pub fn get_mut(&mut self, id: ParamId) -> &mut DMatrix<T> {
+        let i = self.check(id);
+        Arc::make_mut(&mut self.values[i])
+    }
+
+    /// Replaces a value, keeping its shape.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if the shape differs; [`Error::NonFiniteData`] for NaN or
+    /// infinities.
+    pub fn set(&mut self, id: ParamId, value: DMatrix<T>) -> Result<()> {
+        let i = self.check(id);
+        if value.shape() != self.values[i].shape() {
+            return Err(Error::shape("parameter value", self.values[i].shape(), value.shape()));
+        }
+        check_finite("parameter value", &value)?;
+        self.values[i] = Arc::new(value);
+        Ok(())
+    }
+
+    /// The parameter's name.
+    pub fn name(&self, id: ParamId) -> &str {
+        &self.names[self.check(id)]
+    }
+
+    /// Number of parameters.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True if there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Total number of scalar entries over all parameters.
+    pub fn num_scalars(&self) -> usize {
+        self.values.iter().map(|v| v.len()).sum()
+    }
+
+    /// All ids, in insertion order.
+    pub fn ids(&self) -> impl Iterator<Item = ParamId> + '_ {
+        (0..self.values.len()).map(|index| ParamId { store: self.id, index })
+    }
+
+    /// This store's unique identity.
+    pub(crate) fn uid(&self) -> u64 {
+        self.id
+    }
+
+    /// True if `id` was made by this store.
+    pub fn owns(&self, id: ParamId) -> bool {
+        id.store == self.id && id.index < self.values.len()
+    }
+
+    fn check(&self, id: ParamId) -> usize {
+        assert!(
+            self.owns(id),
+            "ParamId {id:?} does not belong to this ParamStore (made by another store?)"
+        );
+        id.index
+    }
+}
+
+/// Checks that every entry is finite.
+///
+/// # Errors
+/// [`Error::NonFiniteData`] naming the first bad entry.
+pub fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            let v = m[(i, j)];
+            if !v.is_finite() {
+                return Err(Error::NonFiniteData { what, row: i, col: j, value: v.to_f64() });
+            }
+        }
+    }
+    Ok(())
+}

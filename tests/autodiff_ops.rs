@@ -1,0 +1,177 @@
+//! Every operation's vector-Jacobian product against central finite differences, over random
+//! shapes and values (f64).
+
+use elbo::autodiff::{GradCheck, Tape, Var, check_gradients};
+use nalgebra::DMatrix;
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+
+const TOL: f64 = 1e-6;
+
+fn random(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    DMatrix::from_fn(rows, cols, |_, _| elbo::Real::standard_normal(&mut rng))
+}
+
+/// Weights the output with fixed pseudo-random numbers so that every output entry's gradient
+/// differs, then sums to a scalar.
+fn weighted_sum<'t>(y: Var<'t, f64>) -> Var<'t, f64> {
+    let (r, c) = y.shape();
+    let w = DMatrix::from_fn(r, c, |i, j| 0.3 + ((i * 7 + j * 3) as f64).sin());
+    (y * y.tape().constant(w)).sum()
+}
+
+fn assert_grads(inputs: &[DMatrix<f64>], f: impl for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>) {
+    let report = check_gradients(inputs, GradCheck::default(), |x| weighted_sum(f(x)));
+    assert!(report.passed(TOL), "{report:?}");
+}
+
+fn positive(m: DMatrix<f64>) -> DMatrix<f64> {
+    m.map(|v| 0.5 + v.abs())
+}
+
+/// A shape and a seed.
+fn shape() -> impl Strategy<Value = (usize, usize, u64)> {
+    (1usize..5, 1usize..5, any::<u64>())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn unary_maps((r, c, seed) in shape()) {
+        let x = random(r, c, seed);
+        assert_grads(&[x.clone()], |v| -v[0]);
+        assert_grads(&[x.clone()], |v| v[0].exp());
+        assert_grads(&[x.clone()], |v| v[0].softplus());
+        assert_grads(&[x.clone()], |v| v[0].sigmoid());
+        assert_grads(&[x.clone()], |v| v[0].tanh());
+        assert_grads(&[x.clone()], |v| v[0].relu());
+        assert_grads(&[x.clone()], |v| v[0].leaky_relu(0.1));
+        assert_grads(&[x.clone()], |v| v[0].selu());
+        assert_grads(&[x.clone()], |v| v[0].square());
+        assert_grads(&[x.clone()], |v| v[0].scale(-1.7).shift(0.4));
+        assert_grads(&[x.clone()], |v| (v[0] * 2.5 + 1.0 - 0.5) / 4.0);
+        assert_grads(&[x.map(f64::abs)], |v| v[0].ln_1p());
+        assert_grads(&[positive(x.clone())], |v| v[0].ln());
+        assert_grads(&[positive(x)], |v| v[0].sqrt());
+    }
+
+    #[test]
+    fn binary_ops_with_broadcasting((r, c, seed) in shape(), which in 0usize..4) {
+        let a = random(r, c, seed);
+        let bshape = [(r, c), (1, c), (r, 1), (1, 1)][which];
+        let b = random(bshape.0, bshape.1, seed ^ 1);
+        for (x, y) in [(a.clone(), b.clone()), (b.clone(), a.clone())] {
+            assert_grads(&[x.clone(), y.clone()], |v| v[0] + v[1]);
+            assert_grads(&[x.clone(), y.clone()], |v| v[0] - v[1]);
+            assert_grads(&[x.clone(), y.clone()], |v| v[0] * v[1]);
+            assert_grads(&[x.clone(), positive(y.clone())], |v| v[0] / v[1]);
+        }
+    }
+
+    #[test]
+    fn matrix_products(m in 1usize..6, k in 1usize..6, n in 1usize..6, seed in any::<u64>()) {
+        let a = random(m, k, seed);
+        let b = random(k, n, seed ^ 1);
+        assert_grads(&[a.clone(), b.clone()], |v| v[0].matmul(v[1]));
+        assert_grads(&[a.clone(), b.transpose()], |v| v[0].matmul_t(v[1]));
+        assert_grads(&[a.transpose(), b.clone()], |v| v[0].t_matmul(v[1]));
+        assert_grads(&[a], |v| v[0].transpose());
+    }
+
+    #[test]
+    fn large_products_take_the_blocked_kernel(seed in any::<u64>()) {
+        // 20x20x20 is above the small-product threshold, so matrixmultiply does the work.
+        let a = random(20, 20, seed);
+        let b = random(20, 20, seed ^ 1);
+        assert_grads(&[a.clone(), b.clone()], |v| v[0].matmul(v[1]));
+        assert_grads(&[a, b], |v| v[0].t_matmul(v[1]).tanh());
+    }
+
+    #[test]
+    fn reductions((r, c, seed) in shape()) {
+        let x = random(r, c, seed);
+        assert_grads(&[x.clone()], |v| v[0].sum());
+        assert_grads(&[x.clone()], |v| v[0].row_sums());
+        assert_grads(&[x.clone()], |v| v[0].col_sums());
+        assert_grads(&[x.clone()], |v| v[0].mean());
+        assert_grads(&[x.clone()], |v| v[0].row_means());
+        assert_grads(&[x.clone()], |v| v[0].col_means());
+        assert_grads(&[x.clone()], |v| v[0].row_logsumexp());
+        assert_grads(&[x], |v| v[0].col_logsumexp());
+    }
+
+    #[test]
+    fn triangular_and_diagonal(d in 1usize..6, n in 1usize..4, seed in any::<u64>()) {
+        let a = random(d, d, seed);
+        // A well-conditioned lower-triangular factor: diagonal bounded away from zero.
+        let l = DMatrix::from_fn(d, d, |i, j| if i == j { 1.0 + a[(i, j)].abs() } else { a[(i, j)] });
+        let b = random(d, n, seed ^ 2);
+        assert_grads(&[a.clone()], |v| v[0].lower_triangle(true));
+        assert_grads(&[a.clone()], |v| v[0].lower_triangle(false));
+        assert_grads(&[a.clone()], |v| v[0].diagonal());
+        assert_grads(&[random(d, 1, seed ^ 3)], |v| v[0].diagonal_matrix());
+        assert_grads(&[random(1, d, seed ^ 4)], |v| v[0].diagonal_matrix());
+        assert_grads(&[l, b], |v| v[0].lower_triangle(true).solve_lower(v[1]));
+    }
+
+    #[test]
+    fn slicing_and_joining((r, c, seed) in shape(), times in 1usize..4) {
+        let x = random(r, c, seed);
+        let y = random(r, c + 1, seed ^ 1);
+        let z = random(r + 1, c, seed ^ 2);
+        assert_grads(&[x.clone()], |v| v[0].columns(c / 2, c - c / 2));
+        assert_grads(&[x.clone()], |v| v[0].rows(r / 2, r - r / 2));
+        assert_grads(&[x.clone(), y], |v| Var::concat_columns(&[v[0], v[1], v[0]]));
+        assert_grads(&[x.clone(), z], |v| Var::concat_rows(&[v[1], v[0]]));
+        assert_grads(&[x.clone()], |v| v[0].reshape(c, r));
+        assert_grads(&[x], |v| v[0].tile_rows(times));
+    }
+}
+
+#[test]
+fn stop_gradient_blocks_the_flow() {
+    // d/dx (x * stop(x)) = stop(x): the detached factor contributes nothing.
+    let tape = Tape::<f64>::new();
+    let x = tape.input(DMatrix::from_row_slice(1, 3, &[1.0, -2.0, 3.0]));
+    let y = (x * x.detach()).sum();
+    let grads = tape.backward(y);
+    assert_eq!(grads.wrt(x).unwrap().as_slice(), &[1.0, -2.0, 3.0]);
+}
+
+#[test]
+fn logsumexp_is_stable_for_huge_and_minus_infinite_entries() {
+    let tape = Tape::<f64>::new();
+    let x = tape.input(DMatrix::from_row_slice(2, 2, &[1000.0, 1000.0, f64::NEG_INFINITY, 0.0]));
+    let y = x.row_logsumexp();
+    let v = y.value();
+    assert!((v[0] - (1000.0 + 2f64.ln())).abs() < 1e-9);
+    assert!(v[1].abs() < 1e-12);
+    let grads = tape.backward(y.sum());
+    let g = grads.wrt(x).unwrap();
+    for (got, want) in g.iter().zip([0.5, 0.0, 0.5, 1.0]) {
+        assert!((got - want).abs() < 1e-12, "{g}");
+    }
+}
+
+#[test]
+fn softplus_and_sigmoid_do_not_overflow() {
+    let tape = Tape::<f32>::new();
+    let x = tape.constant(DMatrix::from_row_slice(1, 3, &[-200.0f32, 0.0, 200.0]));
+    let sp = x.softplus().value();
+    assert_eq!(sp[0], 0.0);
+    assert!((sp[1] - 2f32.ln()).abs() < 1e-6);
+    assert_eq!(sp[2], 200.0);
+    let s = x.sigmoid().value();
+    assert_eq!((s[0], s[1], s[2]), (0.0, 0.5, 1.0));
+}
+
+#[test]
+fn a_singular_triangular_solve_gives_nan_not_a_panic() {
+    let tape = Tape::<f64>::new();
+    let l = tape.constant(DMatrix::zeros(2, 2));
+    let b = tape.constant(DMatrix::from_element(2, 1, 1.0));
+    assert!(l.solve_lower(b).value().iter().all(|v| v.is_nan()));
+}
