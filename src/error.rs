@@ -100,8 +100,16 @@ pub enum Error {
 
 impl Error {
     /// Builds [`Error::InvalidParameter`].
-    pub fn invalid(name: &'static str, value: impl std::fmt::Display, expected: &'static str) -> Self {
-        Error::InvalidParameter { name, value: value.to_string(), expected }
+    pub fn invalid(
+        name: &'static str,
+        value: impl std::fmt::Display,
+        expected: &'static str,
+    ) -> Self {
+        Error::InvalidParameter {
+            name,
+            value: value.to_string(),
+            expected,
+        }
     }
 
     /// Builds [`Error::ShapeMismatch`] from two `(rows, cols)` shapes.

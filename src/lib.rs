@@ -4,7 +4,13 @@
 #![warn(missing_docs)]
 
 pub mod autodiff;
+pub mod conjugate;
+pub mod data;
+pub mod dist;
 pub mod error;
+pub mod infer;
+pub mod model;
+pub mod optim;
 pub mod params;
 pub mod real;
 

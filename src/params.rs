@@ -49,7 +49,11 @@ impl<T: Real> ParamStore<T> {
     /// An empty store.
     pub fn new() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        ParamStore { id: NEXT.fetch_add(1, Ordering::Relaxed), names: Vec::new(), values: Vec::new() }
+        ParamStore {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            names: Vec::new(),
+            values: Vec::new(),
+        }
     }
 
     /// Adds a parameter with a given initial value.
@@ -60,12 +64,18 @@ impl<T: Real> ParamStore<T> {
     pub fn add(&mut self, name: impl Into<String>, value: DMatrix<T>) -> Result<ParamId> {
         let name = name.into();
         if self.names.contains(&name) {
-            return Err(Error::Parameter { name, problem: "a parameter of this name already exists" });
+            return Err(Error::Parameter {
+                name,
+                problem: "a parameter of this name already exists",
+            });
         }
         check_finite("initial parameter value", &value)?;
         self.names.push(name);
         self.values.push(Arc::new(value));
-        Ok(ParamId { store: self.id, index: self.values.len() - 1 })
+        Ok(ParamId {
+            store: self.id,
+            index: self.values.len() - 1,
+        })
     }
 
     /// Adds a `rows x cols` parameter drawn from N(0, sd²) with the given generator.
@@ -90,7 +100,10 @@ impl<T: Real> ParamStore<T> {
     /// The id of a parameter by name.
     pub fn id(&self, name: &str) -> Option<ParamId> {
         let index = self.names.iter().position(|n| n == name)?;
-        Some(ParamId { store: self.id, index })
+        Some(ParamId {
+            store: self.id,
+            index,
+        })
     }
 
     /// The parameter's current value.
@@ -123,7 +136,11 @@ impl<T: Real> ParamStore<T> {
     pub fn set(&mut self, id: ParamId, value: DMatrix<T>) -> Result<()> {
         let i = self.check(id);
         if value.shape() != self.values[i].shape() {
-            return Err(Error::shape("parameter value", self.values[i].shape(), value.shape()));
+            return Err(Error::shape(
+                "parameter value",
+                self.values[i].shape(),
+                value.shape(),
+            ));
         }
         check_finite("parameter value", &value)?;
         self.values[i] = Arc::new(value);
@@ -152,7 +169,10 @@ impl<T: Real> ParamStore<T> {
 
     /// All ids, in insertion order.
     pub fn ids(&self) -> impl Iterator<Item = ParamId> + '_ {
-        (0..self.values.len()).map(|index| ParamId { store: self.id, index })
+        (0..self.values.len()).map(|index| ParamId {
+            store: self.id,
+            index,
+        })
     }
 
     /// This store's unique identity.
@@ -183,7 +203,12 @@ pub fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
         for i in 0..m.nrows() {
             let v = m[(i, j)];
             if !v.is_finite() {
-                return Err(Error::NonFiniteData { what, row: i, col: j, value: v.to_f64() });
+                return Err(Error::NonFiniteData {
+                    what,
+                    row: i,
+                    col: j,
+                    value: v.to_f64(),
+                });
             }
         }
     }

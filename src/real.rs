@@ -70,7 +70,11 @@ macro_rules! impl_real {
                 c: (*mut Self, isize, isize),
             ) {
                 // SAFETY: forwarded from the caller's contract.
-                unsafe { $gemm(m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2) }
+                unsafe {
+                    $gemm(
+                        m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
+                    )
+                }
             }
         }
     };
@@ -93,8 +97,16 @@ pub fn c<T: Real>(x: f64) -> T {
 /// # Panics
 /// If the inner dimensions differ.
 pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DMatrix<T> {
-    let (m, k) = if ta { (a.ncols(), a.nrows()) } else { a.shape() };
-    let (k2, n) = if tb { (b.ncols(), b.nrows()) } else { b.shape() };
+    let (m, k) = if ta {
+        (a.ncols(), a.nrows())
+    } else {
+        a.shape()
+    };
+    let (k2, n) = if tb {
+        (b.ncols(), b.nrows())
+    } else {
+        b.shape()
+    };
     assert_eq!(
         k, k2,
         "matmul: inner dimensions differ ({m}x{k} times {k2}x{n})"

@@ -144,7 +144,11 @@ fn stop_gradient_blocks_the_flow() {
 #[test]
 fn logsumexp_is_stable_for_huge_and_minus_infinite_entries() {
     let tape = Tape::<f64>::new();
-    let x = tape.input(DMatrix::from_row_slice(2, 2, &[1000.0, 1000.0, f64::NEG_INFINITY, 0.0]));
+    let x = tape.input(DMatrix::from_row_slice(
+        2,
+        2,
+        &[1000.0, 1000.0, f64::NEG_INFINITY, 0.0],
+    ));
     let y = x.row_logsumexp();
     let v = y.value();
     assert!((v[0] - (1000.0 + 2f64.ln())).abs() < 1e-9);

@@ -31,7 +31,11 @@ const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
 
 /// log(1 + e^x) without overflow for large x or loss of precision for very negative x.
 pub fn softplus<T: Real>(x: T) -> T {
-    if x > T::zero() { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
+    if x > T::zero() {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
 }
 
 /// 1 / (1 + e^-x) without overflow.
@@ -70,7 +74,11 @@ impl<T: Real> UnaryOp<T> {
             }
             UnaryOp::Selu => {
                 let l: T = c(SELU_LAMBDA);
-                if x > T::zero() { l * x } else { l * c::<T>(SELU_ALPHA) * (x.exp() - T::one()) }
+                if x > T::zero() {
+                    l * x
+                } else {
+                    l * c::<T>(SELU_ALPHA) * (x.exp() - T::one())
+                }
             }
             UnaryOp::Square => x * x,
             UnaryOp::Sqrt => x.sqrt(),
@@ -141,7 +149,10 @@ fn broadcast_shape(a: (usize, usize), b: (usize, usize), what: &str) -> (usize, 
     };
     match (axis(a.0, b.0), axis(a.1, b.1)) {
         (Some(r), Some(c)) => (r, c),
-        _ => panic!("{what}: shapes {}x{} and {}x{} do not broadcast", a.0, a.1, b.0, b.1),
+        _ => panic!(
+            "{what}: shapes {}x{} and {}x{} do not broadcast",
+            a.0, a.1, b.0, b.1
+        ),
     }
 }
 
@@ -254,7 +265,12 @@ impl<'t, T: Real> Var<'t, T> {
 }
 
 /// Vector-Jacobian product of a unary map.
-pub(crate) fn unary_vjp<T: Real>(op: UnaryOp<T>, x: &DMatrix<T>, y: &DMatrix<T>, g: DMatrix<T>) -> DMatrix<T> {
+pub(crate) fn unary_vjp<T: Real>(
+    op: UnaryOp<T>,
+    x: &DMatrix<T>,
+    y: &DMatrix<T>,
+    g: DMatrix<T>,
+) -> DMatrix<T> {
     let mut g = g;
     for ((gi, &xi), &yi) in g.iter_mut().zip(x.iter()).zip(y.iter()) {
         *gi *= op.derivative(xi, yi);
@@ -287,7 +303,10 @@ pub(crate) fn binary_vjp<T: Real>(
             }),
         ),
     };
-    (ga.map(|g| unbroadcast(g, a.shape())), gb.map(|g| unbroadcast(g, b.shape())))
+    (
+        ga.map(|g| unbroadcast(g, a.shape())),
+        gb.map(|g| unbroadcast(g, b.shape())),
+    )
 }
 
 macro_rules! binary_operator {

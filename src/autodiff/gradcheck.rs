@@ -76,7 +76,12 @@ where
     };
     let h = T::of_f64(opts.step);
     let mut probe = store.clone();
-    let mut report = GradCheckReport { max_abs_error: 0.0, max_rel_error: 0.0, worst: None, entries: 0 };
+    let mut report = GradCheckReport {
+        max_abs_error: 0.0,
+        max_rel_error: 0.0,
+        worst: None,
+        entries: 0,
+    };
     for id in store.ids() {
         let zeros = DMatrix::zeros(store.get(id).nrows(), store.get(id).ncols());
         let grad = analytic.param(id).unwrap_or(&zeros);
@@ -96,7 +101,11 @@ where
                 report.entries += 1;
                 report.max_abs_error = report.max_abs_error.max(abs);
                 if !(rel <= report.max_rel_error) || report.worst.is_none() {
-                    report.max_rel_error = if rel.is_nan() { f64::INFINITY } else { rel.max(report.max_rel_error) };
+                    report.max_rel_error = if rel.is_nan() {
+                        f64::INFINITY
+                    } else {
+                        rel.max(report.max_rel_error)
+                    };
                     report.worst = Some((store.name(id).to_string(), i, j));
                 }
             }

@@ -9,7 +9,15 @@ impl<'t, T: Real> Var<'t, T> {
     fn product(self, other: Var<'t, T>, ta: bool, tb: bool) -> Self {
         self.same_tape(&other);
         let value = matmul(&self.value(), ta, &other.value(), tb);
-        self.record(value, Op::MatMul { a: self.id, b: other.id, ta, tb })
+        self.record(
+            value,
+            Op::MatMul {
+                a: self.id,
+                b: other.id,
+                ta,
+                tb,
+            },
+        )
     }
 
     /// Matrix product `self * other`.
@@ -35,7 +43,13 @@ impl<'t, T: Real> Var<'t, T> {
     /// are zero.
     pub fn lower_triangle(self, include_diagonal: bool) -> Self {
         let value = lower_mask(&self.value(), include_diagonal);
-        self.record(value, Op::LowerTriangle { a: self.id, include_diagonal })
+        self.record(
+            value,
+            Op::LowerTriangle {
+                a: self.id,
+                include_diagonal,
+            },
+        )
     }
 
     /// The diagonal of a square matrix, as a column (d x 1).
@@ -44,7 +58,12 @@ impl<'t, T: Real> Var<'t, T> {
     /// If the matrix is not square.
     pub fn diagonal(self) -> Self {
         let v = self.value();
-        assert!(v.is_square(), "diagonal of a non-square {}x{} matrix", v.nrows(), v.ncols());
+        assert!(
+            v.is_square(),
+            "diagonal of a non-square {}x{} matrix",
+            v.nrows(),
+            v.ncols()
+        );
         let value = DMatrix::from_fn(v.nrows(), 1, |i, _| v[(i, i)]);
         self.record(value, Op::Diagonal(self.id))
     }
@@ -55,7 +74,10 @@ impl<'t, T: Real> Var<'t, T> {
     /// If the value is not a vector.
     pub fn diagonal_matrix(self) -> Self {
         let v = self.value();
-        assert!(v.nrows() == 1 || v.ncols() == 1, "diagonal_matrix needs a vector");
+        assert!(
+            v.nrows() == 1 || v.ncols() == 1,
+            "diagonal_matrix needs a vector"
+        );
         let value = DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(v.as_slice()));
         self.record(value, Op::DiagonalMatrix(self.id))
     }
@@ -66,17 +88,30 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn solve_lower(self, b: Var<'t, T>) -> Self {
         self.same_tape(&b);
         let (l, rhs) = (self.value(), b.value());
-        assert!(l.is_square() && l.nrows() == rhs.nrows(), "solve_lower: shapes do not fit");
-        let value = l
-            .solve_lower_triangular(&rhs)
-            .unwrap_or_else(|| DMatrix::from_element(rhs.nrows(), rhs.ncols(), T::of_f64(f64::NAN)));
-        self.record(value, Op::SolveLower { l: self.id, b: b.id })
+        assert!(
+            l.is_square() && l.nrows() == rhs.nrows(),
+            "solve_lower: shapes do not fit"
+        );
+        let value = l.solve_lower_triangular(&rhs).unwrap_or_else(|| {
+            DMatrix::from_element(rhs.nrows(), rhs.ncols(), T::of_f64(f64::NAN))
+        });
+        self.record(
+            value,
+            Op::SolveLower {
+                l: self.id,
+                b: b.id,
+            },
+        )
     }
 }
 
 pub(crate) fn lower_mask<T: Real>(m: &DMatrix<T>, include_diagonal: bool) -> DMatrix<T> {
     DMatrix::from_fn(m.nrows(), m.ncols(), |i, j| {
-        if j < i || (include_diagonal && i == j) { m[(i, j)] } else { T::zero() }
+        if j < i || (include_diagonal && i == j) {
+            m[(i, j)]
+        } else {
+            T::zero()
+        }
     })
 }
 
@@ -90,8 +125,20 @@ pub(crate) fn matmul_vjp<T: Real>(
     need: (bool, bool),
 ) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
     // With A' = op(A), B' = op(B): dA' = G B'ᵀ and dB' = A'ᵀ G; transpose back where op did.
-    let ga = need.0.then(|| if ta { matmul(b, tb, g, true) } else { matmul(g, false, b, !tb) });
-    let gb = need.1.then(|| if tb { matmul(g, true, a, ta) } else { matmul(a, !ta, g, false) });
+    let ga = need.0.then(|| {
+        if ta {
+            matmul(b, tb, g, true)
+        } else {
+            matmul(g, false, b, !tb)
+        }
+    });
+    let gb = need.1.then(|| {
+        if tb {
+            matmul(g, true, a, ta)
+        } else {
+            matmul(a, !ta, g, false)
+        }
+    });
     (ga, gb)
 }
 
@@ -105,6 +152,8 @@ pub(crate) fn solve_lower_vjp<T: Real>(
     let gb = l
         .tr_solve_lower_triangular(g)
         .unwrap_or_else(|| DMatrix::from_element(g.nrows(), g.ncols(), T::of_f64(f64::NAN)));
-    let gl = need.0.then(|| -lower_mask(&matmul(&gb, false, x, true), true));
+    let gl = need
+        .0
+        .then(|| -lower_mask(&matmul(&gb, false, x, true), true));
     (gl, need.1.then_some(gb))
 }

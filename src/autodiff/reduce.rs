@@ -66,7 +66,11 @@ fn logsumexp<T: Real>(x: &DMatrix<T>, how: Reduce) -> DMatrix<T> {
             acc[s] += (x[(i, j)] - shift[s]).exp();
         }
     }
-    acc.zip_zip_map(&shift, &max, |a, s, m| if m.is_finite() { a.ln() + s } else { m })
+    acc.zip_zip_map(
+        &shift,
+        &max,
+        |a, s, m| if m.is_finite() { a.ln() + s } else { m },
+    )
 }
 
 /// Spreads `g` (reduced shape) back over `shape`, scaling entry (i, j) by `weight(i, j)`.
@@ -141,6 +145,10 @@ pub(crate) fn logsumexp_vjp<T: Real>(
 ) -> DMatrix<T> {
     spread(g, how, x.shape(), |i, j| {
         let m = y[how.slot(i, j)];
-        if m.is_finite() { (x[(i, j)] - m).exp() } else { T::zero() }
+        if m.is_finite() {
+            (x[(i, j)] - m).exp()
+        } else {
+            T::zero()
+        }
     })
 }

@@ -31,7 +31,10 @@ impl<'t, T: Real> Var<'t, T> {
         let first = parts.first().expect("concat_columns of nothing");
         let values: Vec<_> = parts.iter().map(|p| p.value()).collect();
         let rows = values[0].nrows();
-        assert!(values.iter().all(|v| v.nrows() == rows), "concat_columns: row counts differ");
+        assert!(
+            values.iter().all(|v| v.nrows() == rows),
+            "concat_columns: row counts differ"
+        );
         let cols = values.iter().map(|v| v.ncols()).sum();
         let mut out = DMatrix::zeros(rows, cols);
         let mut at = 0;
@@ -50,7 +53,10 @@ impl<'t, T: Real> Var<'t, T> {
         let first = parts.first().expect("concat_rows of nothing");
         let values: Vec<_> = parts.iter().map(|p| p.value()).collect();
         let cols = values[0].ncols();
-        assert!(values.iter().all(|v| v.ncols() == cols), "concat_rows: column counts differ");
+        assert!(
+            values.iter().all(|v| v.ncols() == cols),
+            "concat_rows: column counts differ"
+        );
         let rows = values.iter().map(|v| v.nrows()).sum();
         let mut out = DMatrix::zeros(rows, cols);
         let mut at = 0;
@@ -67,7 +73,12 @@ impl<'t, T: Real> Var<'t, T> {
     /// If the number of entries differs.
     pub fn reshape(self, rows: usize, cols: usize) -> Self {
         let v = self.value();
-        assert_eq!(v.len(), rows * cols, "reshape: {} entries into {rows}x{cols}", v.len());
+        assert_eq!(
+            v.len(),
+            rows * cols,
+            "reshape: {} entries into {rows}x{cols}",
+            v.len()
+        );
         let value = DMatrix::from_column_slice(rows, cols, v.as_slice());
         self.record(value, Op::Reshape(self.id))
     }

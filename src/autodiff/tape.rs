@@ -20,20 +20,40 @@ pub(crate) enum Op<T: Real> {
     Param(ParamId),
     Unary(UnaryOp<T>, usize),
     Binary(BinaryOp, usize, usize),
-    MatMul { a: usize, b: usize, ta: bool, tb: bool },
+    MatMul {
+        a: usize,
+        b: usize,
+        ta: bool,
+        tb: bool,
+    },
     Reduce(Reduce, usize),
     LogSumExp(Reduce, usize),
     Transpose(usize),
     Reshape(usize),
-    LowerTriangle { a: usize, include_diagonal: bool },
+    LowerTriangle {
+        a: usize,
+        include_diagonal: bool,
+    },
     Diagonal(usize),
     DiagonalMatrix(usize),
-    SolveLower { l: usize, b: usize },
-    Columns { a: usize, start: usize },
-    Rows { a: usize, start: usize },
+    SolveLower {
+        l: usize,
+        b: usize,
+    },
+    Columns {
+        a: usize,
+        start: usize,
+    },
+    Rows {
+        a: usize,
+        start: usize,
+    },
     ConcatColumns(Vec<usize>),
     ConcatRows(Vec<usize>),
-    TileRows { a: usize, times: usize },
+    TileRows {
+        a: usize,
+        times: usize,
+    },
 }
 
 pub(crate) struct Node<T: Real> {
@@ -91,12 +111,18 @@ impl<T: Real> Default for Tape<'_, T> {
 impl<'p, T: Real> Tape<'p, T> {
     /// A tape without parameters (for computing with constants and inputs).
     pub fn new() -> Self {
-        Tape { params: None, nodes: RefCell::new(Vec::with_capacity(64)) }
+        Tape {
+            params: None,
+            nodes: RefCell::new(Vec::with_capacity(64)),
+        }
     }
 
     /// A tape that can load the parameters of `params`.
     pub fn with_params(params: &'p ParamStore<T>) -> Self {
-        Tape { params: Some(params), nodes: RefCell::new(Vec::with_capacity(64)) }
+        Tape {
+            params: Some(params),
+            nodes: RefCell::new(Vec::with_capacity(64)),
+        }
     }
 
     /// The store this tape loads parameters from, if any.
@@ -137,7 +163,9 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        let store = self.params.expect("Tape::param needs a tape made by Tape::with_params");
+        let store = self
+            .params
+            .expect("Tape::param needs a tape made by Tape::with_params");
         self.push(store.shared(id), Op::Param(id))
     }
 
@@ -161,8 +189,15 @@ impl<'p, T: Real> Tape<'p, T> {
             Op::Input | Op::Param(_) => true,
             op => parents(op).iter().any(|&p| nodes[p].requires_grad),
         };
-        nodes.push(Node { value, op, requires_grad });
-        Var { tape: self, id: nodes.len() - 1 }
+        nodes.push(Node {
+            value,
+            op,
+            requires_grad,
+        });
+        Var {
+            tape: self,
+            id: nodes.len() - 1,
+        }
     }
 
     /// Reverse sweep from a 1x1 `loss`: the gradient of `loss` with respect to every input and
@@ -171,7 +206,10 @@ impl<'p, T: Real> Tape<'p, T> {
     /// # Panics
     /// If `loss` is not 1x1 or belongs to another tape.
     pub fn backward(&self, loss: Var<'_, T>) -> Gradients<T> {
-        assert!(std::ptr::eq(loss.tape as *const _ as *const u8, self as *const _ as *const u8));
+        assert!(std::ptr::eq(
+            loss.tape as *const _ as *const u8,
+            self as *const _ as *const u8
+        ));
         assert_eq!(loss.shape(), (1, 1), "backward needs a 1x1 loss");
         let nodes = self.nodes.borrow();
         let mut grads: Vec<Option<DMatrix<T>>> = vec![None; loss.id + 1];
@@ -199,7 +237,11 @@ impl<'p, T: Real> Tape<'p, T> {
             });
         }
         let store = self.params.map(|p| p.uid());
-        Gradients { store, nodes: grads, params: param_grads }
+        Gradients {
+            store,
+            nodes: grads,
+            params: param_grads,
+        }
     }
 }
 
@@ -261,7 +303,10 @@ impl<T: Real> Gradients<T> {
 
     /// Gradients of all parameters with their store index.
     pub fn params_indexed(&self) -> impl Iterator<Item = (usize, &DMatrix<T>)> {
-        self.params.iter().enumerate().filter_map(|(i, g)| g.as_ref().map(|g| (i, g)))
+        self.params
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| g.as_ref().map(|g| (i, g)))
     }
 
     /// Euclidean norm over every parameter gradient.
@@ -289,7 +334,9 @@ impl<T: Real> Gradients<T> {
 
     /// The store index of the first parameter whose gradient holds NaN or an infinity.
     pub fn first_non_finite(&self) -> Option<usize> {
-        self.params_indexed().find(|(_, g)| g.iter().any(|v| !v.is_finite())).map(|(i, _)| i)
+        self.params_indexed()
+            .find(|(_, g)| g.iter().any(|v| !v.is_finite()))
+            .map(|(i, _)| i)
     }
 
     /// True if these gradients came from a tape over `store`.
@@ -335,6 +382,9 @@ impl<'t, T: Real> Var<'t, T> {
     }
 
     pub(crate) fn same_tape(&self, other: &Var<'t, T>) {
-        assert!(std::ptr::eq(self.tape, other.tape), "operands live on different tapes");
+        assert!(
+            std::ptr::eq(self.tape, other.tape),
+            "operands live on different tapes"
+        );
     }
 }

@@ -45,15 +45,22 @@ pub(crate) fn propagate<T: Real>(
             let (r, c) = value(a).shape();
             send(a, Some(DMatrix::from_column_slice(r, c, g.as_slice())));
         }
-        Op::LowerTriangle { a, include_diagonal } => {
-            send(a, Some(lower_mask(&g, include_diagonal)))
-        }
-        Op::Diagonal(a) => {
-            send(a, Some(DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(g.as_slice()))))
-        }
+        Op::LowerTriangle {
+            a,
+            include_diagonal,
+        } => send(a, Some(lower_mask(&g, include_diagonal))),
+        Op::Diagonal(a) => send(
+            a,
+            Some(DMatrix::from_diagonal(
+                &nalgebra::DVector::from_column_slice(g.as_slice()),
+            )),
+        ),
         Op::DiagonalMatrix(a) => {
             let (r, c) = value(a).shape();
-            send(a, Some(DMatrix::from_column_slice(r, c, g.diagonal().as_slice())));
+            send(
+                a,
+                Some(DMatrix::from_column_slice(r, c, g.diagonal().as_slice())),
+            );
         }
         Op::SolveLower { l, b } => {
             let (gl, gb) = solve_lower_vjp(value(l), y, &g, (needs(l), needs(b)));

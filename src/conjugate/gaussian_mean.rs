@@ -1,0 +1,84 @@
+//! Model (a): the mean of Gaussian data. z ~ N(0, I_d), x_i | z ~ N(z, s² I).
+
+use super::GaussianPosterior;
+use crate::error::{Error, Result};
+use crate::model::{GaussianLikelihood, StandardNormal};
+use crate::params::check_finite;
+use crate::real::Real;
+use nalgebra::{DMatrix, DVector};
+use rand::Rng;
+
+/// The Gaussian-mean model with known noise standard deviation `s`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GaussianMean {
+    noise_sd: f64,
+}
+
+impl GaussianMean {
+    /// The model with noise sd `s`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless `noise_sd` is a positive finite number.
+    pub fn new(noise_sd: f64) -> Result<Self> {
+        if !(noise_sd > 0.0 && noise_sd.is_finite()) {
+            return Err(Error::invalid("noise sd", noise_sd, "a finite number > 0"));
+        }
+        Ok(GaussianMean { noise_sd })
+    }
+
+    /// The noise standard deviation.
+    pub fn noise_sd(&self) -> f64 {
+        self.noise_sd
+    }
+
+    /// The prior, for fitting.
+    pub fn prior(&self, dim: usize) -> Result<StandardNormal> {
+        StandardNormal::new(dim)
+    }
+
+    /// The likelihood, for fitting in precision `T`.
+    pub fn likelihood<T: Real>(&self, dim: usize) -> Result<GaussianLikelihood<T>> {
+        GaussianLikelihood::isotropic(dim, T::of_f64(self.noise_sd))
+    }
+
+    /// The exact posterior given data `x` (one observation per row): precision (1 + N/s²) I,
+    /// mean Σ_i x_i / (s² + N).
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`] or [`Error::NonFiniteData`] for unusable data.
+    pub fn posterior(&self, x: &DMatrix<f64>) -> Result<GaussianPosterior> {
+        if x.nrows() == 0 || x.ncols() == 0 {
+            return Err(Error::EmptyData { what: "data" });
+        }
+        check_finite("data", x)?;
+        let (n, d) = x.shape();
+        let s2 = self.noise_sd * self.noise_sd;
+        let sum = DVector::from_fn(d, |j, _| x.column(j).sum());
+        let log_lik = |z: &DVector<f64>| {
+            let sq: f64 = x
+                .row_iter()
+                .map(|r| (r.transpose() - z).norm_squared())
+                .sum();
+            -0.5 * sq / s2 - (n * d) as f64 * (self.noise_sd.ln() + crate::dist::LN_SQRT_2PI)
+        };
+        GaussianPosterior::from_standard_prior(
+            DMatrix::identity(d, d) * (n as f64 / s2),
+            sum / s2,
+            log_lik,
+        )
+    }
+
+    /// Draws z from the prior and `n` observations given it.
+    pub fn simulate<R: Rng + ?Sized>(
+        &self,
+        dim: usize,
+        n: usize,
+        rng: &mut R,
+    ) -> (DVector<f64>, DMatrix<f64>) {
+        let z = DVector::from_fn(dim, |_, _| f64::standard_normal(rng));
+        let x = DMatrix::from_fn(n, dim, |_, j| {
+            z[j] + self.noise_sd * f64::standard_normal(rng)
+        });
+        (z, x)
+    }
+}

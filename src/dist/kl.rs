@@ -1,0 +1,33 @@
+//! Analytic KL divergences between Gaussians.
+
+use super::{DiagNormal, Gaussian, MvNormal};
+use crate::autodiff::Var;
+use crate::real::{Real, c};
+
+/// KL(q ‖ p) for each row of `q` (`R x 1`); `None` where no closed form applies here (several
+/// diagonal rows against a full-covariance Gaussian).
+pub fn kl_divergence<'t, T: Real>(q: &Gaussian<'t, T>, p: &Gaussian<'t, T>) -> Option<Var<'t, T>> {
+    match (q, p) {
+        (Gaussian::Diag(q), Gaussian::Diag(p)) => Some(kl_diag(q, p)),
+        _ => Some(kl_full(&q.to_full()?, &p.to_full()?)),
+    }
+}
+
+/// Σ_j [ ln σp_j − ln σq_j + (σq_j² + (μq_j − μp_j)²) / (2 σp_j²) − ½ ], per row.
+pub fn kl_diag<'t, T: Real>(q: &DiagNormal<'t, T>, p: &DiagNormal<'t, T>) -> Var<'t, T> {
+    let log_ratio = q.log_sd - p.log_sd; // ln(σq/σp)
+    let var_ratio = (log_ratio.scale(c(2.0))).exp();
+    let mean_term = ((q.mean - p.mean) * (-p.log_sd).exp()).square();
+    // The mean term has q's R rows, so the sum over coordinates is R x 1.
+    ((var_ratio + mean_term).shift(-T::one()).scale(c(0.5)) - log_ratio).row_sums()
+}
+
+/// ln det Lp − ln det Lq + ½ ( ‖Lp⁻¹ Lq‖²_F + ‖Lp⁻¹(μq − μp)‖² − d ), as 1x1.
+pub fn kl_full<'t, T: Real>(q: &MvNormal<'t, T>, p: &MvNormal<'t, T>) -> Var<'t, T> {
+    let lp = p.scale_tril.lower_triangle(true);
+    let lq = q.scale_tril.lower_triangle(true);
+    let trace = lp.solve_lower(lq).square().sum();
+    let mahalanobis = lp.solve_lower((q.mean - p.mean).transpose()).square().sum();
+    let d = c::<T>(q.dim() as f64);
+    p.half_log_det() - q.half_log_det() + (trace + mahalanobis).shift(-d).scale(c(0.5))
+}

@@ -1,0 +1,351 @@
+//! The stochastic variational inference loop.
+
+use super::estimator::Objective;
+use crate::autodiff::Tape;
+use crate::data::{Minibatches, select_rows};
+use crate::error::{Error, Result};
+use crate::model::{Guide, Likelihood, Prior, Scope};
+use crate::optim::{LearningRate, Optimizer};
+use crate::params::{ParamStore, check_finite};
+use crate::real::{Real, c};
+use nalgebra::DMatrix;
+use rand::Rng;
+
+/// Settings of a fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SviConfig {
+    /// The most optimisation steps to take.
+    pub steps: usize,
+    /// Rows per minibatch; `None` uses all rows every step.
+    pub batch_size: Option<usize>,
+    /// The bound maximised.
+    pub objective: Objective,
+    /// Step size schedule.
+    pub learning_rate: LearningRate,
+    /// Rescale gradients whose joint norm exceeds this.
+    pub clip_norm: Option<f64>,
+    /// Stop when the mean ELBO of a window of `check_every` steps changes by less than this
+    /// fraction from the previous window's (the relative-tolerance rule of Stan's ADVI).
+    pub tolerance: Option<f64>,
+    /// Window length for `tolerance`, in steps.
+    pub check_every: usize,
+    /// From this step on, average the parameters over the remaining steps (Polyak–Ruppert
+    /// averaging) and return the average: it cancels the Monte Carlo noise of the last steps.
+    pub average_from: Option<usize>,
+    /// Give up with [`Error::Diverged`] after this many steps in a row with a non-finite loss
+    /// or gradient (each such step is skipped: parameters are left as they were).
+    pub max_skipped_in_row: usize,
+}
+
+impl Default for SviConfig {
+    fn default() -> Self {
+        SviConfig {
+            steps: 5000,
+            batch_size: None,
+            objective: Objective::default(),
+            learning_rate: LearningRate::Constant(0.01),
+            clip_norm: None,
+            tolerance: None,
+            check_every: 100,
+            average_from: None,
+            max_skipped_in_row: 20,
+        }
+    }
+}
+
+impl SviConfig {
+    /// Checks every setting against `n` data rows.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad setting.
+    pub fn validate(&self, n: usize) -> Result<()> {
+        if self.steps == 0 {
+            return Err(Error::invalid("steps", 0, "at least 1"));
+        }
+        if let Some(b) = self.batch_size
+            && (b == 0 || b > n)
+        {
+            return Err(Error::invalid(
+                "batch size",
+                b,
+                "between 1 and the number of data rows",
+            ));
+        }
+        self.objective.validate()?;
+        self.learning_rate.validate()?;
+        if let Some(m) = self.clip_norm
+            && !(m > 0.0 && m.is_finite())
+        {
+            return Err(Error::invalid("clip norm", m, "a finite number > 0"));
+        }
+        if let Some(t) = self.tolerance
+            && !(t > 0.0 && t.is_finite())
+        {
+            return Err(Error::invalid("tolerance", t, "a finite number > 0"));
+        }
+        if self.check_every == 0 {
+            return Err(Error::invalid("check_every", 0, "at least 1"));
+        }
+        if self.max_skipped_in_row == 0 {
+            return Err(Error::invalid("max_skipped_in_row", 0, "at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What a fit did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitReport {
+    /// The ELBO estimate (for the whole data set) at each step that was taken.
+    pub elbo: Vec<f64>,
+    /// Steps run, including skipped ones.
+    pub steps: usize,
+    /// True if the tolerance rule stopped the fit before the step budget.
+    pub converged: bool,
+    /// Steps skipped for a non-finite loss or gradient.
+    pub skipped: usize,
+}
+
+/// A model to fit: prior, likelihood and guide.
+#[derive(Clone, Debug)]
+pub struct Svi<P, L, G> {
+    /// p(z).
+    pub prior: P,
+    /// p(x | z).
+    pub likelihood: L,
+    /// q(z) or q(z | x).
+    pub guide: G,
+}
+
+impl<P, L, G> Svi<P, L, G> {
+    /// Bundles the three parts.
+    pub fn new(prior: P, likelihood: L, guide: G) -> Self {
+        Svi {
+            prior,
+            likelihood,
+            guide,
+        }
+    }
+
+    fn validate_data<T: Real>(&self, data: &DMatrix<T>) -> Result<()>
+    where
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: Guide<T>,
+    {
+        if data.nrows() == 0 {
+            return Err(Error::EmptyData { what: "data" });
+        }
+        check_finite("data", data)?;
+        if self.prior.dim() != self.guide.dim() {
+            return Err(Error::shape(
+                "guide (latent dimension)",
+                (1, self.prior.dim()),
+                (1, self.guide.dim()),
+            ));
+        }
+        self.likelihood.validate(data, self.guide.dim())
+    }
+
+    /// The objective and its per-row values on a batch, as a (loss, full-data estimate) pair.
+    fn loss<'t, T, R>(
+        &self,
+        tape: &'t Tape<'t, T>,
+        objective: &Objective,
+        batch: &DMatrix<T>,
+        n: usize,
+        rng: &mut R,
+    ) -> Result<crate::autodiff::Var<'t, T>>
+    where
+        T: Real,
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: Guide<T>,
+        R: Rng + ?Sized,
+    {
+        let scale = c::<T>(n as f64 / batch.nrows() as f64);
+        let q = self.guide.family(tape, batch);
+        Ok(match self.likelihood.scope() {
+            Scope::Global => objective
+                .estimate(&self.prior, &self.likelihood, &q, batch, scale, rng)?
+                .sum(),
+            Scope::Local => objective
+                .estimate(&self.prior, &self.likelihood, &q, batch, T::one(), rng)?
+                .sum()
+                .scale(scale),
+        })
+    }
+
+    /// Estimates the objective for the whole of `data` with the current parameters (no
+    /// gradient step): the ELBO with many particles, say, or the IWAE bound.
+    ///
+    /// # Errors
+    /// As [`Svi::fit`] for invalid data or settings.
+    pub fn evaluate<T, R>(
+        &self,
+        store: &ParamStore<T>,
+        data: &DMatrix<T>,
+        objective: &Objective,
+        rng: &mut R,
+    ) -> Result<f64>
+    where
+        T: Real,
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: Guide<T>,
+        R: Rng + ?Sized,
+    {
+        self.validate_data(data)?;
+        let tape = Tape::with_params(store);
+        Ok(self
+            .loss(&tape, objective, data, data.nrows(), rng)?
+            .scalar()
+            .to_f64())
+    }
+
+    /// Maximises the objective over the parameters in `store` by stochastic gradient steps.
+    ///
+    /// Each step draws a minibatch, builds q on a fresh tape, estimates the bound, and moves
+    /// the parameters with `optimizer`. A step with a non-finite loss or gradient is skipped;
+    /// too many in a row end the fit with [`Error::Diverged`], leaving the store at the last
+    /// good parameters.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::NonFiniteData`] or [`Error::ShapeMismatch`] for bad data;
+    /// [`Error::InvalidParameter`] for bad settings; [`Error::Diverged`] as above.
+    pub fn fit<T, O, R>(
+        &self,
+        store: &mut ParamStore<T>,
+        data: &DMatrix<T>,
+        optimizer: &mut O,
+        config: &SviConfig,
+        rng: &mut R,
+    ) -> Result<FitReport>
+    where
+        T: Real,
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: Guide<T>,
+        O: Optimizer<T> + ?Sized,
+        R: Rng + ?Sized,
+    {
+        self.validate_data(data)?;
+        config.validate(data.nrows())?;
+        let n = data.nrows();
+        let mut batches = config
+            .batch_size
+            .filter(|&b| b < n)
+            .map(|b| Minibatches::new(n, b));
+        let mut report = FitReport {
+            elbo: Vec::with_capacity(config.steps),
+            steps: 0,
+            converged: false,
+            skipped: 0,
+        };
+        let mut average = config.average_from.map(|_| Average::new(store));
+        let mut skipped_in_row = 0;
+        let mut previous_window: Option<f64> = None;
+        for step in 0..config.steps {
+            report.steps = step + 1;
+            let selected;
+            let batch = match batches.as_mut() {
+                Some(b) => {
+                    selected = select_rows(data, b.next_batch(rng));
+                    &selected
+                }
+                None => data,
+            };
+            let (objective, grads) = {
+                let tape = Tape::with_params(store);
+                let objective = self.loss(&tape, &config.objective, batch, n, rng)?;
+                (objective.scalar(), tape.backward(-objective))
+            };
+            let culprit = if !objective.is_finite() {
+                Some("loss".to_string())
+            } else {
+                grads.first_non_finite().map(|i| {
+                    let id = store.ids().nth(i).expect("gradient index within the store");
+                    format!("gradient of parameter `{}`", store.name(id))
+                })
+            };
+            if let Some(culprit) = culprit {
+                report.skipped += 1;
+                skipped_in_row += 1;
+                if skipped_in_row >= config.max_skipped_in_row {
+                    return Err(Error::Diverged {
+                        step,
+                        consecutive: skipped_in_row,
+                        culprit,
+                    });
+                }
+                continue;
+            }
+            skipped_in_row = 0;
+            let mut grads = grads;
+            if let Some(m) = config.clip_norm {
+                grads.clip_norm(c(m));
+            }
+            optimizer.step(store, &grads, c(config.learning_rate.at(step)));
+            report.elbo.push(objective.to_f64());
+            if let (Some(avg), Some(from)) = (average.as_mut(), config.average_from)
+                && step >= from
+            {
+                avg.add(store);
+            }
+            if let Some(tol) = config.tolerance
+                && report.elbo.len() % config.check_every == 0
+            {
+                let window = &report.elbo[report.elbo.len() - config.check_every..];
+                let mean = window.iter().sum::<f64>() / window.len() as f64;
+                let settled = previous_window.is_some_and(|p| ((mean - p) / mean).abs() < tol);
+                previous_window = Some(mean);
+                if settled {
+                    report.converged = true;
+                    break;
+                }
+            }
+        }
+        if let Some(avg) = average {
+            avg.write(store)?;
+        }
+        Ok(report)
+    }
+}
+
+/// Running mean of every parameter.
+struct Average<T: Real> {
+    sums: Vec<DMatrix<T>>,
+    count: usize,
+}
+
+impl<T: Real> Average<T> {
+    fn new(store: &ParamStore<T>) -> Self {
+        Average {
+            sums: store
+                .ids()
+                .map(|id| store.get(id).map(|_| T::zero()))
+                .collect(),
+            count: 0,
+        }
+    }
+
+    fn add(&mut self, store: &ParamStore<T>) {
+        self.count += 1;
+        let w = T::one() / c::<T>(self.count as f64);
+        for (mean, id) in self.sums.iter_mut().zip(store.ids()) {
+            // mean ← mean + (θ − mean) / count
+            mean.zip_apply(store.get(id), |m, p| *m += (p - *m) * w);
+        }
+    }
+
+    fn write(self, store: &mut ParamStore<T>) -> Result<()> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let ids: Vec<_> = store.ids().collect();
+        for (mean, id) in self.sums.into_iter().zip(ids) {
+            store.set(id, mean)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,68 @@
+//! y = X w + e, e ~ N(0, s²): Bayesian linear regression's likelihood.
+
+use super::{Likelihood, Scope};
+use crate::autodiff::Var;
+use crate::dist::LN_SQRT_2PI;
+use crate::error::{Error, Result};
+use crate::real::{Real, c};
+use nalgebra::DMatrix;
+
+/// p(y | X, w) = Π_i N(y_i; x_iᵀ w, s²) for a global weight vector w (no intercept: add a
+/// column of ones to X for one).
+///
+/// Data rows are `[x_i, y_i]`: the features, then the response in the last column.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinearRegressionLikelihood<T: Real> {
+    noise_sd: T,
+}
+
+impl<T: Real> LinearRegressionLikelihood<T> {
+    /// Known noise standard deviation `s`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `noise_sd` is not a positive finite number.
+    pub fn new(noise_sd: T) -> Result<Self> {
+        if !(noise_sd > T::zero() && noise_sd.is_finite()) {
+            return Err(Error::invalid("noise sd", noise_sd, "a finite number > 0"));
+        }
+        Ok(LinearRegressionLikelihood { noise_sd })
+    }
+
+    /// The noise standard deviation.
+    pub fn noise_sd(&self) -> T {
+        self.noise_sd
+    }
+}
+
+impl<T: Real> Likelihood<T> for LinearRegressionLikelihood<T> {
+    fn scope(&self) -> Scope {
+        Scope::Global
+    }
+
+    fn log_likelihood<'t>(&self, x: &DMatrix<T>, w: Var<'t, T>) -> Var<'t, T> {
+        let tape = w.tape();
+        let (b, cols) = x.shape();
+        let features = tape.constant(x.columns(0, cols - 1).into_owned());
+        let y = tape.constant(x.columns(cols - 1, 1).into_owned());
+        let residual = y - features.matmul_t(w); // B x S
+        let inv_var = T::one() / (self.noise_sd * self.noise_sd);
+        let norm = c::<T>(b as f64) * (self.noise_sd.ln() + c(LN_SQRT_2PI));
+        residual
+            .square()
+            .col_sums()
+            .scale(inv_var * c(-0.5))
+            .shift(-norm)
+            .transpose()
+    }
+
+    fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
+        if x.ncols() != latent_dim + 1 {
+            return Err(Error::shape(
+                "regression data (features then response per row)",
+                (x.nrows(), latent_dim + 1),
+                x.shape(),
+            ));
+        }
+        Ok(())
+    }
+}

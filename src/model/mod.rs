@@ -1,0 +1,144 @@
+//! The traits a model is made of: a [`Prior`] p(z), a [`Likelihood`] p(x | z), and a [`Guide`]
+//! that produces a [`VariationalFamily`] q(z) on each step's tape — from free parameters (a
+//! global guide) or, later, from an encoder of x (an amortized guide).
+//!
+//! Conventions shared by every trait: data `x` is a `DMatrix` with one row per data point; a
+//! latent sample `z` is a `Var` with one row per draw; log densities come back as a column with
+//! one entry per row of `z`.
+
+mod diag_guide;
+mod full_rank_guide;
+mod gaussian_likelihood;
+mod linear_regression;
+mod prior;
+
+pub use diag_guide::DiagGaussianGuide;
+pub use full_rank_guide::FullRankGaussianGuide;
+pub use gaussian_likelihood::GaussianLikelihood;
+pub use linear_regression::LinearRegressionLikelihood;
+pub use prior::{GaussianPrior, StandardNormal};
+
+use crate::autodiff::{Tape, Var};
+use crate::dist::{Gaussian, kl_divergence};
+use crate::error::Result;
+use crate::real::Real;
+use nalgebra::DMatrix;
+use rand::Rng;
+
+/// How the rows of a latent sample relate to the rows of the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One latent vector explains the whole data set (a parameter, such as a mean or a
+    /// regression weight). Each row of `z` is a draw of it; a minibatch's log-likelihood is
+    /// scaled by N/B to stand for the whole data set.
+    Global,
+    /// One latent vector per data point (as in a VAE). Row `i` of `z` explains row `i` of `x`.
+    Local,
+}
+
+/// The prior p(z).
+pub trait Prior<T: Real> {
+    /// Dimension of z.
+    fn dim(&self) -> usize;
+
+    /// log p(z_i) for each row of `z` (`n x d`); returns `n x 1`. Learnable priors load their
+    /// parameters from `z.tape()`.
+    fn log_prob<'t>(&self, z: Var<'t, T>) -> Var<'t, T>;
+
+    /// The prior as a Gaussian on `tape`, if it is one (enables analytic KL terms).
+    fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {
+        let _ = tape;
+        None
+    }
+}
+
+/// The likelihood p(x | z). It may own learnable parameters (loaded from `z.tape()`).
+pub trait Likelihood<T: Real> {
+    /// The scope of the latent this likelihood conditions on.
+    fn scope(&self) -> Scope;
+
+    /// For each row of `z`, the log-likelihood of the data it explains: all rows of `x` for a
+    /// [`Scope::Global`] latent (returns `n x 1` for `n` draws), row `i` of `x` for row `i` of
+    /// `z` for a [`Scope::Local`] one (then `x` and `z` have equally many rows).
+    fn log_likelihood<'t>(&self, x: &DMatrix<T>, z: Var<'t, T>) -> Var<'t, T>;
+
+    /// Checks that `x` is data this likelihood can score with latents of dimension
+    /// `latent_dim`, before any fitting starts.
+    ///
+    /// # Errors
+    /// [`crate::Error::ShapeMismatch`] (or another variant) saying what is wrong.
+    fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()>;
+}
+
+/// A variational distribution q(z) instantiated on a tape.
+pub trait VariationalFamily<'t, T: Real + 't>: Sized {
+    /// Number of distributions: 1 for a global latent, one per data row for a local one.
+    fn rows(&self) -> usize;
+
+    /// Dimension of z.
+    fn dim(&self) -> usize;
+
+    /// `particles` reparameterised draws, stacked: rows `s·R .. (s+1)·R` are draw `s` for each of
+    /// the `R` distributions. Gradients flow through the draw to q's parameters.
+    fn rsample<G: Rng + ?Sized>(&self, particles: usize, rng: &mut G) -> Var<'t, T>;
+
+    /// log q(z_i) for each row (row `i` is scored under distribution `i mod R`).
+    fn log_prob(&self, z: Var<'t, T>) -> Var<'t, T>;
+
+    /// The same distribution with its parameters cut from the gradient. Scoring a draw under it
+    /// gives the path-derivative ("sticking the landing") gradient estimator.
+    fn stop_gradient(&self) -> Self;
+
+    /// The family as a Gaussian, if it is one.
+    fn as_gaussian(&self) -> Option<Gaussian<'t, T>> {
+        None
+    }
+
+    /// Differential entropy of each distribution (`R x 1`), where known in closed form.
+    fn entropy(&self) -> Option<Var<'t, T>> {
+        self.as_gaussian().map(|g| g.entropy())
+    }
+
+    /// KL(q ‖ prior) for each distribution (`R x 1`), where known in closed form.
+    fn kl_to_prior<P: Prior<T> + ?Sized>(&self, prior: &P) -> Option<Var<'t, T>> {
+        let q = self.as_gaussian()?;
+        let p = prior.gaussian(q.tape())?;
+        kl_divergence(&q, &p)
+    }
+}
+
+/// Produces the variational family for a step: from free parameters (global) or from `x`.
+pub trait Guide<T: Real> {
+    /// The family it produces.
+    type Family<'t>: VariationalFamily<'t, T>
+    where
+        T: 't;
+
+    /// Dimension of z.
+    fn dim(&self) -> usize;
+
+    /// Loads the guide's parameters onto `tape` and builds q for the minibatch `x` (a global
+    /// guide ignores `x`).
+    fn family<'t>(&self, tape: &'t Tape<'t, T>, x: &DMatrix<T>) -> Self::Family<'t>;
+}
+
+impl<'t, T: Real> VariationalFamily<'t, T> for Gaussian<'t, T> {
+    fn rows(&self) -> usize {
+        Gaussian::rows(self)
+    }
+    fn dim(&self) -> usize {
+        Gaussian::dim(self)
+    }
+    fn rsample<G: Rng + ?Sized>(&self, particles: usize, rng: &mut G) -> Var<'t, T> {
+        Gaussian::rsample(self, particles, rng)
+    }
+    fn log_prob(&self, z: Var<'t, T>) -> Var<'t, T> {
+        Gaussian::log_prob(self, z)
+    }
+    fn stop_gradient(&self) -> Self {
+        Gaussian::stop_gradient(self)
+    }
+    fn as_gaussian(&self) -> Option<Gaussian<'t, T>> {
+        Some(*self)
+    }
+}

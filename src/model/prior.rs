@@ -1,0 +1,133 @@
+//! Fixed Gaussian priors.
+
+use super::Prior;
+use crate::autodiff::{Tape, Var};
+use crate::dist::{DiagNormal, Gaussian, LN_SQRT_2PI, MvNormal};
+use crate::error::{Error, Result};
+use crate::params::check_finite;
+use crate::real::{Real, c};
+use nalgebra::{DMatrix, DVector};
+
+/// p(z) = N(0, I).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StandardNormal {
+    dim: usize,
+}
+
+impl StandardNormal {
+    /// N(0, I_dim).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `dim` is 0.
+    pub fn new(dim: usize) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::invalid("latent dimension", dim, "at least 1"));
+        }
+        Ok(StandardNormal { dim })
+    }
+}
+
+impl<T: Real> Prior<T> for StandardNormal {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn log_prob<'t>(&self, z: Var<'t, T>) -> Var<'t, T> {
+        let d = c::<T>(self.dim as f64);
+        z.square()
+            .row_sums()
+            .scale(c(-0.5))
+            .shift(-d * c(LN_SQRT_2PI))
+    }
+
+    fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {
+        Some(Gaussian::Diag(DiagNormal::standard(tape, self.dim)))
+    }
+}
+
+/// p(z) = N(mean, covariance) with a fixed, full covariance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GaussianPrior<T: Real> {
+    mean: DVector<T>,
+    scale_tril: DMatrix<T>,
+}
+
+impl<T: Real> GaussianPrior<T> {
+    /// N(mean, covariance).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless `covariance` is `d x d` for a `d`-vector `mean` (d ≥ 1);
+    /// [`Error::NonFiniteData`] for NaN or infinities; [`Error::NotPositiveDefinite`] if the
+    /// covariance has no Cholesky factor.
+    pub fn new(mean: DVector<T>, covariance: DMatrix<T>) -> Result<Self> {
+        let d = mean.len();
+        if d == 0 {
+            return Err(Error::invalid("latent dimension", 0, "at least 1"));
+        }
+        if covariance.shape() != (d, d) {
+            return Err(Error::shape("prior covariance", (d, d), covariance.shape()));
+        }
+        check_finite(
+            "prior mean",
+            &DMatrix::from_column_slice(d, 1, mean.as_slice()),
+        )?;
+        check_finite("prior covariance", &covariance)?;
+        let chol = cholesky(covariance, "prior covariance")?;
+        Ok(GaussianPrior {
+            mean,
+            scale_tril: chol,
+        })
+    }
+
+    /// The mean.
+    pub fn mean(&self) -> &DVector<T> {
+        &self.mean
+    }
+
+    /// The lower Cholesky factor of the covariance.
+    pub fn scale_tril(&self) -> &DMatrix<T> {
+        &self.scale_tril
+    }
+
+    fn on<'t>(&self, tape: &'t Tape<'t, T>) -> MvNormal<'t, T> {
+        MvNormal {
+            mean: tape.constant(DMatrix::from_row_slice(
+                1,
+                self.mean.len(),
+                self.mean.as_slice(),
+            )),
+            scale_tril: tape.constant(self.scale_tril.clone()),
+        }
+    }
+}
+
+impl<T: Real> Prior<T> for GaussianPrior<T> {
+    fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    fn log_prob<'t>(&self, z: Var<'t, T>) -> Var<'t, T> {
+        self.on(z.tape()).log_prob(z)
+    }
+
+    fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {
+        Some(Gaussian::Full(self.on(tape)))
+    }
+}
+
+/// The lower Cholesky factor of a symmetric positive-definite matrix.
+///
+/// # Errors
+/// [`Error::NotPositiveDefinite`] if there is none, or the matrix is not symmetric.
+pub(crate) fn cholesky<T: Real>(m: DMatrix<T>, what: &'static str) -> Result<DMatrix<T>> {
+    let scale = m.iter().fold(T::zero(), |a, &b| a.max(b.abs()));
+    let asymmetric = (&m - m.transpose())
+        .iter()
+        .any(|v| v.abs() > scale * c(1e-6));
+    if asymmetric {
+        return Err(Error::NotPositiveDefinite { what });
+    }
+    m.cholesky()
+        .map(|ch| ch.l())
+        .ok_or(Error::NotPositiveDefinite { what })
+}

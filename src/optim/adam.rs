@@ -1,0 +1,89 @@
+//! Adam (Kingma & Ba 2015).
+
+use super::Optimizer;
+use crate::autodiff::Gradients;
+use crate::error::{Error, Result};
+use crate::params::ParamStore;
+use crate::real::{Real, c};
+use nalgebra::DMatrix;
+
+/// Adam with bias-corrected first and second moment estimates.
+#[derive(Clone, Debug)]
+pub struct Adam<T: Real> {
+    beta1: T,
+    beta2: T,
+    epsilon: T,
+    steps: i32,
+    moments: Vec<Option<(DMatrix<T>, DMatrix<T>)>>,
+}
+
+impl<T: Real> Default for Adam<T> {
+    /// β₁ = 0.9, β₂ = 0.999, ε = 1e-8: the published defaults.
+    fn default() -> Self {
+        Adam {
+            beta1: c(0.9),
+            beta2: c(0.999),
+            epsilon: c(1e-8),
+            steps: 0,
+            moments: Vec::new(),
+        }
+    }
+}
+
+impl<T: Real> Adam<T> {
+    /// Adam with the given decay rates and ε.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless both betas are in [0, 1) and ε > 0.
+    pub fn new(beta1: T, beta2: T, epsilon: T) -> Result<Self> {
+        for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
+            if !(b >= T::zero() && b < T::one()) {
+                return Err(Error::invalid(name, b, "a number in [0, 1)"));
+            }
+        }
+        if !(epsilon > T::zero() && epsilon.is_finite()) {
+            return Err(Error::invalid("epsilon", epsilon, "a finite number > 0"));
+        }
+        Ok(Adam {
+            beta1,
+            beta2,
+            epsilon,
+            ..Self::default()
+        })
+    }
+
+    /// Number of steps taken.
+    pub fn steps(&self) -> usize {
+        self.steps as usize
+    }
+}
+
+impl<T: Real> Optimizer<T> for Adam<T> {
+    fn step(&mut self, params: &mut ParamStore<T>, grads: &Gradients<T>, lr: T) {
+        self.moments.resize(params.len(), None);
+        self.steps = self.steps.saturating_add(1);
+        let (b1, b2, eps) = (self.beta1, self.beta2, self.epsilon);
+        // Fold both bias corrections into the step size.
+        let step = lr * (T::one() - b2.powi(self.steps)).sqrt() / (T::one() - b1.powi(self.steps));
+        let ids: Vec<_> = params.ids().collect();
+        for (i, g) in grads.params_indexed() {
+            let (m, v) = self.moments[i].get_or_insert_with(|| {
+                (
+                    DMatrix::zeros(g.nrows(), g.ncols()),
+                    DMatrix::zeros(g.nrows(), g.ncols()),
+                )
+            });
+            let p = params.get_mut(ids[i]);
+            for (((p, m), v), &g) in p
+                .iter_mut()
+                .zip(m.iter_mut())
+                .zip(v.iter_mut())
+                .zip(g.iter())
+            {
+                *m = b1 * *m + (T::one() - b1) * g;
+                *v = b2 * *v + (T::one() - b2) * g * g;
+                *p -= step * *m / (v.sqrt() + eps);
+            }
+        }
+    }
+}
