@@ -1,18 +1,15 @@
 //! Every operation's vector-Jacobian product against central finite differences, over random
 //! shapes and values (f64).
 
+mod common;
+
 use elbo::autodiff::{GradCheck, Tape, Var, check_gradients};
 use nalgebra::DMatrix;
 use proptest::prelude::*;
-use rand::SeedableRng;
-use rand_pcg::Pcg64;
 
 const TOL: f64 = 1e-6;
 
-fn random(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
-    let mut rng = Pcg64::seed_from_u64(seed);
-    DMatrix::from_fn(rows, cols, |_, _| elbo::Real::standard_normal(&mut rng))
-}
+use common::normal_matrix as random;
 
 /// Weights the output with fixed pseudo-random numbers so that every output entry's gradient
 /// differs, then sums to a scalar.
@@ -37,7 +34,7 @@ fn shape() -> impl Strategy<Value = (usize, usize, u64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(common::proptest_config(24))]
 
     #[test]
     fn unary_maps((r, c, seed) in shape()) {

@@ -105,10 +105,54 @@ impl GaussianPosterior {
         Ok(kl_full(&on_tape(mean, lq), &on_tape(&self.mean, lp)).scalar())
     }
 
+    /// How far a fitted Gaussian q = N(mean, covariance) is from what its family can reach:
+    /// the exact posterior for a full-covariance family, the mean-field optimum (exact mean,
+    /// sds 1/√Λ_ii) for a diagonal one.
+    ///
+    /// # Errors
+    /// As [`GaussianPosterior::kl_from`].
+    pub fn compare(
+        &self,
+        mean: &DVector<f64>,
+        covariance: &DMatrix<f64>,
+        mean_field: bool,
+    ) -> Result<Comparison> {
+        let kl_to_exact = self.kl_from(mean, covariance)?;
+        let exact_sd = self.sd();
+        let target_sd = if mean_field {
+            self.mean_field_sd()
+        } else {
+            exact_sd.clone()
+        };
+        let q_sd = covariance.diagonal().map(f64::sqrt);
+        Ok(Comparison {
+            kl_to_exact,
+            mean_err_sd: (mean - &self.mean).component_div(&exact_sd).abs().max(),
+            sd_rel_err: (&q_sd - &target_sd).component_div(&target_sd).abs().max(),
+            target_sd,
+            q_sd,
+        })
+    }
+
     /// log p(z | x) at `z`.
     pub fn log_density(&self, z: &DVector<f64>) -> f64 {
         log_mvn(z, &self.mean, &self.covariance)
     }
+}
+
+/// A fitted Gaussian measured against the exact posterior ([`GaussianPosterior::compare`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    /// KL(q ‖ exact posterior) in nats.
+    pub kl_to_exact: f64,
+    /// max_j |mean_q − mean_exact| / sd_exact, in posterior standard deviations.
+    pub mean_err_sd: f64,
+    /// max_j |sd_q − sd_target| / sd_target.
+    pub sd_rel_err: f64,
+    /// The sds the family should reach.
+    pub target_sd: DVector<f64>,
+    /// q's marginal sds.
+    pub q_sd: DVector<f64>,
 }
 
 /// log N(z; mean, covariance) in f64, through the crate's own density on a tape.

@@ -8,14 +8,20 @@ use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 
-/// q(z) = N(μ, L Lᵀ) with free parameters `{name}.mean` (1 x d) and `{name}.tril` (d x d):
-/// L takes the strictly lower part of `tril` as it is and `exp` of its diagonal, so L is a valid
-/// Cholesky factor for every real value of the parameters (entries above the diagonal are
-/// unused and get zero gradient).
+/// q(z) = N(μ, L Lᵀ) with free parameters `{name}.mean` (1 x d), `{name}.log_scale` (1 x d) and
+/// `{name}.unit_tril` (d x d): L = diag(exp(log_scale)) (I + strictly lower part of unit_tril).
+///
+/// So L_ii = exp(log_scale_i) and L_ij = L_ii u_ij: every real parameter value gives a valid
+/// Cholesky factor, and the off-diagonal parameters are dimensionless ratios, of order one
+/// whatever the posterior's scale. (Parameterising L's entries directly makes them as small as
+/// the posterior sds, so that Adam's steps — of the size of the learning rate — are far too
+/// coarse for them when the posterior is narrow.) Entries of `unit_tril` on and above the
+/// diagonal are unused and get zero gradient.
 #[derive(Clone, Debug)]
 pub struct FullRankGaussianGuide {
     mean: ParamId,
-    tril: ParamId,
+    log_scale: ParamId,
+    unit_tril: ParamId,
     dim: usize,
 }
 
@@ -37,15 +43,24 @@ impl FullRankGaussianGuide {
             return Err(Error::invalid("init_sd", init_sd, "a finite number > 0"));
         }
         let mean = store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))?;
-        let tril = store.add(
-            format!("{name}.tril"),
-            DMatrix::from_diagonal_element(dim, dim, init_sd.ln()),
+        let log_scale = store.add(
+            format!("{name}.log_scale"),
+            DMatrix::from_element(1, dim, init_sd.ln()),
         )?;
-        Ok(FullRankGaussianGuide { mean, tril, dim })
+        let unit_tril = store.add(format!("{name}.unit_tril"), DMatrix::zeros(dim, dim))?;
+        Ok(FullRankGaussianGuide {
+            mean,
+            log_scale,
+            unit_tril,
+            dim,
+        })
     }
 
-    fn factor<'t, T: Real>(raw: Var<'t, T>) -> Var<'t, T> {
-        raw.lower_triangle(false) + raw.diagonal().exp().diagonal_matrix()
+    fn factor<'t, T: Real>(log_scale: Var<'t, T>, unit_tril: Var<'t, T>) -> Var<'t, T> {
+        let (rows, cols) = unit_tril.shape();
+        let identity = log_scale.tape().constant(DMatrix::identity(rows, cols));
+        // Row i scaled by exp(log_scale_i): a d x 1 column broadcast across the columns.
+        (unit_tril.lower_triangle(false) + identity) * log_scale.exp().transpose()
     }
 
     /// The current mean.
@@ -55,12 +70,53 @@ impl FullRankGaussianGuide {
 
     /// The current Cholesky factor L.
     pub fn scale_tril<T: Real>(&self, store: &ParamStore<T>) -> DMatrix<T> {
-        let raw = store.get(self.tril);
-        DMatrix::from_fn(self.dim, self.dim, |i, j| match i.cmp(&j) {
-            std::cmp::Ordering::Greater => raw[(i, j)],
-            std::cmp::Ordering::Equal => raw[(i, j)].exp(),
-            std::cmp::Ordering::Less => T::zero(),
+        let (scale, unit) = (store.get(self.log_scale), store.get(self.unit_tril));
+        DMatrix::from_fn(self.dim, self.dim, |i, j| {
+            let s = scale[i].exp();
+            match i.cmp(&j) {
+                std::cmp::Ordering::Greater => s * unit[(i, j)],
+                std::cmp::Ordering::Equal => s,
+                std::cmp::Ordering::Less => T::zero(),
+            }
         })
+    }
+
+    /// Sets the parameters so that q = N(mean, L Lᵀ) for a lower-triangular `scale_tril` with a
+    /// positive diagonal.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for wrong shapes; [`Error::NotPositiveDefinite`] if the diagonal
+    /// of `scale_tril` is not positive.
+    pub fn set<T: Real>(
+        &self,
+        store: &mut ParamStore<T>,
+        mean: &DVector<T>,
+        scale_tril: &DMatrix<T>,
+    ) -> Result<()> {
+        let d = self.dim;
+        if mean.len() != d || scale_tril.shape() != (d, d) {
+            return Err(Error::shape("scale_tril", (d, d), scale_tril.shape()));
+        }
+        if scale_tril.diagonal().iter().any(|&v| !(v > T::zero())) {
+            return Err(Error::NotPositiveDefinite {
+                what: "scale_tril (its diagonal must be positive)",
+            });
+        }
+        store.set(self.mean, DMatrix::from_row_slice(1, d, mean.as_slice()))?;
+        store.set(
+            self.log_scale,
+            DMatrix::from_fn(1, d, |_, j| scale_tril[(j, j)].ln()),
+        )?;
+        store.set(
+            self.unit_tril,
+            DMatrix::from_fn(d, d, |i, j| {
+                if i > j {
+                    scale_tril[(i, j)] / scale_tril[(i, i)]
+                } else {
+                    T::zero()
+                }
+            }),
+        )
     }
 
     /// The current covariance L Lᵀ.
@@ -69,9 +125,9 @@ impl FullRankGaussianGuide {
         &l * l.transpose()
     }
 
-    /// The parameter ids: (mean, tril).
-    pub fn params(&self) -> (ParamId, ParamId) {
-        (self.mean, self.tril)
+    /// The parameter ids: (mean, log_scale, unit_tril).
+    pub fn params(&self) -> (ParamId, ParamId, ParamId) {
+        (self.mean, self.log_scale, self.unit_tril)
     }
 }
 
@@ -88,7 +144,7 @@ impl<T: Real> Guide<T> for FullRankGaussianGuide {
     fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: &DMatrix<T>) -> Gaussian<'t, T> {
         Gaussian::Full(MvNormal {
             mean: tape.param(self.mean),
-            scale_tril: Self::factor(tape.param(self.tril)),
+            scale_tril: Self::factor(tape.param(self.log_scale), tape.param(self.unit_tril)),
         })
     }
 }

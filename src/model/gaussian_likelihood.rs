@@ -6,13 +6,14 @@ use crate::dist::LN_SQRT_2PI;
 use crate::error::{Error, Result};
 use crate::model::prior::cholesky;
 use crate::params::check_finite;
-use crate::real::{Real, c};
+use crate::real::{Real, c, matmul};
 use nalgebra::DMatrix;
 
 /// p(x | z) = Π_i N(x_i; z, Σ) for a global latent z, with Σ fixed and known.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GaussianLikelihood<T: Real> {
     scale_tril: DMatrix<T>,
+    precision: DMatrix<T>,
     half_log_det: T,
 }
 
@@ -37,8 +38,17 @@ impl<T: Real> GaussianLikelihood<T> {
             .iter()
             .map(|v| v.ln())
             .fold(T::zero(), |a, b| a + b);
+        let d = scale_tril.nrows();
+        // Σ⁻¹ = L⁻ᵀ L⁻¹, from the factor rather than by inverting Σ.
+        let inv_l = scale_tril
+            .solve_lower_triangular(&DMatrix::identity(d, d))
+            .ok_or(Error::NotPositiveDefinite {
+                what: "noise covariance",
+            })?;
+        let precision = inv_l.transpose() * &inv_l;
         Ok(GaussianLikelihood {
             scale_tril,
+            precision,
             half_log_det,
         })
     }
@@ -68,24 +78,21 @@ impl<T: Real> Likelihood<T> for GaussianLikelihood<T> {
         Scope::Global
     }
 
-    /// Uses Σ_i ‖u_i − v‖² = Σ_i ‖u_i‖² − 2 vᵀ Σ_i u_i + B ‖v‖² with u_i = L⁻¹x_i, v = L⁻¹z, so the
-    /// cost per draw is O(d²), not O(B d).
+    /// With P = Σ⁻¹: Σ_i (x_i − z)ᵀP(x_i − z) = tr(P XᵀX) − 2 zᵀP Σ_i x_i + B zᵀPz. The data
+    /// enter through XᵀX and Σ_i x_i (one matrix product), and each draw costs O(d²).
     fn log_likelihood<'t>(&self, x: &DMatrix<T>, z: Var<'t, T>) -> Var<'t, T> {
         let tape = z.tape();
         let (b, d) = x.shape();
-        let u = self
-            .scale_tril
-            .solve_lower_triangular(&x.transpose())
-            .expect("a Cholesky factor has a positive diagonal");
-        let u_sum = DMatrix::from_fn(1, d, |_, j| u.row(j).sum());
-        let u_sq: T = u.iter().map(|&v| v * v).fold(T::zero(), |a, b| a + b);
-        let v = tape
-            .constant(self.scale_tril.clone())
-            .solve_lower(z.transpose()); // d x S
-        let cross = tape.constant(u_sum).matmul(v); // 1 x S
-        let quad = (v.square().col_sums().scale(c(b as f64)) - cross.scale(c(2.0))).shift(u_sq);
+        let scatter = matmul(x, true, x, false);
+        let data_term = self.precision.component_mul(&scatter).sum();
+        let sum = DMatrix::from_fn(d, 1, |j, _| x.column(j).sum());
+        let precision_sum = tape.constant(&self.precision * sum); // d x 1
+        let precision = tape.constant(self.precision.clone());
+        let cross = z.matmul(precision_sum); // S x 1
+        let quad = (z.matmul(precision) * z).row_sums(); // S x 1
+        let mahalanobis = (quad.scale(c(b as f64)) - cross.scale(c(2.0))).shift(data_term);
         let norm = c::<T>(b as f64) * (self.half_log_det + c::<T>(d as f64 * LN_SQRT_2PI));
-        quad.scale(c(-0.5)).shift(-norm).transpose()
+        mahalanobis.scale(c(-0.5)).shift(-norm)
     }
 
     fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {

@@ -1,0 +1,113 @@
+//! SGVB recovers the exact answers of the conjugate models, in f64 and in f32.
+
+mod common;
+
+use elbo::ParamStore;
+use elbo::Real;
+use elbo::conjugate::{Comparison, GaussianMean, GaussianPosterior, LinearRegression};
+use elbo::infer::{Objective, Svi, SviConfig};
+use elbo::model::{DiagGaussianGuide, FullRankGaussianGuide, Likelihood, StandardNormal};
+use elbo::optim::{Adam, LearningRate};
+use nalgebra::{DMatrix, DVector};
+
+/// The schedule the `conjugate` example uses by default: Adam from 0.01 decaying to 1e-4 over
+/// 10,000 steps with β₂ = 0.99, 4 particles, path-derivative gradients, averaging over the
+/// second half.
+fn config() -> SviConfig {
+    SviConfig {
+        steps: 10_000,
+        objective: Objective {
+            particles: 4,
+            ..Objective::default()
+        },
+        learning_rate: LearningRate::Exponential {
+            start: 0.01,
+            end: 1e-4,
+            steps: 10_000,
+        },
+        average_from: Some(5_000),
+        ..SviConfig::default()
+    }
+}
+
+/// Adam with the short second-moment memory (β₂ = 0.99) that the example uses.
+fn adam<T: Real>() -> Adam<T> {
+    Adam::new(T::of_f64(0.9), T::of_f64(0.99), T::of_f64(1e-8)).unwrap()
+}
+
+fn fit<T: Real, L: Likelihood<T>>(
+    likelihood: L,
+    data: &DMatrix<f64>,
+    exact: &GaussianPosterior,
+    full: bool,
+    seed: u64,
+) -> Comparison {
+    let dim = exact.dim();
+    let prior = StandardNormal::new(dim).unwrap();
+    let data = data.map(T::of_f64);
+    let mut store = ParamStore::<T>::new();
+    let mut rng = common::rng(seed);
+    let to64 = |v: DVector<T>| v.map(|x| x.to_f64());
+    let (mean, cov) = if full {
+        let guide = FullRankGaussianGuide::new(&mut store, "q", dim, T::of_f64(0.1)).unwrap();
+        let svi = Svi::new(prior, likelihood, guide);
+        svi.fit(&mut store, &data, &mut adam::<T>(), &config(), &mut rng)
+            .unwrap();
+        (
+            to64(svi.guide.mean(&store)),
+            svi.guide.covariance(&store).map(|x| x.to_f64()),
+        )
+    } else {
+        let guide = DiagGaussianGuide::new(&mut store, "q", dim, T::of_f64(0.1)).unwrap();
+        let svi = Svi::new(prior, likelihood, guide);
+        svi.fit(&mut store, &data, &mut adam::<T>(), &config(), &mut rng)
+            .unwrap();
+        let sd = to64(svi.guide.sd(&store));
+        (
+            to64(svi.guide.mean(&store)),
+            DMatrix::from_diagonal(&sd.map(|s| s * s)),
+        )
+    };
+    exact.compare(&mean, &cov, !full).unwrap()
+}
+
+fn gaussian_mean<T: Real>() {
+    let model = GaussianMean::new(1.0).unwrap();
+    let (_, data) = model.simulate(10, 100, &mut common::rng(10));
+    let exact = model.posterior(&data).unwrap();
+    let c = fit(model.likelihood::<T>(10).unwrap(), &data, &exact, false, 11);
+    assert!(c.mean_err_sd <= 0.05 && c.sd_rel_err <= 0.05, "{c:?}");
+}
+
+fn regression<T: Real>() {
+    let model = LinearRegression::new(0.5).unwrap();
+    let (_, data) = model.simulate(20, 500, 0.5, &mut common::rng(20));
+    let exact = model.posterior(&data).unwrap();
+    let full = fit(model.likelihood::<T>().unwrap(), &data, &exact, true, 21);
+    assert!(full.kl_to_exact <= 0.02, "{full:?}");
+    let diag = fit(model.likelihood::<T>().unwrap(), &data, &exact, false, 22);
+    assert!(
+        diag.mean_err_sd <= 0.05 && diag.sd_rel_err <= 0.05,
+        "{diag:?}"
+    );
+}
+
+#[test]
+fn gaussian_mean_diag_family_f64() {
+    gaussian_mean::<f64>();
+}
+
+#[test]
+fn gaussian_mean_diag_family_f32() {
+    gaussian_mean::<f32>();
+}
+
+#[test]
+fn linear_regression_full_and_diag_families_f64() {
+    regression::<f64>();
+}
+
+#[test]
+fn linear_regression_full_and_diag_families_f32() {
+    regression::<f32>();
+}
