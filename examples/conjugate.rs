@@ -42,7 +42,7 @@ enum Family {
 
 /// Fit a conjugate Gaussian model by SGVB and compare with its exact posterior.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Which model.
     #[arg(long, value_enum, default_value = "mean")]

@@ -121,3 +121,12 @@ impl Error {
         }
     }
 }
+
+/// `value` if it is a finite number > 0, else [`Error::InvalidParameter`] naming it.
+pub(crate) fn require_positive<T: crate::Real>(name: &'static str, value: T) -> Result<T> {
+    if value > T::zero() && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::invalid(name, value, "a finite number > 0"))
+    }
+}

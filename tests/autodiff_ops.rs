@@ -39,17 +39,17 @@ proptest! {
     #[test]
     fn unary_maps((r, c, seed) in shape()) {
         let x = random(r, c, seed);
-        assert_grads(&[x.clone()], |v| -v[0]);
-        assert_grads(&[x.clone()], |v| v[0].exp());
-        assert_grads(&[x.clone()], |v| v[0].softplus());
-        assert_grads(&[x.clone()], |v| v[0].sigmoid());
-        assert_grads(&[x.clone()], |v| v[0].tanh());
-        assert_grads(&[x.clone()], |v| v[0].relu());
-        assert_grads(&[x.clone()], |v| v[0].leaky_relu(0.1));
-        assert_grads(&[x.clone()], |v| v[0].selu());
-        assert_grads(&[x.clone()], |v| v[0].square());
-        assert_grads(&[x.clone()], |v| v[0].scale(-1.7).shift(0.4));
-        assert_grads(&[x.clone()], |v| (v[0] * 2.5 + 1.0 - 0.5) / 4.0);
+        assert_grads(std::slice::from_ref(&x), |v| -v[0]);
+        assert_grads(std::slice::from_ref(&x), |v| v[0].exp());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].softplus());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].sigmoid());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].tanh());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].relu());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].leaky_relu(0.1));
+        assert_grads(std::slice::from_ref(&x), |v| v[0].selu());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].square());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].scale(-1.7).shift(0.4));
+        assert_grads(std::slice::from_ref(&x), |v| (v[0] * 2.5 + 1.0 - 0.5) / 4.0);
         assert_grads(&[x.map(f64::abs)], |v| v[0].ln_1p());
         assert_grads(&[positive(x.clone())], |v| v[0].ln());
         assert_grads(&[positive(x)], |v| v[0].sqrt());
@@ -90,13 +90,13 @@ proptest! {
     #[test]
     fn reductions((r, c, seed) in shape()) {
         let x = random(r, c, seed);
-        assert_grads(&[x.clone()], |v| v[0].sum());
-        assert_grads(&[x.clone()], |v| v[0].row_sums());
-        assert_grads(&[x.clone()], |v| v[0].col_sums());
-        assert_grads(&[x.clone()], |v| v[0].mean());
-        assert_grads(&[x.clone()], |v| v[0].row_means());
-        assert_grads(&[x.clone()], |v| v[0].col_means());
-        assert_grads(&[x.clone()], |v| v[0].row_logsumexp());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].sum());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].row_sums());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].col_sums());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].mean());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].row_means());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].col_means());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].row_logsumexp());
         assert_grads(&[x], |v| v[0].col_logsumexp());
     }
 
@@ -106,9 +106,9 @@ proptest! {
         // A well-conditioned lower-triangular factor: diagonal bounded away from zero.
         let l = DMatrix::from_fn(d, d, |i, j| if i == j { 1.0 + a[(i, j)].abs() } else { a[(i, j)] });
         let b = random(d, n, seed ^ 2);
-        assert_grads(&[a.clone()], |v| v[0].lower_triangle(true));
-        assert_grads(&[a.clone()], |v| v[0].lower_triangle(false));
-        assert_grads(&[a.clone()], |v| v[0].diagonal());
+        assert_grads(std::slice::from_ref(&a), |v| v[0].lower_triangle(true));
+        assert_grads(std::slice::from_ref(&a), |v| v[0].lower_triangle(false));
+        assert_grads(std::slice::from_ref(&a), |v| v[0].diagonal());
         assert_grads(&[random(d, 1, seed ^ 3)], |v| v[0].diagonal_matrix());
         assert_grads(&[random(1, d, seed ^ 4)], |v| v[0].diagonal_matrix());
         assert_grads(&[l, b], |v| v[0].lower_triangle(true).solve_lower(v[1]));
@@ -119,11 +119,11 @@ proptest! {
         let x = random(r, c, seed);
         let y = random(r, c + 1, seed ^ 1);
         let z = random(r + 1, c, seed ^ 2);
-        assert_grads(&[x.clone()], |v| v[0].columns(c / 2, c - c / 2));
-        assert_grads(&[x.clone()], |v| v[0].rows(r / 2, r - r / 2));
+        assert_grads(std::slice::from_ref(&x), |v| v[0].columns(c / 2, c - c / 2));
+        assert_grads(std::slice::from_ref(&x), |v| v[0].rows(r / 2, r - r / 2));
         assert_grads(&[x.clone(), y], |v| Var::concat_columns(&[v[0], v[1], v[0]]));
         assert_grads(&[x.clone(), z], |v| Var::concat_rows(&[v[1], v[0]]));
-        assert_grads(&[x.clone()], |v| v[0].reshape(c, r));
+        assert_grads(std::slice::from_ref(&x), |v| v[0].reshape(c, r));
         assert_grads(&[x], |v| v[0].tile_rows(times));
     }
 }

@@ -99,13 +99,14 @@ where
                 let abs = (a - numeric).abs();
                 let rel = abs / a.abs().max(numeric.abs()).max(1.0);
                 report.entries += 1;
-                report.max_abs_error = report.max_abs_error.max(abs);
-                if !(rel <= report.max_rel_error) || report.worst.is_none() {
-                    report.max_rel_error = if rel.is_nan() {
-                        f64::INFINITY
-                    } else {
-                        rel.max(report.max_rel_error)
-                    };
+                report.max_abs_error =
+                    report
+                        .max_abs_error
+                        .max(if abs.is_nan() { f64::INFINITY } else { abs });
+                // A NaN error counts as the worst possible.
+                let rel = if rel.is_nan() { f64::INFINITY } else { rel };
+                if report.worst.is_none() || rel > report.max_rel_error {
+                    report.max_rel_error = rel;
                     report.worst = Some((store.name(id).to_string(), i, j));
                 }
             }

@@ -1,7 +1,7 @@
 //! Model (a): the mean of Gaussian data. z ~ N(0, I_d), x_i | z ~ N(z, s² I).
 
 use super::GaussianPosterior;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, require_positive};
 use crate::model::{GaussianLikelihood, StandardNormal};
 use crate::params::check_finite;
 use crate::real::Real;
@@ -20,9 +20,7 @@ impl GaussianMean {
     /// # Errors
     /// [`Error::InvalidParameter`] unless `noise_sd` is a positive finite number.
     pub fn new(noise_sd: f64) -> Result<Self> {
-        if !(noise_sd > 0.0 && noise_sd.is_finite()) {
-            return Err(Error::invalid("noise sd", noise_sd, "a finite number > 0"));
-        }
+        require_positive("noise sd", noise_sd)?;
         Ok(GaussianMean { noise_sd })
     }
 

@@ -1,7 +1,7 @@
 //! Model (b): Bayesian linear regression. w ~ N(0, I_p), y = X w + e, e ~ N(0, s²).
 
 use super::GaussianPosterior;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, require_positive};
 use crate::model::{LinearRegressionLikelihood, StandardNormal};
 use crate::params::check_finite;
 use crate::real::Real;
@@ -21,9 +21,7 @@ impl LinearRegression {
     /// # Errors
     /// [`Error::InvalidParameter`] unless `noise_sd` is a positive finite number.
     pub fn new(noise_sd: f64) -> Result<Self> {
-        if !(noise_sd > 0.0 && noise_sd.is_finite()) {
-            return Err(Error::invalid("noise sd", noise_sd, "a finite number > 0"));
-        }
+        require_positive("noise sd", noise_sd)?;
         Ok(LinearRegression { noise_sd })
     }
 

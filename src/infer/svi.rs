@@ -3,7 +3,7 @@
 use super::estimator::Objective;
 use crate::autodiff::Tape;
 use crate::data::{Minibatches, select_rows};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, require_positive};
 use crate::model::{Guide, Likelihood, Prior, Scope};
 use crate::optim::{LearningRate, Optimizer};
 use crate::params::{ParamStore, check_finite};
@@ -73,15 +73,11 @@ impl SviConfig {
         }
         self.objective.validate()?;
         self.learning_rate.validate()?;
-        if let Some(m) = self.clip_norm
-            && !(m > 0.0 && m.is_finite())
-        {
-            return Err(Error::invalid("clip norm", m, "a finite number > 0"));
+        if let Some(m) = self.clip_norm {
+            require_positive("clip norm", m)?;
         }
-        if let Some(t) = self.tolerance
-            && !(t > 0.0 && t.is_finite())
-        {
-            return Err(Error::invalid("tolerance", t, "a finite number > 0"));
+        if let Some(t) = self.tolerance {
+            require_positive("tolerance", t)?;
         }
         if self.check_every == 0 {
             return Err(Error::invalid("check_every", 0, "at least 1"));

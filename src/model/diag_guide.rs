@@ -3,7 +3,7 @@
 use super::Guide;
 use crate::autodiff::Tape;
 use crate::dist::{DiagNormal, Gaussian};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, require_positive};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
@@ -33,9 +33,7 @@ impl DiagGaussianGuide {
         if dim == 0 {
             return Err(Error::invalid("latent dimension", dim, "at least 1"));
         }
-        if !(init_sd > T::zero() && init_sd.is_finite()) {
-            return Err(Error::invalid("init_sd", init_sd, "a finite number > 0"));
-        }
+        require_positive("init_sd", init_sd)?;
         let mean = store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))?;
         let log_sd = store.add(
             format!("{name}.log_sd"),

@@ -3,7 +3,7 @@
 use super::Guide;
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, MvNormal};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, require_positive};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
@@ -39,9 +39,7 @@ impl FullRankGaussianGuide {
         if dim == 0 {
             return Err(Error::invalid("latent dimension", dim, "at least 1"));
         }
-        if !(init_sd > T::zero() && init_sd.is_finite()) {
-            return Err(Error::invalid("init_sd", init_sd, "a finite number > 0"));
-        }
+        require_positive("init_sd", init_sd)?;
         let mean = store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))?;
         let log_scale = store.add(
             format!("{name}.log_scale"),
@@ -97,7 +95,11 @@ impl FullRankGaussianGuide {
         if mean.len() != d || scale_tril.shape() != (d, d) {
             return Err(Error::shape("scale_tril", (d, d), scale_tril.shape()));
         }
-        if scale_tril.diagonal().iter().any(|&v| !(v > T::zero())) {
+        if scale_tril
+            .diagonal()
+            .iter()
+            .any(|&v| v <= T::zero() || !v.is_finite())
+        {
             return Err(Error::NotPositiveDefinite {
                 what: "scale_tril (its diagonal must be positive)",
             });

@@ -3,7 +3,7 @@
 use super::{Likelihood, Scope};
 use crate::autodiff::Var;
 use crate::dist::LN_SQRT_2PI;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, require_positive};
 use crate::model::prior::cholesky;
 use crate::params::check_finite;
 use crate::real::{Real, c, matmul};
@@ -58,9 +58,7 @@ impl<T: Real> GaussianLikelihood<T> {
     /// # Errors
     /// [`Error::InvalidParameter`] if `sd` is not a positive finite number or `dim` is 0.
     pub fn isotropic(dim: usize, sd: T) -> Result<Self> {
-        if !(sd > T::zero() && sd.is_finite()) {
-            return Err(Error::invalid("noise sd", sd, "a finite number > 0"));
-        }
+        require_positive("noise sd", sd)?;
         if dim == 0 {
             return Err(Error::invalid("dimension", dim, "at least 1"));
         }

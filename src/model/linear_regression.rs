@@ -3,7 +3,7 @@
 use super::{Likelihood, Scope};
 use crate::autodiff::Var;
 use crate::dist::LN_SQRT_2PI;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, require_positive};
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 
@@ -22,9 +22,7 @@ impl<T: Real> LinearRegressionLikelihood<T> {
     /// # Errors
     /// [`Error::InvalidParameter`] if `noise_sd` is not a positive finite number.
     pub fn new(noise_sd: T) -> Result<Self> {
-        if !(noise_sd > T::zero() && noise_sd.is_finite()) {
-            return Err(Error::invalid("noise sd", noise_sd, "a finite number > 0"));
-        }
+        require_positive("noise sd", noise_sd)?;
         Ok(LinearRegressionLikelihood { noise_sd })
     }
 

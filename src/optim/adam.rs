@@ -2,7 +2,7 @@
 
 use super::Optimizer;
 use crate::autodiff::Gradients;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, require_positive};
 use crate::params::ParamStore;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
@@ -41,9 +41,7 @@ impl<T: Real> Adam<T> {
                 return Err(Error::invalid(name, b, "a number in [0, 1)"));
             }
         }
-        if !(epsilon > T::zero() && epsilon.is_finite()) {
-            return Err(Error::invalid("epsilon", epsilon, "a finite number > 0"));
-        }
+        require_positive("epsilon", epsilon)?;
         Ok(Adam {
             beta1,
             beta2,

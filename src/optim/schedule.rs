@@ -1,6 +1,6 @@
 //! Learning-rate schedules.
 
-use crate::error::{Error, Result};
+use crate::error::{Result, require_positive};
 
 /// The step size as a function of the step number.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,18 +40,11 @@ impl LearningRate {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the bad value.
     pub fn validate(&self) -> Result<()> {
-        let check = |name, v: f64| {
-            if v > 0.0 && v.is_finite() {
-                Ok(())
-            } else {
-                Err(Error::invalid(name, v, "a finite number > 0"))
-            }
-        };
         match *self {
-            LearningRate::Constant(lr) => check("learning rate", lr),
+            LearningRate::Constant(lr) => require_positive("learning rate", lr).map(drop),
             LearningRate::Exponential { start, end, .. } => {
-                check("learning rate start", start)?;
-                check("learning rate end", end)
+                require_positive("learning rate start", start)?;
+                require_positive("learning rate end", end).map(drop)
             }
         }
     }
