@@ -119,17 +119,17 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
     let (ra, ca) = strides(a, ta);
     let (rb, cb) = strides(b, tb);
     let mut out = DMatrix::<T>::zeros(m, n);
-    if m * n * k <= 4096 {
-        let (sa, sb) = (a.as_slice(), b.as_slice());
-        let so = out.as_mut_slice();
-        for j in 0..n {
-            for p in 0..k {
-                let bv = sb[p * rb as usize + j * cb as usize];
-                for i in 0..m {
-                    so[i + j * m] += sa[i * ra as usize + p * ca as usize] * bv;
-                }
-            }
-        }
+    // Packing for the blocked kernel costs O(mk + kn): not worth it for tiny products or for
+    // matrix-vector shapes, where it would cost as much as the product itself.
+    if m * n * k <= 4096 || m.min(n) <= 4 {
+        small_matmul(
+            a.as_slice(),
+            (ra, ca),
+            b.as_slice(),
+            (rb, cb),
+            out.as_mut_slice(),
+            (m, k, n),
+        );
         return out;
     }
     // SAFETY: the strides describe op(a) (m x k), op(b) (k x n) and out (m x n) inside their
@@ -149,13 +149,80 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
     out
 }
 
+/// `out += op(a) op(b)` by plain loops ordered so that the innermost one runs over contiguous
+/// memory where the layout allows.
+fn small_matmul<T: Real>(
+    a: &[T],
+    (ra, ca): (isize, isize),
+    b: &[T],
+    (rb, cb): (isize, isize),
+    out: &mut [T],
+    (m, k, n): (usize, usize, usize),
+) {
+    let (ra, ca, rb, cb) = (ra as usize, ca as usize, rb as usize, cb as usize);
+    if ra == 1 {
+        // op(a) has contiguous columns: out[:, j] += op(a)[:, p] * op(b)[p, j].
+        for j in 0..n {
+            let col = &mut out[j * m..(j + 1) * m];
+            for p in 0..k {
+                let bv = b[p * rb + j * cb];
+                let a_col = &a[p * ca..p * ca + m];
+                for (o, &av) in col.iter_mut().zip(a_col) {
+                    *o += av * bv;
+                }
+            }
+        }
+    } else {
+        // op(a) = aᵀ has contiguous rows: out[i, j] = op(a)[i, :] · op(b)[:, j].
+        for j in 0..n {
+            for i in 0..m {
+                let a_row = &a[i * ra..i * ra + k];
+                let mut acc = T::zero();
+                if rb == 1 {
+                    acc = dot(a_row, &b[j * cb..j * cb + k]);
+                } else {
+                    for (p, &av) in a_row.iter().enumerate() {
+                        acc += av * b[p * rb + j * cb];
+                    }
+                }
+                out[i + j * m] += acc;
+            }
+        }
+    }
+}
+
+/// Σ x_i y_i with eight independent partial sums, so that the compiler can vectorise it (one
+/// running sum would fix the order of the additions and forbid that).
+fn dot<T: Real>(x: &[T], y: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let tail: T = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .fold(T::zero(), |a, (&u, &v)| a + u * v);
+    for (u, v) in xc.zip(yc) {
+        for l in 0..8 {
+            lanes[l] += u[l] * v[l];
+        }
+    }
+    lanes.iter().fold(tail, |a, &l| a + l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn matmul_matches_nalgebra_in_every_transpose_and_size() {
-        for &(m, k, n) in &[(2, 3, 4), (17, 33, 9), (40, 30, 20)] {
+        for &(m, k, n) in &[
+            (2, 3, 4),
+            (17, 33, 9),
+            (40, 30, 20),
+            (500, 21, 1),
+            (1, 30, 40),
+            (3, 50, 60),
+        ] {
             let a = DMatrix::<f64>::from_fn(m, k, |i, j| (i as f64 * 0.7 - j as f64 * 0.3).sin());
             let b = DMatrix::<f64>::from_fn(k, n, |i, j| (i as f64 * 0.2 + j as f64 * 0.9).cos());
             let want = &a * &b;

@@ -188,9 +188,10 @@ fn minibatch_estimates_average_to_the_full_data_estimate() {
             let rows: Vec<usize> = (0..8).map(|i| (k * 8 + i) % 40).collect();
             let batch = elbo::data::select_rows(&data, &rows);
             let tape = Tape::with_params(&store);
-            let q = svi.guide.family(&tape, &batch);
+            let x = tape.constant(batch);
+            let q = svi.guide.family(&tape, x);
             elbo(1)
-                .estimate(&svi.prior, &svi.likelihood, &q, &batch, 5.0, &mut rng)
+                .estimate(&svi.prior, &svi.likelihood, &q, x, 5.0, &mut rng)
                 .unwrap()
                 .scalar()
         })
@@ -226,25 +227,12 @@ fn gradients_of_every_estimator_match_finite_differences() {
         let report = check_param_gradients(&store, GradCheck::default(), |tape| {
             // The same draws at every evaluation: the generator is seeded inside.
             let mut rng = common::rng(7);
+            let x = tape.constant(data.clone());
             let a = objective
-                .estimate(
-                    &prior,
-                    &likelihood,
-                    &full.family(tape, &data),
-                    &data,
-                    1.0,
-                    &mut rng,
-                )
+                .estimate(&prior, &likelihood, &full.family(tape, x), x, 1.0, &mut rng)
                 .unwrap();
             let b = objective
-                .estimate(
-                    &prior,
-                    &likelihood,
-                    &diag.family(tape, &data),
-                    &data,
-                    1.0,
-                    &mut rng,
-                )
+                .estimate(&prior, &likelihood, &diag.family(tape, x), x, 1.0, &mut rng)
                 .unwrap();
             (a + b).sum()
         });

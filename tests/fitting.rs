@@ -401,7 +401,7 @@ fn full_rank_guide_round_trips_its_factor() {
     assert!((guide.covariance(&store) - &l * l.transpose()).abs().max() < 1e-14);
     // What the tape builds is the same factor.
     let tape = Tape::with_params(&store);
-    let q = elbo::model::Guide::family(&guide, &tape, &DMatrix::zeros(1, 1));
+    let q = elbo::model::Guide::family(&guide, &tape, tape.constant(DMatrix::zeros(1, 1)));
     match q {
         elbo::dist::Gaussian::Full(g) => assert!((&*g.scale_tril.value() - &l).abs().max() < 1e-14),
         _ => panic!("full-rank guide made a diagonal family"),

@@ -156,6 +156,12 @@ fn broadcast_shape(a: (usize, usize), b: (usize, usize), what: &str) -> (usize, 
     }
 }
 
+/// Column `j` of `m` under broadcasting: its own column `j`, or its only column.
+fn broadcast_column<T: Real>(m: &DMatrix<T>, j: usize) -> &[T] {
+    let jj = if m.ncols() == 1 { 0 } else { j };
+    &m.as_slice()[jj * m.nrows()..(jj + 1) * m.nrows()]
+}
+
 /// `f(a_ij, b_ij)` over the broadcast shape of `a` and `b`.
 pub(crate) fn zip_broadcast<T: Real>(
     a: &DMatrix<T>,
@@ -167,13 +173,29 @@ pub(crate) fn zip_broadcast<T: Real>(
         return a.zip_map(b, f);
     }
     let (r, c) = broadcast_shape(a.shape(), b.shape(), what);
-    let index = |m: &DMatrix<T>, i: usize, j: usize| {
-        let ii = if m.nrows() == 1 { 0 } else { i };
-        let jj = if m.ncols() == 1 { 0 } else { j };
-        ii + jj * m.nrows()
-    };
-    let (sa, sb) = (a.as_slice(), b.as_slice());
-    DMatrix::from_fn(r, c, |i, j| f(sa[index(a, i, j)], sb[index(b, i, j)]))
+    let mut out = DMatrix::zeros(r, c);
+    // Column j of an operand: its own column j, or its only column; a one-row operand repeats
+    // its single entry down the column.
+    for (j, out_col) in out.as_mut_slice().chunks_exact_mut(r).enumerate() {
+        let (ca, cb) = (broadcast_column(a, j), broadcast_column(b, j));
+        // A one-row operand repeats its single entry down the column.
+        match (ca.len() == 1 && r > 1, cb.len() == 1 && r > 1) {
+            (false, false) => out_col
+                .iter_mut()
+                .zip(ca.iter().zip(cb))
+                .for_each(|(o, (&x, &y))| *o = f(x, y)),
+            (true, false) => out_col
+                .iter_mut()
+                .zip(cb)
+                .for_each(|(o, &y)| *o = f(ca[0], y)),
+            (false, true) => out_col
+                .iter_mut()
+                .zip(ca)
+                .for_each(|(o, &x)| *o = f(x, cb[0])),
+            (true, true) => out_col.iter_mut().for_each(|o| *o = f(ca[0], cb[0])),
+        }
+    }
+    out
 }
 
 /// Sums `g` over the axes along which an operand of `shape` was broadcast.
@@ -182,11 +204,15 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
         return g;
     }
     let mut out = DMatrix::zeros(shape.0, shape.1);
-    for j in 0..g.ncols() {
+    let rows = g.nrows();
+    for (j, col) in g.as_slice().chunks_exact(rows.max(1)).enumerate() {
         let jj = if shape.1 == 1 { 0 } else { j };
-        for i in 0..g.nrows() {
-            let ii = if shape.0 == 1 { 0 } else { i };
-            out[(ii, jj)] += g[(i, j)];
+        if shape.0 == 1 {
+            out[(0, jj)] += col.iter().fold(T::zero(), |a, &v| a + v);
+        } else {
+            for (o, &v) in out.column_mut(jj).iter_mut().zip(col) {
+                *o += v;
+            }
         }
     }
     out
@@ -194,19 +220,20 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
 
 impl<'t, T: Real> Var<'t, T> {
     pub(crate) fn unary(self, op: UnaryOp<T>) -> Var<'t, T> {
-        let value = self.value().map(|x| op.apply(x));
+        let value = self.data().map(|x| op.apply(x));
         self.record(value, Op::Unary(op, self.id))
     }
 
     fn binary(self, op: BinaryOp, other: Var<'t, T>) -> Var<'t, T> {
         self.same_tape(&other);
-        let (a, b) = (self.value(), other.value());
+        let (a, b) = (self.data(), other.data());
         let value = match op {
             BinaryOp::Add => zip_broadcast(&a, &b, "add", |x, y| x + y),
             BinaryOp::Sub => zip_broadcast(&a, &b, "sub", |x, y| x - y),
             BinaryOp::Mul => zip_broadcast(&a, &b, "mul", |x, y| x * y),
             BinaryOp::Div => zip_broadcast(&a, &b, "div", |x, y| x / y),
         };
+        drop((a, b));
         self.record(value, Op::Binary(op, self.id, other.id))
     }
 
@@ -272,7 +299,12 @@ pub(crate) fn unary_vjp<T: Real>(
     g: DMatrix<T>,
 ) -> DMatrix<T> {
     let mut g = g;
-    for ((gi, &xi), &yi) in g.iter_mut().zip(x.iter()).zip(y.iter()) {
+    for ((gi, &xi), &yi) in g
+        .as_mut_slice()
+        .iter_mut()
+        .zip(x.as_slice())
+        .zip(y.as_slice())
+    {
         *gi *= op.derivative(xi, yi);
     }
     g

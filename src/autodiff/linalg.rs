@@ -8,7 +8,7 @@ use nalgebra::DMatrix;
 impl<'t, T: Real> Var<'t, T> {
     fn product(self, other: Var<'t, T>, ta: bool, tb: bool) -> Self {
         self.same_tape(&other);
-        let value = matmul(&self.value(), ta, &other.value(), tb);
+        let value = matmul(&self.data(), ta, &other.data(), tb);
         self.record(
             value,
             Op::MatMul {
@@ -35,14 +35,14 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The transpose.
     pub fn transpose(self) -> Self {
-        let value = self.value().transpose();
+        let value = self.data().transpose();
         self.record(value, Op::Transpose(self.id))
     }
 
     /// The lower triangle (entries with column ≤ row, or < row without the diagonal); the rest
     /// are zero.
     pub fn lower_triangle(self, include_diagonal: bool) -> Self {
-        let value = lower_mask(&self.value(), include_diagonal);
+        let value = lower_mask(&self.data(), include_diagonal);
         self.record(
             value,
             Op::LowerTriangle {
@@ -57,7 +57,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the matrix is not square.
     pub fn diagonal(self) -> Self {
-        let v = self.value();
+        let v = self.data();
         assert!(
             v.is_square(),
             "diagonal of a non-square {}x{} matrix",
@@ -65,6 +65,7 @@ impl<'t, T: Real> Var<'t, T> {
             v.ncols()
         );
         let value = DMatrix::from_fn(v.nrows(), 1, |i, _| v[(i, i)]);
+        drop(v);
         self.record(value, Op::Diagonal(self.id))
     }
 
@@ -73,12 +74,13 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the value is not a vector.
     pub fn diagonal_matrix(self) -> Self {
-        let v = self.value();
+        let v = self.data();
         assert!(
             v.nrows() == 1 || v.ncols() == 1,
             "diagonal_matrix needs a vector"
         );
         let value = DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(v.as_slice()));
+        drop(v);
         self.record(value, Op::DiagonalMatrix(self.id))
     }
 
@@ -87,7 +89,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// fitting loop sees a non-finite loss and can react.
     pub fn solve_lower(self, b: Var<'t, T>) -> Self {
         self.same_tape(&b);
-        let (l, rhs) = (self.value(), b.value());
+        let (l, rhs) = (self.data(), b.data());
         assert!(
             l.is_square() && l.nrows() == rhs.nrows(),
             "solve_lower: shapes do not fit"
@@ -95,6 +97,7 @@ impl<'t, T: Real> Var<'t, T> {
         let value = l.solve_lower_triangular(&rhs).unwrap_or_else(|| {
             DMatrix::from_element(rhs.nrows(), rhs.ncols(), T::of_f64(f64::NAN))
         });
+        drop((l, rhs));
         self.record(
             value,
             Op::SolveLower {
@@ -106,13 +109,14 @@ impl<'t, T: Real> Var<'t, T> {
 }
 
 pub(crate) fn lower_mask<T: Real>(m: &DMatrix<T>, include_diagonal: bool) -> DMatrix<T> {
-    DMatrix::from_fn(m.nrows(), m.ncols(), |i, j| {
-        if j < i || (include_diagonal && i == j) {
-            m[(i, j)]
-        } else {
-            T::zero()
-        }
-    })
+    let mut out = m.clone();
+    let rows = m.nrows();
+    for (j, col) in out.as_mut_slice().chunks_exact_mut(rows.max(1)).enumerate() {
+        // Rows above the diagonal (and the diagonal itself unless kept) are zeroed.
+        let end = if include_diagonal { j } else { j + 1 };
+        col[..end.min(rows)].fill(T::zero());
+    }
+    out
 }
 
 /// Vector-Jacobian products of `C = op(A) op(B)`.

@@ -38,9 +38,22 @@ impl Reduce {
 fn sum<T: Real>(x: &DMatrix<T>, how: Reduce) -> DMatrix<T> {
     let (r, c) = how.out_shape(x.shape());
     let mut out = DMatrix::zeros(r, c);
-    for j in 0..x.ncols() {
-        for i in 0..x.nrows() {
-            out[how.slot(i, j)] += x[(i, j)];
+    // Walk the column-major storage column by column.
+    let columns = x.as_slice().chunks_exact(x.nrows().max(1));
+    let total = |col: &[T]| col.iter().fold(T::zero(), |a, &v| a + v);
+    match how {
+        Reduce::All => out[0] = columns.map(total).fold(T::zero(), |a, v| a + v),
+        Reduce::EachColumn => {
+            for (o, col) in out.iter_mut().zip(columns) {
+                *o = total(col);
+            }
+        }
+        Reduce::EachRow => {
+            for col in columns {
+                for (o, &v) in out.iter_mut().zip(col) {
+                    *o += v;
+                }
+            }
         }
     }
     out
@@ -85,12 +98,12 @@ fn spread<T: Real>(
 
 impl<'t, T: Real> Var<'t, T> {
     fn reduce(self, how: Reduce) -> Self {
-        let value = sum(&self.value(), how);
+        let value = sum(&self.data(), how);
         self.record(value, Op::Reduce(how, self.id))
     }
 
     fn lse(self, how: Reduce) -> Self {
-        let value = logsumexp(&self.value(), how);
+        let value = logsumexp(&self.data(), how);
         self.record(value, Op::LogSumExp(how, self.id))
     }
 

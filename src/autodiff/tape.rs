@@ -56,8 +56,25 @@ pub(crate) enum Op<T: Real> {
     },
 }
 
+/// A node's value: computed by the tape (owned) or handed in without a copy (shared: parameters,
+/// data). Owning saves the reference count's allocation on every intermediate.
+pub(crate) enum Value<T: Real> {
+    Owned(DMatrix<T>),
+    Shared(Arc<DMatrix<T>>),
+}
+
+impl<T: Real> std::ops::Deref for Value<T> {
+    type Target = DMatrix<T>;
+    fn deref(&self) -> &DMatrix<T> {
+        match self {
+            Value::Owned(m) => m,
+            Value::Shared(m) => m,
+        }
+    }
+}
+
 pub(crate) struct Node<T: Real> {
-    pub(crate) value: Arc<DMatrix<T>>,
+    pub(crate) value: Value<T>,
     pub(crate) op: Op<T>,
     pub(crate) requires_grad: bool,
 }
@@ -135,7 +152,15 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        self.push(Arc::new(value), Op::Constant)
+        self.push(Value::Owned(value), Op::Constant)
+    }
+
+    /// A constant that shares `value` with the caller: nothing is copied.
+    pub fn constant_shared<'t>(&'t self, value: Arc<DMatrix<T>>) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        self.push(Value::Shared(value), Op::Constant)
     }
 
     /// A 1x1 constant.
@@ -151,7 +176,7 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        self.push(Arc::new(value), Op::Input)
+        self.push(Value::Owned(value), Op::Input)
     }
 
     /// Loads a parameter from the tape's store; its gradient is reported by
@@ -166,7 +191,7 @@ impl<'p, T: Real> Tape<'p, T> {
         let store = self
             .params
             .expect("Tape::param needs a tape made by Tape::with_params");
-        self.push(store.shared(id), Op::Param(id))
+        self.push(Value::Shared(store.shared(id)), Op::Param(id))
     }
 
     /// Number of nodes recorded so far.
@@ -179,7 +204,7 @@ impl<'p, T: Real> Tape<'p, T> {
         self.len() == 0
     }
 
-    pub(crate) fn push<'t>(&'t self, value: Arc<DMatrix<T>>, op: Op<T>) -> Var<'t, T>
+    pub(crate) fn push<'t>(&'t self, value: Value<T>, op: Op<T>) -> Var<'t, T>
     where
         'p: 't,
     {
@@ -187,7 +212,7 @@ impl<'p, T: Real> Tape<'p, T> {
         let requires_grad = match &op {
             Op::Constant => false,
             Op::Input | Op::Param(_) => true,
-            op => parents(op).iter().any(|&p| nodes[p].requires_grad),
+            op => any_parent(op, |p| nodes[p].requires_grad),
         };
         nodes.push(Node {
             value,
@@ -245,10 +270,10 @@ impl<'p, T: Real> Tape<'p, T> {
     }
 }
 
-/// The parent node indices of an operation.
-pub(crate) fn parents<T: Real>(op: &Op<T>) -> Vec<usize> {
+/// True if `f` holds for any parent node index of `op` (checked without allocating).
+pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool {
     match op {
-        Op::Constant | Op::Input | Op::Param(_) => vec![],
+        Op::Constant | Op::Input | Op::Param(_) => false,
         Op::Unary(_, a)
         | Op::Reduce(_, a)
         | Op::LogSumExp(_, a)
@@ -259,10 +284,11 @@ pub(crate) fn parents<T: Real>(op: &Op<T>) -> Vec<usize> {
         | Op::LowerTriangle { a, .. }
         | Op::Columns { a, .. }
         | Op::Rows { a, .. }
-        | Op::TileRows { a, .. } => vec![*a],
-        Op::Binary(_, a, b) | Op::MatMul { a, b, .. } => vec![*a, *b],
-        Op::SolveLower { l, b } => vec![*l, *b],
-        Op::ConcatColumns(v) | Op::ConcatRows(v) => v.clone(),
+        | Op::TileRows { a, .. } => f(*a),
+        Op::Binary(_, a, b) | Op::MatMul { a, b, .. } | Op::SolveLower { l: a, b } => {
+            f(*a) || f(*b)
+        }
+        Op::ConcatColumns(v) | Op::ConcatRows(v) => v.iter().any(|&p| f(p)),
     }
 }
 
@@ -314,7 +340,7 @@ impl<T: Real> Gradients<T> {
         self.params
             .iter()
             .flatten()
-            .map(|g| g.iter().map(|&v| v * v).fold(T::zero(), |a, b| a + b))
+            .map(|g| g.as_slice().iter().fold(T::zero(), |a, &v| a + v * v))
             .fold(T::zero(), |a, b| a + b)
             .sqrt()
     }
@@ -335,7 +361,7 @@ impl<T: Real> Gradients<T> {
     /// The store index of the first parameter whose gradient holds NaN or an infinity.
     pub fn first_non_finite(&self) -> Option<usize> {
         self.params_indexed()
-            .find(|(_, g)| g.iter().any(|v| !v.is_finite()))
+            .find(|(_, g)| g.as_slice().iter().any(|v| !v.is_finite()))
             .map(|(i, _)| i)
     }
 
@@ -346,9 +372,18 @@ impl<T: Real> Gradients<T> {
 }
 
 impl<'t, T: Real> Var<'t, T> {
-    /// The value (a shared handle; cloning it copies nothing).
+    /// The value. Parameters and shared constants come back without a copy; values the tape
+    /// computed are copied out.
     pub fn value(&self) -> Arc<DMatrix<T>> {
-        Arc::clone(&self.tape.nodes.borrow()[self.id].value)
+        match &self.tape.nodes.borrow()[self.id].value {
+            Value::Owned(m) => Arc::new(m.clone()),
+            Value::Shared(m) => Arc::clone(m),
+        }
+    }
+
+    /// A borrow of the value, for the tape's own operations. Drop it before recording a node.
+    pub(crate) fn data(&self) -> std::cell::Ref<'t, DMatrix<T>> {
+        std::cell::Ref::map(self.tape.nodes.borrow(), |nodes| &*nodes[self.id].value)
     }
 
     /// The single entry of a 1x1 value.
@@ -356,7 +391,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the value is not 1x1.
     pub fn scalar(&self) -> T {
-        let v = self.value();
+        let v = self.data();
         assert_eq!(v.shape(), (1, 1), "Var::scalar on a non-1x1 value");
         v[(0, 0)]
     }
@@ -373,12 +408,16 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The same value as a constant: the gradient stops here.
     pub fn detach(self) -> Var<'t, T> {
-        self.tape.push(self.value(), Op::Constant)
+        let value = match &self.tape.nodes.borrow()[self.id].value {
+            Value::Owned(m) => Value::Owned(m.clone()),
+            Value::Shared(m) => Value::Shared(Arc::clone(m)),
+        };
+        self.tape.push(value, Op::Constant)
     }
 
     /// Records `value` made by `op` on this variable's tape.
     pub(crate) fn record(&self, value: DMatrix<T>, op: Op<T>) -> Var<'t, T> {
-        self.tape.push(Arc::new(value), op)
+        self.tape.push(Value::Owned(value), op)
     }
 
     pub(crate) fn same_tape(&self, other: &Var<'t, T>) {

@@ -4,7 +4,6 @@ use crate::autodiff::Var;
 use crate::error::{Error, Result};
 use crate::model::{Likelihood, Prior, Scope, VariationalFamily};
 use crate::real::{Real, c};
-use nalgebra::DMatrix;
 use rand::Rng;
 
 /// Which bound on log p(x) is estimated, and how.
@@ -100,7 +99,7 @@ impl Objective {
         prior: &P,
         likelihood: &L,
         q: &F,
-        x: &DMatrix<T>,
+        x: Var<'t, T>,
         data_scale: T,
         rng: &mut G,
     ) -> Result<Var<'t, T>>
@@ -114,10 +113,10 @@ impl Objective {
         self.validate()?;
         let (rows, particles) = (q.rows(), self.particles);
         let scope = likelihood.scope();
-        if scope == Scope::Local && rows != x.nrows() {
+        if scope == Scope::Local && rows != x.shape().0 {
             return Err(Error::shape(
                 "local variational family (rows)",
-                (x.nrows(), q.dim()),
+                (x.shape().0, q.dim()),
                 (rows, q.dim()),
             ));
         }
@@ -125,10 +124,7 @@ impl Objective {
         let log_lik = match scope {
             Scope::Global => likelihood.log_likelihood(x, z).scale(data_scale),
             Scope::Local if particles == 1 => likelihood.log_likelihood(x, z),
-            Scope::Local => {
-                let tiled = DMatrix::from_fn(rows * particles, x.ncols(), |i, j| x[(i % rows, j)]);
-                likelihood.log_likelihood(&tiled, z)
-            }
+            Scope::Local => likelihood.log_likelihood(x.tile_rows(particles), z),
         };
         // Column s of an R x S matrix holds draw s, matching the stacking of rsample.
         let by_draw = |v: Var<'t, T>| v.reshape(rows, particles);

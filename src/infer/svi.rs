@@ -10,6 +10,7 @@ use crate::params::{ParamStore, check_finite};
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 use rand::Rng;
+use std::sync::Arc;
 
 /// Settings of a fit.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,12 +144,12 @@ impl<P, L, G> Svi<P, L, G> {
         self.likelihood.validate(data, self.guide.dim())
     }
 
-    /// The objective and its per-row values on a batch, as a (loss, full-data estimate) pair.
+    /// The objective on a batch, as an estimate for the whole data set of `n` rows (1x1).
     fn loss<'t, T, R>(
         &self,
         tape: &'t Tape<'t, T>,
         objective: &Objective,
-        batch: &DMatrix<T>,
+        batch: &Arc<DMatrix<T>>,
         n: usize,
         rng: &mut R,
     ) -> Result<crate::autodiff::Var<'t, T>>
@@ -160,13 +161,14 @@ impl<P, L, G> Svi<P, L, G> {
         R: Rng + ?Sized,
     {
         let scale = c::<T>(n as f64 / batch.nrows() as f64);
-        let q = self.guide.family(tape, batch);
+        let x = tape.constant_shared(Arc::clone(batch));
+        let q = self.guide.family(tape, x);
         Ok(match self.likelihood.scope() {
             Scope::Global => objective
-                .estimate(&self.prior, &self.likelihood, &q, batch, scale, rng)?
+                .estimate(&self.prior, &self.likelihood, &q, x, scale, rng)?
                 .sum(),
             Scope::Local => objective
-                .estimate(&self.prior, &self.likelihood, &q, batch, T::one(), rng)?
+                .estimate(&self.prior, &self.likelihood, &q, x, T::one(), rng)?
                 .sum()
                 .scale(scale),
         })
@@ -194,7 +196,7 @@ impl<P, L, G> Svi<P, L, G> {
         self.validate_data(data)?;
         let tape = Tape::with_params(store);
         Ok(self
-            .loss(&tape, objective, data, data.nrows(), rng)?
+            .loss(&tape, objective, &Arc::new(data.clone()), data.nrows(), rng)?
             .scalar()
             .to_f64())
     }
@@ -228,6 +230,8 @@ impl<P, L, G> Svi<P, L, G> {
         self.validate_data(data)?;
         config.validate(data.nrows())?;
         let n = data.nrows();
+        // Shared with every step's tape; a minibatch is a fresh matrix anyway.
+        let full = Arc::new(data.clone());
         let mut batches = config
             .batch_size
             .filter(|&b| b < n)
@@ -243,46 +247,38 @@ impl<P, L, G> Svi<P, L, G> {
         let mut previous_window: Option<f64> = None;
         for step in 0..config.steps {
             report.steps = step + 1;
-            let selected;
             let batch = match batches.as_mut() {
-                Some(b) => {
-                    selected = select_rows(data, b.next_batch(rng));
-                    &selected
+                Some(b) => Arc::new(select_rows(data, b.next_batch(rng))),
+                None => Arc::clone(&full),
+            };
+            let lr = c(config.learning_rate.at(step));
+            let clip = config.clip_norm.map(c);
+            let elbo = match self.step(
+                store,
+                &batch,
+                n,
+                optimizer,
+                &config.objective,
+                lr,
+                clip,
+                rng,
+            )? {
+                Step::Taken { elbo } => elbo,
+                Step::Skipped { culprit } => {
+                    report.skipped += 1;
+                    skipped_in_row += 1;
+                    if skipped_in_row >= config.max_skipped_in_row {
+                        return Err(Error::Diverged {
+                            step,
+                            consecutive: skipped_in_row,
+                            culprit,
+                        });
+                    }
+                    continue;
                 }
-                None => data,
             };
-            let (objective, grads) = {
-                let tape = Tape::with_params(store);
-                let objective = self.loss(&tape, &config.objective, batch, n, rng)?;
-                (objective.scalar(), tape.backward(-objective))
-            };
-            let culprit = if !objective.is_finite() {
-                Some("loss".to_string())
-            } else {
-                grads.first_non_finite().map(|i| {
-                    let id = store.ids().nth(i).expect("gradient index within the store");
-                    format!("gradient of parameter `{}`", store.name(id))
-                })
-            };
-            if let Some(culprit) = culprit {
-                report.skipped += 1;
-                skipped_in_row += 1;
-                if skipped_in_row >= config.max_skipped_in_row {
-                    return Err(Error::Diverged {
-                        step,
-                        consecutive: skipped_in_row,
-                        culprit,
-                    });
-                }
-                continue;
-            }
             skipped_in_row = 0;
-            let mut grads = grads;
-            if let Some(m) = config.clip_norm {
-                grads.clip_norm(c(m));
-            }
-            optimizer.step(store, &grads, c(config.learning_rate.at(step)));
-            report.elbo.push(objective.to_f64());
+            report.elbo.push(elbo);
             if let (Some(avg), Some(from)) = (average.as_mut(), config.average_from)
                 && step >= from
             {
@@ -306,6 +302,76 @@ impl<P, L, G> Svi<P, L, G> {
         }
         Ok(report)
     }
+    /// One optimisation step on `batch`, a minibatch of a data set of `n` rows: build q on a
+    /// fresh tape, estimate the objective, differentiate, clip the gradient to `clip_norm` if
+    /// given, and move the parameters with step size `lr`. A non-finite loss or gradient leaves
+    /// the parameters untouched and says which was at fault.
+    ///
+    /// [`Svi::fit`] calls this in its loop; call it yourself to write another loop. The batch
+    /// is not validated here (that is [`Svi::fit`]'s job, done once).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for invalid objective settings.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step<T, O, R>(
+        &self,
+        store: &mut ParamStore<T>,
+        batch: &Arc<DMatrix<T>>,
+        n: usize,
+        optimizer: &mut O,
+        objective: &Objective,
+        lr: T,
+        clip_norm: Option<T>,
+        rng: &mut R,
+    ) -> Result<Step>
+    where
+        T: Real,
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: Guide<T>,
+        O: Optimizer<T> + ?Sized,
+        R: Rng + ?Sized,
+    {
+        let (value, mut grads) = {
+            let tape = Tape::with_params(store);
+            let value = self.loss(&tape, objective, batch, n, rng)?;
+            (value.scalar(), tape.backward(-value))
+        };
+        if !value.is_finite() {
+            return Ok(Step::Skipped {
+                culprit: "loss".to_string(),
+            });
+        }
+        if let Some(i) = grads.first_non_finite() {
+            let id = store.ids().nth(i).expect("gradient index within the store");
+            return Ok(Step::Skipped {
+                culprit: format!("gradient of parameter `{}`", store.name(id)),
+            });
+        }
+        if let Some(m) = clip_norm {
+            grads.clip_norm(m);
+        }
+        optimizer.step(store, &grads, lr);
+        Ok(Step::Taken {
+            elbo: value.to_f64(),
+        })
+    }
+}
+
+/// The outcome of [`Svi::step`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// The parameters moved; `elbo` is the objective's estimate (for the whole data set) before
+    /// the move.
+    Taken {
+        /// The estimate.
+        elbo: f64,
+    },
+    /// Nothing moved: the loss or a gradient was not finite.
+    Skipped {
+        /// "loss" or "gradient of parameter `name`".
+        culprit: String,
+    },
 }
 
 /// Running mean of every parameter.

@@ -1,7 +1,7 @@
 //! The mean-field Gaussian guide: free means and log standard deviations.
 
 use super::Guide;
-use crate::autodiff::Tape;
+use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
 use crate::error::{Error, Result, require_positive};
 use crate::params::{ParamId, ParamStore};
@@ -68,7 +68,7 @@ impl<T: Real> Guide<T> for DiagGaussianGuide {
         self.dim
     }
 
-    fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: &DMatrix<T>) -> Gaussian<'t, T> {
+    fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: Var<'t, T>) -> Gaussian<'t, T> {
         Gaussian::Diag(DiagNormal {
             mean: tape.param(self.mean),
             log_sd: tape.param(self.log_sd),

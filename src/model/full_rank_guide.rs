@@ -143,7 +143,7 @@ impl<T: Real> Guide<T> for FullRankGaussianGuide {
         self.dim
     }
 
-    fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: &DMatrix<T>) -> Gaussian<'t, T> {
+    fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: Var<'t, T>) -> Gaussian<'t, T> {
         Gaussian::Full(MvNormal {
             mean: tape.param(self.mean),
             scale_tril: Self::factor(tape.param(self.log_scale), tape.param(self.unit_tril)),

@@ -8,12 +8,14 @@ use crate::model::prior::cholesky;
 use crate::params::check_finite;
 use crate::real::{Real, c, matmul};
 use nalgebra::DMatrix;
+use std::sync::Arc;
 
 /// p(x | z) = Π_i N(x_i; z, Σ) for a global latent z, with Σ fixed and known.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GaussianLikelihood<T: Real> {
     scale_tril: DMatrix<T>,
-    precision: DMatrix<T>,
+    precision: Arc<DMatrix<T>>,
+    precision_is_diagonal: bool,
     half_log_det: T,
 }
 
@@ -45,10 +47,13 @@ impl<T: Real> GaussianLikelihood<T> {
             .ok_or(Error::NotPositiveDefinite {
                 what: "noise covariance",
             })?;
-        let precision = inv_l.transpose() * &inv_l;
+        let precision = Arc::new(inv_l.transpose() * &inv_l);
+        let precision_is_diagonal =
+            (0..d).all(|j| (0..d).all(|i| i == j || precision[(i, j)] == T::zero()));
         Ok(GaussianLikelihood {
             scale_tril,
             precision,
+            precision_is_diagonal,
             half_log_det,
         })
     }
@@ -78,16 +83,36 @@ impl<T: Real> Likelihood<T> for GaussianLikelihood<T> {
 
     /// With P = Σ⁻¹: Σ_i (x_i − z)ᵀP(x_i − z) = tr(P XᵀX) − 2 zᵀP Σ_i x_i + B zᵀPz. The data
     /// enter through XᵀX and Σ_i x_i (one matrix product), and each draw costs O(d²).
-    fn log_likelihood<'t>(&self, x: &DMatrix<T>, z: Var<'t, T>) -> Var<'t, T> {
+    fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
         let tape = z.tape();
-        let (b, d) = x.shape();
-        let scatter = matmul(x, true, x, false);
-        let data_term = self.precision.component_mul(&scatter).sum();
-        let sum = DMatrix::from_fn(d, 1, |j, _| x.column(j).sum());
-        let precision_sum = tape.constant(&self.precision * sum); // d x 1
-        let precision = tape.constant(self.precision.clone());
+        // The data enter only through these statistics; the borrow of x ends with the block.
+        let (b, d, sum, data_term) = {
+            let x = x.data();
+            let (b, d) = x.shape();
+            // Column sums and squared norms straight from the column-major storage.
+            let columns = || x.as_slice().chunks_exact(b.max(1));
+            let sum = DMatrix::from_iterator(
+                d,
+                1,
+                columns().map(|col| col.iter().fold(T::zero(), |a, &v| a + v)),
+            );
+            let data_term = if self.precision_is_diagonal {
+                columns()
+                    .enumerate()
+                    .map(|(j, col)| {
+                        self.precision[(j, j)] * col.iter().fold(T::zero(), |a, &v| a + v * v)
+                    })
+                    .fold(T::zero(), |a, v| a + v)
+            } else {
+                self.precision
+                    .component_mul(&matmul(&x, true, &x, false))
+                    .sum()
+            };
+            (b, d, sum, data_term)
+        };
+        let precision_sum = tape.constant(&*self.precision * sum); // d x 1
         let cross = z.matmul(precision_sum); // S x 1
-        let quad = (z.matmul(precision) * z).row_sums(); // S x 1
+        let quad = (z.matmul(tape.constant_shared(Arc::clone(&self.precision))) * z).row_sums(); // S x 1
         let mahalanobis = (quad.scale(c(b as f64)) - cross.scale(c(2.0))).shift(data_term);
         let norm = c::<T>(b as f64) * (self.half_log_det + c::<T>(d as f64 * LN_SQRT_2PI));
         mahalanobis.scale(c(-0.5)).shift(-norm)

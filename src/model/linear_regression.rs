@@ -37,12 +37,13 @@ impl<T: Real> Likelihood<T> for LinearRegressionLikelihood<T> {
         Scope::Global
     }
 
-    fn log_likelihood<'t>(&self, x: &DMatrix<T>, w: Var<'t, T>) -> Var<'t, T> {
+    /// The residuals y − X wᵀ come from one product of the data rows `[x_i, y_i]` with
+    /// `[−w, 1]`, so the features are never copied out of the batch.
+    fn log_likelihood<'t>(&self, x: Var<'t, T>, w: Var<'t, T>) -> Var<'t, T> {
         let tape = w.tape();
-        let (b, cols) = x.shape();
-        let features = tape.constant(x.columns(0, cols - 1).into_owned());
-        let y = tape.constant(x.columns(cols - 1, 1).into_owned());
-        let residual = y - features.matmul_t(w); // B x S
+        let b = x.shape().0;
+        let ones = tape.constant(DMatrix::from_element(w.shape().0, 1, T::one()));
+        let residual = x.matmul_t(Var::concat_columns(&[-w, ones])); // B x S
         let inv_var = T::one() / (self.noise_sd * self.noise_sd);
         let norm = c::<T>(b as f64) * (self.noise_sd.ln() + c(LN_SQRT_2PI));
         residual

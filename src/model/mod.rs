@@ -2,9 +2,10 @@
 //! that produces a [`VariationalFamily`] q(z) on each step's tape — from free parameters (a
 //! global guide) or, later, from an encoder of x (an amortized guide).
 //!
-//! Conventions shared by every trait: data `x` is a `DMatrix` with one row per data point; a
-//! latent sample `z` is a `Var` with one row per draw; log densities come back as a column with
-//! one entry per row of `z`.
+//! Conventions shared by every trait: data `x` reaches the model as a constant `Var` with one row
+//! per data point (the fitting loop puts each batch on the tape once, without copying); a latent
+//! sample `z` is a `Var` with one row per draw; log densities come back as a column with one entry
+//! per row of `z`.
 
 mod diag_guide;
 mod full_rank_guide;
@@ -60,7 +61,7 @@ pub trait Likelihood<T: Real> {
     /// For each row of `z`, the log-likelihood of the data it explains: all rows of `x` for a
     /// [`Scope::Global`] latent (returns `n x 1` for `n` draws), row `i` of `x` for row `i` of
     /// `z` for a [`Scope::Local`] one (then `x` and `z` have equally many rows).
-    fn log_likelihood<'t>(&self, x: &DMatrix<T>, z: Var<'t, T>) -> Var<'t, T>;
+    fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T>;
 
     /// Checks that `x` is data this likelihood can score with latents of dimension
     /// `latent_dim`, before any fitting starts.
@@ -119,7 +120,7 @@ pub trait Guide<T: Real> {
 
     /// Loads the guide's parameters onto `tape` and builds q for the minibatch `x` (a global
     /// guide ignores `x`).
-    fn family<'t>(&self, tape: &'t Tape<'t, T>, x: &DMatrix<T>) -> Self::Family<'t>;
+    fn family<'t>(&self, tape: &'t Tape<'t, T>, x: Var<'t, T>) -> Self::Family<'t>;
 }
 
 impl<'t, T: Real> VariationalFamily<'t, T> for Gaussian<'t, T> {

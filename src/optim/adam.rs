@@ -72,11 +72,12 @@ impl<T: Real> Optimizer<T> for Adam<T> {
                 )
             });
             let p = params.get_mut(ids[i]);
+            let (p, m, v) = (p.as_mut_slice(), m.as_mut_slice(), v.as_mut_slice());
             for (((p, m), v), &g) in p
                 .iter_mut()
                 .zip(m.iter_mut())
                 .zip(v.iter_mut())
-                .zip(g.iter())
+                .zip(g.as_slice())
             {
                 *m = b1 * *m + (T::one() - b1) * g;
                 *v = b2 * *v + (T::one() - b2) * g * g;
