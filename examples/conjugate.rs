@@ -289,7 +289,7 @@ fn report(args: &Args, n: usize, exact: &GaussianPosterior, fitted: &Fitted) -> 
         "  ELBO (1000 particles) {:.4}   exact log evidence {:.4}",
         fitted.elbo, exact.log_evidence
     );
-    println!("  KL(q ‖ exact posterior) {kl:.5} nats");
+    println!("  KL(q ‖ exact posterior) {kl:.3e} nats");
     println!(
         "  max |mean error| / posterior sd {mean_err_sd:.4}   max relative sd error {sd_rel_err:.4}"
     );

@@ -1,6 +1,64 @@
 //! # elbo
 //!
-//! Variational inference for latent-variable models in Rust.
+//! Variational inference for latent-variable models: describe a model by its parts — a prior
+//! p(z), a likelihood p(x | z) and a variational family q(z) — and fit q by stochastic gradient
+//! variational Bayes, maximising the evidence lower bound
+//!
+//! ```text
+//! ELBO = E_q[ log p(x | z) ] − KL( q(z) ‖ p(z) )  ≤  log p(x)
+//! ```
+//!
+//! with reparameterised draws z = μ + L ε. Gradients come from the crate's own reverse-mode
+//! differentiation over nalgebra matrices ([`autodiff`]), so a custom model is ordinary math on
+//! [`autodiff::Var`]s and needs no hand-derived derivative.
+//!
+//! Where to look:
+//! - [`model`]: the traits ([`model::Prior`], [`model::Likelihood`],
+//!   [`model::VariationalFamily`], [`model::Guide`]) and ready parts (standard normal and
+//!   Gaussian priors, diagonal and full-rank Gaussian guides, Gaussian and linear-regression
+//!   likelihoods);
+//! - [`infer`]: the bounds ([`infer::Estimator`]: Monte Carlo, analytic-KL and analytic-entropy
+//!   ELBOs, IWAE) and the fitting loop [`infer::Svi`];
+//! - [`optim`]: Adam, SGD with momentum, learning-rate schedules;
+//! - [`conjugate`]: models with exact posteriors and evidences, which prove a fit right;
+//! - [`dist`]: the Gaussian densities, samplers and KL divergences on the tape.
+//!
+//! Everything is generic over [`Real`] (`f32` or `f64`). Randomness is always passed in as
+//! `&mut R where R: Rng + ?Sized`; with a portable seeded generator such as `rand_pcg::Pcg64` the
+//! same seed gives the same numbers.
+//!
+//! ## Example: the mean of Gaussian data, checked against the exact posterior
+//!
+//! ```
+//! use elbo::conjugate::GaussianMean;
+//! use elbo::infer::{Svi, SviConfig};
+//! use elbo::model::DiagGaussianGuide;
+//! use elbo::optim::{Adam, LearningRate};
+//! use elbo::ParamStore;
+//! use rand::SeedableRng;
+//!
+//! # fn main() -> elbo::Result<()> {
+//! let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+//! // z ~ N(0, I_3), x_i | z ~ N(z, I): 50 rows of simulated data.
+//! let model = GaussianMean::new(1.0)?;
+//! let (_, data) = model.simulate(3, 50, &mut rng);
+//!
+//! let mut params = ParamStore::new();
+//! let guide = DiagGaussianGuide::new(&mut params, "q", 3, 0.1)?;
+//! let svi = Svi::new(model.prior(3)?, model.likelihood(3)?, guide);
+//! let config = SviConfig {
+//!     steps: 2000,
+//!     learning_rate: LearningRate::Exponential { start: 0.05, end: 0.001, steps: 2000 },
+//!     ..SviConfig::default()
+//! };
+//! svi.fit(&mut params, &data, &mut Adam::default(), &config, &mut rng)?;
+//!
+//! let exact = model.posterior(&data)?;
+//! let error = (svi.guide.mean(&params) - &exact.mean).abs().max();
+//! assert!(error < 1e-3 * exact.sd().min());
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 
 pub mod autodiff;
@@ -17,3 +75,8 @@ pub mod real;
 pub use error::{Error, Result};
 pub use params::{ParamId, ParamStore};
 pub use real::Real;
+
+/// The README's code, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

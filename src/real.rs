@@ -165,11 +165,7 @@ fn small_matmul<T: Real>(
         for j in 0..n {
             let col = &mut out[j * m..(j + 1) * m];
             for p in 0..k {
-                let bv = b[p * rb + j * cb];
-                let a_col = &a[p * ca..p * ca + m];
-                for (o, &av) in col.iter_mut().zip(a_col) {
-                    *o += av * bv;
-                }
+                axpy(col, b[p * rb + j * cb], &a[p * ca..p * ca + m]);
             }
         }
     } else {
@@ -188,6 +184,20 @@ fn small_matmul<T: Real>(
                 out[i + j * m] += acc;
             }
         }
+    }
+}
+
+/// `y += alpha x`, eight entries at a time so that the compiler emits vector instructions.
+fn axpy<T: Real>(y: &mut [T], alpha: T, x: &[T]) {
+    let mut ys = y.chunks_exact_mut(8);
+    let mut xs = x.chunks_exact(8);
+    for (yc, xc) in (&mut ys).zip(&mut xs) {
+        for l in 0..8 {
+            yc[l] += alpha * xc[l];
+        }
+    }
+    for (yv, &xv) in ys.into_remainder().iter_mut().zip(xs.remainder()) {
+        *yv += alpha * xv;
     }
 }
 

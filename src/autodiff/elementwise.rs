@@ -210,7 +210,11 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
         if shape.0 == 1 {
             out[(0, jj)] += col.iter().fold(T::zero(), |a, &v| a + v);
         } else {
-            for (o, &v) in out.column_mut(jj).iter_mut().zip(col) {
+            let rows_out = shape.0;
+            for (o, &v) in out.as_mut_slice()[jj * rows_out..(jj + 1) * rows_out]
+                .iter_mut()
+                .zip(col)
+            {
                 *o += v;
             }
         }

@@ -13,7 +13,7 @@ pub enum Estimator {
     Elbo,
     /// E_q[log p(x | z)] − KL(q ‖ p), the KL in closed form (Gaussian family and prior).
     ElboAnalyticKl,
-    /// E_q[log p(x, z)] + H[q], the entropy in closed form (Gaussian family).
+    /// E_q[log p(x, z)] + H(q), the entropy in closed form (Gaussian family).
     ElboAnalyticEntropy,
     /// The importance-weighted bound log (1/K) Σ_k p(x, z_k) / q(z_k) with K = particles
     /// (Burda et al. 2016); K = 1 is the ELBO, and it rises towards log p(x) as K grows.

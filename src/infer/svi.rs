@@ -376,14 +376,14 @@ pub enum Step {
 
 /// Running mean of every parameter.
 struct Average<T: Real> {
-    sums: Vec<DMatrix<T>>,
+    means: Vec<DMatrix<T>>,
     count: usize,
 }
 
 impl<T: Real> Average<T> {
     fn new(store: &ParamStore<T>) -> Self {
         Average {
-            sums: store
+            means: store
                 .ids()
                 .map(|id| store.get(id).map(|_| T::zero()))
                 .collect(),
@@ -394,9 +394,11 @@ impl<T: Real> Average<T> {
     fn add(&mut self, store: &ParamStore<T>) {
         self.count += 1;
         let w = T::one() / c::<T>(self.count as f64);
-        for (mean, id) in self.sums.iter_mut().zip(store.ids()) {
+        for (mean, id) in self.means.iter_mut().zip(store.ids()) {
             // mean ← mean + (θ − mean) / count
-            mean.zip_apply(store.get(id), |m, p| *m += (p - *m) * w);
+            for (m, &p) in mean.as_mut_slice().iter_mut().zip(store.get(id).as_slice()) {
+                *m += (p - *m) * w;
+            }
         }
     }
 
@@ -405,7 +407,7 @@ impl<T: Real> Average<T> {
             return Ok(());
         }
         let ids: Vec<_> = store.ids().collect();
-        for (mean, id) in self.sums.into_iter().zip(ids) {
+        for (mean, id) in self.means.into_iter().zip(ids) {
             store.set(id, mean)?;
         }
         Ok(())

@@ -38,7 +38,7 @@ impl LearningRate {
     /// Checks that every step size is a positive finite number.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming the bad value.
+    /// [`crate::Error::InvalidParameter`] naming the bad value.
     pub fn validate(&self) -> Result<()> {
         match *self {
             LearningRate::Constant(lr) => require_positive("learning rate", lr).map(drop),
