@@ -13,7 +13,9 @@ use clap::{Parser, ValueEnum};
 use elbo::conjugate::{GaussianMean, GaussianPosterior, LinearRegression};
 use elbo::data::read_csv;
 use elbo::infer::{Objective, Svi, SviConfig};
-use elbo::model::{DiagGaussianGuide, FullRankGaussianGuide, Guide, Likelihood, StandardNormal};
+use elbo::model::{
+    DiagGaussianGuide, FullRankGaussianGuide, GaussianGuide, Likelihood, StandardNormal,
+};
 use elbo::optim::{Adam, LearningRate};
 use elbo::{ParamStore, Real};
 use nalgebra::{DMatrix, DVector};
@@ -208,13 +210,6 @@ fn fit<T: Real, L: Likelihood<T>>(
                 data,
                 &config,
                 rng,
-                |g, s| {
-                    let sd = to_f64(&g.sd(s));
-                    (
-                        to_f64(&g.mean(s)),
-                        DMatrix::from_diagonal(&sd.map(|v| v * v)),
-                    )
-                },
             )
         }
         Family::Full => {
@@ -225,19 +220,17 @@ fn fit<T: Real, L: Likelihood<T>>(
                 data,
                 &config,
                 rng,
-                |g, s| (to_f64(&g.mean(s)), g.covariance(s).map(|v| v.to_f64())),
             )
         }
     }
 }
 
-fn run_svi<T: Real, L: Likelihood<T>, G: Guide<T>>(
+fn run_svi<T: Real, L: Likelihood<T>, G: GaussianGuide<T>>(
     svi: Svi<StandardNormal, L, G>,
     mut store: ParamStore<T>,
     data: &DMatrix<T>,
     config: &SviConfig,
     rng: &mut Pcg64,
-    read: impl Fn(&G, &ParamStore<T>) -> (DVector<f64>, DMatrix<f64>),
 ) -> elbo::Result<Fitted> {
     let start = Instant::now();
     // β₂ = 0.99 instead of 0.999: the first steps, far from the posterior, have gradients
@@ -255,19 +248,14 @@ fn run_svi<T: Real, L: Likelihood<T>, G: Guide<T>>(
         },
         rng,
     )?;
-    let (mean, covariance) = read(&svi.guide, &store);
     Ok(Fitted {
-        mean,
-        covariance,
+        mean: svi.guide.mean(&store).map(|v| v.to_f64()),
+        covariance: svi.guide.covariance(&store).map(|v| v.to_f64()),
         steps: report.steps,
         converged: report.converged,
         seconds,
         elbo: final_elbo,
     })
-}
-
-fn to_f64<T: Real>(v: &DVector<T>) -> DVector<f64> {
-    v.map(|x| x.to_f64())
 }
 
 fn report(args: &Args, n: usize, exact: &GaussianPosterior, fitted: &Fitted) -> elbo::Result<()> {

@@ -32,7 +32,7 @@
 //! ```
 //! use elbo::conjugate::GaussianMean;
 //! use elbo::infer::{Svi, SviConfig};
-//! use elbo::model::DiagGaussianGuide;
+//! use elbo::model::{DiagGaussianGuide, GaussianGuide};
 //! use elbo::optim::{Adam, LearningRate};
 //! use elbo::ParamStore;
 //! use rand::SeedableRng;

@@ -1,5 +1,6 @@
 //! The parameter store: every learnable matrix of a model, addressed by name or by [`ParamId`].
 
+use crate::data::check_finite;
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -192,25 +193,4 @@ impl<T: Real> ParamStore<T> {
         );
         id.index
     }
-}
-
-/// Checks that every entry is finite.
-///
-/// # Errors
-/// [`Error::NonFiniteData`] naming the first bad entry.
-pub fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
-    for j in 0..m.ncols() {
-        for i in 0..m.nrows() {
-            let v = m[(i, j)];
-            if !v.is_finite() {
-                return Err(Error::NonFiniteData {
-                    what,
-                    row: i,
-                    col: j,
-                    value: v.to_f64(),
-                });
-            }
-        }
-    }
-    Ok(())
 }

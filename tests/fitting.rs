@@ -7,7 +7,8 @@ use elbo::conjugate::{GaussianMean, LinearRegression};
 use elbo::data::parse_csv;
 use elbo::infer::{Estimator, GradientEstimator, Objective, Svi, SviConfig};
 use elbo::model::{
-    DiagGaussianGuide, FullRankGaussianGuide, GaussianLikelihood, GaussianPrior, StandardNormal,
+    DiagGaussianGuide, FullRankGaussianGuide, GaussianGuide, GaussianLikelihood, GaussianPrior,
+    StandardNormal,
 };
 use elbo::optim::{Adam, LearningRate, Optimizer, Sgd};
 use elbo::{Error, ParamStore};

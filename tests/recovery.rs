@@ -6,9 +6,11 @@ use elbo::ParamStore;
 use elbo::Real;
 use elbo::conjugate::{Comparison, GaussianMean, GaussianPosterior, LinearRegression};
 use elbo::infer::{Objective, Svi, SviConfig};
-use elbo::model::{DiagGaussianGuide, FullRankGaussianGuide, Likelihood, StandardNormal};
+use elbo::model::{
+    DiagGaussianGuide, FullRankGaussianGuide, GaussianGuide, Likelihood, StandardNormal,
+};
 use elbo::optim::{Adam, LearningRate};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 /// The schedule the `conjugate` example uses by default: Adam from 0.01 decaying to 1e-4 over
 /// 10,000 steps with β₂ = 0.99, 4 particles, path-derivative gradients, averaging over the
@@ -43,32 +45,38 @@ fn fit<T: Real, L: Likelihood<T>>(
     seed: u64,
 ) -> Comparison {
     let dim = exact.dim();
-    let prior = StandardNormal::new(dim).unwrap();
-    let data = data.map(T::of_f64);
     let mut store = ParamStore::<T>::new();
-    let mut rng = common::rng(seed);
-    let to64 = |v: DVector<T>| v.map(|x| x.to_f64());
-    let (mean, cov) = if full {
-        let guide = FullRankGaussianGuide::new(&mut store, "q", dim, T::of_f64(0.1)).unwrap();
-        let svi = Svi::new(prior, likelihood, guide);
-        svi.fit(&mut store, &data, &mut adam::<T>(), &config(), &mut rng)
-            .unwrap();
-        (
-            to64(svi.guide.mean(&store)),
-            svi.guide.covariance(&store).map(|x| x.to_f64()),
-        )
+    let init_sd = T::of_f64(0.1);
+    if full {
+        let guide = FullRankGaussianGuide::new(&mut store, "q", dim, init_sd).unwrap();
+        fit_with(guide, store, likelihood, data, exact, seed, false)
     } else {
-        let guide = DiagGaussianGuide::new(&mut store, "q", dim, T::of_f64(0.1)).unwrap();
-        let svi = Svi::new(prior, likelihood, guide);
-        svi.fit(&mut store, &data, &mut adam::<T>(), &config(), &mut rng)
-            .unwrap();
-        let sd = to64(svi.guide.sd(&store));
-        (
-            to64(svi.guide.mean(&store)),
-            DMatrix::from_diagonal(&sd.map(|s| s * s)),
-        )
-    };
-    exact.compare(&mean, &cov, !full).unwrap()
+        let guide = DiagGaussianGuide::new(&mut store, "q", dim, init_sd).unwrap();
+        fit_with(guide, store, likelihood, data, exact, seed, true)
+    }
+}
+
+fn fit_with<T: Real, L: Likelihood<T>, G: GaussianGuide<T>>(
+    guide: G,
+    mut store: ParamStore<T>,
+    likelihood: L,
+    data: &DMatrix<f64>,
+    exact: &GaussianPosterior,
+    seed: u64,
+    mean_field: bool,
+) -> Comparison {
+    let svi = Svi::new(StandardNormal::new(exact.dim()).unwrap(), likelihood, guide);
+    svi.fit(
+        &mut store,
+        &data.map(T::of_f64),
+        &mut adam::<T>(),
+        &config(),
+        &mut common::rng(seed),
+    )
+    .unwrap();
+    let mean = svi.guide.mean(&store).map(|x| x.to_f64());
+    let cov = svi.guide.covariance(&store).map(|x| x.to_f64());
+    exact.compare(&mean, &cov, mean_field).unwrap()
 }
 
 fn gaussian_mean<T: Real>() {

@@ -364,11 +364,6 @@ impl<T: Real> Gradients<T> {
             .find(|(_, g)| g.as_slice().iter().any(|v| !v.is_finite()))
             .map(|(i, _)| i)
     }
-
-    /// True if these gradients came from a tape over `store`.
-    pub fn is_for(&self, store: &ParamStore<T>) -> bool {
-        self.store == Some(store.uid())
-    }
 }
 
 impl<'t, T: Real> Var<'t, T> {

@@ -1,9 +1,9 @@
 //! Model (a): the mean of Gaussian data. z ~ N(0, I_d), x_i | z ~ N(z, s² I).
 
 use super::GaussianPosterior;
+use crate::data::check_finite;
 use crate::error::{Error, Result, require_positive};
 use crate::model::{GaussianLikelihood, StandardNormal};
-use crate::params::check_finite;
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;

@@ -1,9 +1,9 @@
 //! Model (b): Bayesian linear regression. w ~ N(0, I_p), y = X w + e, e ~ N(0, s²).
 
 use super::GaussianPosterior;
+use crate::data::check_finite;
 use crate::error::{Error, Result, require_positive};
 use crate::model::{LinearRegressionLikelihood, StandardNormal};
-use crate::params::check_finite;
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;

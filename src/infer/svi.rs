@@ -2,11 +2,12 @@
 
 use super::estimator::Objective;
 use crate::autodiff::Tape;
+use crate::data::check_finite;
 use crate::data::{Minibatches, select_rows};
 use crate::error::{Error, Result, require_positive};
 use crate::model::{Guide, Likelihood, Prior, Scope};
 use crate::optim::{LearningRate, Optimizer};
-use crate::params::{ParamStore, check_finite};
+use crate::params::ParamStore;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 use rand::Rng;

@@ -1,9 +1,9 @@
 //! The mean-field Gaussian guide: free means and log standard deviations.
 
-use super::Guide;
+use super::{GaussianGuide, Guide, register_mean, row_vector};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
-use crate::error::{Error, Result, require_positive};
+use crate::error::Result;
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
@@ -30,21 +30,12 @@ impl DiagGaussianGuide {
         dim: usize,
         init_sd: T,
     ) -> Result<Self> {
-        if dim == 0 {
-            return Err(Error::invalid("latent dimension", dim, "at least 1"));
-        }
-        require_positive("init_sd", init_sd)?;
-        let mean = store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))?;
+        let mean = register_mean(store, name, dim, init_sd)?;
         let log_sd = store.add(
             format!("{name}.log_sd"),
             DMatrix::from_element(1, dim, init_sd.ln()),
         )?;
         Ok(DiagGaussianGuide { mean, log_sd, dim })
-    }
-
-    /// The current mean.
-    pub fn mean<T: Real>(&self, store: &ParamStore<T>) -> DVector<T> {
-        DVector::from_column_slice(store.get(self.mean).as_slice())
     }
 
     /// The current standard deviations.
@@ -55,6 +46,16 @@ impl DiagGaussianGuide {
     /// The parameter ids: (mean, log_sd).
     pub fn params(&self) -> (ParamId, ParamId) {
         (self.mean, self.log_sd)
+    }
+}
+
+impl<T: Real> GaussianGuide<T> for DiagGaussianGuide {
+    fn mean(&self, store: &ParamStore<T>) -> DVector<T> {
+        row_vector(store, self.mean)
+    }
+
+    fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T> {
+        DMatrix::from_diagonal(&self.sd(store).map(|s| s * s))
     }
 }
 

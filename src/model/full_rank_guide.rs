@@ -1,9 +1,9 @@
 //! The full-rank Gaussian guide: a free mean and a free Cholesky factor.
 
-use super::Guide;
+use super::{GaussianGuide, Guide, register_mean, row_vector};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, MvNormal};
-use crate::error::{Error, Result, require_positive};
+use crate::error::{Error, Result};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
@@ -36,11 +36,7 @@ impl FullRankGaussianGuide {
         dim: usize,
         init_sd: T,
     ) -> Result<Self> {
-        if dim == 0 {
-            return Err(Error::invalid("latent dimension", dim, "at least 1"));
-        }
-        require_positive("init_sd", init_sd)?;
-        let mean = store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))?;
+        let mean = register_mean(store, name, dim, init_sd)?;
         let log_scale = store.add(
             format!("{name}.log_scale"),
             DMatrix::from_element(1, dim, init_sd.ln()),
@@ -59,11 +55,6 @@ impl FullRankGaussianGuide {
         let identity = log_scale.tape().constant(DMatrix::identity(rows, cols));
         // Row i scaled by exp(log_scale_i): a d x 1 column broadcast across the columns.
         (unit_tril.lower_triangle(false) + identity) * log_scale.exp().transpose()
-    }
-
-    /// The current mean.
-    pub fn mean<T: Real>(&self, store: &ParamStore<T>) -> DVector<T> {
-        DVector::from_column_slice(store.get(self.mean).as_slice())
     }
 
     /// The current Cholesky factor L.
@@ -121,15 +112,21 @@ impl FullRankGaussianGuide {
         )
     }
 
-    /// The current covariance L Lᵀ.
-    pub fn covariance<T: Real>(&self, store: &ParamStore<T>) -> DMatrix<T> {
-        let l = self.scale_tril(store);
-        &l * l.transpose()
-    }
-
     /// The parameter ids: (mean, log_scale, unit_tril).
     pub fn params(&self) -> (ParamId, ParamId, ParamId) {
         (self.mean, self.log_scale, self.unit_tril)
+    }
+}
+
+impl<T: Real> GaussianGuide<T> for FullRankGaussianGuide {
+    fn mean(&self, store: &ParamStore<T>) -> DVector<T> {
+        row_vector(store, self.mean)
+    }
+
+    /// L Lᵀ.
+    fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T> {
+        let l = self.scale_tril(store);
+        &l * l.transpose()
     }
 }
 

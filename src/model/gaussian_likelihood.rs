@@ -2,10 +2,10 @@
 
 use super::{Likelihood, Scope};
 use crate::autodiff::Var;
+use crate::data::check_finite;
 use crate::dist::LN_SQRT_2PI;
 use crate::error::{Error, Result, require_positive};
 use crate::model::prior::cholesky;
-use crate::params::check_finite;
 use crate::real::{Real, c, matmul};
 use nalgebra::DMatrix;
 use std::sync::Arc;

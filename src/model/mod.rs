@@ -21,9 +21,10 @@ pub use prior::{GaussianPrior, StandardNormal};
 
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, kl_divergence};
-use crate::error::Result;
+use crate::error::{Error, Result, require_positive};
+use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 
 /// How the rows of a latent sample relate to the rows of the data.
@@ -121,6 +122,34 @@ pub trait Guide<T: Real> {
     /// Loads the guide's parameters onto `tape` and builds q for the minibatch `x` (a global
     /// guide ignores `x`).
     fn family<'t>(&self, tape: &'t Tape<'t, T>, x: Var<'t, T>) -> Self::Family<'t>;
+}
+
+/// A guide whose q is a single Gaussian (a global latent): read back what the fit found.
+pub trait GaussianGuide<T: Real>: Guide<T> {
+    /// The current mean of q.
+    fn mean(&self, store: &ParamStore<T>) -> DVector<T>;
+
+    /// The current covariance of q.
+    fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T>;
+}
+
+/// Checks a Gaussian guide's settings and registers its `{name}.mean` (1 x dim, zeros).
+fn register_mean<T: Real>(
+    store: &mut ParamStore<T>,
+    name: &str,
+    dim: usize,
+    init_sd: T,
+) -> Result<ParamId> {
+    if dim == 0 {
+        return Err(Error::invalid("latent dimension", dim, "at least 1"));
+    }
+    require_positive("init_sd", init_sd)?;
+    store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))
+}
+
+/// A `1 x d` parameter as a vector.
+fn row_vector<T: Real>(store: &ParamStore<T>, id: ParamId) -> DVector<T> {
+    DVector::from_column_slice(store.get(id).as_slice())
 }
 
 impl<'t, T: Real> VariationalFamily<'t, T> for Gaussian<'t, T> {

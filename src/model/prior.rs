@@ -2,9 +2,9 @@
 
 use super::Prior;
 use crate::autodiff::{Tape, Var};
+use crate::data::check_finite;
 use crate::dist::{DiagNormal, Gaussian, LN_SQRT_2PI, MvNormal};
 use crate::error::{Error, Result};
-use crate::params::check_finite;
 use crate::real::{Real, c};
 use nalgebra::{DMatrix, DVector};
 
