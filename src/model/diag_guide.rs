@@ -22,8 +22,8 @@ impl DiagGaussianGuide {
     /// (0.1 is a good default: a narrow start keeps early samples near the mean).
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `dim` is 0 or `init_sd` is not a positive number;
-    /// [`Error::Parameter`] if the names are taken.
+    /// [`crate::Error::InvalidParameter`] if `dim` is 0 or `init_sd` is not a positive number;
+    /// [`crate::Error::Parameter`] if the names are taken.
     pub fn new<T: Real>(
         store: &mut ParamStore<T>,
         name: &str,
