@@ -68,6 +68,7 @@ pub mod dist;
 pub mod error;
 pub mod infer;
 pub mod model;
+pub mod nn;
 pub mod optim;
 pub mod params;
 pub mod real;

@@ -188,7 +188,36 @@ fn bad_data_and_settings_are_typed_errors() {
         estimator: Estimator::Iwae,
         particles: 4,
         gradient: GradientEstimator::PathDerivative,
+        kl_weight: 1.0,
     };
+    let weighted_iwae = Objective {
+        kl_weight: 0.5,
+        ..Objective::new(Estimator::Iwae, 4)
+    };
+    assert!(matches!(
+        bad(SviConfig {
+            objective: weighted_iwae,
+            ..ok.clone()
+        }),
+        Error::InvalidParameter {
+            name: "KL weight",
+            ..
+        }
+    ));
+    let negative_beta = Objective {
+        kl_weight: -1.0,
+        ..Objective::default()
+    };
+    assert!(matches!(
+        bad(SviConfig {
+            objective: negative_beta,
+            ..ok.clone()
+        }),
+        Error::InvalidParameter {
+            name: "KL weight",
+            ..
+        }
+    ));
     assert!(matches!(
         bad(SviConfig {
             objective: stl_iwae,

@@ -33,7 +33,7 @@ pub enum GradientEstimator {
 }
 
 /// An estimator with its number of Monte Carlo particles and gradient estimator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Objective {
     /// The bound.
     pub estimator: Estimator,
@@ -41,6 +41,9 @@ pub struct Objective {
     pub particles: usize,
     /// The gradient estimator.
     pub gradient: GradientEstimator,
+    /// β, the weight of the KL term: E_q[log p(x | z)] − β KL(q ‖ p). 1 gives the ELBO; a VAE's
+    /// KL warm-up raises it from 0 to 1; β-VAEs use other values. Must be 1 for the IWAE bound.
+    pub kl_weight: f64,
 }
 
 impl Default for Objective {
@@ -50,6 +53,7 @@ impl Default for Objective {
             estimator: Estimator::Elbo,
             particles: 1,
             gradient: GradientEstimator::PathDerivative,
+            kl_weight: 1.0,
         }
     }
 }
@@ -61,6 +65,7 @@ impl Objective {
             estimator,
             particles,
             gradient: GradientEstimator::Reparameterization,
+            kl_weight: 1.0,
         }
     }
 
@@ -72,6 +77,20 @@ impl Objective {
     pub fn validate(&self) -> Result<()> {
         if self.particles == 0 {
             return Err(Error::invalid("particles", 0, "at least 1"));
+        }
+        if !(self.kl_weight >= 0.0 && self.kl_weight.is_finite()) {
+            return Err(Error::invalid(
+                "KL weight",
+                self.kl_weight,
+                "a finite number >= 0",
+            ));
+        }
+        if self.estimator == Estimator::Iwae && self.kl_weight != 1.0 {
+            return Err(Error::invalid(
+                "KL weight",
+                self.kl_weight,
+                "1 for the IWAE bound",
+            ));
         }
         if self.gradient == GradientEstimator::PathDerivative && self.estimator != Estimator::Elbo {
             return Err(Error::invalid(
@@ -120,6 +139,7 @@ impl Objective {
                 (rows, q.dim()),
             ));
         }
+        let beta = c::<T>(self.kl_weight);
         let z = q.rsample(particles, rng);
         let log_lik = match scope {
             Scope::Global => likelihood.log_likelihood(x, z).scale(data_scale),
@@ -141,7 +161,7 @@ impl Objective {
                     GradientEstimator::Reparameterization => q.log_prob(z),
                     GradientEstimator::PathDerivative => q.stop_gradient().log_prob(z),
                 };
-                let log_w = by_draw(log_lik + prior.log_prob(z) - scored);
+                let log_w = by_draw(log_lik + (prior.log_prob(z) - scored).scale(beta));
                 if self.estimator == Estimator::Elbo {
                     log_w.row_means()
                 } else {
@@ -154,13 +174,13 @@ impl Objective {
                 let kl = q
                     .kl_to_prior(prior)
                     .ok_or_else(|| analytic_missing("ElboAnalyticKl"))?;
-                by_draw(log_lik).row_means() - kl
+                by_draw(log_lik).row_means() - kl.scale(beta)
             }
             Estimator::ElboAnalyticEntropy => {
                 let entropy = q
                     .entropy()
                     .ok_or_else(|| analytic_missing("ElboAnalyticEntropy"))?;
-                by_draw(log_lik + prior.log_prob(z)).row_means() + entropy
+                by_draw(log_lik + prior.log_prob(z).scale(beta)).row_means() + entropy.scale(beta)
             }
         })
     }

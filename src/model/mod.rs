@@ -7,14 +7,20 @@
 //! sample `z` is a `Var` with one row per draw; log densities come back as a column with one entry
 //! per row of `z`.
 
+mod bernoulli_decoder;
 mod diag_guide;
+mod encoder;
 mod full_rank_guide;
+mod gaussian_decoder;
 mod gaussian_likelihood;
 mod linear_regression;
 mod prior;
 
+pub use bernoulli_decoder::BernoulliDecoder;
 pub use diag_guide::DiagGaussianGuide;
+pub use encoder::GaussianEncoder;
 pub use full_rank_guide::FullRankGaussianGuide;
+pub use gaussian_decoder::{GaussianDecoder, ObservationVariance};
 pub use gaussian_likelihood::GaussianLikelihood;
 pub use linear_regression::LinearRegressionLikelihood;
 pub use prior::{GaussianPrior, StandardNormal};

@@ -1,0 +1,65 @@
+//! p(x | z) = Bernoulli(sigmoid(f(z))) with a network f: the VAE decoder for data in [0, 1].
+
+use super::{Likelihood, Scope};
+use crate::autodiff::Var;
+use crate::error::{Error, Result};
+use crate::nn::Mlp;
+use crate::real::Real;
+use nalgebra::DMatrix;
+
+/// p(x | z) = Π_j p_j^x_j (1 − p_j)^(1 − x_j), p = sigmoid(f(z)), for a local latent. Scored from
+/// the logits l = f(z) as x·l − softplus(l), which never takes the log of 0; x may lie anywhere
+/// in [0, 1] (grey levels give the usual binary cross-entropy).
+#[derive(Clone, Debug)]
+pub struct BernoulliDecoder {
+    net: Mlp,
+}
+
+impl BernoulliDecoder {
+    /// A decoder whose logits are the network `net` (latent in, data columns out; give it an
+    /// identity output activation).
+    pub fn new(net: Mlp) -> Self {
+        BernoulliDecoder { net }
+    }
+
+    /// The logits f(z) of each row of `z`.
+    pub fn logits<'t, T: Real>(&self, z: Var<'t, T>) -> Var<'t, T> {
+        self.net.forward(z)
+    }
+}
+
+impl<T: Real> Likelihood<T> for BernoulliDecoder {
+    fn scope(&self) -> Scope {
+        Scope::Local
+    }
+
+    fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
+        let logits = self.logits(z);
+        (x * logits - logits.softplus()).row_sums()
+    }
+
+    fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
+        if latent_dim != self.net.inputs() {
+            return Err(Error::shape(
+                "latent (decoder input)",
+                (1, self.net.inputs()),
+                (1, latent_dim),
+            ));
+        }
+        if x.ncols() != self.net.outputs() {
+            return Err(Error::shape(
+                "data (decoder output columns)",
+                (x.nrows(), self.net.outputs()),
+                x.shape(),
+            ));
+        }
+        if let Some(bad) = x.iter().find(|v| !(**v >= T::zero() && **v <= T::one())) {
+            return Err(Error::invalid(
+                "Bernoulli data value",
+                bad,
+                "values in [0, 1]: scale the data first",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! p(x | z) = N(f(z), diag σ²) with a network f: the Gaussian VAE's decoder.
+
+use super::{Likelihood, Scope};
+use crate::autodiff::Var;
+use crate::dist::LN_SQRT_2PI;
+use crate::error::{Error, Result, require_positive};
+use crate::nn::Mlp;
+use crate::params::{ParamId, ParamStore};
+use crate::real::{Real, c};
+use nalgebra::DMatrix;
+
+/// The observation variance of a [`GaussianDecoder`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ObservationVariance {
+    /// A fixed c: the reconstruction term is −‖x − f(z)‖² / (2c), so C = 1/(2c) trades
+    /// reconstruction against the KL term.
+    Fixed(f64),
+    /// One learned variance for every dimension.
+    LearnedScalar,
+    /// One learned variance per data dimension.
+    LearnedPerDimension,
+}
+
+/// How the variance is held.
+#[derive(Clone, Debug)]
+enum Variance {
+    Fixed(f64),
+    /// softplus(raw) + a floor; `raw` is 1 x 1 or 1 x D.
+    Learned(ParamId),
+}
+
+/// Smallest learned variance: keeps the log density bounded when the fit is perfect.
+const VARIANCE_FLOOR: f64 = 1e-6;
+
+/// p(x | z) = Π_j N(x_j; f_j(z), σ_j²) with f an MLP (`{name}.net`, identity output) for a local
+/// latent: row i of z explains row i of x.
+#[derive(Clone, Debug)]
+pub struct GaussianDecoder {
+    net: Mlp,
+    variance: Variance,
+}
+
+impl GaussianDecoder {
+    /// A decoder whose mean is the network `net` (latent in, data columns out; give it an
+    /// identity output activation). A learned variance starts at 1 (stored as softplus⁻¹(1), as
+    /// `{name}.variance`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a fixed variance that is not a positive finite number;
+    /// [`Error::Parameter`] if the name is taken.
+    pub fn new<T: Real>(
+        store: &mut ParamStore<T>,
+        name: &str,
+        net: Mlp,
+        variance: ObservationVariance,
+    ) -> Result<Self> {
+        // softplus⁻¹(1) = ln(e − 1).
+        let inverse_softplus_one = T::of_f64((std::f64::consts::E - 1.0).ln());
+        let mut learned = |cols| {
+            store.add(
+                format!("{name}.variance"),
+                DMatrix::from_element(1, cols, inverse_softplus_one),
+            )
+        };
+        let variance = match variance {
+            ObservationVariance::Fixed(v) => {
+                Variance::Fixed(require_positive("observation variance", v)?)
+            }
+            ObservationVariance::LearnedScalar => Variance::Learned(learned(1)?),
+            ObservationVariance::LearnedPerDimension => Variance::Learned(learned(net.outputs())?),
+        };
+        Ok(GaussianDecoder { net, variance })
+    }
+
+    /// The mean f(z) of each row of `z`.
+    pub fn mean<'t, T: Real>(&self, z: Var<'t, T>) -> Var<'t, T> {
+        self.net.forward(z)
+    }
+
+    /// The current variances (1 x 1 or 1 x D).
+    pub fn variance<T: Real>(&self, store: &ParamStore<T>) -> DMatrix<T> {
+        match self.variance {
+            Variance::Fixed(v) => DMatrix::from_element(1, 1, T::of_f64(v)),
+            Variance::Learned(id) => store
+                .get(id)
+                .map(|r| crate::autodiff::softplus(r) + T::of_f64(VARIANCE_FLOOR)),
+        }
+    }
+}
+
+impl<T: Real> Likelihood<T> for GaussianDecoder {
+    fn scope(&self) -> Scope {
+        Scope::Local
+    }
+
+    fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
+        let squared = (x - self.mean(z)).square(); // n x D
+        let d = c::<T>(x.shape().1 as f64);
+        match self.variance {
+            Variance::Fixed(v) => {
+                let norm = d * (c::<T>(0.5 * v.ln()) + c(LN_SQRT_2PI));
+                squared.row_sums().scale(c(-0.5 / v)).shift(-norm)
+            }
+            Variance::Learned(id) => {
+                let variance = z.tape().param(id).softplus().shift(c(VARIANCE_FLOOR)); // 1 x 1 or 1 x D
+                let per_dim = (squared / variance + variance.ln())
+                    .scale(c(-0.5))
+                    .shift(-c::<T>(LN_SQRT_2PI));
+                per_dim.row_sums()
+            }
+        }
+    }
+
+    fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
+        if latent_dim != self.net.inputs() {
+            return Err(Error::shape(
+                "latent (decoder input)",
+                (1, self.net.inputs()),
+                (1, latent_dim),
+            ));
+        }
+        if x.ncols() != self.net.outputs() {
+            return Err(Error::shape(
+                "data (decoder output columns)",
+                (x.nrows(), self.net.outputs()),
+                x.shape(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,12 @@
+//! Neural-network building blocks on the tape: affine layers, activations, multilayer
+//! perceptrons and their initialisation.
+
+mod activation;
+mod init;
+mod linear;
+mod mlp;
+
+pub use activation::Activation;
+pub use init::Init;
+pub use linear::Linear;
+pub use mlp::Mlp;
