@@ -86,6 +86,22 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An IDX file (the MNIST format) is malformed.
+    #[error("{}: {problem}", path.display())]
+    Idx {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A figure could not be drawn or written.
+    #[error("cannot draw {}: {problem}", path.display())]
+    Plot {
+        /// The image file.
+        path: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
     /// A CSV file is malformed.
     #[error("{}:{line}: {problem}", path.display())]
     Csv {

@@ -68,9 +68,12 @@ pub mod dist;
 pub mod error;
 pub mod infer;
 pub mod model;
+pub mod models;
 pub mod nn;
 pub mod optim;
 pub mod params;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod real;
 
 pub use error::{Error, Result};

@@ -125,7 +125,13 @@ impl<P, L, G> Svi<P, L, G> {
         }
     }
 
-    fn validate_data<T: Real>(&self, data: &DMatrix<T>) -> Result<()>
+    /// Checks that `data` can be fitted: rows, finite values, dimensions that agree with the
+    /// prior, guide and likelihood.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::NonFiniteData`], [`Error::ShapeMismatch`] or what the
+    /// likelihood's `validate` says.
+    pub fn validate_data<T: Real>(&self, data: &DMatrix<T>) -> Result<()>
     where
         P: Prior<T>,
         L: Likelihood<T>,

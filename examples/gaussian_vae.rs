@@ -1,0 +1,397 @@
+//! Trains a variational autoencoder on handwritten digits and draws what it learned.
+//!
+//! ```text
+//! cargo run --release --example gaussian_vae
+//! cargo run --release --example gaussian_vae -- --data path/to/mnist --likelihood bernoulli \
+//!     --latent 20 --hidden 400 --batch 128 --lr 0.001 --epochs 10
+//! ```
+//!
+//! Without `--data` it uses the 8x8 digits shipped inside the crate (1500 training and 297 test
+//! images), so it runs on a fresh machine with nothing downloaded. It shows a progress bar,
+//! prints a summary and, as its last line, one JSON object with the figures, and writes PNG
+//! pictures into `--out`.
+
+use clap::{Parser, ValueEnum};
+use elbo::Real;
+use elbo::data::Dataset;
+use elbo::model::ObservationVariance;
+use elbo::models::{Vae, VaeConfig, VaeLikelihood};
+use elbo::nn::Activation;
+use elbo::plot::{image_grid, labelled_scatter, line_chart};
+use indicatif::{ProgressBar, ProgressStyle};
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LikelihoodArg {
+    /// p(x | z) = N(f(z), c I)
+    Gaussian,
+    /// p(x | z) = Bernoulli(sigmoid(f(z)))
+    Bernoulli,
+}
+
+/// Train a VAE on digits (shipped 8x8 digits by default, or MNIST-format files).
+#[derive(Parser, Debug)]
+#[command(version, allow_negative_numbers = true)]
+struct Args {
+    /// Directory with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
+    /// and t10k-labels-idx1-ubyte (optionally .gz); default: the digits shipped in the crate.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Dimension of the latent z.
+    #[arg(long, default_value_t = 8)]
+    latent: usize,
+    /// Hidden layer widths of the encoder, comma-separated (the decoder mirrors them).
+    #[arg(long, default_value = "256", value_parser = parse_hidden)]
+    hidden: LayerSizes,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 200)]
+    epochs: usize,
+    /// Rows per minibatch.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Adam's step size.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// The observation model.
+    #[arg(long, value_enum, default_value = "gaussian")]
+    likelihood: LikelihoodArg,
+    /// Gaussian observation variance c (C = 1/(2c) weighs reconstruction against KL), or
+    /// `learned` (one variance) or `learned-per-dim`.
+    #[arg(long, default_value = "0.05", value_parser = parse_variance)]
+    obs_var: ObservationVariance,
+    /// Final KL weight β (1: the ELBO).
+    #[arg(long, default_value_t = 1.0)]
+    beta: f64,
+    /// Epochs of linear KL warm-up from 0 to β.
+    #[arg(long, default_value_t = 0)]
+    warmup: usize,
+    /// Seed of the weights, the shuffling and every draw.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Importance samples for the test log-likelihood estimate.
+    #[arg(long, default_value_t = 1000)]
+    iwae_k: usize,
+    /// Where the pictures go (default: the crate's target/gaussian_vae).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Compute in f64 instead of f32.
+    #[arg(long)]
+    f64: bool,
+    /// Threads for the matrix products (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Hidden layer widths as one comma-separated flag value.
+#[derive(Clone, Debug)]
+struct LayerSizes(Vec<usize>);
+
+fn parse_hidden(s: &str) -> Result<LayerSizes, String> {
+    s.split(',')
+        .map(|w| match w.trim().parse::<usize>() {
+            Ok(0) | Err(_) => Err(format!("`{w}` is not a layer width (a whole number >= 1)")),
+            Ok(v) => Ok(v),
+        })
+        .collect::<Result<_, _>>()
+        .map(LayerSizes)
+}
+
+fn parse_variance(s: &str) -> Result<ObservationVariance, String> {
+    match s {
+        "learned" => Ok(ObservationVariance::LearnedScalar),
+        "learned-per-dim" => Ok(ObservationVariance::LearnedPerDimension),
+        _ => match s.parse::<f64>() {
+            Ok(c) if c > 0.0 && c.is_finite() => Ok(ObservationVariance::Fixed(c)),
+            _ => Err(format!(
+                "`{s}` is not a variance > 0, `learned` or `learned-per-dim`"
+            )),
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            eprintln!("error: invalid --threads = 0: at least 1");
+            return ExitCode::from(2);
+        }
+        // SAFETY: set before any other thread exists; matrixmultiply reads it on first use.
+        unsafe { std::env::set_var("MATMUL_NUM_THREADS", threads.to_string()) };
+    }
+    let result = if args.f64 {
+        run::<f64>(&args)
+    } else {
+        run::<f32>(&args)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run<T: Real>(args: &Args) -> elbo::Result<()> {
+    let (train, test, dataset) = match &args.data {
+        Some(dir) => (
+            Dataset::<T>::read_idx_dir(dir, "train")?,
+            Dataset::<T>::read_idx_dir(dir, "t10k")?,
+            dir.display().to_string(),
+        ),
+        None => {
+            let (train, test) = Dataset::<T>::digits8x8();
+            (train, test, "digits8x8 (bundled)".to_string())
+        }
+    };
+    if train.dim() != test.dim() {
+        return Err(elbo::Error::shape(
+            "test images (pixels per image)",
+            (test.len(), train.dim()),
+            (test.len(), test.dim()),
+        ));
+    }
+    let likelihood = match args.likelihood {
+        LikelihoodArg::Gaussian => VaeLikelihood::Gaussian(args.obs_var),
+        LikelihoodArg::Bernoulli => VaeLikelihood::Bernoulli,
+    };
+    let config = VaeConfig {
+        input_dim: train.dim(),
+        latent: args.latent,
+        hidden: args.hidden.0.clone(),
+        activation: Activation::Relu,
+        likelihood,
+        batch_size: args.batch,
+        learning_rate: args.lr,
+        beta: args.beta,
+        warmup_epochs: args.warmup,
+        seed: args.seed,
+    };
+    if args.iwae_k == 0 {
+        return Err(elbo::Error::invalid("--iwae-k", 0, "at least 1"));
+    }
+    let mut vae = Vae::<T>::new(config)?;
+    let mut rng = Pcg64::seed_from_u64(args.seed ^ 0x9e37_79b9_7f4a_7c15);
+    // The training curve is measured on at most 5000 training rows, so that it stays cheap on MNIST.
+    let monitor = train.x.rows(0, train.len().min(5000)).into_owned();
+
+    let bar = ProgressBar::new((args.epochs * train.len()) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} epoch {msg}  [{elapsed_precise} < {eta_precise}]")
+            .expect("a valid template"),
+    );
+    let (mut curve_train, mut curve_test) = (Vec::new(), Vec::new());
+    let mut training_seconds = 0.0;
+    for epoch in 1..=args.epochs {
+        let start = Instant::now();
+        let done = bar.position();
+        let report = vae.train_epoch(&train.x, |rows| bar.set_position(done + rows as u64))?;
+        training_seconds += start.elapsed().as_secs_f64();
+        let (train_elbo, test_elbo) = (vae.elbo(&monitor, &mut rng)?, vae.elbo(&test.x, &mut rng)?);
+        curve_train.push((epoch as f64, train_elbo));
+        curve_test.push((epoch as f64, test_elbo));
+        bar.set_message(format!(
+            "{epoch}/{}  train ELBO {train_elbo:.2}  test ELBO {test_elbo:.2}  β {:.2}  {:.0} samples/s",
+            args.epochs,
+            report.beta,
+            train.len() as f64 * epoch as f64 / training_seconds
+        ));
+    }
+    bar.finish_and_clear();
+
+    let test_elbo = vae.elbo(&test.x, &mut rng)?;
+    let test_iwae = vae.iwae(&test.x, args.iwae_k, &mut rng)?;
+    let recon = vae.reconstruction_error(&test.x);
+    let active = vae.active_units(&test.x);
+    let samples_per_sec = (args.epochs * train.len()) as f64 / training_seconds;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/gaussian_vae"));
+    let figures = draw(&out, &vae, &test, &curve_train, &curve_test, &mut rng)?;
+
+    let likelihood_name = match (args.likelihood, args.obs_var) {
+        (LikelihoodArg::Bernoulli, _) => "bernoulli".to_string(),
+        (_, ObservationVariance::Fixed(c)) => format!("gaussian(c={c})"),
+        (_, ObservationVariance::LearnedScalar) => "gaussian(learned variance)".to_string(),
+        (_, ObservationVariance::LearnedPerDimension) => {
+            "gaussian(learned per-pixel variance)".to_string()
+        }
+    };
+    println!(
+        "VAE on {dataset}: {} training and {} test images of {} pixels",
+        train.len(),
+        test.len(),
+        train.dim()
+    );
+    println!(
+        "  encoder {} -> {:?} -> {} (mean, log-variance), decoder mirrored, {likelihood_name}",
+        train.dim(),
+        args.hidden.0,
+        args.latent
+    );
+    println!(
+        "  {} epochs in {training_seconds:.2} s ({samples_per_sec:.0} samples/s)",
+        args.epochs
+    );
+    println!(
+        "  test ELBO {test_elbo:.3} nats per image; IWAE (K = {}) {test_iwae:.3}",
+        args.iwae_k
+    );
+    println!(
+        "  reconstruction error {recon:.4} (squared, per image); active latent units {active} of {}",
+        args.latent
+    );
+    println!("  pictures in {}", out.display());
+    let summary = json!({
+        "dataset": dataset,
+        "n_train": train.len(),
+        "n_test": test.len(),
+        "dim": train.dim(),
+        "latent": args.latent,
+        "hidden": args.hidden.0,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "lr": args.lr,
+        "likelihood": likelihood_name,
+        "beta": args.beta,
+        "warmup": args.warmup,
+        "seed": args.seed,
+        "precision": if args.f64 { "f64" } else { "f32" },
+        "seconds": training_seconds,
+        "train_samples_per_sec": samples_per_sec,
+        "test_elbo": test_elbo,
+        "test_iwae": test_iwae,
+        "iwae_k": args.iwae_k,
+        "reconstruction_error": recon,
+        "active_units": active,
+        "figures": figures,
+    });
+    println!("{summary}");
+    Ok(())
+}
+
+/// Draws the five pictures into `out` and returns their paths.
+fn draw<T: Real>(
+    out: &Path,
+    vae: &Vae<T>,
+    test: &Dataset<T>,
+    curve_train: &[(f64, f64)],
+    curve_test: &[(f64, f64)],
+    rng: &mut Pcg64,
+) -> elbo::Result<Vec<String>> {
+    std::fs::create_dir_all(out).map_err(|source| elbo::Error::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let shape = test.image_shape.unwrap_or((1, test.dim()));
+    let rows = |m: &DMatrix<T>| -> Vec<Vec<f64>> {
+        m.row_iter()
+            .map(|r| r.iter().map(|v| v.to_f64()).collect())
+            .collect()
+    };
+    let mut written = Vec::new();
+    let mut path = |name: &str| {
+        let p = out.join(name);
+        written.push(p.display().to_string());
+        p
+    };
+
+    line_chart(
+        &path("elbo.png"),
+        "ELBO per image during training",
+        "epoch",
+        "ELBO (nats)",
+        &[
+            ("train", curve_train.to_vec()),
+            ("test", curve_test.to_vec()),
+        ],
+    )?;
+
+    let means = vae.encode(&test.x).0.map(|v| v.to_f64());
+    let (points, axes) = project_2d(&means);
+    let labels = test.labels.clone().unwrap_or_else(|| vec![0; test.len()]);
+    labelled_scatter(
+        &path("latent.png"),
+        "Test images' latent means, by digit",
+        axes,
+        &points,
+        &labels,
+    )?;
+
+    let shown = test.len().min(10);
+    let originals = test.x.rows(0, shown).into_owned();
+    let mut pairs = rows(&originals);
+    pairs.extend(rows(&vae.reconstruct(&originals)));
+    image_grid(
+        &path("reconstructions.png"),
+        "Test images (top) and their reconstructions (bottom)",
+        &pairs,
+        shape,
+        shown,
+    )?;
+
+    image_grid(
+        &path("samples.png"),
+        "New images: z ~ N(0, I), decoded",
+        &rows(&vae.sample(64, rng)),
+        shape,
+        8,
+    )?;
+
+    // From the first test image to the one among the first hundred whose latent mean lies
+    // farthest from it: the longest path shows the most change.
+    let distance = |i: usize| (means.row(i) - means.row(0)).norm();
+    let other = (1..test.len().min(100))
+        .max_by(|&a, &b| distance(a).total_cmp(&distance(b)))
+        .unwrap_or(0);
+    let path_images = vae.interpolate(
+        &test.x.rows(0, 1).into_owned(),
+        &test.x.rows(other, 1).into_owned(),
+        10,
+    );
+    image_grid(
+        &path("interpolation.png"),
+        "Decoding a straight line in latent space between two test images",
+        &rows(&path_images),
+        shape,
+        10,
+    )?;
+    Ok(written)
+}
+
+/// The points in 2-D: the coordinates themselves for one or two latent dimensions, otherwise
+/// the projection on the two leading principal axes of the means.
+fn project_2d(means: &DMatrix<f64>) -> (Vec<(f64, f64)>, (&'static str, &'static str)) {
+    match means.ncols() {
+        1 => (
+            means.column(0).iter().map(|&v| (v, 0.0)).collect(),
+            ("z₁", ""),
+        ),
+        2 => (
+            means.row_iter().map(|r| (r[0], r[1])).collect(),
+            ("z₁", "z₂"),
+        ),
+        _ => {
+            let centered = means
+                - DMatrix::from_fn(means.nrows(), means.ncols(), |_, j| means.column(j).mean());
+            let cov = centered.transpose() * &centered;
+            let eig = cov.symmetric_eigen();
+            let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
+            order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+            let project = |k: usize| &centered * eig.eigenvectors.column(order[k]);
+            let (a, b) = (project(0), project(1));
+            (
+                a.iter().zip(b.iter()).map(|(&x, &y)| (x, y)).collect(),
+                ("first principal axis", "second principal axis"),
+            )
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Ready-made models built from the crate's parts.
+
+mod vae;
+
+pub use vae::{EpochReport, Vae, VaeConfig, VaeDecoder, VaeLikelihood};

@@ -1,0 +1,256 @@
+//! The variational autoencoder: gradients, its KL term, learning, its bounds.
+
+mod common;
+
+use elbo::autodiff::{GradCheck, check_param_gradients};
+use elbo::dist::LN_SQRT_2PI;
+use elbo::infer::{Estimator, Objective};
+use elbo::model::{GaussianDecoder, GaussianEncoder, Guide, ObservationVariance, StandardNormal};
+use elbo::models::{Vae, VaeConfig, VaeLikelihood};
+use elbo::nn::{Activation, Mlp};
+use elbo::{Error, ParamStore};
+use nalgebra::DMatrix;
+
+/// Points near a closed curve in 6 dimensions: data with a clear 1-D latent structure.
+fn curve_data(n: usize, seed: u64) -> DMatrix<f64> {
+    let noise = common::normal_matrix(n, 6, seed);
+    let phase = common::normal_matrix(n, 1, seed ^ 1);
+    DMatrix::from_fn(n, 6, |i, j| {
+        let t = 2.0 * std::f64::consts::PI * (phase[i] * 0.4).tanh();
+        let clean = [
+            t.cos(),
+            t.sin(),
+            (2.0 * t).cos(),
+            0.5 * t.sin(),
+            0.3 * (3.0 * t).cos(),
+            0.2,
+        ][j];
+        clean + 0.05 * noise[(i, j)]
+    })
+}
+
+fn small_vae(seed: u64) -> Vae<f64> {
+    let config = VaeConfig {
+        input_dim: 6,
+        latent: 2,
+        hidden: vec![32],
+        likelihood: VaeLikelihood::Gaussian(ObservationVariance::Fixed(0.01)),
+        batch_size: 32,
+        learning_rate: 3e-3,
+        seed,
+        ..VaeConfig::default()
+    };
+    Vae::new(config).unwrap()
+}
+
+#[test]
+fn whole_vae_loss_gradient_matches_finite_differences() {
+    let mut rng = common::rng(1);
+    let mut store = ParamStore::<f64>::new();
+    let encoder =
+        GaussianEncoder::new(&mut store, "enc", 4, &[3], 2, Activation::Tanh, &mut rng).unwrap();
+    let net = Mlp::new(
+        &mut store,
+        "dec",
+        &[2, 3, 4],
+        Activation::Tanh,
+        Activation::Identity,
+        &mut rng,
+    )
+    .unwrap();
+    let decoder = GaussianDecoder::new(
+        &mut store,
+        "dec",
+        net,
+        ObservationVariance::LearnedPerDimension,
+    )
+    .unwrap();
+    let prior = StandardNormal::new(2).unwrap();
+    let x = common::normal_matrix(5, 4, 2);
+    for estimator in [Estimator::Elbo, Estimator::ElboAnalyticKl, Estimator::Iwae] {
+        let objective = Objective::new(estimator, 2);
+        let report = check_param_gradients(&store, GradCheck::default(), |tape| {
+            let mut rng = common::rng(3); // the same draws at every evaluation
+            let xv = tape.constant(x.clone());
+            let q = encoder.family(tape, xv);
+            objective
+                .estimate(&prior, &decoder, &q, xv, 1.0, &mut rng)
+                .unwrap()
+                .sum()
+        });
+        assert!(report.passed(1e-5), "{estimator:?}: {report:?}");
+        assert_eq!(report.entries, store.num_scalars());
+    }
+}
+
+#[test]
+fn analytic_kl_elbo_agrees_with_the_monte_carlo_elbo() {
+    let mut vae = small_vae(4);
+    let data = curve_data(64, 5);
+    for _ in 0..5 {
+        vae.train_epoch(&data, |_| {}).unwrap();
+    }
+    let mut rng = common::rng(6);
+    let (mut mc, mut analytic) = (Vec::new(), Vec::new());
+    for _ in 0..40 {
+        mc.push(
+            vae.bound(&data, Objective::new(Estimator::Elbo, 50), &mut rng)
+                .unwrap(),
+        );
+        analytic.push(
+            vae.bound(
+                &data,
+                Objective::new(Estimator::ElboAnalyticKl, 50),
+                &mut rng,
+            )
+            .unwrap(),
+        );
+    }
+    let (m1, se1) = common::mean_and_se(&mc);
+    let (m2, se2) = common::mean_and_se(&analytic);
+    assert!(
+        (m1 - m2).abs() < 4.0 * (se1 * se1 + se2 * se2).sqrt(),
+        "MC {m1} ± {se1} vs analytic {m2} ± {se2}"
+    );
+}
+
+/// The best ELBO of any model whose decoder ignores z: with q = p(z) the KL is 0 and the
+/// likelihood is maximised by the data's own column means, Σ_j log N(x_j; mean_j, c).
+fn ignore_z_elbo(train: &DMatrix<f64>, test: &DMatrix<f64>, c: f64) -> f64 {
+    let means: Vec<f64> = (0..train.ncols()).map(|j| train.column(j).mean()).collect();
+    let sq: f64 = test
+        .row_iter()
+        .map(|r| {
+            r.iter()
+                .zip(&means)
+                .map(|(x, m)| (x - m).powi(2))
+                .sum::<f64>()
+        })
+        .sum();
+    let d = test.ncols() as f64;
+    -0.5 * sq / c / test.nrows() as f64 - d * (0.5 * c.ln() + LN_SQRT_2PI)
+}
+
+#[test]
+fn training_raises_the_held_out_elbo_far_above_untrained_and_z_ignoring_models() {
+    let (train, test) = (curve_data(512, 7), curve_data(128, 8));
+    let mut vae = small_vae(9);
+    let mut rng = common::rng(10);
+    let untrained = vae.elbo(&test, &mut rng).unwrap();
+    for _ in 0..150 {
+        vae.train_epoch(&train, |_| {}).unwrap();
+    }
+    let trained = vae.elbo(&test, &mut rng).unwrap();
+    let baseline = ignore_z_elbo(&train, &test, 0.01);
+    // Per test row, in nats: the latent must explain most of the curve.
+    assert!(
+        trained > untrained + 100.0,
+        "trained {trained} vs untrained {untrained}"
+    );
+    assert!(
+        trained > baseline + 50.0,
+        "trained {trained} vs z-ignoring {baseline}"
+    );
+    assert!(vae.active_units(&test) >= 1);
+    // IWAE tightens the bound on held-out data.
+    let iwae = vae.iwae(&test, 200, &mut rng).unwrap();
+    assert!(iwae >= trained, "IWAE {iwae} below the ELBO {trained}");
+}
+
+#[test]
+fn same_seed_trains_to_identical_parameters() {
+    let data = curve_data(64, 11);
+    let run = || {
+        let mut vae = small_vae(12);
+        for _ in 0..3 {
+            vae.train_epoch(&data, |_| {}).unwrap();
+        }
+        vae.params()
+            .ids()
+            .map(|id| vae.params().get(id).clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn encode_decode_sample_and_interpolate_have_the_right_shapes() {
+    let vae = small_vae(13);
+    let x = curve_data(5, 14);
+    let (mean, sd) = vae.encode(&x);
+    assert_eq!((mean.shape(), sd.shape()), ((5, 2), (5, 2)));
+    assert!(sd.iter().all(|&s| s > 0.0));
+    assert_eq!(vae.decode(&mean).shape(), (5, 6));
+    assert_eq!(vae.reconstruct(&x).shape(), (5, 6));
+    assert_eq!(vae.sample(7, &mut common::rng(15)).shape(), (7, 6));
+    let path = vae.interpolate(&x.rows(0, 1).into_owned(), &x.rows(1, 1).into_owned(), 4);
+    assert_eq!(path.shape(), (4, 6));
+    // The ends of the path are the two reconstructions.
+    assert!(
+        (path.row(0) - vae.reconstruct(&x.rows(0, 1).into_owned()).row(0))
+            .abs()
+            .max()
+            < 1e-12
+    );
+}
+
+#[test]
+fn bernoulli_vae_rejects_data_outside_the_unit_interval_and_bad_settings() {
+    let config = VaeConfig {
+        input_dim: 6,
+        likelihood: VaeLikelihood::Bernoulli,
+        ..VaeConfig::default()
+    };
+    let mut vae = Vae::<f64>::new(config.clone()).unwrap();
+    let err = vae.train_epoch(&curve_data(8, 16), |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidParameter {
+                name: "Bernoulli data value",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let wrong_width = DMatrix::from_element(4, 5, 0.5);
+    assert!(matches!(
+        vae.train_epoch(&wrong_width, |_| {}),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    for bad in [
+        VaeConfig {
+            latent: 0,
+            ..config.clone()
+        },
+        VaeConfig {
+            batch_size: 0,
+            ..config.clone()
+        },
+        VaeConfig {
+            hidden: vec![8, 0],
+            ..config.clone()
+        },
+        VaeConfig {
+            learning_rate: 0.0,
+            ..config.clone()
+        },
+        VaeConfig {
+            beta: -1.0,
+            ..config.clone()
+        },
+        VaeConfig {
+            likelihood: VaeLikelihood::Gaussian(ObservationVariance::Fixed(0.0)),
+            ..config.clone()
+        },
+    ] {
+        assert!(matches!(
+            Vae::<f64>::new(bad),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+    assert!(matches!(
+        vae.iwae(&DMatrix::from_element(2, 6, 0.5), 0, &mut common::rng(0)),
+        Err(Error::InvalidParameter { .. })
+    ));
+}
