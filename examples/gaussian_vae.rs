@@ -16,7 +16,7 @@ use elbo::Real;
 use elbo::data::Dataset;
 use elbo::model::ObservationVariance;
 use elbo::models::{Vae, VaeConfig, VaeLikelihood};
-use elbo::nn::Activation;
+use elbo::nn::{Activation, Init};
 use elbo::plot::{image_grid, labelled_scatter, line_chart};
 use indicatif::{ProgressBar, ProgressStyle};
 use nalgebra::DMatrix;
@@ -26,6 +26,20 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum InitArg {
+    /// U(±1/√fan_in)
+    Uniform,
+    /// N(0, 2/fan_in)
+    He,
+    /// N(0, 2/(fan_in + fan_out))
+    Xavier,
+    /// N(0, 1/fan_in)
+    Lecun,
+    /// By each layer's activation (He for ReLU)
+    Matched,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum LikelihoodArg {
@@ -71,6 +85,9 @@ struct Args {
     /// Epochs of linear KL warm-up from 0 to β.
     #[arg(long, default_value_t = 0)]
     warmup: usize,
+    /// Initialisation of the weights.
+    #[arg(long, value_enum, default_value = "uniform")]
+    init: InitArg,
     /// Seed of the weights, the shuffling and every draw.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -167,6 +184,13 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         latent: args.latent,
         hidden: args.hidden.0.clone(),
         activation: Activation::Relu,
+        init: match args.init {
+            InitArg::Uniform => Init::Uniform,
+            InitArg::He => Init::He,
+            InitArg::Xavier => Init::Xavier,
+            InitArg::Lecun => Init::LeCun,
+            InitArg::Matched => Init::ForActivation,
+        },
         likelihood,
         batch_size: args.batch,
         learning_rate: args.lr,
@@ -264,6 +288,7 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         "beta": args.beta,
         "warmup": args.warmup,
         "seed": args.seed,
+        "init": format!("{:?}", args.init).to_lowercase(),
         "precision": if args.f64 { "f64" } else { "f32" },
         "seconds": training_seconds,
         "train_samples_per_sec": samples_per_sec,

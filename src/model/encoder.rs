@@ -10,86 +10,50 @@ use crate::real::{Real, c};
 use nalgebra::DMatrix;
 use rand::Rng;
 
-/// q(z | x) = N(g(x), diag h(x)) with g = g₂ ∘ g₁ and h = h₂ ∘ h₁ sharing the trunk g₁ = h₁: an
-/// MLP trunk (`{name}.trunk`), then two linear heads for the mean (`{name}.mean`) and the log
-/// variance (`{name}.log_var`).
+/// q(z | x) = N(g(x), diag h(x)) with g = g₂ ∘ g₁ and h = h₂ ∘ h₁ sharing the trunk g₁ = h₁: a
+/// network trunk, then two linear heads for the mean (`{name}.mean`) and the log variance
+/// (`{name}.log_var`).
 ///
 /// Use it with a [`Scope::Local`](super::Scope::Local) likelihood: the family it builds has one
 /// distribution per row of the batch.
 #[derive(Clone, Debug)]
 pub struct GaussianEncoder {
-    trunk: Option<Mlp>,
+    trunk: Mlp,
     mean: Linear,
     log_var: Linear,
-    inputs: usize,
 }
 
 impl GaussianEncoder {
-    /// An encoder from `inputs` columns through hidden layers of the given widths (each followed
-    /// by `activation`; none is allowed) to a `latent`-dimensional Gaussian.
+    /// Heads of size `latent` on `trunk` (data columns in, features out, its own activations),
+    /// with weights drawn by `init`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for zero sizes; [`Error::Parameter`] if a name is taken.
+    /// [`Error::InvalidParameter`] if `latent` is 0; [`Error::Parameter`] if a name is taken.
     pub fn new<T: Real, R: Rng + ?Sized>(
         store: &mut ParamStore<T>,
         name: &str,
-        inputs: usize,
-        hidden: &[usize],
+        trunk: Mlp,
         latent: usize,
-        activation: Activation,
+        init: Init,
         rng: &mut R,
     ) -> Result<Self> {
-        if inputs == 0 || latent == 0 || hidden.contains(&0) {
-            return Err(Error::invalid(
-                "encoder sizes",
-                format!("{inputs} -> {hidden:?} -> {latent}"),
-                "sizes of at least 1",
-            ));
+        if latent == 0 {
+            return Err(Error::invalid("latent dimension", 0, "at least 1"));
         }
-        let trunk = match hidden {
-            [] => None,
-            _ => {
-                let sizes: Vec<usize> = std::iter::once(inputs)
-                    .chain(hidden.iter().copied())
-                    .collect();
-                Some(Mlp::new(
-                    store,
-                    &format!("{name}.trunk"),
-                    &sizes,
-                    activation,
-                    activation,
-                    rng,
-                )?)
-            }
-        };
-        let width = hidden.last().copied().unwrap_or(inputs);
-        let mean = Linear::new(
-            store,
-            &format!("{name}.mean"),
-            width,
-            latent,
-            Init::Xavier,
-            rng,
-        )?;
-        let log_var = Linear::new(
-            store,
-            &format!("{name}.log_var"),
-            width,
-            latent,
-            Init::Xavier,
-            rng,
-        )?;
+        let init = init.resolve(Activation::Identity);
+        let width = trunk.outputs();
+        let mean = Linear::new(store, &format!("{name}.mean"), width, latent, init, rng)?;
+        let log_var = Linear::new(store, &format!("{name}.log_var"), width, latent, init, rng)?;
         Ok(GaussianEncoder {
             trunk,
             mean,
             log_var,
-            inputs,
         })
     }
 
     /// Input width.
     pub fn inputs(&self) -> usize {
-        self.inputs
+        self.trunk.inputs()
     }
 
     /// The means and standard deviations of q(z | x) for each row of `x`, off the tape.
@@ -105,10 +69,7 @@ impl GaussianEncoder {
     }
 
     fn diag<'t, T: Real>(&self, x: Var<'t, T>) -> DiagNormal<'t, T> {
-        let h = match &self.trunk {
-            Some(trunk) => trunk.forward(x),
-            None => x,
-        };
+        let h = self.trunk.forward(x);
         // log σ = ½ log σ².
         DiagNormal {
             mean: self.mean.forward(h),

@@ -8,7 +8,7 @@ use crate::model::{
     BernoulliDecoder, GaussianDecoder, GaussianEncoder, Likelihood, ObservationVariance, Scope,
     StandardNormal,
 };
-use crate::nn::{Activation, Mlp};
+use crate::nn::{Activation, Init, Mlp};
 use crate::optim::Adam;
 use crate::params::ParamStore;
 use crate::real::Real;
@@ -33,10 +33,12 @@ pub struct VaeConfig {
     pub input_dim: usize,
     /// Dimension of z.
     pub latent: usize,
-    /// Hidden widths of the encoder trunk; the decoder mirrors them.
+    /// Hidden widths of the encoder trunk (at least one layer); the decoder mirrors them.
     pub hidden: Vec<usize>,
     /// Activation after every hidden layer.
     pub activation: Activation,
+    /// How the weights start.
+    pub init: Init,
     /// p(x | z).
     pub likelihood: VaeLikelihood,
     /// Rows per minibatch.
@@ -58,6 +60,7 @@ impl Default for VaeConfig {
             latent: 2,
             hidden: vec![128],
             activation: Activation::Relu,
+            init: Init::Uniform,
             likelihood: VaeLikelihood::Gaussian(ObservationVariance::Fixed(0.05)),
             batch_size: 64,
             learning_rate: 1e-3,
@@ -83,7 +86,7 @@ impl VaeConfig {
                 return Err(Error::invalid(name, 0, "at least 1"));
             }
         }
-        if self.hidden.contains(&0) {
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(Error::invalid(
                 "hidden sizes",
                 format!("{:?}", self.hidden),
@@ -179,15 +182,20 @@ impl<T: Real> Vae<T> {
         let mut rng = Pcg64::seed_from_u64(config.seed);
         let mut params = ParamStore::new();
         let c = &config;
-        let encoder = GaussianEncoder::new(
+        let encoder_sizes: Vec<usize> = std::iter::once(c.input_dim)
+            .chain(c.hidden.iter().copied())
+            .collect();
+        let trunk = Mlp::new(
             &mut params,
-            "encoder",
-            c.input_dim,
-            &c.hidden,
-            c.latent,
+            "encoder.trunk",
+            &encoder_sizes,
             c.activation,
+            c.activation,
+            c.init,
             &mut rng,
         )?;
+        let encoder =
+            GaussianEncoder::new(&mut params, "encoder", trunk, c.latent, c.init, &mut rng)?;
         let sizes: Vec<usize> = std::iter::once(c.latent)
             .chain(c.hidden.iter().rev().copied())
             .chain([c.input_dim])
@@ -198,6 +206,7 @@ impl<T: Real> Vae<T> {
             &sizes,
             c.activation,
             Activation::Identity,
+            c.init,
             &mut rng,
         )?;
         let decoder = match c.likelihood {

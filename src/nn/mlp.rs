@@ -17,8 +17,8 @@ pub struct Mlp {
 
 impl Mlp {
     /// Layers of the given widths, `sizes = [inputs, hidden..., outputs]` (at least two entries),
-    /// registered as `{name}.0`, `{name}.1`, ... Weights are drawn for the activation each layer
-    /// feeds (He for ReLU, LeCun for SELU, Xavier otherwise).
+    /// registered as `{name}.0`, `{name}.1`, ..., with weights drawn by `init` (resolved for the
+    /// activation each layer feeds).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for fewer than two sizes or a zero size;
@@ -29,6 +29,7 @@ impl Mlp {
         sizes: &[usize],
         hidden: Activation,
         output: Activation,
+        init: Init,
         rng: &mut R,
     ) -> Result<Self> {
         if sizes.len() < 2 {
@@ -49,7 +50,7 @@ impl Mlp {
                     &format!("{name}.{k}"),
                     w[0],
                     w[1],
-                    Init::for_activation(activation),
+                    init.resolve(activation),
                     rng,
                 )
             })
