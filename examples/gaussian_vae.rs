@@ -198,8 +198,10 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         warmup_epochs: args.warmup,
         seed: args.seed,
     };
-    if args.iwae_k == 0 {
-        return Err(elbo::Error::invalid("--iwae-k", 0, "at least 1"));
+    for (flag, value) in [("--iwae-k", args.iwae_k), ("--epochs", args.epochs)] {
+        if value == 0 {
+            return Err(elbo::Error::invalid(flag, 0, "at least 1"));
+        }
     }
     let mut vae = Vae::<T>::new(config)?;
     let mut rng = Pcg64::seed_from_u64(args.seed ^ 0x9e37_79b9_7f4a_7c15);
