@@ -5,8 +5,8 @@ use crate::data::{Minibatches, select_rows};
 use crate::error::{Error, Result, require_positive};
 use crate::infer::{Estimator, GradientEstimator, Objective, Step, Svi};
 use crate::model::{
-    BernoulliDecoder, GaussianDecoder, GaussianEncoder, Likelihood, ObservationVariance, Scope,
-    StandardNormal,
+    BernoulliDecoder, GaussianDecoder, GaussianEncoder, Likelihood, ObservationVariance, Prior,
+    Scope, StandardNormal,
 };
 use crate::nn::{Activation, Init, Mlp};
 use crate::optim::Adam;
@@ -160,12 +160,14 @@ const MAX_SKIPPED_IN_ROW: usize = 20;
 /// Entries (rows × particles × columns) evaluated on one tape, to bound memory.
 const EVALUATION_BUDGET: usize = 1 << 22;
 
-/// A variational autoencoder: p(z) = N(0, I), p(x | z) from a decoder network, q(z | x) from an
-/// encoder network, trained by minibatch SGVB with Adam.
-pub struct Vae<T: Real> {
+/// A variational autoencoder: a prior p(z) (N(0, I) unless given), p(x | z) from a decoder
+/// network, q(z | x) from an encoder network, trained by minibatch SGVB with Adam.
+pub struct Vae<T: Real, P: Prior<T> = StandardNormal> {
     config: VaeConfig,
     params: ParamStore<T>,
-    svi: Svi<StandardNormal, VaeDecoder, GaussianEncoder>,
+    svi: Svi<P, VaeDecoder, GaussianEncoder>,
+    /// The ELBO's form: analytic KL when the prior is Gaussian, Monte Carlo otherwise.
+    elbo_form: Estimator,
     optimizer: Adam<T>,
     rng: Pcg64,
     epochs_done: usize,
@@ -173,12 +175,37 @@ pub struct Vae<T: Real> {
 }
 
 impl<T: Real> Vae<T> {
-    /// Builds the networks with weights drawn from the seed.
+    /// Builds the networks with weights drawn from the seed, under a N(0, I) prior.
     ///
     /// # Errors
     /// As [`VaeConfig::validate`].
     pub fn new(config: VaeConfig) -> Result<Self> {
+        let prior = StandardNormal::new(config.latent)?;
+        Self::with_prior(config, prior)
+    }
+}
+
+impl<T: Real, P: Prior<T>> Vae<T, P> {
+    /// Builds the networks with weights drawn from the seed, under any prior of the latent
+    /// dimension. A Gaussian prior gets the analytic-KL ELBO; any other the Monte Carlo ELBO.
+    ///
+    /// # Errors
+    /// As [`VaeConfig::validate`]; [`Error::ShapeMismatch`] if the prior's dimension is not
+    /// `config.latent`.
+    pub fn with_prior(config: VaeConfig, prior: P) -> Result<Self> {
         config.validate()?;
+        if prior.dim() != config.latent {
+            return Err(Error::shape(
+                "prior (latent dimension)",
+                (1, config.latent),
+                (1, prior.dim()),
+            ));
+        }
+        let elbo_form = if prior.gaussian(&Tape::new()).is_some() {
+            Estimator::ElboAnalyticKl
+        } else {
+            Estimator::Elbo
+        };
         let mut rng = Pcg64::seed_from_u64(config.seed);
         let mut params = ParamStore::new();
         let c = &config;
@@ -215,11 +242,12 @@ impl<T: Real> Vae<T> {
             }
             VaeLikelihood::Bernoulli => VaeDecoder::Bernoulli(BernoulliDecoder::new(net)),
         };
-        let svi = Svi::new(StandardNormal::new(c.latent)?, decoder, encoder);
+        let svi = Svi::new(prior, decoder, encoder);
         Ok(Vae {
             config,
             params,
             svi,
+            elbo_form,
             optimizer: Adam::default(),
             rng,
             epochs_done: 0,
@@ -275,7 +303,7 @@ impl<T: Real> Vae<T> {
             let x = Arc::new(select_rows(train, batches.next_batch(&mut self.rng)));
             beta = self.beta_at(self.steps_done, steps_per_epoch);
             let objective = Objective {
-                estimator: Estimator::ElboAnalyticKl,
+                estimator: self.elbo_form,
                 particles: 1,
                 gradient: GradientEstimator::Reparameterization,
                 kl_weight: beta,
@@ -347,12 +375,13 @@ impl<T: Real> Vae<T> {
         Ok(total / data.nrows() as f64)
     }
 
-    /// Mean ELBO per row of `data` in nats (analytic KL, one draw per row).
+    /// Mean ELBO per row of `data` in nats (one draw per row; the KL analytic for a Gaussian
+    /// prior).
     ///
     /// # Errors
     /// As [`Svi::validate_data`].
     pub fn elbo<R: Rng + ?Sized>(&self, data: &DMatrix<T>, rng: &mut R) -> Result<f64> {
-        self.bound(data, Objective::new(Estimator::ElboAnalyticKl, 1), rng)
+        self.bound(data, Objective::new(self.elbo_form, 1), rng)
     }
 
     /// Mean importance-weighted bound per row with `k` samples (Burda et al. 2016): an estimate
@@ -392,9 +421,16 @@ impl<T: Real> Vae<T> {
     }
 
     /// `n` new data points: z from the prior, decoded to E[x | z].
-    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> DMatrix<T> {
-        let z = DMatrix::from_fn(n, self.config.latent, |_, _| T::standard_normal(rng));
-        self.decode(&z)
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if the prior cannot be sampled (only Gaussian priors can).
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<DMatrix<T>> {
+        let tape = Tape::new();
+        let prior = self.svi.prior.gaussian(&tape).ok_or_else(|| {
+            Error::invalid("prior", "non-Gaussian", "a Gaussian prior to sample from")
+        })?;
+        let z = prior.rsample(n, rng).value();
+        Ok(self.decode(&z))
     }
 
     /// Decodes `steps` evenly spaced points on the line between the encoder means of `a` and
