@@ -4,6 +4,7 @@
 //! license), so figures look the same on a machine without any system fonts.
 
 use crate::error::{Error, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 use std::path::Path;
@@ -55,30 +56,36 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// A line chart of several named series of (x, y) points, written to `path` (PNG).
-///
-/// # Errors
-/// [`Error::Plot`] if the file cannot be written.
-pub fn line_chart(
+/// The axis ranges that hold all `points`, padded.
+fn bounds(points: impl Iterator<Item = (f64, f64)> + Clone) -> ((f64, f64), (f64, f64)) {
+    let range = |values: &mut dyn Iterator<Item = f64>| {
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        padded(lo, hi)
+    };
+    (
+        range(&mut points.clone().map(|p| p.0)),
+        range(&mut points.map(|p| p.1)),
+    )
+}
+
+type Chart<'a> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A titled chart with labelled axes over `range`: `draw` adds the series (each with a legend
+/// entry), then the legend goes at `legend` and the file is written.
+fn chart(
     path: &Path,
+    size: (u32, u32),
     title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[(&str, Vec<(f64, f64)>)],
+    (x_label, y_label): (&str, &str),
+    ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
+    legend: SeriesLabelPosition,
+    draw: impl FnOnce(&mut Chart<'_>) -> std::result::Result<(), String>,
 ) -> Result<()> {
     ensure_font();
     let fail = plot_error(path);
-    let points = series.iter().flat_map(|(_, s)| s.iter());
-    let (x0, x1) = points
-        .clone()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.0), b.max(p.0))
-        });
-    let (y0, y1) = points.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-        (a.min(p.1), b.max(p.1))
-    });
-    let ((x0, x1), (y0, y1)) = (padded(x0, x1), padded(y0, y1));
-    let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
+    let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, (FONT, 24))
@@ -94,25 +101,51 @@ pub fn line_chart(
         .label_style((FONT, 14))
         .draw()
         .map_err(|e| fail(e.to_string()))?;
-    for (k, (name, s)) in series.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(s.iter().copied(), color.stroke_width(2)))
-            .map_err(|e| fail(e.to_string()))?
-            .label(*name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
+    draw(&mut chart).map_err(&fail)?;
     chart
         .configure_series_labels()
         .label_font((FONT, 14))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
+        .position(legend)
         .draw()
         .map_err(|e| fail(e.to_string()))?;
     root.present().map_err(|e| fail(e.to_string()))
+}
+
+/// A line chart of several named series of (x, y) points, written to `path` (PNG).
+///
+/// # Errors
+/// [`Error::Plot`] if the file cannot be written.
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> Result<()> {
+    let range = bounds(series.iter().flat_map(|(_, s)| s.iter().copied()));
+    chart(
+        path,
+        (800, 500),
+        title,
+        (x_label, y_label),
+        range,
+        SeriesLabelPosition::LowerRight,
+        |chart| {
+            for (k, (name, s)) in series.iter().enumerate() {
+                let color = PALETTE[k % PALETTE.len()];
+                chart
+                    .draw_series(LineSeries::new(s.iter().copied(), color.stroke_width(2)))
+                    .map_err(|e| e.to_string())?
+                    .label(*name)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+            }
+            Ok(())
+        },
+    )
 }
 
 /// A scatter of 2-D points coloured by class label (0–9 get distinct colours), with a legend.
@@ -134,60 +167,33 @@ pub fn labelled_scatter(
             (labels.len(), 1),
         ));
     }
-    ensure_font();
-    let fail = plot_error(path);
-    let (x0, x1) = points
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.0), b.max(p.0))
-        });
-    let (y0, y1) = points
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.1), b.max(p.1))
-        });
-    let ((x0, x1), (y0, y1)) = (padded(x0, x1), padded(y0, y1));
-    let root = BitMapBackend::new(path, (700, 650)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (FONT, 24))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| fail(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc(axes.0)
-        .y_desc(axes.1)
-        .label_style((FONT, 14))
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
     let mut classes: Vec<u8> = labels.to_vec();
     classes.sort_unstable();
     classes.dedup();
-    for class in classes {
-        let color = PALETTE[class as usize % PALETTE.len()];
-        let members = points
-            .iter()
-            .zip(labels)
-            .filter(|(_, l)| **l == class)
-            .map(|(p, _)| *p);
-        chart
-            .draw_series(members.map(|p| Circle::new(p, 3, color.filled())))
-            .map_err(|e| fail(e.to_string()))?
-            .label(class.to_string())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
-    }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
-    root.present().map_err(|e| fail(e.to_string()))
+    chart(
+        path,
+        (700, 650),
+        title,
+        axes,
+        bounds(points.iter().copied()),
+        SeriesLabelPosition::UpperRight,
+        |chart| {
+            for class in classes {
+                let color = PALETTE[class as usize % PALETTE.len()];
+                let members = points
+                    .iter()
+                    .zip(labels)
+                    .filter(|(_, l)| **l == class)
+                    .map(|(p, _)| *p);
+                chart
+                    .draw_series(members.map(|p| Circle::new(p, 3, color.filled())))
+                    .map_err(|e| e.to_string())?
+                    .label(class.to_string())
+                    .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Greyscale images (values in [0, 1], clamped; each `height x width`, row-major) in a grid of

@@ -1,6 +1,6 @@
 //! p(x | z) = Bernoulli(sigmoid(f(z))) with a network f: the VAE decoder for data in [0, 1].
 
-use super::{Likelihood, Scope};
+use super::{Likelihood, Scope, validate_decoder};
 use crate::autodiff::Var;
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
@@ -39,20 +39,7 @@ impl<T: Real> Likelihood<T> for BernoulliDecoder {
     }
 
     fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
-        if latent_dim != self.net.inputs() {
-            return Err(Error::shape(
-                "latent (decoder input)",
-                (1, self.net.inputs()),
-                (1, latent_dim),
-            ));
-        }
-        if x.ncols() != self.net.outputs() {
-            return Err(Error::shape(
-                "data (decoder output columns)",
-                (x.nrows(), self.net.outputs()),
-                x.shape(),
-            ));
-        }
+        validate_decoder(&self.net, x, latent_dim)?;
         if let Some(bad) = x.iter().find(|v| !(**v >= T::zero() && **v <= T::one())) {
             return Err(Error::invalid(
                 "Bernoulli data value",

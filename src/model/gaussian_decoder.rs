@@ -1,9 +1,9 @@
 //! p(x | z) = N(f(z), diag σ²) with a network f: the Gaussian VAE's decoder.
 
-use super::{Likelihood, Scope};
+use super::{Likelihood, Scope, validate_decoder};
 use crate::autodiff::Var;
 use crate::dist::LN_SQRT_2PI;
-use crate::error::{Error, Result, require_positive};
+use crate::error::{Result, require_positive};
 use crate::nn::Mlp;
 use crate::params::{ParamId, ParamStore};
 use crate::real::{Real, c};
@@ -112,20 +112,6 @@ impl<T: Real> Likelihood<T> for GaussianDecoder {
     }
 
     fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
-        if latent_dim != self.net.inputs() {
-            return Err(Error::shape(
-                "latent (decoder input)",
-                (1, self.net.inputs()),
-                (1, latent_dim),
-            ));
-        }
-        if x.ncols() != self.net.outputs() {
-            return Err(Error::shape(
-                "data (decoder output columns)",
-                (x.nrows(), self.net.outputs()),
-                x.shape(),
-            ));
-        }
-        Ok(())
+        validate_decoder(&self.net, x, latent_dim)
     }
 }

@@ -153,6 +153,29 @@ fn register_mean<T: Real>(
     store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))
 }
 
+/// Checks that a decoder network `net` fits latents of `latent_dim` and data `x`.
+fn validate_decoder<T: Real>(
+    net: &crate::nn::Mlp,
+    x: &DMatrix<T>,
+    latent_dim: usize,
+) -> Result<()> {
+    if latent_dim != net.inputs() {
+        return Err(Error::shape(
+            "latent (decoder input)",
+            (1, net.inputs()),
+            (1, latent_dim),
+        ));
+    }
+    if x.ncols() != net.outputs() {
+        return Err(Error::shape(
+            "data (decoder output columns)",
+            (x.nrows(), net.outputs()),
+            x.shape(),
+        ));
+    }
+    Ok(())
+}
+
 /// A `1 x d` parameter as a vector.
 fn row_vector<T: Real>(store: &ParamStore<T>, id: ParamId) -> DVector<T> {
     DVector::from_column_slice(store.get(id).as_slice())
