@@ -67,6 +67,7 @@ pub mod data;
 pub mod dist;
 pub mod error;
 pub mod infer;
+pub mod linear;
 pub mod model;
 pub mod models;
 pub mod nn;

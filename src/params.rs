@@ -38,6 +38,7 @@ pub struct ParamStore<T: Real> {
     id: u64,
     names: Vec<String>,
     values: Vec<Arc<DMatrix<T>>>,
+    frozen: Vec<bool>,
 }
 
 impl<T: Real> Default for ParamStore<T> {
@@ -54,6 +55,7 @@ impl<T: Real> ParamStore<T> {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             names: Vec::new(),
             values: Vec::new(),
+            frozen: Vec::new(),
         }
     }
 
@@ -73,6 +75,7 @@ impl<T: Real> ParamStore<T> {
         check_finite("initial parameter value", &value)?;
         self.names.push(name);
         self.values.push(Arc::new(value));
+        self.frozen.push(false);
         Ok(ParamId {
             store: self.id,
             index: self.values.len() - 1,
@@ -146,6 +149,22 @@ impl<T: Real> ParamStore<T> {
         check_finite("parameter value", &value)?;
         self.values[i] = Arc::new(value);
         Ok(())
+    }
+
+    /// Freezes or thaws a parameter. A frozen parameter enters every tape as a constant: it
+    /// gets no gradient, so no optimizer moves it (as when a trained decoder is kept fixed
+    /// while other parts are fitted).
+    ///
+    /// # Panics
+    /// If `id` belongs to another store.
+    pub fn set_frozen(&mut self, id: ParamId, frozen: bool) {
+        let i = self.check(id);
+        self.frozen[i] = frozen;
+    }
+
+    /// True if the parameter is frozen.
+    pub fn is_frozen(&self, id: ParamId) -> bool {
+        self.frozen[self.check(id)]
     }
 
     /// The parameter's name.

@@ -472,3 +472,23 @@ fn csv_reader_reads_good_files_and_names_the_line_and_column_of_bad_ones() {
     assert!(matches!(missing, Error::Io { .. }));
     assert!(missing.to_string().contains("/no/such/file.csv"));
 }
+
+#[test]
+fn frozen_parameters_get_no_gradient_and_do_not_move() {
+    let mut store = ParamStore::<f64>::new();
+    let a = store.add("a", DMatrix::from_element(1, 2, 1.0)).unwrap();
+    let b = store.add("b", DMatrix::from_element(1, 2, 2.0)).unwrap();
+    store.set_frozen(b, true);
+    let grads = {
+        let tape = Tape::with_params(&store);
+        let loss = (tape.param(a) * tape.param(b)).sum();
+        tape.backward(loss)
+    };
+    assert_eq!(grads.param(a).unwrap().as_slice(), &[2.0, 2.0]);
+    assert!(grads.param(b).is_none());
+    Adam::default().step(&mut store, &grads, 0.1);
+    assert_eq!(store.get(b).as_slice(), &[2.0, 2.0]);
+    assert!(store.get(a)[0] < 1.0);
+    store.set_frozen(b, false);
+    assert!(!store.is_frozen(b));
+}

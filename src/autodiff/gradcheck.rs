@@ -41,7 +41,8 @@ impl GradCheckReport {
     }
 }
 
-/// Checks the gradient of the scalar `f` with respect to every parameter of `store`.
+/// Checks the gradient of the scalar `f` with respect to every parameter of `store` that is not
+/// frozen.
 ///
 /// `f` builds the loss on the tape it is given (loading parameters with [`Tape::param`]); it is
 /// called once for the analytic gradient and twice per parameter entry for the central
@@ -82,7 +83,7 @@ where
         worst: None,
         entries: 0,
     };
-    for id in store.ids() {
+    for id in store.ids().filter(|&id| !store.is_frozen(id)) {
         let zeros = DMatrix::zeros(store.get(id).nrows(), store.get(id).ncols());
         let grad = analytic.param(id).unwrap_or(&zeros);
         for j in 0..grad.ncols() {

@@ -180,7 +180,7 @@ impl<'p, T: Real> Tape<'p, T> {
     }
 
     /// Loads a parameter from the tape's store; its gradient is reported by
-    /// [`Gradients::param`].
+    /// [`Gradients::param`] (a frozen parameter loads as a constant, without gradient).
     ///
     /// # Panics
     /// If the tape has no store or `id` belongs to another store: both are programming errors.
@@ -191,7 +191,12 @@ impl<'p, T: Real> Tape<'p, T> {
         let store = self
             .params
             .expect("Tape::param needs a tape made by Tape::with_params");
-        self.push(Value::Shared(store.shared(id)), Op::Param(id))
+        let op = if store.is_frozen(id) {
+            Op::Constant
+        } else {
+            Op::Param(id)
+        };
+        self.push(Value::Shared(store.shared(id)), op)
     }
 
     /// Number of nodes recorded so far.

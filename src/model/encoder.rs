@@ -18,7 +18,8 @@ use rand::Rng;
 /// distribution per row of the batch.
 #[derive(Clone, Debug)]
 pub struct GaussianEncoder {
-    trunk: Mlp,
+    /// None for a linear encoder: the heads read x directly.
+    trunk: Option<Mlp>,
     mean: Linear,
     log_var: Linear,
 }
@@ -37,11 +38,38 @@ impl GaussianEncoder {
         init: Init,
         rng: &mut R,
     ) -> Result<Self> {
+        let width = trunk.outputs();
+        Self::with_heads(store, name, Some(trunk), width, latent, init, rng)
+    }
+
+    /// A linear encoder: mean and log variance both affine in x (no trunk), as in a linear VAE.
+    ///
+    /// # Errors
+    /// As [`GaussianEncoder::new`], and for `inputs` of 0.
+    pub fn linear<T: Real, R: Rng + ?Sized>(
+        store: &mut ParamStore<T>,
+        name: &str,
+        inputs: usize,
+        latent: usize,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
+        Self::with_heads(store, name, None, inputs, latent, init, rng)
+    }
+
+    fn with_heads<T: Real, R: Rng + ?Sized>(
+        store: &mut ParamStore<T>,
+        name: &str,
+        trunk: Option<Mlp>,
+        width: usize,
+        latent: usize,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
         if latent == 0 {
             return Err(Error::invalid("latent dimension", 0, "at least 1"));
         }
         let init = init.resolve(Activation::Identity);
-        let width = trunk.outputs();
         let mean = Linear::new(store, &format!("{name}.mean"), width, latent, init, rng)?;
         let log_var = Linear::new(store, &format!("{name}.log_var"), width, latent, init, rng)?;
         Ok(GaussianEncoder {
@@ -53,7 +81,7 @@ impl GaussianEncoder {
 
     /// Input width.
     pub fn inputs(&self) -> usize {
-        self.trunk.inputs()
+        self.trunk.as_ref().map_or(self.mean.inputs(), Mlp::inputs)
     }
 
     /// The means and standard deviations of q(z | x) for each row of `x`, off the tape.
@@ -69,7 +97,10 @@ impl GaussianEncoder {
     }
 
     fn diag<'t, T: Real>(&self, x: Var<'t, T>) -> DiagNormal<'t, T> {
-        let h = self.trunk.forward(x);
+        let h = match &self.trunk {
+            Some(trunk) => trunk.forward(x),
+            None => x,
+        };
         // log σ = ½ log σ².
         DiagNormal {
             mean: self.mean.forward(h),

@@ -46,8 +46,8 @@ impl GaussianDecoder {
     /// `{name}.variance`).
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for a fixed variance that is not a positive finite number;
-    /// [`Error::Parameter`] if the name is taken.
+    /// [`crate::Error::InvalidParameter`] for a fixed variance that is not a positive finite number;
+    /// [`crate::Error::Parameter`] if the name is taken.
     pub fn new<T: Real>(
         store: &mut ParamStore<T>,
         name: &str,

@@ -14,6 +14,7 @@ mod full_rank_guide;
 mod gaussian_decoder;
 mod gaussian_likelihood;
 mod linear_regression;
+mod local_guide;
 mod prior;
 
 pub use bernoulli_decoder::BernoulliDecoder;
@@ -23,6 +24,7 @@ pub use full_rank_guide::FullRankGaussianGuide;
 pub use gaussian_decoder::{GaussianDecoder, ObservationVariance};
 pub use gaussian_likelihood::GaussianLikelihood;
 pub use linear_regression::LinearRegressionLikelihood;
+pub use local_guide::LocalDiagGaussianGuide;
 pub use prior::{GaussianPrior, StandardNormal};
 
 use crate::autodiff::{Tape, Var};
