@@ -100,7 +100,7 @@ fn run(args: &Args) -> elbo::Result<()> {
     let start = Instant::now();
     vae.fit(&x, &config, &mut rng)?;
     let vae_seconds = start.elapsed().as_secs_f64();
-    let elbo = vae.elbo(&x, 100, &mut rng)?;
+    let elbo = vae.exact_elbo(&x);
     let iwae = vae.iwae(&x, 100, &mut rng)?;
     let local_steps = 2000;
     let local = SviConfig {
@@ -113,7 +113,7 @@ fn run(args: &Args) -> elbo::Result<()> {
         average_from: Some(local_steps / 2),
         ..SviConfig::default()
     };
-    let amortization_gap = vae.amortization_gap(&x, &local, 100, &mut rng)?;
+    let amortization_gap = vae.amortization_gap(&x, &local, &mut rng)?;
     let angle = largest_principal_angle(&vae.loadings(), &ppca.loadings);
 
     println!("{source}: {n} rows of {dim} columns, {q} latent dimensions");

@@ -184,7 +184,13 @@ fn linear_vae_reaches_the_closed_form_likelihood_and_subspace() {
         ..SviConfig::default()
     };
     vae.fit(&x, &config, &mut rng).unwrap();
-    let elbo = vae.elbo(&x, 100, &mut rng).unwrap();
+    let elbo = vae.exact_elbo(&x);
+    // The generic Monte Carlo estimator agrees with the exact value.
+    let estimate = vae.elbo(&x, 200, &mut rng).unwrap();
+    assert!(
+        (estimate - elbo).abs() < 0.01,
+        "estimate {estimate} vs exact {elbo}"
+    );
     let angle = largest_principal_angle(&vae.loadings(), &ppca.loadings);
     assert!(
         exact - elbo < 0.05 && exact - elbo > -0.01,
@@ -204,8 +210,8 @@ fn linear_vae_reaches_the_closed_form_likelihood_and_subspace() {
         average_from: Some(500),
         ..SviConfig::default()
     };
-    let gap = vae.amortization_gap(&x, &local, 100, &mut rng).unwrap();
-    assert!(gap.abs() < 0.02, "amortization gap {gap}");
+    let gap = vae.amortization_gap(&x, &local, &mut rng).unwrap();
+    assert!((-1e-3..0.02).contains(&gap), "amortization gap {gap}");
 }
 
 #[test]

@@ -55,6 +55,16 @@ impl LocalDiagGaussianGuide {
     }
 }
 
+impl LocalDiagGaussianGuide {
+    /// The current means and standard deviations (`n x d` each).
+    pub fn mean_and_sd<T: Real>(&self, store: &ParamStore<T>) -> (DMatrix<T>, DMatrix<T>) {
+        (
+            store.get(self.mean).clone(),
+            store.get(self.log_sd).map(|v| v.exp()),
+        )
+    }
+}
+
 impl<T: Real> Guide<T> for LocalDiagGaussianGuide {
     type Family<'t>
         = Gaussian<'t, T>
