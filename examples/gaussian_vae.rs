@@ -100,6 +100,13 @@ struct Args {
     /// Compute in f64 instead of f32.
     #[arg(long)]
     f64: bool,
+    /// Save the trained model, its optimizer and generator states here when training ends
+    /// (atomically: a crash mid-save keeps the previous file).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Continue the training saved in this checkpoint (same flags; --epochs is the total).
+    #[arg(long)]
+    resume: Option<PathBuf>,
     /// Threads for the matrix products (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -203,23 +210,45 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
             return Err(elbo::Error::invalid(flag, 0, "at least 1"));
         }
     }
-    let mut vae = Vae::<T>::new(config)?;
-    let mut rng = Pcg64::seed_from_u64(args.seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut vae = match &args.resume {
+        Some(path) => {
+            let vae = Vae::<T>::load(path)?;
+            if *vae.config() != config {
+                return Err(elbo::Error::Checkpoint {
+                    path: path.clone(),
+                    problem: format!(
+                        "it was trained with {:?}; resume with the same flags (only --epochs may grow)",
+                        vae.config()
+                    ),
+                });
+            }
+            vae
+        }
+        None => Vae::<T>::new(config)?,
+    };
+    // Evaluation draws come from generators seeded by the epoch, so that a resumed run
+    // evaluates exactly as an uninterrupted one.
+    let eval_rng = |epoch: usize| {
+        Pcg64::seed_from_u64(args.seed ^ 0x9e37_79b9_7f4a_7c15 ^ (epoch as u64) << 32)
+    };
     // The training curve is measured on at most 5000 training rows, so that it stays cheap on MNIST.
     let monitor = train.x.rows(0, train.len().min(5000)).into_owned();
 
-    let bar = ProgressBar::new((args.epochs * train.len()) as u64);
+    let first_epoch = vae.epochs_done() + 1;
+    let bar =
+        ProgressBar::new((args.epochs.saturating_sub(vae.epochs_done()) * train.len()) as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} epoch {msg}  [{elapsed_precise} < {eta_precise}]")
             .expect("a valid template"),
     );
     let (mut curve_train, mut curve_test) = (Vec::new(), Vec::new());
     let mut training_seconds = 0.0;
-    for epoch in 1..=args.epochs {
+    for epoch in first_epoch..=args.epochs {
         let start = Instant::now();
         let done = bar.position();
         let report = vae.train_epoch(&train.x, |rows| bar.set_position(done + rows as u64))?;
         training_seconds += start.elapsed().as_secs_f64();
+        let mut rng = eval_rng(epoch);
         let (train_elbo, test_elbo) = (vae.elbo(&monitor, &mut rng)?, vae.elbo(&test.x, &mut rng)?);
         curve_train.push((epoch as f64, train_elbo));
         curve_test.push((epoch as f64, test_elbo));
@@ -227,16 +256,25 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
             "{epoch}/{}  train ELBO {train_elbo:.2}  test ELBO {test_elbo:.2}  β {:.2}  {:.0} samples/s",
             args.epochs,
             report.beta,
-            train.len() as f64 * epoch as f64 / training_seconds
+            train.len() as f64 * (epoch + 1 - first_epoch) as f64 / training_seconds
         ));
     }
     bar.finish_and_clear();
+    if let Some(path) = &args.save {
+        vae.save(path)?;
+    }
+    let mut rng = eval_rng(0);
 
     let test_elbo = vae.elbo(&test.x, &mut rng)?;
     let test_iwae = vae.iwae(&test.x, args.iwae_k, &mut rng)?;
     let recon = vae.reconstruction_error(&test.x);
     let active = vae.active_units(&test.x);
-    let samples_per_sec = (args.epochs * train.len()) as f64 / training_seconds;
+    let trained_epochs = (args.epochs + 1).saturating_sub(first_epoch);
+    let samples_per_sec = if trained_epochs > 0 {
+        (trained_epochs * train.len()) as f64 / training_seconds
+    } else {
+        0.0
+    };
     let out = args
         .out
         .clone()

@@ -94,6 +94,14 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// A checkpoint cannot be written or read back into this model.
+    #[error("checkpoint {}: {problem}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// A figure could not be drawn or written.
     #[error("cannot draw {}: {problem}", path.display())]
     Plot {

@@ -10,7 +10,7 @@ use crate::real::{Real, c};
 use nalgebra::DMatrix;
 
 /// The observation variance of a [`GaussianDecoder`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ObservationVariance {
     /// A fixed c: the reconstruction term is −‖x − f(z)‖² / (2c), so C = 1/(2c) trades
     /// reconstruction against the KL term.

@@ -1,5 +1,6 @@
 //! Ready-made models built from the crate's parts.
 
+mod checkpoint;
 mod linear_vae;
 mod vae;
 

@@ -18,7 +18,7 @@ use rand_pcg::Pcg64;
 use std::sync::Arc;
 
 /// The observation model p(x | z) of a [`Vae`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum VaeLikelihood {
     /// N(f(z), σ² I) with the variance fixed or learned.
     Gaussian(ObservationVariance),
@@ -27,7 +27,7 @@ pub enum VaeLikelihood {
 }
 
 /// Sizes and training settings of a [`Vae`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VaeConfig {
     /// Columns of the data.
     pub input_dim: usize,
@@ -163,15 +163,15 @@ const EVALUATION_BUDGET: usize = 1 << 22;
 /// A variational autoencoder: a prior p(z) (N(0, I) unless given), p(x | z) from a decoder
 /// network, q(z | x) from an encoder network, trained by minibatch SGVB with Adam.
 pub struct Vae<T: Real, P: Prior<T> = StandardNormal> {
-    config: VaeConfig,
-    params: ParamStore<T>,
-    svi: Svi<P, VaeDecoder, GaussianEncoder>,
+    pub(super) config: VaeConfig,
+    pub(super) params: ParamStore<T>,
+    pub(super) svi: Svi<P, VaeDecoder, GaussianEncoder>,
     /// The ELBO's form: analytic KL when the prior is Gaussian, Monte Carlo otherwise.
-    elbo_form: Estimator,
-    optimizer: Adam<T>,
-    rng: Pcg64,
-    epochs_done: usize,
-    steps_done: usize,
+    pub(super) elbo_form: Estimator,
+    pub(super) optimizer: Adam<T>,
+    pub(super) rng: Pcg64,
+    pub(super) epochs_done: usize,
+    pub(super) steps_done: usize,
 }
 
 impl<T: Real> Vae<T> {

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An activation applied after a layer.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Activation {
     /// x.
     Identity,

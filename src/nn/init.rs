@@ -6,7 +6,7 @@ use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
 
 /// How to draw a layer's initial weights (biases start at zero).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Init {
     /// Glorot & Bengio (2010): N(0, 2 / (fan_in + fan_out)); suits tanh, sigmoid and linear
     /// layers.

@@ -7,6 +7,9 @@ use crate::params::ParamStore;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 
+/// First and second moment estimates of one parameter (absent until its first gradient).
+pub(crate) type Moments<T> = Option<(DMatrix<T>, DMatrix<T>)>;
+
 /// Adam with bias-corrected first and second moment estimates.
 #[derive(Clone, Debug)]
 pub struct Adam<T: Real> {
@@ -14,7 +17,7 @@ pub struct Adam<T: Real> {
     beta2: T,
     epsilon: T,
     steps: i32,
-    moments: Vec<Option<(DMatrix<T>, DMatrix<T>)>>,
+    moments: Vec<Moments<T>>,
 }
 
 impl<T: Real> Default for Adam<T> {
@@ -53,6 +56,17 @@ impl<T: Real> Adam<T> {
     /// Number of steps taken.
     pub fn steps(&self) -> usize {
         self.steps as usize
+    }
+
+    /// The step count and the moment estimates by parameter index, for checkpoints.
+    pub(crate) fn state(&self) -> (i32, &[Moments<T>]) {
+        (self.steps, &self.moments)
+    }
+
+    /// Restores what [`Adam::state`] returned.
+    pub(crate) fn restore(&mut self, steps: i32, moments: Vec<Moments<T>>) {
+        self.steps = steps;
+        self.moments = moments;
     }
 }
 

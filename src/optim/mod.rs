@@ -6,6 +6,7 @@ mod schedule;
 mod sgd;
 
 pub use adam::Adam;
+pub(crate) use adam::Moments;
 pub use schedule::LearningRate;
 pub use sgd::Sgd;
 
