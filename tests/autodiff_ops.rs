@@ -128,6 +128,22 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(common::proptest_config(24))]
+
+    #[test]
+    fn fused_bernoulli_log_prob_matches_its_unfused_form((r, c, seed) in shape()) {
+        let logits = random(r, c, seed) * 3.0;
+        let targets = random(r, c, seed ^ 1).map(|v| 1.0 / (1.0 + (-v).exp()));
+        assert_grads(&[logits.clone(), targets.clone()], |v| v[0].bernoulli_log_prob(v[1]));
+        let tape = Tape::<f64>::new();
+        let (l, x) = (tape.constant(logits), tape.constant(targets));
+        let fused = l.bernoulli_log_prob(x).value();
+        let plain = (x * l - l.softplus()).row_sums().value();
+        prop_assert!((&*fused - &*plain).abs().max() < 1e-12);
+    }
+}
+
 #[test]
 fn stop_gradient_blocks_the_flow() {
     // d/dx (x * stop(x)) = stop(x): the detached factor contributes nothing.

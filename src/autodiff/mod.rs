@@ -13,6 +13,7 @@
 //! a `1 x 1` to everything).
 
 mod elementwise;
+mod fused;
 mod gradcheck;
 mod linalg;
 mod reduce;

@@ -54,6 +54,10 @@ pub(crate) enum Op<T: Real> {
         a: usize,
         times: usize,
     },
+    BernoulliLogits {
+        logits: usize,
+        x: usize,
+    },
 }
 
 /// A node's value: computed by the tape (owned) or handed in without a copy (shared: parameters,
@@ -290,9 +294,10 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
         | Op::Columns { a, .. }
         | Op::Rows { a, .. }
         | Op::TileRows { a, .. } => f(*a),
-        Op::Binary(_, a, b) | Op::MatMul { a, b, .. } | Op::SolveLower { l: a, b } => {
-            f(*a) || f(*b)
-        }
+        Op::Binary(_, a, b)
+        | Op::MatMul { a, b, .. }
+        | Op::SolveLower { l: a, b }
+        | Op::BernoulliLogits { logits: a, x: b } => f(*a) || f(*b),
         Op::ConcatColumns(v) | Op::ConcatRows(v) => v.iter().any(|&p| f(p)),
     }
 }

@@ -2,6 +2,7 @@
 //! its parents. Each op's own derivative lives beside its forward code; this file dispatches.
 
 use super::elementwise::{binary_vjp, unary_vjp};
+use super::fused::bernoulli_vjp;
 use super::linalg::{lower_mask, matmul_vjp, solve_lower_vjp};
 use super::reduce::{logsumexp_vjp, sum_vjp};
 use super::shape::{embed, untile};
@@ -90,5 +91,10 @@ pub(crate) fn propagate<T: Real>(
             }
         }
         Op::TileRows { a, times } => send(a, Some(untile(&g, times))),
+        Op::BernoulliLogits { logits, x } => {
+            let (gl, gx) = bernoulli_vjp(value(logits), value(x), &g, (needs(logits), needs(x)));
+            send(logits, gl);
+            send(x, gx);
+        }
     }
 }

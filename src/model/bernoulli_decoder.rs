@@ -34,8 +34,7 @@ impl<T: Real> Likelihood<T> for BernoulliDecoder {
     }
 
     fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
-        let logits = self.logits(z);
-        (x * logits - logits.softplus()).row_sums()
+        self.logits(z).bernoulli_log_prob(x)
     }
 
     fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
