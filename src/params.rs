@@ -132,6 +132,13 @@ impl<T: Real> ParamStore<T> {
         Arc::make_mut(&mut self.values[i])
     }
 
+    /// Mutable access by insertion index, for optimizers walking [`Gradients`] in order.
+    ///
+    /// [`Gradients`]: crate::autodiff::Gradients
+    pub(crate) fn get_mut_at(&mut self, index: usize) -> &mut DMatrix<T> {
+        Arc::make_mut(&mut self.values[index])
+    }
+
     /// Replaces a value, keeping its shape.
     ///
     /// # Errors

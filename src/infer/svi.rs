@@ -201,9 +201,27 @@ impl<P, L, G> Svi<P, L, G> {
         R: Rng + ?Sized,
     {
         self.validate_data(data)?;
+        self.evaluate_batch(store, &Arc::new(data.clone()), objective, rng)
+    }
+
+    /// [`Svi::evaluate`] on a batch already shared and validated by the caller.
+    pub(crate) fn evaluate_batch<T, R>(
+        &self,
+        store: &ParamStore<T>,
+        batch: &Arc<DMatrix<T>>,
+        objective: &Objective,
+        rng: &mut R,
+    ) -> Result<f64>
+    where
+        T: Real,
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: Guide<T>,
+        R: Rng + ?Sized,
+    {
         let tape = Tape::with_params(store);
         Ok(self
-            .loss(&tape, objective, &Arc::new(data.clone()), data.nrows(), rng)?
+            .loss(&tape, objective, batch, batch.nrows(), rng)?
             .scalar()
             .to_f64())
     }

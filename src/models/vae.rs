@@ -368,9 +368,11 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
         let mut total = 0.0;
         for start in (0..data.nrows()).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(data.nrows() - start);
-            let chunk = data.rows(start, rows).into_owned();
-            // evaluate() returns the sum over the chunk's rows.
-            total += self.svi.evaluate(&self.params, &chunk, &objective, rng)?;
+            // Validated above as a whole; the result is the sum over the chunk's rows.
+            let chunk = Arc::new(data.rows(start, rows).into_owned());
+            total += self
+                .svi
+                .evaluate_batch(&self.params, &chunk, &objective, rng)?;
         }
         Ok(total / data.nrows() as f64)
     }

@@ -77,7 +77,6 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         let (b1, b2, eps) = (self.beta1, self.beta2, self.epsilon);
         // Fold both bias corrections into the step size.
         let step = lr * (T::one() - b2.powi(self.steps)).sqrt() / (T::one() - b1.powi(self.steps));
-        let ids: Vec<_> = params.ids().collect();
         for (i, g) in grads.params_indexed() {
             let (m, v) = self.moments[i].get_or_insert_with(|| {
                 (
@@ -85,7 +84,7 @@ impl<T: Real> Optimizer<T> for Adam<T> {
                     DMatrix::zeros(g.nrows(), g.ncols()),
                 )
             });
-            let p = params.get_mut(ids[i]);
+            let p = params.get_mut_at(i);
             let (p, m, v) = (p.as_mut_slice(), m.as_mut_slice(), v.as_mut_slice());
             for (((p, m), v), &g) in p
                 .iter_mut()

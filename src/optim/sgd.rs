@@ -33,12 +33,11 @@ impl<T: Real> Sgd<T> {
 impl<T: Real> Optimizer<T> for Sgd<T> {
     fn step(&mut self, params: &mut ParamStore<T>, grads: &Gradients<T>, lr: T) {
         self.velocity.resize(params.len(), None);
-        let ids: Vec<_> = params.ids().collect();
         for (i, g) in grads.params_indexed() {
             let v = self.velocity[i].get_or_insert_with(|| DMatrix::zeros(g.nrows(), g.ncols()));
             *v *= self.momentum;
             *v += g;
-            for (p, &v) in params.get_mut(ids[i]).iter_mut().zip(v.iter()) {
+            for (p, &v) in params.get_mut_at(i).iter_mut().zip(v.iter()) {
                 *p -= lr * v;
             }
         }
