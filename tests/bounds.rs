@@ -2,12 +2,14 @@
 
 mod common;
 
-use common::{mean_and_se, normal_matrix, random_tril, set_diag, set_exact, set_full};
+use common::{mean_and_se, normal_matrix, random_tril, set_diag, set_full};
 use elbo::ParamStore;
 use elbo::autodiff::{GradCheck, Tape, check_param_gradients};
-use elbo::conjugate::{GaussianMean, LinearRegression};
+use elbo::conjugate::{GaussianMean, GaussianPosterior, LinearRegression};
 use elbo::infer::{Estimator, Objective, Svi};
-use elbo::model::{DiagGaussianGuide, FullRankGaussianGuide, Guide};
+use elbo::model::{
+    DiagGaussianGuide, FullRankGaussianGuide, Guide, LinearRegressionLikelihood, StandardNormal,
+};
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use statrs::distribution::{Continuous, MultivariateNormal};
@@ -16,17 +18,47 @@ fn elbo(particles: usize) -> Objective {
     Objective::new(Estimator::Elbo, particles)
 }
 
+/// A regression of `n` rows and `p` features, its exact posterior, and an `Svi` whose
+/// full-rank guide is set to the (mean, covariance) that `q` picks given the posterior.
+struct Regression {
+    data: DMatrix<f64>,
+    exact: GaussianPosterior,
+    store: ParamStore<f64>,
+    svi: Svi<StandardNormal, LinearRegressionLikelihood<f64>, FullRankGaussianGuide>,
+}
+
+fn regression(
+    p: usize,
+    n: usize,
+    rng: &mut rand_pcg::Pcg64,
+    q: impl FnOnce(&GaussianPosterior) -> (DVector<f64>, DMatrix<f64>),
+) -> Regression {
+    let model = LinearRegression::new(0.5).unwrap();
+    let (_, data) = model.simulate(p, n, 0.5, rng);
+    let exact = model.posterior(&data).unwrap();
+    let (mean, cov) = q(&exact);
+    let mut store = ParamStore::new();
+    let guide = FullRankGaussianGuide::new(&mut store, "q", p, 0.1).unwrap();
+    set_full(&mut store, &guide, &mean, &cov);
+    let svi = Svi::new(model.prior(p).unwrap(), model.likelihood().unwrap(), guide);
+    Regression {
+        data,
+        exact,
+        store,
+        svi,
+    }
+}
+
 #[test]
 fn at_the_exact_posterior_every_elbo_and_iwae_estimate_equals_the_evidence() {
     // Linear regression with a full-rank q and the Gaussian mean with both families.
     let mut rng = common::rng(1);
-    let reg = LinearRegression::new(0.5).unwrap();
-    let (_, data) = reg.simulate(4, 30, 0.5, &mut rng);
-    let exact = reg.posterior(&data).unwrap();
-    let mut store = ParamStore::new();
-    let guide = FullRankGaussianGuide::new(&mut store, "q", 4, 0.1).unwrap();
-    set_exact(&mut store, &guide, &exact);
-    let svi = Svi::new(reg.prior(4).unwrap(), reg.likelihood().unwrap(), guide);
+    let Regression {
+        data,
+        exact,
+        store,
+        svi,
+    } = regression(4, 30, &mut rng, |e| (e.mean.clone(), e.covariance.clone()));
     for objective in [elbo(1), elbo(7), Objective::new(Estimator::Iwae, 5)] {
         for _ in 0..20 {
             let got = svi.evaluate(&store, &data, &objective, &mut rng).unwrap();
@@ -97,14 +129,8 @@ proptest! {
     #[test]
     fn elbo_is_below_the_evidence_by_exactly_kl_to_the_posterior(seed in any::<u64>()) {
         let mut rng = common::rng(seed);
-        let model = LinearRegression::new(0.5).unwrap();
-        let (_, data) = model.simulate(3, 20, 0.5, &mut rng);
-        let exact = model.posterior(&data).unwrap();
+        let Regression { data, exact, store, svi } = regression(3, 20, &mut rng, |e| random_q(&e.mean, seed));
         let (q_mean, q_cov) = random_q(&exact.mean, seed);
-        let mut store = ParamStore::new();
-        let guide = FullRankGaussianGuide::new(&mut store, "q", 3, 0.1).unwrap();
-        set_full(&mut store, &guide, &q_mean, &q_cov);
-        let svi = Svi::new(model.prior(3).unwrap(), model.likelihood().unwrap(), guide);
         let draws: Vec<f64> = (0..2000).map(|_| svi.evaluate(&store, &data, &elbo(1), &mut rng).unwrap()).collect();
         let (estimate, se) = mean_and_se(&draws);
         let kl = exact.kl_from(&q_mean, &q_cov).unwrap();
@@ -139,14 +165,13 @@ proptest! {
 #[test]
 fn iwae_rises_with_k_towards_the_evidence() {
     let mut rng = common::rng(4);
-    let model = LinearRegression::new(0.5).unwrap();
-    let (_, data) = model.simulate(3, 20, 0.5, &mut rng);
-    let exact = model.posterior(&data).unwrap();
+    let Regression {
+        data,
+        exact,
+        store,
+        svi,
+    } = regression(3, 20, &mut rng, |e| random_q(&e.mean, 4));
     let (q_mean, q_cov) = random_q(&exact.mean, 4);
-    let mut store = ParamStore::new();
-    let guide = FullRankGaussianGuide::new(&mut store, "q", 3, 0.1).unwrap();
-    set_full(&mut store, &guide, &q_mean, &q_cov);
-    let svi = Svi::new(model.prior(3).unwrap(), model.likelihood().unwrap(), guide);
     let kl = exact.kl_from(&q_mean, &q_cov).unwrap();
     let mut previous = (f64::NEG_INFINITY, 0.0);
     for k in [1, 10, 100, 1000] {

@@ -43,7 +43,6 @@ pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
     }
 }
 
-use elbo::conjugate::GaussianPosterior;
 use elbo::model::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::{ParamStore, Real};
 
@@ -70,15 +69,6 @@ pub fn set_full<T: Real>(
     guide
         .set(store, &mean.map(T::of_f64), &l.map(T::of_f64))
         .unwrap();
-}
-
-/// Sets a full-rank guide to the exact posterior.
-pub fn set_exact(
-    store: &mut ParamStore<f64>,
-    guide: &FullRankGaussianGuide,
-    exact: &GaussianPosterior,
-) {
-    set_full(store, guide, &exact.mean, &exact.covariance);
 }
 
 /// Mean and standard error of a sample.
