@@ -107,7 +107,8 @@ struct Args {
     /// Continue the training saved in this checkpoint (same flags; --epochs is the total).
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// Threads for the matrix products (default: all cores).
+    /// Threads for training and the matrix products (default: all cores). With k threads a
+    /// training batch is cut into k shards, so results depend on it as on the seed.
     #[arg(long)]
     threads: Option<usize>,
 }
@@ -146,8 +147,11 @@ fn main() -> ExitCode {
             eprintln!("error: invalid --threads = 0: at least 1");
             return ExitCode::from(2);
         }
-        // SAFETY: set before any other thread exists; matrixmultiply reads it on first use.
-        unsafe { std::env::set_var("MATMUL_NUM_THREADS", threads.to_string()) };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads);
+        if let Err(e) = pool.build_global() {
+            eprintln!("error: invalid --threads = {threads}: {e}");
+            return ExitCode::from(2);
+        }
     }
     let result = if args.f64 {
         run::<f64>(&args)

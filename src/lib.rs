@@ -76,6 +76,7 @@ pub mod params;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod real;
+mod vmath;
 
 pub use error::{Error, Result};
 pub use params::{ParamId, ParamStore};

@@ -17,7 +17,9 @@ mod sealed {
 /// plus the few things the crate needs beyond it: conversion from `f64` constants, a standard
 /// normal draw and a matrix product that reaches the fast kernels with transposes and without
 /// copies. The trait is sealed: the matrix kernels exist for these two types only.
-pub trait Real: RealField + Copy + Default + std::fmt::LowerExp + sealed::Sealed {
+pub trait Real:
+    RealField + Copy + Default + std::fmt::LowerExp + sealed::Sealed + crate::vmath::VectorMath
+{
     /// Converts an `f64` constant (rounding to nearest for `f32`).
     fn of_f64(x: f64) -> Self;
     /// Widens to `f64`.
@@ -92,7 +94,8 @@ pub fn c<T: Real>(x: f64) -> T {
 /// `op(a) * op(b)` where `op` transposes when the flag says so; no transposed copy is made.
 ///
 /// Small products run a plain loop (the packing of the blocked kernel would cost more than the
-/// product); larger ones go to matrixmultiply, which threads over the cores.
+/// product); larger ones go to matrixmultiply's kernels, split over rayon's threads when called
+/// from outside the pool (see [`Product::run`]). The result does not depend on the split.
 ///
 /// # Panics
 /// If the inner dimensions differ.
@@ -118,10 +121,10 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
     };
     let (ra, ca) = strides(a, ta);
     let (rb, cb) = strides(b, tb);
-    let mut out = DMatrix::<T>::zeros(m, n);
     // Packing for the blocked kernel costs O(mk + kn): not worth it for tiny products or for
     // matrix-vector shapes, where it would cost as much as the product itself.
     if m * n * k <= 4096 || m.min(n) <= 4 {
+        let mut out = DMatrix::<T>::zeros(m, n);
         small_matmul(
             a.as_slice(),
             (ra, ca),
@@ -132,21 +135,103 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
         );
         return out;
     }
+    // No zeroing: with β = 0 the kernel writes every entry of c without reading it.
+    let mut out = Vec::<T>::with_capacity(m * n);
+    let product = Product {
+        m,
+        k,
+        n,
+        a: (a.as_ptr(), ra, ca),
+        b: (b.as_ptr(), rb, cb),
+        c: (out.as_mut_ptr(), 1, m as isize),
+    };
+    let pieces = if rayon::current_thread_index().is_none() {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
     // SAFETY: the strides describe op(a) (m x k), op(b) (k x n) and out (m x n) inside their
-    // column-major buffers, and `out` is a fresh allocation.
+    // column-major buffers (out's capacity is m * n), and `out` outlives the call.
     unsafe {
-        T::gemm_raw(
-            m,
-            k,
-            n,
-            T::one(),
-            (a.as_ptr(), ra, ca),
-            (b.as_ptr(), rb, cb),
-            T::zero(),
-            (out.as_mut_ptr(), 1, m as isize),
+        product.run(pieces);
+        // Every one of the m * n entries has been written.
+        out.set_len(m * n);
+    }
+    DMatrix::from_vec(m, n, out)
+}
+
+/// One `c = op(a) op(b)` on raw column-major parts: sizes, then (pointer, row stride, column
+/// stride) of op(a), op(b) and c.
+#[derive(Clone, Copy)]
+struct Product<T> {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (*const T, isize, isize),
+    b: (*const T, isize, isize),
+    c: (*mut T, isize, isize),
+}
+
+// SAFETY: a `Product` is only run while the buffers it points into are alive (`matmul` waits for
+// every piece), and the pieces of one product write disjoint blocks of `c`.
+unsafe impl<T: Send> Send for Product<T> {}
+
+/// Products below this many multiply-adds run whole: a piece must pay for repacking its operand.
+const MIN_SPLIT_WORK: usize = 1 << 22;
+/// Pieces of a split product start at multiples of this many rows or columns (a multiple of
+/// every kernel's tile), so that no piece is mostly ragged edge.
+const SPLIT_ALIGN: usize = 32;
+
+impl<T: Real> Product<T> {
+    /// Computes the product in up to `pieces` parts on rayon's pool: halves of the longer side
+    /// of `c`, recursively. Each output entry is the same sum in the same order whichever piece
+    /// computes it, so the bits do not depend on `pieces`. Called from inside the pool (a
+    /// data-parallel training step), a product runs whole on its thread: the other threads are
+    /// busy with their own shards, and a split would only repack operands.
+    ///
+    /// # Safety
+    /// As [`Real::gemm_raw`].
+    unsafe fn run(self, pieces: usize) {
+        let longer = self.m.max(self.n);
+        if pieces < 2 || self.m * self.n * self.k < MIN_SPLIT_WORK || longer < 2 * SPLIT_ALIGN {
+            // SAFETY: forwarded.
+            unsafe {
+                T::gemm_raw(
+                    self.m,
+                    self.k,
+                    self.n,
+                    T::one(),
+                    self.a,
+                    self.b,
+                    T::zero(),
+                    self.c,
+                )
+            };
+            return;
+        }
+        let half = (longer / 2).div_ceil(SPLIT_ALIGN) * SPLIT_ALIGN;
+        let (first, second) = if self.n >= self.m {
+            // Columns [0, half) and [half, n) of op(b) and c.
+            let mut second = self;
+            second.n = self.n - half;
+            second.b.0 = self.b.0.wrapping_offset(half as isize * self.b.2);
+            second.c.0 = self.c.0.wrapping_offset(half as isize * self.c.2);
+            (Product { n: half, ..self }, second)
+        } else {
+            // Rows [0, half) and [half, m) of op(a) and c.
+            let mut second = self;
+            second.m = self.m - half;
+            second.a.0 = self.a.0.wrapping_offset(half as isize * self.a.1);
+            second.c.0 = self.c.0.wrapping_offset(half as isize * self.c.1);
+            (Product { m: half, ..self }, second)
+        };
+        let rest = pieces - pieces / 2;
+        // SAFETY: the two pieces cover disjoint blocks of c within the caller's buffers.
+        rayon::join(
+            move || unsafe { first.run(pieces / 2) },
+            move || unsafe { second.run(rest) },
         );
     }
-    out
 }
 
 /// `out += op(a) op(b)` by plain loops ordered so that the innermost one runs over contiguous
@@ -246,6 +331,37 @@ mod tests {
             ] {
                 let got = matmul(x, tx, y, ty);
                 assert!((got - &want).abs().max() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn a_split_product_has_the_bits_of_a_whole_one() {
+        for &(m, k, n, ta) in &[
+            (96, 700, 300, false),
+            (300, 500, 70, true),
+            (75, 800, 90, false),
+        ] {
+            let a = DMatrix::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) as f32 * 0.01).sin());
+            let b = DMatrix::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) as f32 * 0.013).cos());
+            let a = if ta { a.transpose() } else { a };
+            let whole_and_split = [1, 2, 3, 8].map(|pieces| {
+                let mut out = DMatrix::<f32>::zeros(m, n);
+                let ld = a.nrows() as isize;
+                let product = Product {
+                    m,
+                    k,
+                    n,
+                    a: (a.as_ptr(), if ta { ld } else { 1 }, if ta { 1 } else { ld }),
+                    b: (b.as_ptr(), 1, k as isize),
+                    c: (out.as_mut_ptr(), 1, m as isize),
+                };
+                // SAFETY: the parts describe a, b and out above.
+                unsafe { product.run(pieces) };
+                out
+            });
+            for split in &whole_and_split[1..] {
+                assert_eq!(split.as_slice(), whole_and_split[0].as_slice());
             }
         }
     }

@@ -29,26 +29,24 @@ pub(crate) enum UnaryOp<T> {
 const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
 const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
 
-/// log(1 + e^x) without overflow for large x or loss of precision for very negative x.
+/// log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): without overflow for large x or loss of
+/// precision for very negative x, and without libm calls, so that loops over it vectorise.
+#[inline(always)]
 pub fn softplus<T: Real>(x: T) -> T {
-    if x > T::zero() {
-        x + (-x).exp().ln_1p()
-    } else {
-        x.exp().ln_1p()
-    }
+    let u = T::exp_non_positive(-x.abs());
+    x.max(T::zero()) + T::ln_1p_unit(u)
 }
 
-/// 1 / (1 + e^-x) without overflow.
+/// 1 / (1 + e^-x), without overflow and without libm calls.
+#[inline(always)]
 pub fn sigmoid<T: Real>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
-    }
+    let u = T::exp_non_positive(-x.abs());
+    let r = T::one() / (T::one() + u);
+    if x >= T::zero() { r } else { u * r }
 }
 
 impl<T: Real> UnaryOp<T> {
+    #[inline(always)]
     fn apply(self, x: T) -> T {
         match self {
             UnaryOp::Neg => -x,
@@ -88,6 +86,7 @@ impl<T: Real> UnaryOp<T> {
     }
 
     /// dy/dx at input `x` with output `y`.
+    #[inline(always)]
     fn derivative(self, x: T, y: T) -> T {
         let one = T::one();
         match self {
@@ -125,6 +124,34 @@ impl<T: Real> UnaryOp<T> {
             UnaryOp::Shift(_) => one,
         }
     }
+}
+
+/// Evaluates `$body` with `$op` rebound to a value whose variant the compiler sees, so that the
+/// `match` inside [`UnaryOp::apply`] and [`UnaryOp::derivative`] folds away and the loop in
+/// `$body` can vectorise (with the variant known only at run time, each entry would branch).
+macro_rules! with_known_variant {
+    ($op:ident => $body:expr) => {
+        match $op {
+            UnaryOp::Neg => with_known_variant!(@ $op, UnaryOp::Neg, $body),
+            UnaryOp::Exp => with_known_variant!(@ $op, UnaryOp::Exp, $body),
+            UnaryOp::Log => with_known_variant!(@ $op, UnaryOp::Log, $body),
+            UnaryOp::Log1p => with_known_variant!(@ $op, UnaryOp::Log1p, $body),
+            UnaryOp::Softplus => with_known_variant!(@ $op, UnaryOp::Softplus, $body),
+            UnaryOp::Sigmoid => with_known_variant!(@ $op, UnaryOp::Sigmoid, $body),
+            UnaryOp::Tanh => with_known_variant!(@ $op, UnaryOp::Tanh, $body),
+            UnaryOp::Relu => with_known_variant!(@ $op, UnaryOp::Relu, $body),
+            UnaryOp::LeakyRelu(a) => with_known_variant!(@ $op, UnaryOp::LeakyRelu(a), $body),
+            UnaryOp::Selu => with_known_variant!(@ $op, UnaryOp::Selu, $body),
+            UnaryOp::Square => with_known_variant!(@ $op, UnaryOp::Square, $body),
+            UnaryOp::Sqrt => with_known_variant!(@ $op, UnaryOp::Sqrt, $body),
+            UnaryOp::Scale(s) => with_known_variant!(@ $op, UnaryOp::Scale(s), $body),
+            UnaryOp::Shift(s) => with_known_variant!(@ $op, UnaryOp::Shift(s), $body),
+        }
+    };
+    (@ $op:ident, $known:expr, $body:expr) => {{
+        let $op: UnaryOp<_> = $known;
+        $body
+    }};
 }
 
 /// A binary elementwise operation.
@@ -224,7 +251,12 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
 
 impl<'t, T: Real> Var<'t, T> {
     pub(crate) fn unary(self, op: UnaryOp<T>) -> Var<'t, T> {
-        let value = self.data().map(|x| op.apply(x));
+        let value = {
+            let x = self.data();
+            let entries = x.as_slice().iter();
+            let y: Vec<T> = with_known_variant!(op => entries.map(|&x| op.apply(x)).collect());
+            DMatrix::from_vec(x.nrows(), x.ncols(), y)
+        };
         self.record(value, Op::Unary(op, self.id))
     }
 
@@ -303,14 +335,12 @@ pub(crate) fn unary_vjp<T: Real>(
     g: DMatrix<T>,
 ) -> DMatrix<T> {
     let mut g = g;
-    for ((gi, &xi), &yi) in g
+    let entries = g
         .as_mut_slice()
         .iter_mut()
         .zip(x.as_slice())
-        .zip(y.as_slice())
-    {
-        *gi *= op.derivative(xi, yi);
-    }
+        .zip(y.as_slice());
+    with_known_variant!(op => entries.for_each(|((g, &x), &y)| *g *= op.derivative(x, y)));
     g
 }
 

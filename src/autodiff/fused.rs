@@ -29,7 +29,7 @@ impl<'t, T: Real> Var<'t, T> {
                 .chunks_exact(l.nrows().max(1))
                 .zip(xv.as_slice().chunks_exact(l.nrows().max(1)))
             {
-                for ((o, &lv), &xv) in out.iter_mut().zip(lc).zip(xc) {
+                for ((o, &lv), &xv) in out.as_mut_slice().iter_mut().zip(lc).zip(xc) {
                     *o += xv * lv - softplus(lv);
                 }
             }
@@ -53,22 +53,30 @@ pub(crate) fn bernoulli_vjp<T: Real>(
     g: &DMatrix<T>,
     need: (bool, bool),
 ) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
-    let rows = g.as_slice();
-    let per_entry = |f: &dyn Fn(T, T) -> T| {
-        let mut out = logits.clone();
-        for (oc, xc) in out
-            .as_mut_slice()
-            .chunks_exact_mut(logits.nrows().max(1))
-            .zip(x.as_slice().chunks_exact(logits.nrows().max(1)))
-        {
-            for ((o, &xv), &gi) in oc.iter_mut().zip(xc).zip(rows) {
-                *o = gi * f(*o, xv);
-            }
-        }
-        out
-    };
     (
-        need.0.then(|| per_entry(&|l, xv| xv - sigmoid(l))),
-        need.1.then(|| per_entry(&|l, _| l)),
+        need.0
+            .then(|| by_row_gradient(logits, x, g, |l, xv| xv - sigmoid(l))),
+        need.1.then(|| by_row_gradient(logits, x, g, |l, _| l)),
     )
+}
+
+/// g_i f(l_ij, x_ij) for every entry (generic in `f`, so that the loop vectorises).
+fn by_row_gradient<T: Real>(
+    logits: &DMatrix<T>,
+    x: &DMatrix<T>,
+    g: &DMatrix<T>,
+    f: impl Fn(T, T) -> T,
+) -> DMatrix<T> {
+    let rows = logits.nrows().max(1);
+    let mut out = logits.clone();
+    for (oc, xc) in out
+        .as_mut_slice()
+        .chunks_exact_mut(rows)
+        .zip(x.as_slice().chunks_exact(rows))
+    {
+        for ((o, &xv), &gi) in oc.iter_mut().zip(xc).zip(g.as_slice()) {
+            *o = gi * f(*o, xv);
+        }
+    }
+    out
 }

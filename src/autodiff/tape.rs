@@ -2,6 +2,7 @@
 
 use super::elementwise::{BinaryOp, UnaryOp};
 use super::reduce::Reduce;
+use crate::data::first_failing;
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -304,7 +305,17 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
 
 fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
     match slot {
-        Some(acc) => *acc += g,
+        Some(acc) => {
+            assert_eq!(
+                acc.shape(),
+                g.shape(),
+                "gradient contributions differ in shape"
+            );
+            // On the slices: nalgebra's `+=` walks both matrices with strided iterators.
+            for (a, &b) in acc.as_mut_slice().iter_mut().zip(g.as_slice()) {
+                *a += b;
+            }
+        }
         None => *slot = Some(g),
     }
 }
@@ -368,10 +379,21 @@ impl<T: Real> Gradients<T> {
         norm
     }
 
+    /// Adds the gradients of another backward pass over the same store (a shard of the same
+    /// batch, say).
+    pub(crate) fn add(&mut self, other: Gradients<T>) {
+        debug_assert_eq!(self.store, other.store);
+        for (mine, theirs) in self.params.iter_mut().zip(other.params) {
+            if let Some(g) = theirs {
+                accumulate(mine, g);
+            }
+        }
+    }
+
     /// The store index of the first parameter whose gradient holds NaN or an infinity.
     pub fn first_non_finite(&self) -> Option<usize> {
         self.params_indexed()
-            .find(|(_, g)| g.as_slice().iter().any(|v| !v.is_finite()))
+            .find(|(_, g)| first_failing(g.as_slice(), |v| v.is_finite()).is_some())
             .map(|(i, _)| i)
     }
 }

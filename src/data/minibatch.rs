@@ -37,6 +37,33 @@ impl Minibatches {
 }
 
 /// The rows `indices` of `data`, in that order.
+///
+/// # Panics
+/// If an index is not a row of `data`.
 pub fn select_rows<T: Real>(data: &DMatrix<T>, indices: &[usize]) -> DMatrix<T> {
-    DMatrix::from_fn(indices.len(), data.ncols(), |i, j| data[(indices[i], j)])
+    let rows = data.nrows();
+    assert!(
+        indices.iter().all(|&i| i < rows),
+        "select_rows: an index is past the {rows} rows"
+    );
+    let mut out = Vec::with_capacity(indices.len() * data.ncols());
+    // Column by column over the column-major storage: a gather from one contiguous column.
+    for column in data.as_slice().chunks_exact(rows.max(1)) {
+        out.extend(indices.iter().map(|&i| column[i]));
+    }
+    DMatrix::from_vec(indices.len(), data.ncols(), out)
+}
+
+/// Rows `start .. start + len` of `data`: one contiguous copy per column.
+///
+/// # Panics
+/// If the rows run past the end of `data`.
+pub fn row_block<T: Real>(data: &DMatrix<T>, start: usize, len: usize) -> DMatrix<T> {
+    let rows = data.nrows();
+    assert!(start + len <= rows, "row_block: rows past the end");
+    let mut out = Vec::with_capacity(len * data.ncols());
+    for column in data.as_slice().chunks_exact(rows.max(1)) {
+        out.extend_from_slice(&column[start..start + len]);
+    }
+    DMatrix::from_vec(len, data.ncols(), out)
 }

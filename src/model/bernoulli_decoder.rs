@@ -2,6 +2,7 @@
 
 use super::{Likelihood, Scope, validate_decoder};
 use crate::autodiff::Var;
+use crate::data::first_failing;
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
 use crate::real::Real;
@@ -39,10 +40,10 @@ impl<T: Real> Likelihood<T> for BernoulliDecoder {
 
     fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
         validate_decoder(&self.net, x, latent_dim)?;
-        if let Some(bad) = x.iter().find(|v| !(**v >= T::zero() && **v <= T::one())) {
+        if let Some(k) = first_failing(x.as_slice(), |v| v >= T::zero() && v <= T::one()) {
             return Err(Error::invalid(
                 "Bernoulli data value",
-                bad,
+                x.as_slice()[k],
                 "values in [0, 1]: scale the data first",
             ));
         }

@@ -122,4 +122,8 @@ impl<T: Real> Guide<T> for GaussianEncoder {
     fn family<'t>(&self, _tape: &'t Tape<'t, T>, x: Var<'t, T>) -> Gaussian<'t, T> {
         Gaussian::Diag(self.diag(x))
     }
+
+    fn row_wise(&self) -> bool {
+        true
+    }
 }

@@ -47,7 +47,10 @@ pub enum Scope {
 }
 
 /// The prior p(z).
-pub trait Prior<T: Real> {
+///
+/// Priors, likelihoods and guides are `Sync`: a training step may evaluate shards of a batch on
+/// several threads with the same model (they hold parameter ids and settings, not values).
+pub trait Prior<T: Real>: Sync {
     /// Dimension of z.
     fn dim(&self) -> usize;
 
@@ -63,7 +66,7 @@ pub trait Prior<T: Real> {
 }
 
 /// The likelihood p(x | z). It may own learnable parameters (loaded from `z.tape()`).
-pub trait Likelihood<T: Real> {
+pub trait Likelihood<T: Real>: Sync {
     /// The scope of the latent this likelihood conditions on.
     fn scope(&self) -> Scope;
 
@@ -118,7 +121,7 @@ pub trait VariationalFamily<'t, T: Real + 't>: Sized {
 }
 
 /// Produces the variational family for a step: from free parameters (global) or from `x`.
-pub trait Guide<T: Real> {
+pub trait Guide<T: Real>: Sync {
     /// The family it produces.
     type Family<'t>: VariationalFamily<'t, T>
     where
@@ -130,6 +133,14 @@ pub trait Guide<T: Real> {
     /// Loads the guide's parameters onto `tape` and builds q for the minibatch `x` (a global
     /// guide ignores `x`).
     fn family<'t>(&self, tape: &'t Tape<'t, T>, x: Var<'t, T>) -> Self::Family<'t>;
+
+    /// True if q for row i of a minibatch depends on row i of `x` alone, as an encoder's does.
+    /// Training may then cut a batch into shards of rows and differentiate them on separate
+    /// threads (with local latents). The default, false, is right for every guide whose q
+    /// depends on where a row sits in the batch or on the whole batch.
+    fn row_wise(&self) -> bool {
+        false
+    }
 }
 
 /// A guide whose q is a single Gaussian (a global latent): read back what the fit found.

@@ -6,6 +6,13 @@ use crate::error::{Error, Result, require_positive};
 use crate::params::ParamStore;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+/// Entries per piece when a large parameter is updated on several threads.
+const PARALLEL_CHUNK: usize = 1 << 14;
+
+/// A piece of a parameter with its moments and gradient, as rayon's zipped chunks hand it out.
+type Slices<'a, T> = (((&'a mut [T], &'a mut [T]), &'a mut [T]), &'a [T]);
 
 /// First and second moment estimates of one parameter (absent until its first gradient).
 pub(crate) type Moments<T> = Option<(DMatrix<T>, DMatrix<T>)>;
@@ -84,17 +91,25 @@ impl<T: Real> Optimizer<T> for Adam<T> {
                     DMatrix::zeros(g.nrows(), g.ncols()),
                 )
             });
-            let p = params.get_mut_at(i);
-            let (p, m, v) = (p.as_mut_slice(), m.as_mut_slice(), v.as_mut_slice());
-            for (((p, m), v), &g) in p
-                .iter_mut()
-                .zip(m.iter_mut())
-                .zip(v.iter_mut())
-                .zip(g.as_slice())
-            {
-                *m = b1 * *m + (T::one() - b1) * g;
-                *v = b2 * *v + (T::one() - b2) * g * g;
-                *p -= step * *m / (v.sqrt() + eps);
+            let p = params.get_mut_at(i).as_mut_slice();
+            let (m, v, g) = (m.as_mut_slice(), v.as_mut_slice(), g.as_slice());
+            let update = |(((p, m), v), g): Slices<'_, T>| {
+                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                    *m = b1 * *m + (T::one() - b1) * g;
+                    *v = b2 * *v + (T::one() - b2) * g * g;
+                    *p -= step * *m / (v.sqrt() + eps);
+                }
+            };
+            // Large parameters are updated in pieces on every core; each entry's update is the
+            // same arithmetic wherever it runs.
+            if p.len() <= PARALLEL_CHUNK {
+                update((((p, m), v), g));
+            } else {
+                p.par_chunks_mut(PARALLEL_CHUNK)
+                    .zip(m.par_chunks_mut(PARALLEL_CHUNK))
+                    .zip(v.par_chunks_mut(PARALLEL_CHUNK))
+                    .zip(g.par_chunks(PARALLEL_CHUNK))
+                    .for_each(update);
             }
         }
     }
