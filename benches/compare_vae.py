@@ -239,7 +239,7 @@ def numpyro_worker(args):
         with numpyro.plate("data", x.shape[0]):
             z = numpyro.sample("z", dist.Normal(jnp.zeros((x.shape[0], q)), 1.0).to_event(1))
             logits = linear("dec2", h, d, jax.nn.relu(linear("dec1", q, h, z)))
-            numpyro.sample("x", dist.Bernoulli(logits=logits).to_event(1), obs=x)
+            numpyro.sample("x", dist.Bernoulli(logits=logits, validate_args=False).to_event(1), obs=x)
 
     def guide(x):
         mu, logvar = encode(x)

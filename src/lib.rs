@@ -77,6 +77,7 @@ pub mod params;
 pub mod plot;
 pub mod real;
 mod vmath;
+mod wide;
 
 pub use error::{Error, Result};
 pub use params::{ParamId, ParamStore};

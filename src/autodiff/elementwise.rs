@@ -2,6 +2,7 @@
 
 use super::tape::{Op, Var};
 use crate::real::{Real, c};
+use crate::wide::wide;
 use nalgebra::DMatrix;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -251,12 +252,14 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
 
 impl<'t, T: Real> Var<'t, T> {
     pub(crate) fn unary(self, op: UnaryOp<T>) -> Var<'t, T> {
-        let value = {
-            let x = self.data();
-            let entries = x.as_slice().iter();
-            let y: Vec<T> = with_known_variant!(op => entries.map(|&x| op.apply(x)).collect());
-            DMatrix::from_vec(x.nrows(), x.ncols(), y)
-        };
+        // A copy mapped in place: a plain slice loop, which vectorises (a collected map did not).
+        let mut value = self.data().clone();
+        let entries = value.as_mut_slice().iter_mut();
+        with_known_variant!(op => wide(#[inline(always)] || {
+            for y in entries {
+                *y = op.apply(*y);
+            }
+        }));
         self.record(value, Op::Unary(op, self.id))
     }
 
@@ -340,7 +343,11 @@ pub(crate) fn unary_vjp<T: Real>(
         .iter_mut()
         .zip(x.as_slice())
         .zip(y.as_slice());
-    with_known_variant!(op => entries.for_each(|((g, &x), &y)| *g *= op.derivative(x, y)));
+    with_known_variant!(op => wide(#[inline(always)] || {
+        for ((g, &x), &y) in entries {
+            *g *= op.derivative(x, y);
+        }
+    }));
     g
 }
 

@@ -5,6 +5,7 @@
 use super::elementwise::{sigmoid, softplus};
 use super::tape::{Op, Var};
 use crate::real::Real;
+use crate::wide::wide;
 use nalgebra::DMatrix;
 
 impl<'t, T: Real> Var<'t, T> {
@@ -24,15 +25,20 @@ impl<'t, T: Real> Var<'t, T> {
                 "bernoulli_log_prob: logits and targets differ in shape"
             );
             let mut out = DMatrix::zeros(l.nrows(), 1);
-            for (lc, xc) in l
-                .as_slice()
-                .chunks_exact(l.nrows().max(1))
-                .zip(xv.as_slice().chunks_exact(l.nrows().max(1)))
-            {
-                for ((o, &lv), &xv) in out.as_mut_slice().iter_mut().zip(lc).zip(xc) {
-                    *o += xv * lv - softplus(lv);
-                }
-            }
+            wide(
+                #[inline(always)]
+                || {
+                    for (lc, xc) in l
+                        .as_slice()
+                        .chunks_exact(l.nrows().max(1))
+                        .zip(xv.as_slice().chunks_exact(l.nrows().max(1)))
+                    {
+                        for ((o, &lv), &xv) in out.as_mut_slice().iter_mut().zip(lc).zip(xc) {
+                            *o += xv * lv - softplus(lv);
+                        }
+                    }
+                },
+            );
             out
         };
         self.record(
@@ -69,14 +75,19 @@ fn by_row_gradient<T: Real>(
 ) -> DMatrix<T> {
     let rows = logits.nrows().max(1);
     let mut out = logits.clone();
-    for (oc, xc) in out
-        .as_mut_slice()
-        .chunks_exact_mut(rows)
-        .zip(x.as_slice().chunks_exact(rows))
-    {
-        for ((o, &xv), &gi) in oc.iter_mut().zip(xc).zip(g.as_slice()) {
-            *o = gi * f(*o, xv);
-        }
-    }
+    wide(
+        #[inline(always)]
+        || {
+            for (oc, xc) in out
+                .as_mut_slice()
+                .chunks_exact_mut(rows)
+                .zip(x.as_slice().chunks_exact(rows))
+            {
+                for ((o, &xv), &gi) in oc.iter_mut().zip(xc).zip(g.as_slice()) {
+                    *o = gi * f(*o, xv);
+                }
+            }
+        },
+    );
     out
 }

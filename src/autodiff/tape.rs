@@ -5,6 +5,7 @@ use super::reduce::Reduce;
 use crate::data::first_failing;
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
+use crate::wide::wide;
 use nalgebra::DMatrix;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -312,9 +313,14 @@ fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
                 "gradient contributions differ in shape"
             );
             // On the slices: nalgebra's `+=` walks both matrices with strided iterators.
-            for (a, &b) in acc.as_mut_slice().iter_mut().zip(g.as_slice()) {
-                *a += b;
-            }
+            wide(
+                #[inline(always)]
+                || {
+                    for (a, &b) in acc.as_mut_slice().iter_mut().zip(g.as_slice()) {
+                        *a += b;
+                    }
+                },
+            );
         }
         None => *slot = Some(g),
     }

@@ -392,7 +392,7 @@ impl<P, L, G> Svi<P, L, G> {
                 avg.add(store);
             }
             if let Some(tol) = config.tolerance
-                && report.elbo.len() % config.check_every == 0
+                && report.elbo.len().is_multiple_of(config.check_every)
             {
                 let window = &report.elbo[report.elbo.len() - config.check_every..];
                 let mean = window.iter().sum::<f64>() / window.len() as f64;

@@ -5,6 +5,7 @@ use crate::autodiff::Gradients;
 use crate::error::{Error, Result, require_positive};
 use crate::params::ParamStore;
 use crate::real::{Real, c};
+use crate::wide::wide;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
@@ -94,11 +95,16 @@ impl<T: Real> Optimizer<T> for Adam<T> {
             let p = params.get_mut_at(i).as_mut_slice();
             let (m, v, g) = (m.as_mut_slice(), v.as_mut_slice(), g.as_slice());
             let update = |(((p, m), v), g): Slices<'_, T>| {
-                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-                    *m = b1 * *m + (T::one() - b1) * g;
-                    *v = b2 * *v + (T::one() - b2) * g * g;
-                    *p -= step * *m / (v.sqrt() + eps);
-                }
+                wide(
+                    #[inline(always)]
+                    || {
+                        for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                            *m = b1 * *m + (T::one() - b1) * g;
+                            *v = b2 * *v + (T::one() - b2) * g * g;
+                            *p -= step * *m / (v.sqrt() + eps);
+                        }
+                    },
+                )
             };
             // Large parameters are updated in pieces on every core; each entry's update is the
             // same arithmetic wherever it runs.

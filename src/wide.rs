@@ -1,0 +1,33 @@
+//! Running a hot loop with the widest vector instructions the CPU has.
+//!
+//! The crate is compiled for baseline x86-64 (SSE2: four f32 lanes), so that one binary runs
+//! everywhere. [`wide`] re-enters a closure through a function compiled for AVX-512 or AVX2
+//! when the running CPU has them; the closure is inlined there and its loops vectorise to 16 or
+//! 8 lanes. Only the width changes: each entry gets the same arithmetic in the same order (no
+//! FMA contraction), so results are bit-identical whichever path runs.
+
+/// Runs `f`, compiled for the widest vectors this CPU supports. Keep `f` a loop over slices
+/// with `#[inline]` helpers: what is not inlined into it runs at baseline width.
+#[inline(always)]
+pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
