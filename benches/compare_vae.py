@@ -360,7 +360,8 @@ def main():
         print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
 
     source = args.data or "28x28 digits made from the shipped 8x8 ones"
-    print(f"VAE {28 * 28}-{args.hidden}-{args.latent}, Bernoulli, batch {args.batch}, Adam {args.lr}, "
+    dim = read_idx(find_idx(args.data_dir, "train-images-idx3-ubyte")).shape
+    print(f"VAE {dim[1] * dim[2]}-{args.hidden}-{args.latent}, Bernoulli, batch {args.batch}, Adam {args.lr}, "
           f"{args.train} training / {args.test} test images ({source}), {args.epochs} epochs, "
           f"{args.threads} threads")
     print()

@@ -54,6 +54,26 @@ pub fn select_rows<T: Real>(data: &DMatrix<T>, indices: &[usize]) -> DMatrix<T> 
     DMatrix::from_vec(indices.len(), data.ncols(), out)
 }
 
+/// The rows `indices` of a data set given by its transpose `data_t` (one column per data row).
+///
+/// Each row is then one contiguous read; a gather from column-major data jumps between all its
+/// columns for every row, which on a data set larger than the cache cost a fifth of a VAE step.
+///
+/// # Panics
+/// If an index is not a column of `data_t`.
+pub fn select_rows_of_transpose<T: Real>(data_t: &DMatrix<T>, indices: &[usize]) -> DMatrix<T> {
+    let (dim, rows) = (data_t.nrows(), indices.len());
+    let mut out = DMatrix::zeros(rows, dim);
+    let out_slice = out.as_mut_slice();
+    for (r, &i) in indices.iter().enumerate() {
+        let row = data_t.column(i);
+        for (j, &v) in row.as_slice().iter().enumerate() {
+            out_slice[r + j * rows] = v;
+        }
+    }
+    out
+}
+
 /// Rows `start .. start + len` of `data`: one contiguous copy per column.
 ///
 /// # Panics
