@@ -6,12 +6,17 @@
 //! 8 lanes. Only the width changes: each entry gets the same arithmetic in the same order (no
 //! FMA contraction), so results are bit-identical whichever path runs.
 
-/// Runs `f`, compiled for the widest vectors this CPU supports. Keep `f` a loop over slices
-/// with `#[inline]` helpers: what is not inlined into it runs at baseline width.
+/// Loops over fewer entries than this run at baseline width: the dispatch would cost more than
+/// the wider vectors save (the conjugate models' steps are made of such loops).
+const MIN_ENTRIES: usize = 256;
+
+/// Runs `f`, a loop over `entries` values, compiled for the widest vectors this CPU supports.
+/// Keep `f` a loop over slices with `#[inline]` helpers: what is not inlined into it runs at
+/// baseline width.
 #[inline(always)]
-pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn wide<R>(entries: usize, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    {
+    if entries >= MIN_ENTRIES {
         #[target_feature(enable = "avx512f")]
         fn avx512<R>(f: impl FnOnce() -> R) -> R {
             f()

@@ -254,8 +254,8 @@ impl<'t, T: Real> Var<'t, T> {
     pub(crate) fn unary(self, op: UnaryOp<T>) -> Var<'t, T> {
         // A copy mapped in place: a plain slice loop, which vectorises (a collected map did not).
         let mut value = self.data().clone();
-        let entries = value.as_mut_slice().iter_mut();
-        with_known_variant!(op => wide(#[inline(always)] || {
+        let (len, entries) = (value.len(), value.as_mut_slice().iter_mut());
+        with_known_variant!(op => wide(len, #[inline(always)] || {
             for y in entries {
                 *y = op.apply(*y);
             }
@@ -343,7 +343,7 @@ pub(crate) fn unary_vjp<T: Real>(
         .iter_mut()
         .zip(x.as_slice())
         .zip(y.as_slice());
-    with_known_variant!(op => wide(#[inline(always)] || {
+    with_known_variant!(op => wide(x.len(), #[inline(always)] || {
         for ((g, &x), &y) in entries {
             *g *= op.derivative(x, y);
         }

@@ -26,6 +26,7 @@ impl<'t, T: Real> Var<'t, T> {
             );
             let mut out = DMatrix::zeros(l.nrows(), 1);
             wide(
+                l.len(),
                 #[inline(always)]
                 || {
                     for (lc, xc) in l
@@ -76,6 +77,7 @@ fn by_row_gradient<T: Real>(
     let rows = logits.nrows().max(1);
     let mut out = logits.clone();
     wide(
+        logits.len(),
         #[inline(always)]
         || {
             for (oc, xc) in out

@@ -314,6 +314,7 @@ fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
             );
             // On the slices: nalgebra's `+=` walks both matrices with strided iterators.
             wide(
+                g.len(),
                 #[inline(always)]
                 || {
                     for (a, &b) in acc.as_mut_slice().iter_mut().zip(g.as_slice()) {

@@ -96,6 +96,7 @@ impl<T: Real> Optimizer<T> for Adam<T> {
             let (m, v, g) = (m.as_mut_slice(), v.as_mut_slice(), g.as_slice());
             let update = |(((p, m), v), g): Slices<'_, T>| {
                 wide(
+                    p.len(),
                     #[inline(always)]
                     || {
                         for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
