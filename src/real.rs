@@ -95,7 +95,8 @@ pub fn c<T: Real>(x: f64) -> T {
 ///
 /// Small products run a plain loop (the packing of the blocked kernel would cost more than the
 /// product); larger ones go to matrixmultiply's kernels, split over rayon's threads when called
-/// from outside the pool (see [`Product::run`]). The result does not depend on the split.
+/// from outside rayon's pool (inside it, a data-parallel step already uses every thread). The
+/// result does not depend on the split.
 ///
 /// # Panics
 /// If the inner dimensions differ.
