@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side: elbo against NumPyro on the two conjugate workloads, in one run.
+"""Side-by-side: elbo against NumPyro (and Pyro, if importable) on the two conjugate workloads.
 
 (a) Gaussian mean, d = 10, N = 100, diagonal guide (NumPyro: AutoNormal);
 (b) linear regression, p = 20, N = 500, features with pairwise correlation 0.5, full-rank guide
@@ -11,7 +11,9 @@ and are measured against the same exact posterior. Reported per workload:
   inside one compiled loop (jit of a fori_loop over `svi.update`, as `svi.run` compiles it) and
   stepped from a Python loop (a jitted `svi.update` per step); each the best of 3 repeats;
 - accuracy: KL(q || exact) and the largest mean error in posterior sds, for our default schedule
-  and for NumPyro with Adam at a constant 0.01.
+  and for NumPyro with Adam at a constant 0.01;
+- Pyro's time per step (the same guides and `Trace_ELBO`, Adam 0.01, 2 torch threads), when
+  `pyro` is importable (`pip install pyro-ppl`; it brings PyTorch).
 
     python3 benches/compare_conjugate.py            # needs numpyro and jax importable
     python3 benches/compare_conjugate.py --install  # makes target/bench-venv and installs them
@@ -144,6 +146,44 @@ def numpyro_fit(model_name, data, noise_sd, steps):
     return compiled, looped, mean, cov
 
 
+def pyro_step_time(model_name, data, noise_sd, steps=300):
+    """Seconds per Pyro SVI step (same guide and ELBO as NumPyro's), best of REPEATS; None
+    without pyro."""
+    try:
+        import pyro
+        import pyro.distributions as dist
+        import torch
+        from pyro.infer import SVI, Trace_ELBO
+        from pyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    d = torch.tensor(data, dtype=torch.float32)
+    if model_name == "mean":
+        def model():
+            z = pyro.sample("z", dist.Normal(torch.zeros(d.shape[1]), 1.0).to_event(1))
+            pyro.sample("x", dist.Normal(z, noise_sd).expand(d.shape).to_event(2), obs=d)
+        make_guide = AutoNormal
+    else:
+        x, y = d[:, :-1], d[:, -1]
+
+        def model():
+            w = pyro.sample("z", dist.Normal(torch.zeros(x.shape[1]), 1.0).to_event(1))
+            pyro.sample("y", dist.Normal(x @ w, noise_sd).to_event(1), obs=y)
+        make_guide = AutoMultivariateNormal
+    pyro.clear_param_store()
+    pyro.set_rng_seed(1)
+    svi = SVI(model, make_guide(model), pyro.optim.Adam({"lr": 0.01}), Trace_ELBO())
+    svi.step()
+    best = float("inf")
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(steps):
+            svi.step()
+        best = min(best, (time.perf_counter() - start) / steps)
+    return best
+
+
 def ours(csv, model, family, extra):
     cmd = ["cargo", "run", "--release", "--quiet", "--example", "conjugate", "--",
            "--model", model, "--family", family, "--csv", csv, "--f32"] + extra
@@ -161,7 +201,8 @@ def main():
     import jax
     import numpyro
 
-    print(f"numpyro {numpyro.__version__}, jax {jax.__version__}, steps {args.steps}")
+    print(f"numpyro {numpyro.__version__}, jax {jax.__version__}, steps {args.steps}; Pyro (if "
+          f"importable, `pip install pyro-ppl`) timed over 300 steps, 2 torch threads")
     rng = np.random.default_rng(0)
     rows = []
     for label, model, family in [("(a) mean d=10 N=100, diag", "mean", "diag"),
@@ -182,18 +223,21 @@ def main():
         exact_mean, exact_cov = exact_posterior(np, model, data, noise_sd)
         sd = np.sqrt(np.diag(exact_cov))
         compiled, looped, m, c = numpyro_fit(model, data, noise_sd, args.steps)
-        rows.append((label, ours_step, compiled, looped,
+        pyro_step = pyro_step_time(model, data, noise_sd)
+        rows.append((label, ours_step, compiled, looped, pyro_step,
                      fitted["kl_to_exact"], fitted["mean_err_sd"],
                      kl_gauss(np, m, c, exact_mean, exact_cov), np.max(np.abs(m - exact_mean) / sd)))
         os.unlink(csv)
 
     print()
     print("| workload | elbo µs/step | NumPyro compiled loop µs/step | NumPyro Python loop µs/step "
-          "| speed-up vs compiled | elbo KL / mean err (sds) | NumPyro KL / mean err (sds) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for label, o, s, l, kl, me, nkl, nme in rows:
+          "| speed-up vs compiled | Pyro µs/step | speed-up vs Pyro "
+          "| elbo KL / mean err (sds) | NumPyro KL / mean err (sds) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, o, s, l, p, kl, me, nkl, nme in rows:
+        pyro_cols = f"{p * 1e6:.0f} | {p / o:.0f}x" if p else "not installed | "
         print(f"| {label} | {o * 1e6:.1f} | {s * 1e6:.1f} | {l * 1e6:.1f} | {s / o:.2f}x "
-              f"| {kl:.1e} / {me:.4f} | {nkl:.3f} / {nme:.3f} |")
+              f"| {pyro_cols} | {kl:.1e} / {me:.4f} | {nkl:.3f} / {nme:.3f} |")
 
 
 if __name__ == "__main__":
