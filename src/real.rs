@@ -1,6 +1,7 @@
 //! The float trait: every type in the crate is generic over `T: Real`, implemented for `f32` and
 //! `f64`.
 
+use crate::wide::worth_spreading;
 use nalgebra::{DMatrix, RealField};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -165,7 +166,7 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
         b: (b.as_ptr(), rb, cb),
         c: (out.as_mut_ptr(), 1, m as isize),
     };
-    let pieces = if rayon::current_thread_index().is_none() {
+    let pieces = if worth_spreading(m * n * k) {
         rayon::current_num_threads()
     } else {
         1

@@ -1,4 +1,5 @@
-//! Running a hot loop with the widest vector instructions the CPU has.
+//! Running a hot loop with the widest vector instructions the CPU has, and on every core when it
+//! is long.
 //!
 //! The crate is compiled for baseline x86-64 (SSE2: four f32 lanes), so that one binary runs
 //! everywhere. [`wide`] re-enters a closure through a function compiled for AVX-512 or AVX2
@@ -35,4 +36,14 @@ pub(crate) fn wide<R>(entries: usize, f: impl FnOnce() -> R) -> R {
         }
     }
     f()
+}
+
+/// Entries per piece when a long loop is spread over rayon's threads.
+pub(crate) const PIECE: usize = 1 << 14;
+
+/// True if a loop over `entries` values should be cut into [`PIECE`]s for rayon's threads: it is
+/// long, and the caller is not one of the pool's threads (those are busy with their own share of
+/// a data-parallel step, where a split would only add bookkeeping).
+pub(crate) fn worth_spreading(entries: usize) -> bool {
+    entries > PIECE && rayon::current_thread_index().is_none()
 }

@@ -5,8 +5,9 @@ use super::reduce::Reduce;
 use crate::data::first_failing;
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
-use crate::wide::wide;
+use crate::wide::{PIECE, wide, worth_spreading};
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -59,6 +60,8 @@ pub(crate) enum Op<T: Real> {
     BernoulliLogits {
         logits: usize,
         x: usize,
+        /// x − σ(logits), kept when the logits need a gradient.
+        residual: Option<DMatrix<T>>,
     },
 }
 
@@ -299,7 +302,9 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
         Op::Binary(_, a, b)
         | Op::MatMul { a, b, .. }
         | Op::SolveLower { l: a, b }
-        | Op::BernoulliLogits { logits: a, x: b } => f(*a) || f(*b),
+        | Op::BernoulliLogits {
+            logits: a, x: b, ..
+        } => f(*a) || f(*b),
         Op::ConcatColumns(v) | Op::ConcatRows(v) => v.iter().any(|&p| f(p)),
     }
 }
@@ -313,15 +318,25 @@ fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
                 "gradient contributions differ in shape"
             );
             // On the slices: nalgebra's `+=` walks both matrices with strided iterators.
-            wide(
-                g.len(),
-                #[inline(always)]
-                || {
-                    for (a, &b) in acc.as_mut_slice().iter_mut().zip(g.as_slice()) {
-                        *a += b;
-                    }
-                },
-            );
+            let add = |(acc, g): (&mut [T], &[T])| {
+                wide(
+                    g.len(),
+                    #[inline(always)]
+                    || {
+                        for (a, &b) in acc.iter_mut().zip(g) {
+                            *a += b;
+                        }
+                    },
+                )
+            };
+            let (acc, g) = (acc.as_mut_slice(), g.as_slice());
+            if worth_spreading(g.len()) {
+                acc.par_chunks_mut(PIECE)
+                    .zip(g.par_chunks(PIECE))
+                    .for_each(add);
+            } else {
+                add((acc, g));
+            }
         }
         None => *slot = Some(g),
     }

@@ -91,8 +91,13 @@ pub(crate) fn propagate<T: Real>(
             }
         }
         Op::TileRows { a, times } => send(a, Some(untile(&g, times))),
-        Op::BernoulliLogits { logits, x } => {
-            let (gl, gx) = bernoulli_vjp(value(logits), value(x), &g, (needs(logits), needs(x)));
+        Op::BernoulliLogits {
+            logits,
+            x,
+            ref residual,
+        } => {
+            let need = (needs(logits), needs(x));
+            let (gl, gx) = bernoulli_vjp(value(logits), residual.as_ref(), &g, need);
             send(logits, gl);
             send(x, gx);
         }

@@ -2,7 +2,9 @@
 
 use crate::error::{Error, Result};
 use crate::real::Real;
+use crate::wide::worth_spreading;
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 
 /// Checks that every entry is finite.
 ///
@@ -25,14 +27,20 @@ pub fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
 /// Checks blocks of entries without stopping early inside a block, so that the check
 /// vectorises (a search that stops at the first failure cannot): checking a training set every
 /// epoch, or every gradient every step, then costs little beside the step.
-pub(crate) fn first_failing<T: Copy>(xs: &[T], holds: impl Fn(T) -> bool) -> Option<usize> {
+pub(crate) fn first_failing<T: Copy + Sync>(
+    xs: &[T],
+    holds: impl Fn(T) -> bool + Sync,
+) -> Option<usize> {
     const BLOCK: usize = 256;
-    xs.chunks(BLOCK).enumerate().find_map(|(b, block)| {
-        let all = block.iter().fold(true, |all, &v| all & holds(v));
-        if all {
-            None
-        } else {
-            block.iter().position(|&v| !holds(v)).map(|i| b * BLOCK + i)
-        }
-    })
+    let fails = |block: &[T]| !block.iter().fold(true, |all, &v| all & holds(v));
+    let first_block = if worth_spreading(xs.len()) {
+        xs.par_chunks(BLOCK).position_first(fails)
+    } else {
+        xs.chunks(BLOCK).position(fails)
+    }?;
+    let block = &xs[first_block * BLOCK..];
+    block
+        .iter()
+        .position(|&v| !holds(v))
+        .map(|i| first_block * BLOCK + i)
 }

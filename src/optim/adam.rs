@@ -5,12 +5,9 @@ use crate::autodiff::Gradients;
 use crate::error::{Error, Result, require_positive};
 use crate::params::ParamStore;
 use crate::real::{Real, c};
-use crate::wide::wide;
+use crate::wide::{PIECE, wide, worth_spreading};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
-
-/// Entries per piece when a large parameter is updated on several threads.
-const PARALLEL_CHUNK: usize = 1 << 14;
 
 /// A piece of a parameter with its moments and gradient, as rayon's zipped chunks hand it out.
 type Slices<'a, T> = (((&'a mut [T], &'a mut [T]), &'a mut [T]), &'a [T]);
@@ -109,14 +106,14 @@ impl<T: Real> Optimizer<T> for Adam<T> {
             };
             // Large parameters are updated in pieces on every core; each entry's update is the
             // same arithmetic wherever it runs.
-            if p.len() <= PARALLEL_CHUNK {
-                update((((p, m), v), g));
-            } else {
-                p.par_chunks_mut(PARALLEL_CHUNK)
-                    .zip(m.par_chunks_mut(PARALLEL_CHUNK))
-                    .zip(v.par_chunks_mut(PARALLEL_CHUNK))
-                    .zip(g.par_chunks(PARALLEL_CHUNK))
+            if worth_spreading(p.len()) {
+                p.par_chunks_mut(PIECE)
+                    .zip(m.par_chunks_mut(PIECE))
+                    .zip(v.par_chunks_mut(PIECE))
+                    .zip(g.par_chunks(PIECE))
                     .for_each(update);
+            } else {
+                update((((p, m), v), g));
             }
         }
     }
