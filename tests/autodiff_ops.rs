@@ -192,3 +192,22 @@ fn a_singular_triangular_solve_gives_nan_not_a_panic() {
     let b = tape.constant(DMatrix::from_element(2, 1, 1.0));
     assert!(l.solve_lower(b).value().iter().all(|v| v.is_nan()));
 }
+
+#[test]
+fn an_evaluation_tape_gives_the_same_values_and_no_gradients() {
+    let mut store = elbo::params::ParamStore::<f64>::new();
+    let w = store
+        .add("w", DMatrix::from_row_slice(1, 3, &[0.5, -1.0, 2.0]))
+        .unwrap();
+    let x = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 1.0, 0.0, 1.0, 1.0]);
+    let loss = |tape: &Tape<f64>| {
+        let logits = tape.constant(x.clone()) * tape.param(w);
+        let v = logits.bernoulli_log_prob(tape.constant(x.clone())).sum();
+        (v.scalar(), tape.backward(v))
+    };
+    let (trained, grads) = loss(&Tape::with_params(&store));
+    let (evaluated, none) = loss(&Tape::for_evaluation(&store));
+    assert_eq!(trained, evaluated);
+    assert!(grads.param(w).is_some());
+    assert!(none.param(w).is_none());
+}

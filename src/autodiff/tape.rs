@@ -107,6 +107,8 @@ pub(crate) struct Node<T: Real> {
 /// ```
 pub struct Tape<'p, T: Real> {
     params: Option<&'p ParamStore<T>>,
+    /// False for an evaluation tape: parameters load as constants.
+    gradients: bool,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
 }
 
@@ -139,6 +141,7 @@ impl<'p, T: Real> Tape<'p, T> {
     pub fn new() -> Self {
         Tape {
             params: None,
+            gradients: true,
             nodes: RefCell::new(Vec::with_capacity(64)),
         }
     }
@@ -147,7 +150,17 @@ impl<'p, T: Real> Tape<'p, T> {
     pub fn with_params(params: &'p ParamStore<T>) -> Self {
         Tape {
             params: Some(params),
+            gradients: true,
             nodes: RefCell::new(Vec::with_capacity(64)),
+        }
+    }
+
+    /// A tape for evaluation only: parameters load as constants, so nothing on it needs a
+    /// gradient and operations skip what only a backward pass would use (as `torch.no_grad`).
+    pub fn for_evaluation(params: &'p ParamStore<T>) -> Self {
+        Tape {
+            gradients: false,
+            ..Self::with_params(params)
         }
     }
 
@@ -189,7 +202,8 @@ impl<'p, T: Real> Tape<'p, T> {
     }
 
     /// Loads a parameter from the tape's store; its gradient is reported by
-    /// [`Gradients::param`] (a frozen parameter loads as a constant, without gradient).
+    /// [`Gradients::param`] (a frozen parameter, or any on a [`Tape::for_evaluation`], loads as a
+    /// constant, without gradient).
     ///
     /// # Panics
     /// If the tape has no store or `id` belongs to another store: both are programming errors.
@@ -200,7 +214,7 @@ impl<'p, T: Real> Tape<'p, T> {
         let store = self
             .params
             .expect("Tape::param needs a tape made by Tape::with_params");
-        let op = if store.is_frozen(id) {
+        let op = if !self.gradients || store.is_frozen(id) {
             Op::Constant
         } else {
             Op::Param(id)

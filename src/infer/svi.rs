@@ -301,7 +301,7 @@ impl<P, L, G> Svi<P, L, G> {
         G: Guide<T>,
         R: Rng + ?Sized,
     {
-        let tape = Tape::with_params(store);
+        let tape = Tape::for_evaluation(store);
         Ok(self
             .loss(&tape, objective, batch, T::one(), rng)?
             .scalar()

@@ -90,7 +90,7 @@ impl GaussianEncoder {
         store: &ParamStore<T>,
         x: &DMatrix<T>,
     ) -> (DMatrix<T>, DMatrix<T>) {
-        let tape = Tape::with_params(store);
+        let tape = Tape::for_evaluation(store);
         let q = self.diag(tape.constant(x.clone()));
         let sd = q.log_sd.exp();
         ((*q.mean.value()).clone(), (*sd.value()).clone())

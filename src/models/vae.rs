@@ -412,7 +412,7 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
 
     /// E[x | z] for each row of `z`.
     pub fn decode(&self, z: &DMatrix<T>) -> DMatrix<T> {
-        let tape = Tape::with_params(&self.params);
+        let tape = Tape::for_evaluation(&self.params);
         let x = self.svi.likelihood.expected(tape.constant(z.clone()));
         (*x.value()).clone()
     }
