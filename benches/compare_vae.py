@@ -7,7 +7,8 @@ closed form and one reparameterised draw, Adam at 1e-3, minibatches of 128, the 
 initialisation family (U(±1/√fan_in), PyTorch's default). Every contender trains on the same
 images for the same epochs in its own process, so that its peak memory is its own, and reports:
 
-- training samples per second (training steps only; JAX's compilation is reported apart);
+- training samples per second (training steps only; JAX's compilation is reported apart), the
+  fastest of `--repeats` rounds over all contenders (this kind of shared machine has slow spells);
 - the peak resident memory of its process (ru_maxrss);
 - the test ELBO per image after training (closed-form KL, one draw).
 
@@ -331,6 +332,8 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds over all contenders; each reports its fastest round")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(CONTENDERS)}")
     parser.add_argument("--install", action="store_true", help="make target/bench-venv and pip-install the peers")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -354,16 +357,24 @@ def main():
         subprocess.check_call(["cargo", "build", "--release", "--quiet", "--example", "gaussian_vae"], cwd=ROOT)
     args.data_dir = prepare_data(args)
 
+    # Rounds over all contenders, so that a slow spell of a shared machine hits them alike; each
+    # keeps its fastest round (the least disturbed) and its largest peak memory.
     results = {}
-    for name in wanted:
-        results[name] = run_contender(name, args)
-        print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
+    for round_ in range(args.repeats):
+        for name in wanted:
+            r = run_contender(name, args)
+            print(f"round {round_ + 1} {name}: {json.dumps(r)}", file=sys.stderr)
+            best = results.setdefault(name, r)
+            best["peak_rss_mib"] = max(best["peak_rss_mib"], r["peak_rss_mib"])
+            if r["samples_per_sec"] > best["samples_per_sec"]:
+                best["samples_per_sec"] = r["samples_per_sec"]
+                best["compile_seconds"] = r.get("compile_seconds")
 
     source = args.data or "28x28 digits made from the shipped 8x8 ones"
     dim = read_idx(find_idx(args.data_dir, "train-images-idx3-ubyte")).shape
     print(f"VAE {dim[1] * dim[2]}-{args.hidden}-{args.latent}, Bernoulli, batch {args.batch}, Adam {args.lr}, "
           f"{args.train} training / {args.test} test images ({source}), {args.epochs} epochs, "
-          f"{args.threads} threads")
+          f"{args.threads} threads, fastest of {args.repeats} rounds")
     print()
     print("| contender | training samples/s | elbo's speed-up | peak RSS (MiB) | elbo's memory ratio | test ELBO (nats/image) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
@@ -371,7 +382,7 @@ def main():
         ours = results.get("elbo-f64" if name.endswith("f64") else "elbo")
         speedup = f"{ours['samples_per_sec'] / r['samples_per_sec']:.2f}x" if ours and ours is not r else ""
         memory = f"{r['peak_rss_mib'] / ours['peak_rss_mib']:.1f}x less" if ours and ours is not r else ""
-        extra = f" (+{r['compile_seconds']:.1f} s compiling)" if "compile_seconds" in r else ""
+        extra = f" (+{r['compile_seconds']:.1f} s compiling)" if r.get("compile_seconds") else ""
         print(f"| {name} | {r['samples_per_sec']:.0f}{extra} | {speedup} | {r['peak_rss_mib']:.0f} | "
               f"{memory} | {r['test_elbo']:.2f} |")
 
