@@ -7,8 +7,9 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use elbo::conjugate::{GaussianMean, LinearRegression};
+use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::infer::{Objective, Svi};
-use elbo::model::{DiagGaussianGuide, FullRankGaussianGuide, Guide, Likelihood, Prior};
+use elbo::model::{Guide, Likelihood, Prior};
 use elbo::optim::Adam;
 use elbo::{ParamStore, Real};
 use nalgebra::DMatrix;

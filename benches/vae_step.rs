@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use elbo::Real;
-use elbo::models::{Vae, VaeConfig, VaeLikelihood};
+use elbo::vae::{Vae, VaeConfig, VaeLikelihood};
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;

@@ -12,11 +12,11 @@
 use clap::{Parser, ValueEnum};
 use elbo::conjugate::{GaussianMean, GaussianPosterior, LinearRegression};
 use elbo::data::read_csv;
+use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::infer::{Objective, Svi, SviConfig};
-use elbo::model::{
-    DiagGaussianGuide, FullRankGaussianGuide, GaussianGuide, Likelihood, StandardNormal,
-};
+use elbo::model::{GaussianGuide, Likelihood};
 use elbo::optim::{Adam, LearningRate};
+use elbo::prior::StandardNormal;
 use elbo::{ParamStore, Real};
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;

@@ -14,10 +14,10 @@
 use clap::{Parser, ValueEnum};
 use elbo::Real;
 use elbo::data::Dataset;
-use elbo::model::ObservationVariance;
-use elbo::models::{Vae, VaeConfig, VaeLikelihood};
+use elbo::likelihood::ObservationVariance;
 use elbo::nn::{Activation, Init};
 use elbo::plot::{image_grid, labelled_scatter, line_chart};
+use elbo::vae::{Vae, VaeConfig, VaeLikelihood};
 use indicatif::{ProgressBar, ProgressStyle};
 use nalgebra::DMatrix;
 use rand::SeedableRng;

@@ -11,9 +11,9 @@
 use clap::Parser;
 use elbo::data::{Dataset, read_csv};
 use elbo::infer::SviConfig;
-use elbo::linear::{FactorAnalysis, Pca, Ppca, largest_principal_angle};
-use elbo::models::LinearVae;
 use elbo::optim::LearningRate;
+use elbo::reduction::{FactorAnalysis, Pca, Ppca, largest_principal_angle};
+use elbo::vae::LinearVae;
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;

@@ -32,7 +32,8 @@
 //! ```
 //! use elbo::conjugate::GaussianMean;
 //! use elbo::infer::{Svi, SviConfig};
-//! use elbo::model::{DiagGaussianGuide, GaussianGuide};
+//! use elbo::guide::DiagGaussianGuide;
+//! use elbo::model::GaussianGuide;
 //! use elbo::optim::{Adam, LearningRate};
 //! use elbo::ParamStore;
 //! use rand::SeedableRng;
@@ -66,18 +67,21 @@ pub mod conjugate;
 pub mod data;
 pub mod dist;
 pub mod error;
+pub mod guide;
 pub mod infer;
-pub mod linear;
+mod kernels;
+pub mod likelihood;
 pub mod model;
-pub mod models;
 pub mod nn;
 pub mod optim;
 pub mod params;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod prior;
 pub mod real;
-mod vmath;
-mod wide;
+pub mod reduction;
+pub mod vae;
+mod validate;
 
 pub use error::{Error, Result};
 pub use params::{ParamId, ParamStore};

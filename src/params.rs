@@ -1,8 +1,8 @@
 //! The parameter store: every learnable matrix of a model, addressed by name or by [`ParamId`].
 
-use crate::data::check_finite;
 use crate::error::{Error, Result};
 use crate::real::Real;
+use crate::validate::check_finite;
 use nalgebra::DMatrix;
 use rand::Rng;
 use std::sync::Arc;

@@ -6,10 +6,11 @@ use common::{mean_and_se, normal_matrix, random_tril, set_diag, set_full};
 use elbo::ParamStore;
 use elbo::autodiff::{GradCheck, Tape, check_param_gradients};
 use elbo::conjugate::{GaussianMean, GaussianPosterior, LinearRegression};
+use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::infer::{Estimator, Objective, Svi};
-use elbo::model::{
-    DiagGaussianGuide, FullRankGaussianGuide, Guide, LinearRegressionLikelihood, StandardNormal,
-};
+use elbo::likelihood::LinearRegressionLikelihood;
+use elbo::model::Guide;
+use elbo::prior::StandardNormal;
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use statrs::distribution::{Continuous, MultivariateNormal};

@@ -4,7 +4,7 @@
 mod common;
 
 use elbo::data::Dataset;
-use elbo::models::{Vae, VaeConfig};
+use elbo::vae::{Vae, VaeConfig};
 use elbo::{Error, Real};
 use nalgebra::DMatrix;
 use std::path::PathBuf;

@@ -5,12 +5,12 @@ mod common;
 use elbo::autodiff::Tape;
 use elbo::conjugate::{GaussianMean, LinearRegression};
 use elbo::data::parse_csv;
+use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::infer::{Estimator, GradientEstimator, Objective, Svi, SviConfig};
-use elbo::model::{
-    DiagGaussianGuide, FullRankGaussianGuide, GaussianGuide, GaussianLikelihood, GaussianPrior,
-    StandardNormal,
-};
+use elbo::likelihood::GaussianLikelihood;
+use elbo::model::GaussianGuide;
 use elbo::optim::{Adam, LearningRate, Optimizer, Sgd};
+use elbo::prior::{GaussianPrior, StandardNormal};
 use elbo::{Error, ParamStore};
 use nalgebra::{DMatrix, DVector};
 use std::path::Path;

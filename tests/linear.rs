@@ -5,9 +5,9 @@ mod common;
 
 use elbo::Error;
 use elbo::infer::SviConfig;
-use elbo::linear::{FactorAnalysis, Pca, Ppca, largest_principal_angle};
-use elbo::models::LinearVae;
 use elbo::optim::LearningRate;
+use elbo::reduction::{FactorAnalysis, Pca, Ppca, largest_principal_angle};
+use elbo::vae::LinearVae;
 use nalgebra::DMatrix;
 use statrs::distribution::{Continuous, MultivariateNormal, Normal};
 

@@ -5,11 +5,11 @@ mod common;
 use elbo::ParamStore;
 use elbo::Real;
 use elbo::conjugate::{Comparison, GaussianMean, GaussianPosterior, LinearRegression};
+use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::infer::{Objective, Svi, SviConfig};
-use elbo::model::{
-    DiagGaussianGuide, FullRankGaussianGuide, GaussianGuide, Likelihood, StandardNormal,
-};
+use elbo::model::{GaussianGuide, Likelihood};
 use elbo::optim::{Adam, LearningRate};
+use elbo::prior::StandardNormal;
 use nalgebra::DMatrix;
 
 /// The schedule the `conjugate` example uses by default: Adam from 0.01 decaying to 1e-4 over

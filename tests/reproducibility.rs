@@ -4,10 +4,11 @@ mod common;
 
 use elbo::conjugate::LinearRegression;
 use elbo::data::Dataset;
+use elbo::guide::FullRankGaussianGuide;
 use elbo::infer::{Svi, SviConfig};
-use elbo::model::{FullRankGaussianGuide, GaussianGuide};
-use elbo::models::{Vae, VaeConfig};
+use elbo::model::GaussianGuide;
 use elbo::optim::Adam;
+use elbo::vae::{Vae, VaeConfig};
 use elbo::{ParamStore, Real};
 use nalgebra::DMatrix;
 

@@ -4,10 +4,13 @@ mod common;
 
 use elbo::autodiff::{GradCheck, check_param_gradients};
 use elbo::dist::LN_SQRT_2PI;
+use elbo::guide::GaussianEncoder;
 use elbo::infer::{Estimator, Objective};
-use elbo::model::{GaussianDecoder, GaussianEncoder, Guide, ObservationVariance, StandardNormal};
-use elbo::models::{Vae, VaeConfig, VaeLikelihood};
+use elbo::likelihood::{GaussianDecoder, ObservationVariance};
+use elbo::model::Guide;
 use elbo::nn::{Activation, Init, Mlp};
+use elbo::prior::StandardNormal;
+use elbo::vae::{Vae, VaeConfig, VaeLikelihood};
 use elbo::{Error, ParamStore};
 use nalgebra::DMatrix;
 

@@ -1,8 +1,8 @@
 //! Elementwise operations: unary maps and binary operations with row/column broadcasting.
 
 use super::tape::{Op, Var};
+use crate::kernels::wide;
 use crate::real::{Real, c};
-use crate::wide::wide;
 use nalgebra::DMatrix;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 

@@ -4,8 +4,8 @@
 
 use super::elementwise::{sigmoid, softplus};
 use super::tape::{Op, Var};
+use crate::kernels::wide;
 use crate::real::Real;
-use crate::wide::wide;
 use nalgebra::DMatrix;
 
 impl<'t, T: Real> Var<'t, T> {

@@ -2,7 +2,8 @@
 //! Gaussian needs (lower triangles, diagonals, triangular solves).
 
 use super::tape::{Op, Var};
-use crate::real::{Real, matmul};
+use crate::kernels::matmul;
+use crate::real::Real;
 use nalgebra::DMatrix;
 
 impl<'t, T: Real> Var<'t, T> {

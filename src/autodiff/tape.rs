@@ -2,10 +2,10 @@
 
 use super::elementwise::{BinaryOp, UnaryOp};
 use super::reduce::Reduce;
-use crate::data::first_failing;
+use crate::kernels::{PIECE, wide, worth_spreading};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
-use crate::wide::{PIECE, wide, worth_spreading};
+use crate::validate::first_failing;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::cell::RefCell;

@@ -1,10 +1,11 @@
 //! Model (a): the mean of Gaussian data. z ~ N(0, I_d), x_i | z ~ N(z, s² I).
 
 use super::GaussianPosterior;
-use crate::data::check_finite;
 use crate::error::{Error, Result, require_positive};
-use crate::model::{GaussianLikelihood, StandardNormal};
+use crate::likelihood::GaussianLikelihood;
+use crate::prior::StandardNormal;
 use crate::real::Real;
+use crate::validate::check_finite;
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 

@@ -1,10 +1,11 @@
 //! Model (b): Bayesian linear regression. w ~ N(0, I_p), y = X w + e, e ~ N(0, s²).
 
 use super::GaussianPosterior;
-use crate::data::check_finite;
 use crate::error::{Error, Result, require_positive};
-use crate::model::{LinearRegressionLikelihood, StandardNormal};
+use crate::likelihood::LinearRegressionLikelihood;
+use crate::prior::StandardNormal;
 use crate::real::Real;
+use crate::validate::check_finite;
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 

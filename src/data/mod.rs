@@ -1,11 +1,12 @@
-//! Data: minibatches, readers and validation.
+//! Data sets and the file formats they come in (IDX, CSV), the digits shipped with the crate,
+//! and seeded minibatches.
 
 mod csv;
 mod dataset;
 mod idx;
 mod minibatch;
-mod validate;
 
+pub use crate::validate::check_finite;
 pub use csv::{Table, parse_csv, read_csv};
 pub use dataset::Dataset;
 pub use idx::{
@@ -13,5 +14,3 @@ pub use idx::{
     read_idx_images, read_idx_labels,
 };
 pub use minibatch::{Minibatches, row_block, select_rows, select_rows_of_transpose};
-pub use validate::check_finite;
-pub(crate) use validate::first_failing;

@@ -2,13 +2,13 @@
 
 use super::estimator::Objective;
 use crate::autodiff::{Gradients, Tape};
-use crate::data::check_finite;
 use crate::data::{Minibatches, row_block, select_rows};
 use crate::error::{Error, Result, require_positive};
 use crate::model::{Guide, Likelihood, Prior, Scope};
 use crate::optim::{LearningRate, Optimizer};
 use crate::params::ParamStore;
 use crate::real::{Real, c};
+use crate::validate::check_finite;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
@@ -520,9 +520,11 @@ impl<T: Real> Average<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BernoulliDecoder, GaussianEncoder, StandardNormal};
+    use crate::guide::GaussianEncoder;
+    use crate::likelihood::BernoulliDecoder;
     use crate::nn::{Activation, Init, Mlp};
     use crate::params::ParamId;
+    use crate::prior::StandardNormal;
 
     type Vae = Svi<StandardNormal, BernoulliDecoder, GaussianEncoder>;
 

@@ -7,30 +7,10 @@
 //! sample `z` is a `Var` with one row per draw; log densities come back as a column with one entry
 //! per row of `z`.
 
-mod bernoulli_decoder;
-mod diag_guide;
-mod encoder;
-mod full_rank_guide;
-mod gaussian_decoder;
-mod gaussian_likelihood;
-mod linear_regression;
-mod local_guide;
-mod prior;
-
-pub use bernoulli_decoder::BernoulliDecoder;
-pub use diag_guide::DiagGaussianGuide;
-pub use encoder::GaussianEncoder;
-pub use full_rank_guide::FullRankGaussianGuide;
-pub use gaussian_decoder::{GaussianDecoder, ObservationVariance};
-pub use gaussian_likelihood::GaussianLikelihood;
-pub use linear_regression::LinearRegressionLikelihood;
-pub use local_guide::LocalDiagGaussianGuide;
-pub use prior::{GaussianPrior, StandardNormal};
-
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, kl_divergence};
-use crate::error::{Error, Result, require_positive};
-use crate::params::{ParamId, ParamStore};
+use crate::error::Result;
+use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
@@ -150,48 +130,6 @@ pub trait GaussianGuide<T: Real>: Guide<T> {
 
     /// The current covariance of q.
     fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T>;
-}
-
-/// Checks a Gaussian guide's settings and registers its `{name}.mean` (1 x dim, zeros).
-fn register_mean<T: Real>(
-    store: &mut ParamStore<T>,
-    name: &str,
-    dim: usize,
-    init_sd: T,
-) -> Result<ParamId> {
-    if dim == 0 {
-        return Err(Error::invalid("latent dimension", dim, "at least 1"));
-    }
-    require_positive("init_sd", init_sd)?;
-    store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))
-}
-
-/// Checks that a decoder network `net` fits latents of `latent_dim` and data `x`.
-fn validate_decoder<T: Real>(
-    net: &crate::nn::Mlp,
-    x: &DMatrix<T>,
-    latent_dim: usize,
-) -> Result<()> {
-    if latent_dim != net.inputs() {
-        return Err(Error::shape(
-            "latent (decoder input)",
-            (1, net.inputs()),
-            (1, latent_dim),
-        ));
-    }
-    if x.ncols() != net.outputs() {
-        return Err(Error::shape(
-            "data (decoder output columns)",
-            (x.nrows(), net.outputs()),
-            x.shape(),
-        ));
-    }
-    Ok(())
-}
-
-/// A `1 x d` parameter as a vector.
-fn row_vector<T: Real>(store: &ParamStore<T>, id: ParamId) -> DVector<T> {
-    DVector::from_column_slice(store.get(id).as_slice())
 }
 
 impl<'t, T: Real> VariationalFamily<'t, T> for Gaussian<'t, T> {

@@ -3,9 +3,9 @@
 use super::Optimizer;
 use crate::autodiff::Gradients;
 use crate::error::{Error, Result, require_positive};
+use crate::kernels::{PIECE, wide, worth_spreading};
 use crate::params::ParamStore;
 use crate::real::{Real, c};
-use crate::wide::{PIECE, wide, worth_spreading};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 

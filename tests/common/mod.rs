@@ -43,7 +43,7 @@ pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
     }
 }
 
-use elbo::model::{DiagGaussianGuide, FullRankGaussianGuide};
+use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::{ParamStore, Real};
 
 /// Sets a diagonal guide to N(mean, diag sd²).

@@ -1,9 +1,9 @@
 //! Free variational parameters for every data point: the non-amortized guide.
 
-use super::Guide;
 use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
 use crate::error::{Error, Result};
+use crate::model::Guide;
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::DMatrix;

@@ -1,9 +1,10 @@
 //! p(x | z) = N(f(z), diag σ²) with a network f: the Gaussian VAE's decoder.
 
-use super::{Likelihood, Scope, validate_decoder};
+use super::validate_decoder;
 use crate::autodiff::Var;
 use crate::dist::LN_SQRT_2PI;
 use crate::error::{Result, require_positive};
+use crate::model::{Likelihood, Scope};
 use crate::nn::Mlp;
 use crate::params::{ParamId, ParamStore};
 use crate::real::{Real, c};

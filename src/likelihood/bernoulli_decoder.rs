@@ -1,11 +1,12 @@
 //! p(x | z) = Bernoulli(sigmoid(f(z))) with a network f: the VAE decoder for data in [0, 1].
 
-use super::{Likelihood, Scope, validate_decoder};
+use super::validate_decoder;
 use crate::autodiff::Var;
-use crate::data::first_failing;
 use crate::error::{Error, Result};
+use crate::model::{Likelihood, Scope};
 use crate::nn::Mlp;
 use crate::real::Real;
+use crate::validate::first_failing;
 use nalgebra::DMatrix;
 
 /// p(x | z) = Π_j p_j^x_j (1 − p_j)^(1 − x_j), p = sigmoid(f(z)), for a local latent. Scored from

@@ -9,11 +9,11 @@
 //! bit.
 
 use super::{Vae, VaeConfig};
-use crate::data::check_finite;
 use crate::error::{Error, Result};
 use crate::optim::Moments;
 use crate::params::ParamStore;
 use crate::real::Real;
+use crate::validate::check_finite;
 use nalgebra::DMatrix;
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,10 @@
 //! The mean-field Gaussian guide: free means and log standard deviations.
 
-use super::{GaussianGuide, Guide, register_mean, row_vector};
+use super::{register_mean, row_vector};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
 use crate::error::Result;
+use crate::model::{GaussianGuide, Guide};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};

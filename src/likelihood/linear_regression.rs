@@ -1,9 +1,9 @@
 //! y = X w + e, e ~ N(0, s²): Bayesian linear regression's likelihood.
 
-use super::{Likelihood, Scope};
 use crate::autodiff::Var;
 use crate::dist::LN_SQRT_2PI;
 use crate::error::{Error, Result, require_positive};
+use crate::model::{Likelihood, Scope};
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 

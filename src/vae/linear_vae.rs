@@ -1,13 +1,13 @@
 //! The linear VAE: amortized SGVB on the one latent-variable model with an exact answer.
 
 use crate::error::Result;
+use crate::guide::{GaussianEncoder, LocalDiagGaussianGuide};
 use crate::infer::{Estimator, FitReport, Objective, Svi, SviConfig};
-use crate::model::{
-    GaussianDecoder, GaussianEncoder, LocalDiagGaussianGuide, ObservationVariance, StandardNormal,
-};
+use crate::likelihood::{GaussianDecoder, ObservationVariance};
 use crate::nn::{Activation, Init, Mlp};
 use crate::optim::Adam;
 use crate::params::{ParamId, ParamStore};
+use crate::prior::StandardNormal;
 use nalgebra::DMatrix;
 use rand::Rng;
 

@@ -1,8 +1,8 @@
 //! Checks on user data before it reaches a model.
 
 use crate::error::{Error, Result};
+use crate::kernels::worth_spreading;
 use crate::real::Real;
-use crate::wide::worth_spreading;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 

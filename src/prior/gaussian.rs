@@ -1,11 +1,11 @@
 //! Fixed Gaussian priors.
 
-use super::Prior;
 use crate::autodiff::{Tape, Var};
-use crate::data::check_finite;
 use crate::dist::{DiagNormal, Gaussian, LN_SQRT_2PI, MvNormal};
 use crate::error::{Error, Result};
+use crate::model::Prior;
 use crate::real::{Real, c};
+use crate::validate::check_finite;
 use nalgebra::{DMatrix, DVector};
 
 /// p(z) = N(0, I).

@@ -1,9 +1,10 @@
 //! The full-rank Gaussian guide: a free mean and a free Cholesky factor.
 
-use super::{GaussianGuide, Guide, register_mean, row_vector};
+use super::{register_mean, row_vector};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, MvNormal};
 use crate::error::{Error, Result};
+use crate::model::{GaussianGuide, Guide};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
@@ -29,7 +30,7 @@ impl FullRankGaussianGuide {
     /// Registers the parameters in `store`, starting at mean 0 and covariance `init_sd² I`.
     ///
     /// # Errors
-    /// As [`crate::model::DiagGaussianGuide::new`].
+    /// As [`crate::guide::DiagGaussianGuide::new`].
     pub fn new<T: Real>(
         store: &mut ParamStore<T>,
         name: &str,

@@ -1,9 +1,9 @@
 //! The amortized guide: a network that maps each data row to its own diagonal Gaussian q(z | x).
 
-use super::Guide;
 use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
 use crate::error::{Error, Result};
+use crate::model::Guide;
 use crate::nn::{Activation, Init, Linear, Mlp};
 use crate::params::ParamStore;
 use crate::real::{Real, c};

@@ -1,12 +1,13 @@
 //! x_i | z ~ N(z, Σ) with a known covariance Σ: noisy observations of a global mean.
 
-use super::{Likelihood, Scope};
 use crate::autodiff::Var;
-use crate::data::check_finite;
 use crate::dist::LN_SQRT_2PI;
 use crate::error::{Error, Result, require_positive};
-use crate::model::prior::cholesky;
-use crate::real::{Real, c, matmul};
+use crate::kernels::matmul;
+use crate::model::{Likelihood, Scope};
+use crate::prior::cholesky;
+use crate::real::{Real, c};
+use crate::validate::check_finite;
 use nalgebra::DMatrix;
 use std::sync::Arc;
 

@@ -3,14 +3,14 @@
 use crate::autodiff::{Tape, Var};
 use crate::data::{Minibatches, select_rows_of_transpose};
 use crate::error::{Error, Result, require_positive};
+use crate::guide::GaussianEncoder;
 use crate::infer::{Estimator, GradientEstimator, Objective, Step, Svi};
-use crate::model::{
-    BernoulliDecoder, GaussianDecoder, GaussianEncoder, Likelihood, ObservationVariance, Prior,
-    Scope, StandardNormal,
-};
+use crate::likelihood::{BernoulliDecoder, GaussianDecoder, ObservationVariance};
+use crate::model::{Likelihood, Prior, Scope};
 use crate::nn::{Activation, Init, Mlp};
 use crate::optim::Adam;
 use crate::params::ParamStore;
+use crate::prior::StandardNormal;
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};

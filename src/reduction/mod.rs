@@ -12,8 +12,8 @@ pub use pca::Pca;
 pub use ppca::Ppca;
 pub use subspace::largest_principal_angle;
 
-use crate::data::check_finite;
 use crate::error::{Error, Result};
+use crate::validate::check_finite;
 use nalgebra::{DMatrix, DVector};
 
 /// Column means and the covariance with divisor n (the maximum-likelihood estimate).
