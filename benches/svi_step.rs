@@ -1,5 +1,6 @@
 //! One SVI step (tape, ELBO with one particle, backward, Adam update) on the two conjugate
-//! models, in f32 and f64:
+//! models, in f32 and f64, timed inside the engine's loop (`Trainer::run` over as many steps as
+//! criterion asks for, so the per-run checks of the data are spread over them, as in a fit):
 //! (a) Gaussian mean, d = 10, N = 100, diagonal guide;
 //! (b) linear regression, p = 20, N = 500, correlated features, full-rank guide.
 //!
@@ -7,10 +8,11 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use elbo::conjugate::{GaussianMean, LinearRegression};
+use elbo::engine::{ParamGroup, Trainer, TrainerSettings};
 use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::infer::{Objective, Svi};
 use elbo::model::{Guide, Likelihood, Prior};
-use elbo::optim::Adam;
+use elbo::optim::{Adam, LearningRate};
 use elbo::{ParamStore, Real};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -29,25 +31,19 @@ fn bench_steps<T, P, L, G>(
     L: Likelihood<T>,
     G: Guide<T>,
 {
-    let data = std::sync::Arc::new(data.map(T::of_f64));
-    let n = data.nrows();
-    let mut adam = Adam::default();
+    let data = data.map(T::of_f64);
+    let group = ParamGroup::all("all", &store, Adam::default())
+        .with_learning_rate(LearningRate::Constant(1e-3));
+    let mut trainer = Trainer::new(TrainerSettings::default(), vec![group]).unwrap();
+    let loss = svi.loss(Objective::default());
     let mut rng = Pcg64::seed_from_u64(1);
-    let objective = Objective::default();
     let precision = std::any::type_name::<T>();
     c.bench_function(&format!("{name}/{precision}"), |b| {
-        b.iter(|| {
-            let step = svi.step(
-                &mut store,
-                &data,
-                n,
-                &mut adam,
-                &objective,
-                T::of_f64(1e-3),
-                None,
-                &mut rng,
-            );
-            black_box(step.unwrap())
+        b.iter_custom(|steps| {
+            let start = std::time::Instant::now();
+            let run = trainer.run(&loss, &mut store, &data, &mut rng, steps as usize, &mut []);
+            black_box(run.unwrap());
+            start.elapsed()
         })
     });
 }

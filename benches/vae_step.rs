@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use elbo::Real;
-use elbo::vae::{Vae, VaeConfig, VaeLikelihood};
+use elbo::vae::{Vae, VaeArchitecture, VaeLikelihood, VaeTraining};
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
@@ -21,15 +21,16 @@ fn step<T: Real>(c: &mut Criterion) {
             T::zero()
         }
     });
-    let config = VaeConfig {
-        input_dim: 784,
-        latent: 20,
+    let architecture = VaeArchitecture {
         hidden: vec![400],
         likelihood: VaeLikelihood::Bernoulli,
-        batch_size: 128,
-        ..VaeConfig::default()
+        ..VaeArchitecture::new(784, 20)
     };
-    let mut vae = Vae::<T>::new(config).unwrap();
+    let training = VaeTraining {
+        batch_size: 128,
+        ..VaeTraining::default()
+    };
+    let mut vae = Vae::<T>::new(architecture, training, 0).unwrap();
     let name = format!(
         "vae_step/784-400-20_bernoulli_batch128/{}",
         std::any::type_name::<T>()

@@ -14,10 +14,11 @@
 use clap::{Parser, ValueEnum};
 use elbo::Real;
 use elbo::data::Dataset;
+use elbo::io::{check_writable_dir, check_writable_file};
 use elbo::likelihood::ObservationVariance;
 use elbo::nn::{Activation, Init};
 use elbo::plot::{image_grid, labelled_scatter, line_chart};
-use elbo::vae::{Vae, VaeConfig, VaeLikelihood};
+use elbo::vae::{Vae, VaeArchitecture, VaeLikelihood, VaeTraining};
 use indicatif::{ProgressBar, ProgressStyle};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -104,7 +105,8 @@ struct Args {
     /// (atomically: a crash mid-save keeps the previous file).
     #[arg(long)]
     save: Option<PathBuf>,
-    /// Continue the training saved in this checkpoint (same flags; --epochs is the total).
+    /// Continue the training saved in this checkpoint (same network flags; training flags may
+    /// change; --epochs is the total and must exceed the epochs already trained).
     #[arg(long)]
     resume: Option<PathBuf>,
     /// Threads for training and the matrix products (default: all cores). With k threads a
@@ -190,7 +192,7 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         LikelihoodArg::Gaussian => VaeLikelihood::Gaussian(args.obs_var),
         LikelihoodArg::Bernoulli => VaeLikelihood::Bernoulli,
     };
-    let config = VaeConfig {
+    let architecture = VaeArchitecture {
         input_dim: train.dim(),
         latent: args.latent,
         hidden: args.hidden.0.clone(),
@@ -203,32 +205,53 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
             InitArg::Matched => Init::ForActivation,
         },
         likelihood,
+    };
+    let training = VaeTraining {
         batch_size: args.batch,
         learning_rate: args.lr,
         beta: args.beta,
         warmup_epochs: args.warmup,
-        seed: args.seed,
     };
     for (flag, value) in [("--iwae-k", args.iwae_k), ("--epochs", args.epochs)] {
         if value == 0 {
             return Err(elbo::Error::invalid(flag, 0, "at least 1"));
         }
     }
+    // Where the results go is checked before training, so that a long run is never lost to
+    // an unwritable path at its end.
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/gaussian_vae"));
+    check_writable_dir(&out)?;
+    if let Some(path) = &args.save {
+        check_writable_file(path)?;
+    }
     let mut vae = match &args.resume {
         Some(path) => {
-            let vae = Vae::<T>::load(path)?;
-            if *vae.config() != config {
-                return Err(elbo::Error::Checkpoint {
-                    path: path.clone(),
-                    problem: format!(
-                        "it was trained with {:?}; resume with the same flags (only --epochs may grow)",
-                        vae.config()
-                    ),
-                });
+            let mut vae = Vae::<T>::load(path)?;
+            let refuse = |problem: String| elbo::Error::Checkpoint {
+                path: path.clone(),
+                problem,
+            };
+            if vae.architecture() != Some(&architecture) {
+                return Err(refuse(format!(
+                    "it holds the networks {:?}; resume with the same --latent, --hidden, \
+                     --likelihood, --obs-var and --init (training flags may change)",
+                    vae.architecture()
+                )));
             }
+            if args.epochs <= vae.epochs_done() {
+                return Err(refuse(format!(
+                    "it has already trained {} epochs and --epochs is the total: give more than {}",
+                    vae.epochs_done(),
+                    vae.epochs_done()
+                )));
+            }
+            vae.set_training(training)?;
             vae
         }
-        None => Vae::<T>::new(config)?,
+        None => Vae::<T>::new(architecture, training, args.seed)?,
     };
     // Evaluation draws come from generators seeded by the epoch, so that a resumed run
     // evaluates exactly as an uninterrupted one.
@@ -279,10 +302,6 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
     } else {
         0.0
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/gaussian_vae"));
     let figures = draw(&out, &vae, &test, &curve_train, &curve_test, &mut rng)?;
 
     let likelihood_name = match (args.likelihood, args.obs_var) {
@@ -410,7 +429,7 @@ fn draw<T: Real>(
     image_grid(
         &path("samples.png"),
         "New images: z ~ N(0, I), decoded",
-        &rows(&vae.sample(64, rng)?),
+        &rows(&vae.sample(64, rng)),
         shape,
         8,
     )?;

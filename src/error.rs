@@ -78,6 +78,12 @@ pub enum Error {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// Gradients were applied to a parameter store other than the one they were taken in.
+    #[error(
+        "these gradients were taken on a tape of another parameter store: take them on a tape \
+         made from the store the optimizer updates"
+    )]
+    ForeignGradients,
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {
@@ -85,6 +91,30 @@ pub enum Error {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// A file or directory could not be written.
+    #[error("cannot write {}: {source}; choose a location that exists and is writable", path.display())]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A size chosen by the user needs more memory than the machine can give.
+    #[error(
+        "{what} of {size} would need {} of memory, more than the {} available: choose a smaller size",
+        human_bytes(*bytes),
+        human_bytes(*available)
+    )]
+    TooLarge {
+        /// What was to be allocated.
+        what: &'static str,
+        /// The size asked for, as text (a count or a shape).
+        size: String,
+        /// Bytes it would take (saturated at `u64::MAX` where the count overflows).
+        bytes: u64,
+        /// Bytes the machine has available.
+        available: u64,
     },
     /// An IDX file (the MNIST format) is malformed.
     #[error("{}: {problem}", path.display())]
@@ -152,5 +182,21 @@ pub(crate) fn require_positive<T: crate::Real>(name: &'static str, value: T) -> 
         Ok(value)
     } else {
         Err(Error::invalid(name, value, "a finite number > 0"))
+    }
+}
+
+/// `bytes` as a short figure with a binary unit.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }

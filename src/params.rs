@@ -11,15 +11,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Handle to one parameter of one [`ParamStore`]. Cheap to copy; components keep the ids of the
 /// parameters they own and load them onto each step's tape with
 /// [`Tape::param`](crate::autodiff::Tape::param).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Ids order by store, then by creation, so maps keyed by them iterate in a fixed order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ParamId {
     store: u64,
     index: usize,
 }
 
 impl ParamId {
-    /// Position of the parameter in its store (insertion order).
-    pub fn index(self) -> usize {
+    pub(crate) fn new(store: u64, index: usize) -> Self {
+        ParamId { store, index }
+    }
+
+    /// Position of the parameter in its store (insertion order), for the store's own lookups.
+    pub(crate) fn index(self) -> usize {
         self.index
     }
 
@@ -123,20 +129,15 @@ impl<T: Real> ParamStore<T> {
         Arc::clone(&self.values[self.check(id)])
     }
 
-    /// Mutable access (copies the matrix first only if a tape still holds it).
+    /// Mutable access (copies the matrix first only if a tape still holds it). This is what an
+    /// optimizer writes through: walk [`Gradients::iter`](crate::autodiff::Gradients::iter)
+    /// after [`Gradients::check_store`](crate::autodiff::Gradients::check_store).
     ///
     /// # Panics
     /// If `id` belongs to another store.
     pub fn get_mut(&mut self, id: ParamId) -> &mut DMatrix<T> {
         let i = self.check(id);
         Arc::make_mut(&mut self.values[i])
-    }
-
-    /// Mutable access by insertion index, for optimizers walking [`Gradients`] in order.
-    ///
-    /// [`Gradients`]: crate::autodiff::Gradients
-    pub(crate) fn get_mut_at(&mut self, index: usize) -> &mut DMatrix<T> {
-        Arc::make_mut(&mut self.values[index])
     }
 
     /// Replaces a value, keeping its shape.

@@ -212,7 +212,7 @@ fn minibatch_estimates_average_to_the_full_data_estimate() {
     let draws: Vec<f64> = (0..4000)
         .map(|k| {
             let rows: Vec<usize> = (0..8).map(|i| (k * 8 + i) % 40).collect();
-            let batch = elbo::data::select_rows(&data, &rows);
+            let batch = data.select_rows(&rows);
             let tape = Tape::with_params(&store);
             let x = tape.constant(batch);
             let q = svi.guide.family(&tape, x);

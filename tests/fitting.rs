@@ -28,7 +28,7 @@ fn minimise(optimizer: &mut dyn Optimizer<f64>, lr: f64, steps: usize) -> DMatri
                 .sum();
             tape.backward(loss)
         };
-        optimizer.step(&mut store, &grads, lr);
+        optimizer.step(&mut store, &grads, lr).unwrap();
     }
     store.get(w) - target
 }
@@ -486,7 +486,7 @@ fn frozen_parameters_get_no_gradient_and_do_not_move() {
     };
     assert_eq!(grads.param(a).unwrap().as_slice(), &[2.0, 2.0]);
     assert!(grads.param(b).is_none());
-    Adam::default().step(&mut store, &grads, 0.1);
+    Adam::default().step(&mut store, &grads, 0.1).unwrap();
     assert_eq!(store.get(b).as_slice(), &[2.0, 2.0]);
     assert!(store.get(a)[0] < 1.0);
     store.set_frozen(b, false);

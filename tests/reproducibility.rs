@@ -8,7 +8,7 @@ use elbo::guide::FullRankGaussianGuide;
 use elbo::infer::{Svi, SviConfig};
 use elbo::model::GaussianGuide;
 use elbo::optim::Adam;
-use elbo::vae::{Vae, VaeConfig};
+use elbo::vae::{Vae, VaeArchitecture, VaeTraining};
 use elbo::{ParamStore, Real};
 use nalgebra::DMatrix;
 
@@ -16,13 +16,15 @@ use nalgebra::DMatrix;
 /// products are large enough for matrixmultiply to split them over threads.
 fn vae_run<T: Real>(seed: u64) -> (Vec<DMatrix<T>>, f64) {
     let (train, test) = Dataset::<T>::digits8x8();
-    let config = VaeConfig {
-        batch_size: 128,
+    let architecture = VaeArchitecture {
         hidden: vec![256],
-        seed,
-        ..VaeConfig::default()
+        ..VaeArchitecture::new(64, 2)
     };
-    let mut vae = Vae::<T>::new(config).unwrap();
+    let training = VaeTraining {
+        batch_size: 128,
+        ..VaeTraining::default()
+    };
+    let mut vae = Vae::<T>::new(architecture, training, seed).unwrap();
     for _ in 0..2 {
         vae.train_epoch(&train.x, |_| {}).unwrap();
     }

@@ -10,7 +10,7 @@ use elbo::likelihood::{GaussianDecoder, ObservationVariance};
 use elbo::model::Guide;
 use elbo::nn::{Activation, Init, Mlp};
 use elbo::prior::StandardNormal;
-use elbo::vae::{Vae, VaeConfig, VaeLikelihood};
+use elbo::vae::{Vae, VaeArchitecture, VaeLikelihood, VaeTraining};
 use elbo::{Error, ParamStore};
 use nalgebra::DMatrix;
 
@@ -33,17 +33,17 @@ fn curve_data(n: usize, seed: u64) -> DMatrix<f64> {
 }
 
 fn small_vae(seed: u64) -> Vae<f64> {
-    let config = VaeConfig {
-        input_dim: 6,
-        latent: 2,
+    let architecture = VaeArchitecture {
         hidden: vec![32],
         likelihood: VaeLikelihood::Gaussian(ObservationVariance::Fixed(0.01)),
+        ..VaeArchitecture::new(6, 2)
+    };
+    let training = VaeTraining {
         batch_size: 32,
         learning_rate: 3e-3,
-        seed,
-        ..VaeConfig::default()
+        ..VaeTraining::default()
     };
-    Vae::new(config).unwrap()
+    Vae::new(architecture, training, seed).unwrap()
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn encode_decode_sample_and_interpolate_have_the_right_shapes() {
     assert!(sd.iter().all(|&s| s > 0.0));
     assert_eq!(vae.decode(&mean).shape(), (5, 6));
     assert_eq!(vae.reconstruct(&x).shape(), (5, 6));
-    assert_eq!(vae.sample(7, &mut common::rng(15)).unwrap().shape(), (7, 6));
+    assert_eq!(vae.sample(7, &mut common::rng(15)).shape(), (7, 6));
     let path = vae.interpolate(&x.rows(0, 1).into_owned(), &x.rows(1, 1).into_owned(), 4);
     assert_eq!(path.shape(), (4, 6));
     // The ends of the path are the two reconstructions.
@@ -210,12 +210,12 @@ fn encode_decode_sample_and_interpolate_have_the_right_shapes() {
 
 #[test]
 fn bernoulli_vae_rejects_data_outside_the_unit_interval_and_bad_settings() {
-    let config = VaeConfig {
-        input_dim: 6,
+    let architecture = VaeArchitecture {
         likelihood: VaeLikelihood::Bernoulli,
-        ..VaeConfig::default()
+        ..VaeArchitecture::new(6, 2)
     };
-    let mut vae = Vae::<f64>::new(config.clone()).unwrap();
+    let training = VaeTraining::default();
+    let mut vae = Vae::<f64>::new(architecture.clone(), training.clone(), 0).unwrap();
     let err = vae.train_epoch(&curve_data(8, 16), |_| {}).unwrap_err();
     assert!(
         matches!(
@@ -233,33 +233,40 @@ fn bernoulli_vae_rejects_data_outside_the_unit_interval_and_bad_settings() {
         Err(Error::ShapeMismatch { .. })
     ));
     for bad in [
-        VaeConfig {
+        VaeArchitecture {
             latent: 0,
-            ..config.clone()
+            ..architecture.clone()
         },
-        VaeConfig {
-            batch_size: 0,
-            ..config.clone()
-        },
-        VaeConfig {
+        VaeArchitecture {
             hidden: vec![8, 0],
-            ..config.clone()
+            ..architecture.clone()
         },
-        VaeConfig {
-            learning_rate: 0.0,
-            ..config.clone()
-        },
-        VaeConfig {
-            beta: -1.0,
-            ..config.clone()
-        },
-        VaeConfig {
+        VaeArchitecture {
             likelihood: VaeLikelihood::Gaussian(ObservationVariance::Fixed(0.0)),
-            ..config.clone()
+            ..architecture.clone()
         },
     ] {
         assert!(matches!(
-            Vae::<f64>::new(bad),
+            Vae::<f64>::new(bad, training.clone(), 0),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+    for bad in [
+        VaeTraining {
+            batch_size: 0,
+            ..training.clone()
+        },
+        VaeTraining {
+            learning_rate: 0.0,
+            ..training.clone()
+        },
+        VaeTraining {
+            beta: -1.0,
+            ..training.clone()
+        },
+    ] {
+        assert!(matches!(
+            Vae::<f64>::new(architecture.clone(), bad, 0),
             Err(Error::InvalidParameter { .. })
         ));
     }
@@ -284,18 +291,35 @@ impl elbo::model::Prior<f64> for StudentT {
             (0.75 * std::f64::consts::PI.sqrt()).ln() - 0.5 * (4.0 * std::f64::consts::PI).ln();
         (z.square().scale(0.25).ln_1p().scale(-2.5) + constant).row_sums()
     }
+    /// t₄ = N(0, 1) / √(χ²₄ / 4), with χ²₄ the sum of four squared normals.
+    fn sample<'t, R: rand::Rng + ?Sized>(
+        &self,
+        tape: &'t elbo::autodiff::Tape<'t, f64>,
+        n: usize,
+        rng: &mut R,
+    ) -> elbo::autodiff::Var<'t, f64> {
+        let mut normal = || <f64 as elbo::Real>::standard_normal(rng);
+        tape.constant(DMatrix::from_fn(n, self.dim, |_, _| {
+            let chi2: f64 = (0..4).map(|_| normal().powi(2)).sum();
+            normal() / (chi2 / 4.0).sqrt()
+        }))
+    }
 }
 
 #[test]
 fn any_prior_is_accepted_and_a_non_gaussian_one_trains_by_the_monte_carlo_elbo() {
-    let config = VaeConfig {
-        input_dim: 6,
-        latent: 2,
+    let architecture = VaeArchitecture {
         hidden: vec![16],
-        seed: 17,
-        ..VaeConfig::default()
+        ..VaeArchitecture::new(6, 2)
     };
-    let mut vae = Vae::with_prior(config.clone(), StudentT { dim: 2 }).unwrap();
+    let training = VaeTraining::default();
+    let mut vae = Vae::with_prior(
+        architecture.clone(),
+        training.clone(),
+        17,
+        StudentT { dim: 2 },
+    )
+    .unwrap();
     let data = curve_data(128, 18);
     let mut rng = common::rng(19);
     let before = vae.elbo(&data, &mut rng).unwrap();
@@ -307,14 +331,13 @@ fn any_prior_is_accepted_and_a_non_gaussian_one_trains_by_the_monte_carlo_elbo()
         after.is_finite() && after > before + 10.0,
         "{before} -> {after}"
     );
-    // Only Gaussian priors can be sampled from here: a clear error, not a panic.
-    assert!(matches!(
-        vae.sample(3, &mut rng),
-        Err(Error::InvalidParameter { .. })
-    ));
+    // Any prior can be sampled from: decoded draws of the t prior.
+    let samples = vae.sample(3, &mut rng);
+    assert_eq!(samples.shape(), (3, 6));
+    assert!(samples.iter().all(|v| v.is_finite()));
     // A prior of the wrong dimension is refused.
     assert!(matches!(
-        Vae::with_prior(config, StudentT { dim: 3 }),
+        Vae::with_prior(architecture, training, 17, StudentT { dim: 3 }),
         Err(Error::ShapeMismatch { .. })
     ));
 }

@@ -2,6 +2,7 @@
 
 use super::elementwise::{BinaryOp, UnaryOp};
 use super::reduce::Reduce;
+use crate::error::{Error, Result};
 use crate::kernels::{PIECE, wide, worth_spreading};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
@@ -109,6 +110,9 @@ pub struct Tape<'p, T: Real> {
     params: Option<&'p ParamStore<T>>,
     /// False for an evaluation tape: parameters load as constants.
     gradients: bool,
+    /// If set, only the parameters marked here (by position in the store) get gradients; the
+    /// others load as constants (a parameter group's step leaves the other groups alone).
+    trainable: Option<&'p [bool]>,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
 }
 
@@ -142,6 +146,7 @@ impl<'p, T: Real> Tape<'p, T> {
         Tape {
             params: None,
             gradients: true,
+            trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
         }
     }
@@ -151,6 +156,7 @@ impl<'p, T: Real> Tape<'p, T> {
         Tape {
             params: Some(params),
             gradients: true,
+            trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
         }
     }
@@ -160,6 +166,15 @@ impl<'p, T: Real> Tape<'p, T> {
     pub fn for_evaluation(params: &'p ParamStore<T>) -> Self {
         Tape {
             gradients: false,
+            ..Self::with_params(params)
+        }
+    }
+
+    /// A training tape on which only the parameters marked in `trainable` (by position in the
+    /// store) get gradients: the engine's step for one parameter group.
+    pub(crate) fn for_group(params: &'p ParamStore<T>, trainable: &'p [bool]) -> Self {
+        Tape {
+            trainable: Some(trainable),
             ..Self::with_params(params)
         }
     }
@@ -214,7 +229,10 @@ impl<'p, T: Real> Tape<'p, T> {
         let store = self
             .params
             .expect("Tape::param needs a tape made by Tape::with_params");
-        let op = if !self.gradients || store.is_frozen(id) {
+        let excluded = self
+            .trainable
+            .is_some_and(|t| !t.get(id.index()).copied().unwrap_or(false));
+        let op = if !self.gradients || excluded || store.is_frozen(id) {
             Op::Constant
         } else {
             Op::Param(id)
@@ -357,19 +375,30 @@ fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
 }
 
 /// Gradients of one backward pass, by parameter and by input.
+///
+/// Parameter gradients are looked up and iterated by [`ParamId`]; they remember the store whose
+/// tape made them, and [`Gradients::check_store`] refuses another store, so an optimizer can
+/// never apply them to the wrong matrices.
 #[derive(Clone, Debug)]
 pub struct Gradients<T: Real> {
     store: Option<u64>,
     nodes: Vec<Option<DMatrix<T>>>,
+    /// By the parameter's position in its store.
     params: Vec<Option<DMatrix<T>>>,
 }
 
 impl<T: Real> Gradients<T> {
-    /// Gradient with respect to a parameter; `None` if the loss does not depend on it.
+    /// Gradient with respect to a parameter; `None` if the loss does not depend on it (or it
+    /// was frozen, or loaded as a constant).
+    ///
+    /// # Panics
+    /// If `id` belongs to a store other than the one the tape loaded from, or the tape had no
+    /// store (a programming error, as for [`ParamStore::get`]).
     pub fn param(&self, id: ParamId) -> Option<&DMatrix<T>> {
-        if Some(id.store()) != self.store {
-            return None;
-        }
+        assert!(
+            Some(id.store()) == self.store,
+            "ParamId {id:?} is not a parameter of the store these gradients were taken in"
+        );
         self.params.get(id.index())?.as_ref()
     }
 
@@ -379,25 +408,40 @@ impl<T: Real> Gradients<T> {
         self.nodes.get(input.id)?.as_ref()
     }
 
-    /// Mutable gradients of all parameters, by parameter index (for clipping and transforms).
-    pub fn params_mut(&mut self) -> impl Iterator<Item = &mut DMatrix<T>> {
-        self.params.iter_mut().flatten()
+    /// Checks that these gradients were taken on a tape of `store`.
+    ///
+    /// # Errors
+    /// [`Error::ForeignGradients`] otherwise: applying them would move the wrong matrices.
+    pub fn check_store(&self, store: &ParamStore<T>) -> Result<()> {
+        if self.store == Some(store.uid()) {
+            Ok(())
+        } else {
+            Err(Error::ForeignGradients)
+        }
     }
 
-    /// Gradients of all parameters with their store index.
-    pub fn params_indexed(&self) -> impl Iterator<Item = (usize, &DMatrix<T>)> {
+    /// The parameters that have a gradient, with it, in the store's order.
+    pub fn iter(&self) -> impl Iterator<Item = (ParamId, &DMatrix<T>)> {
+        let store = self.store.unwrap_or(u64::MAX);
         self.params
             .iter()
             .enumerate()
-            .filter_map(|(i, g)| g.as_ref().map(|g| (i, g)))
+            .filter_map(move |(i, g)| Some((ParamId::new(store, i), g.as_ref()?)))
+    }
+
+    /// As [`Gradients::iter`], mutable (for clipping and other transforms).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut DMatrix<T>)> {
+        let store = self.store.unwrap_or(u64::MAX);
+        self.params
+            .iter_mut()
+            .enumerate()
+            .filter_map(move |(i, g)| Some((ParamId::new(store, i), g.as_mut()?)))
     }
 
     /// Euclidean norm over every parameter gradient.
     pub fn norm(&self) -> T {
-        self.params
-            .iter()
-            .flatten()
-            .map(|g| g.as_slice().iter().fold(T::zero(), |a, &v| a + v * v))
+        self.iter()
+            .map(|(_, g)| g.as_slice().iter().fold(T::zero(), |a, &v| a + v * v))
             .fold(T::zero(), |a, b| a + b)
             .sqrt()
     }
@@ -408,7 +452,7 @@ impl<T: Real> Gradients<T> {
         let norm = self.norm();
         if norm > max_norm && norm.is_finite() {
             let s = max_norm / norm;
-            for g in self.params_mut() {
+            for (_, g) in self.iter_mut() {
                 *g *= s;
             }
         }
@@ -417,8 +461,11 @@ impl<T: Real> Gradients<T> {
 
     /// Adds the gradients of another backward pass over the same store (a shard of the same
     /// batch, say).
+    ///
+    /// # Panics
+    /// If the two come from different stores.
     pub(crate) fn add(&mut self, other: Gradients<T>) {
-        debug_assert_eq!(self.store, other.store);
+        assert_eq!(self.store, other.store, "gradients of different stores");
         for (mine, theirs) in self.params.iter_mut().zip(other.params) {
             if let Some(g) = theirs {
                 accumulate(mine, g);
@@ -426,11 +473,11 @@ impl<T: Real> Gradients<T> {
         }
     }
 
-    /// The store index of the first parameter whose gradient holds NaN or an infinity.
-    pub fn first_non_finite(&self) -> Option<usize> {
-        self.params_indexed()
+    /// The first parameter whose gradient holds NaN or an infinity.
+    pub fn first_non_finite(&self) -> Option<ParamId> {
+        self.iter()
             .find(|(_, g)| first_failing(g.as_slice(), |v| v.is_finite()).is_some())
-            .map(|(i, _)| i)
+            .map(|(id, _)| id)
     }
 }
 

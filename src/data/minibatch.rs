@@ -5,9 +5,10 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-/// Draws minibatches of row indices without replacement within an epoch; a new permutation
-/// starts each epoch. The last batch of an epoch may be shorter.
-#[derive(Clone, Debug)]
+/// Draws minibatches of row indices without replacement within an epoch; each epoch starts
+/// from a fresh shuffle of `0..n`, so an epoch's order depends only on the generator's state at
+/// its start. The last batch of an epoch may be shorter.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Minibatches {
     order: Vec<usize>,
     batch: usize,
@@ -24,9 +25,29 @@ impl Minibatches {
         }
     }
 
+    /// True if these are batches of `batch` rows out of `n`.
+    pub fn fits(&self, n: usize, batch: usize) -> bool {
+        self.order.len() == n && self.batch == batch.max(1)
+    }
+
+    /// Checks a state read from a file: the order must be a permutation of `0..n` and the
+    /// position within it.
+    pub(crate) fn is_consistent(&self) -> bool {
+        let mut seen = vec![false; self.order.len()];
+        self.batch >= 1
+            && self.next <= self.order.len()
+            && self
+                .order
+                .iter()
+                .all(|&i| i < seen.len() && !std::mem::replace(&mut seen[i], true))
+    }
+
     /// The row indices of the next batch (reshuffling at the start of each epoch).
     pub fn next_batch<R: Rng + ?Sized>(&mut self, rng: &mut R) -> &[usize] {
         if self.next >= self.order.len() {
+            for (i, o) in self.order.iter_mut().enumerate() {
+                *o = i;
+            }
             self.order.shuffle(rng);
             self.next = 0;
         }
@@ -36,24 +57,6 @@ impl Minibatches {
     }
 }
 
-/// The rows `indices` of `data`, in that order.
-///
-/// # Panics
-/// If an index is not a row of `data`.
-pub fn select_rows<T: Real>(data: &DMatrix<T>, indices: &[usize]) -> DMatrix<T> {
-    let rows = data.nrows();
-    assert!(
-        indices.iter().all(|&i| i < rows),
-        "select_rows: an index is past the {rows} rows"
-    );
-    let mut out = Vec::with_capacity(indices.len() * data.ncols());
-    // Column by column over the column-major storage: a gather from one contiguous column.
-    for column in data.as_slice().chunks_exact(rows.max(1)) {
-        out.extend(indices.iter().map(|&i| column[i]));
-    }
-    DMatrix::from_vec(indices.len(), data.ncols(), out)
-}
-
 /// The rows `indices` of a data set given by its transpose `data_t` (one column per data row).
 ///
 /// Each row is then one contiguous read; a gather from column-major data jumps between all its
@@ -61,7 +64,10 @@ pub fn select_rows<T: Real>(data: &DMatrix<T>, indices: &[usize]) -> DMatrix<T> 
 ///
 /// # Panics
 /// If an index is not a column of `data_t`.
-pub fn select_rows_of_transpose<T: Real>(data_t: &DMatrix<T>, indices: &[usize]) -> DMatrix<T> {
+pub(crate) fn select_rows_of_transpose<T: Real>(
+    data_t: &DMatrix<T>,
+    indices: &[usize],
+) -> DMatrix<T> {
     let (dim, rows) = (data_t.nrows(), indices.len());
     let mut out = DMatrix::zeros(rows, dim);
     let out_slice = out.as_mut_slice();
@@ -78,7 +84,7 @@ pub fn select_rows_of_transpose<T: Real>(data_t: &DMatrix<T>, indices: &[usize])
 ///
 /// # Panics
 /// If the rows run past the end of `data`.
-pub fn row_block<T: Real>(data: &DMatrix<T>, start: usize, len: usize) -> DMatrix<T> {
+pub(crate) fn row_block<T: Real>(data: &DMatrix<T>, start: usize, len: usize) -> DMatrix<T> {
     let rows = data.nrows();
     assert!(start + len <= rows, "row_block: rows past the end");
     let mut out = Vec::with_capacity(len * data.ncols());

@@ -13,4 +13,5 @@ pub use idx::{
     IdxImages, encode_idx_images, encode_idx_labels, parse_idx_images, parse_idx_labels,
     read_idx_images, read_idx_labels,
 };
-pub use minibatch::{Minibatches, row_block, select_rows, select_rows_of_transpose};
+pub use minibatch::Minibatches;
+pub(crate) use minibatch::{row_block, select_rows_of_transpose};

@@ -4,4 +4,4 @@ mod estimator;
 mod svi;
 
 pub use estimator::{Estimator, GradientEstimator, Objective};
-pub use svi::{FitReport, MIN_SHARD_ROWS, Step, Svi, SviConfig};
+pub use svi::{FitReport, Svi, SviConfig, SviLoss};

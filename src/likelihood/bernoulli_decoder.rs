@@ -3,8 +3,8 @@
 use super::validate_decoder;
 use crate::autodiff::Var;
 use crate::error::{Error, Result};
-use crate::model::{Likelihood, Scope};
-use crate::nn::Mlp;
+use crate::model::{Decoder, Likelihood, Scope};
+use crate::nn::{Mlp, Network};
 use crate::real::Real;
 use crate::validate::first_failing;
 use nalgebra::DMatrix;
@@ -13,24 +13,34 @@ use nalgebra::DMatrix;
 /// the logits l = f(z) as x·l − softplus(l), which never takes the log of 0; x may lie anywhere
 /// in [0, 1] (grey levels give the usual binary cross-entropy).
 #[derive(Clone, Debug)]
-pub struct BernoulliDecoder {
-    net: Mlp,
+pub struct BernoulliDecoder<N = Mlp> {
+    net: N,
 }
 
-impl BernoulliDecoder {
+impl<N> BernoulliDecoder<N> {
     /// A decoder whose logits are the network `net` (latent in, data columns out; give it an
     /// identity output activation).
-    pub fn new(net: Mlp) -> Self {
+    pub fn new(net: N) -> Self {
         BernoulliDecoder { net }
     }
 
     /// The logits f(z) of each row of `z`.
-    pub fn logits<'t, T: Real>(&self, z: Var<'t, T>) -> Var<'t, T> {
+    pub fn logits<'t, T: Real>(&self, z: Var<'t, T>) -> Var<'t, T>
+    where
+        N: Network<T>,
+    {
         self.net.forward(z)
     }
 }
 
-impl<T: Real> Likelihood<T> for BernoulliDecoder {
+impl<T: Real, N: Network<T>> Decoder<T> for BernoulliDecoder<N> {
+    /// The probabilities sigmoid(f(z)).
+    fn mean<'t>(&self, z: Var<'t, T>) -> Var<'t, T> {
+        self.logits(z).sigmoid()
+    }
+}
+
+impl<T: Real, N: Network<T>> Likelihood<T> for BernoulliDecoder<N> {
     fn scope(&self) -> Scope {
         Scope::Local
     }

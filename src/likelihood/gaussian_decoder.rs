@@ -4,8 +4,8 @@ use super::validate_decoder;
 use crate::autodiff::Var;
 use crate::dist::LN_SQRT_2PI;
 use crate::error::{Result, require_positive};
-use crate::model::{Likelihood, Scope};
-use crate::nn::Mlp;
+use crate::model::{Decoder, Likelihood, Scope};
+use crate::nn::{Mlp, Network};
 use crate::params::{ParamId, ParamStore};
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
@@ -33,15 +33,15 @@ enum Variance {
 /// Smallest learned variance: keeps the log density bounded when the fit is perfect.
 const VARIANCE_FLOOR: f64 = 1e-6;
 
-/// p(x | z) = Π_j N(x_j; f_j(z), σ_j²) with f an MLP (`{name}.net`, identity output) for a local
-/// latent: row i of z explains row i of x.
+/// p(x | z) = Π_j N(x_j; f_j(z), σ_j²) with f a network (an [`Mlp`] by default, with an identity
+/// output) for a local latent: row i of z explains row i of x.
 #[derive(Clone, Debug)]
-pub struct GaussianDecoder {
-    net: Mlp,
+pub struct GaussianDecoder<N = Mlp> {
+    net: N,
     variance: Variance,
 }
 
-impl GaussianDecoder {
+impl<N> GaussianDecoder<N> {
     /// A decoder whose mean is the network `net` (latent in, data columns out; give it an
     /// identity output activation). A learned variance starts at 1 (stored as softplus⁻¹(1), as
     /// `{name}.variance`).
@@ -52,9 +52,12 @@ impl GaussianDecoder {
     pub fn new<T: Real>(
         store: &mut ParamStore<T>,
         name: &str,
-        net: Mlp,
+        net: N,
         variance: ObservationVariance,
-    ) -> Result<Self> {
+    ) -> Result<Self>
+    where
+        N: Network<T>,
+    {
         // softplus⁻¹(1) = ln(e − 1).
         let inverse_softplus_one = T::of_f64((std::f64::consts::E - 1.0).ln());
         let mut learned = |cols| {
@@ -73,9 +76,9 @@ impl GaussianDecoder {
         Ok(GaussianDecoder { net, variance })
     }
 
-    /// The mean f(z) of each row of `z`.
-    pub fn mean<'t, T: Real>(&self, z: Var<'t, T>) -> Var<'t, T> {
-        self.net.forward(z)
+    /// The network.
+    pub fn net(&self) -> &N {
+        &self.net
     }
 
     /// The current variances (1 x 1 or 1 x D).
@@ -89,13 +92,20 @@ impl GaussianDecoder {
     }
 }
 
-impl<T: Real> Likelihood<T> for GaussianDecoder {
+impl<T: Real, N: Network<T>> Decoder<T> for GaussianDecoder<N> {
+    /// The mean f(z) of each row of `z`.
+    fn mean<'t>(&self, z: Var<'t, T>) -> Var<'t, T> {
+        self.net.forward(z)
+    }
+}
+
+impl<T: Real, N: Network<T>> Likelihood<T> for GaussianDecoder<N> {
     fn scope(&self) -> Scope {
         Scope::Local
     }
 
     fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
-        let squared = (x - self.mean(z)).square(); // n x D
+        let squared = (x - self.net.forward(z)).square(); // n x D
         let d = c::<T>(x.shape().1 as f64);
         match self.variance {
             Variance::Fixed(v) => {

@@ -18,7 +18,7 @@ use nalgebra::DMatrix;
 
 /// Checks that a decoder network `net` fits latents of `latent_dim` and data `x`.
 fn validate_decoder<T: Real>(
-    net: &crate::nn::Mlp,
+    net: &impl crate::nn::Network<T>,
     x: &DMatrix<T>,
     latent_dim: usize,
 ) -> Result<()> {

@@ -38,6 +38,17 @@ pub trait Prior<T: Real>: Sync {
     /// parameters from `z.tape()`.
     fn log_prob<'t>(&self, z: Var<'t, T>) -> Var<'t, T>;
 
+    /// `n` draws from the prior on `tape`, one per row (`n x d`); a learnable prior loads its
+    /// parameters from `tape`, and reparameterised draws let gradients flow to them.
+    fn sample<'t, R: Rng + ?Sized>(
+        &self,
+        tape: &'t Tape<'t, T>,
+        n: usize,
+        rng: &mut R,
+    ) -> Var<'t, T>
+    where
+        Self: Sized;
+
     /// The prior as a Gaussian on `tape`, if it is one (enables analytic KL terms).
     fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {
         let _ = tape;
@@ -61,6 +72,31 @@ pub trait Likelihood<T: Real>: Sync {
     /// # Errors
     /// [`crate::Error::ShapeMismatch`] (or another variant) saying what is wrong.
     fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()>;
+}
+
+/// A likelihood that is a decoder: p(x | z) with a mean E[x | z] to reconstruct and generate
+/// from (a VAE's or an autoencoder's observation model).
+pub trait Decoder<T: Real>: Likelihood<T> {
+    /// E[x | z] for each row of `z`.
+    fn mean<'t>(&self, z: Var<'t, T>) -> Var<'t, T>;
+}
+
+impl<T: Real, L: Likelihood<T> + ?Sized> Likelihood<T> for Box<L> {
+    fn scope(&self) -> Scope {
+        (**self).scope()
+    }
+    fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
+        (**self).log_likelihood(x, z)
+    }
+    fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
+        (**self).validate(x, latent_dim)
+    }
+}
+
+impl<T: Real, D: Decoder<T> + ?Sized> Decoder<T> for Box<D> {
+    fn mean<'t>(&self, z: Var<'t, T>) -> Var<'t, T> {
+        (**self).mean(z)
+    }
 }
 
 /// A variational distribution q(z) instantiated on a tape.

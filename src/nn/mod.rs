@@ -1,12 +1,14 @@
-//! Neural-network building blocks on the tape: affine layers, activations, multilayer
-//! perceptrons and their initialisation.
+//! Neural-network building blocks on the tape: the [`Network`] trait, affine layers,
+//! activations, multilayer perceptrons and their initialisation.
 
 mod activation;
 mod init;
 mod linear;
 mod mlp;
+mod network;
 
 pub use activation::Activation;
 pub use init::Init;
 pub use linear::Linear;
 pub use mlp::Mlp;
+pub use network::{Identity, Network};

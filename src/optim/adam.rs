@@ -1,19 +1,17 @@
 //! Adam (Kingma & Ba 2015).
 
-use super::Optimizer;
+use super::{Optimizer, OptimizerState};
 use crate::autodiff::Gradients;
 use crate::error::{Error, Result, require_positive};
 use crate::kernels::{PIECE, wide, worth_spreading};
-use crate::params::ParamStore;
+use crate::params::{ParamId, ParamStore};
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
+use std::collections::BTreeMap;
 
 /// A piece of a parameter with its moments and gradient, as rayon's zipped chunks hand it out.
 type Slices<'a, T> = (((&'a mut [T], &'a mut [T]), &'a mut [T]), &'a [T]);
-
-/// First and second moment estimates of one parameter (absent until its first gradient).
-pub(crate) type Moments<T> = Option<(DMatrix<T>, DMatrix<T>)>;
 
 /// Adam with bias-corrected first and second moment estimates.
 #[derive(Clone, Debug)]
@@ -22,8 +20,12 @@ pub struct Adam<T: Real> {
     beta2: T,
     epsilon: T,
     steps: i32,
-    moments: Vec<Moments<T>>,
+    /// First and second moment estimates, from a parameter's first gradient on.
+    moments: BTreeMap<ParamId, (DMatrix<T>, DMatrix<T>)>,
 }
+
+const FIRST_MOMENT: &str = "m";
+const SECOND_MOMENT: &str = "v";
 
 impl<T: Real> Default for Adam<T> {
     /// β₁ = 0.9, β₂ = 0.999, ε = 1e-8: the published defaults.
@@ -33,7 +35,7 @@ impl<T: Real> Default for Adam<T> {
             beta2: c(0.999),
             epsilon: c(1e-8),
             steps: 0,
-            moments: Vec::new(),
+            moments: BTreeMap::new(),
         }
     }
 }
@@ -62,34 +64,23 @@ impl<T: Real> Adam<T> {
     pub fn steps(&self) -> usize {
         self.steps as usize
     }
-
-    /// The step count and the moment estimates by parameter index, for checkpoints.
-    pub(crate) fn state(&self) -> (i32, &[Moments<T>]) {
-        (self.steps, &self.moments)
-    }
-
-    /// Restores what [`Adam::state`] returned.
-    pub(crate) fn restore(&mut self, steps: i32, moments: Vec<Moments<T>>) {
-        self.steps = steps;
-        self.moments = moments;
-    }
 }
 
 impl<T: Real> Optimizer<T> for Adam<T> {
-    fn step(&mut self, params: &mut ParamStore<T>, grads: &Gradients<T>, lr: T) {
-        self.moments.resize(params.len(), None);
+    fn step(&mut self, params: &mut ParamStore<T>, grads: &Gradients<T>, lr: T) -> Result<()> {
+        grads.check_store(params)?;
         self.steps = self.steps.saturating_add(1);
         let (b1, b2, eps) = (self.beta1, self.beta2, self.epsilon);
         // Fold both bias corrections into the step size.
         let step = lr * (T::one() - b2.powi(self.steps)).sqrt() / (T::one() - b1.powi(self.steps));
-        for (i, g) in grads.params_indexed() {
-            let (m, v) = self.moments[i].get_or_insert_with(|| {
+        for (id, g) in grads.iter() {
+            let (m, v) = self.moments.entry(id).or_insert_with(|| {
                 (
                     DMatrix::zeros(g.nrows(), g.ncols()),
                     DMatrix::zeros(g.nrows(), g.ncols()),
                 )
             });
-            let p = params.get_mut_at(i).as_mut_slice();
+            let p = params.get_mut(id).as_mut_slice();
             let (m, v, g) = (m.as_mut_slice(), v.as_mut_slice(), g.as_slice());
             let update = |(((p, m), v), g): Slices<'_, T>| {
                 wide(
@@ -116,5 +107,54 @@ impl<T: Real> Optimizer<T> for Adam<T> {
                 update((((p, m), v), g));
             }
         }
+        Ok(())
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        let mut slots = Vec::with_capacity(2 * self.moments.len());
+        for (&id, (m, v)) in &self.moments {
+            slots.push((id, FIRST_MOMENT.to_string(), m.clone()));
+            slots.push((id, SECOND_MOMENT.to_string(), v.clone()));
+        }
+        OptimizerState {
+            counters: vec![("steps".to_string(), self.steps as u64)],
+            slots,
+        }
+    }
+
+    fn restore(&mut self, state: OptimizerState<T>) -> Result<()> {
+        let steps = state.counter("steps")?;
+        let steps = i32::try_from(steps)
+            .map_err(|_| Error::invalid("Adam step count", steps, "at most 2^31 - 1"))?;
+        let mut first = BTreeMap::new();
+        let mut second = BTreeMap::new();
+        for (id, slot, value) in state.slots {
+            match slot.as_str() {
+                FIRST_MOMENT => first.insert(id, value),
+                SECOND_MOMENT => second.insert(id, value),
+                _ => return Err(Error::invalid("Adam state slot", slot, "`m` or `v`")),
+            };
+        }
+        let mut moments = BTreeMap::new();
+        for (id, m) in first {
+            let v = second.remove(&id).ok_or_else(|| {
+                Error::invalid(
+                    "Adam state",
+                    "a first moment alone",
+                    "both moments of each parameter",
+                )
+            })?;
+            moments.insert(id, (m, v));
+        }
+        if !second.is_empty() {
+            return Err(Error::invalid(
+                "Adam state",
+                "a second moment alone",
+                "both moments of each parameter",
+            ));
+        }
+        self.steps = steps;
+        self.moments = moments;
+        Ok(())
     }
 }

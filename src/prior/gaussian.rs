@@ -7,6 +7,7 @@ use crate::model::Prior;
 use crate::real::{Real, c};
 use crate::validate::check_finite;
 use nalgebra::{DMatrix, DVector};
+use rand::Rng;
 
 /// p(z) = N(0, I).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +39,15 @@ impl<T: Real> Prior<T> for StandardNormal {
             .row_sums()
             .scale(c(-0.5))
             .shift(-d * c(LN_SQRT_2PI))
+    }
+
+    fn sample<'t, R: Rng + ?Sized>(
+        &self,
+        tape: &'t Tape<'t, T>,
+        n: usize,
+        rng: &mut R,
+    ) -> Var<'t, T> {
+        DiagNormal::standard(tape, self.dim).rsample(n, rng)
     }
 
     fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {
@@ -108,6 +118,15 @@ impl<T: Real> Prior<T> for GaussianPrior<T> {
 
     fn log_prob<'t>(&self, z: Var<'t, T>) -> Var<'t, T> {
         self.on(z.tape()).log_prob(z)
+    }
+
+    fn sample<'t, R: Rng + ?Sized>(
+        &self,
+        tape: &'t Tape<'t, T>,
+        n: usize,
+        rng: &mut R,
+    ) -> Var<'t, T> {
+        self.on(tape).rsample(n, rng)
     }
 
     fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {

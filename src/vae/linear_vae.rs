@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::guide::{GaussianEncoder, LocalDiagGaussianGuide};
 use crate::infer::{Estimator, FitReport, Objective, Svi, SviConfig};
 use crate::likelihood::{GaussianDecoder, ObservationVariance};
-use crate::nn::{Activation, Init, Mlp};
+use crate::nn::{Activation, Identity, Init, Mlp};
 use crate::optim::Adam;
 use crate::params::{ParamId, ParamStore};
 use crate::prior::StandardNormal;
@@ -17,7 +17,7 @@ use rand::Rng;
 /// likelihood with the exact posterior). Runs in f64, to be compared with the closed form.
 pub struct LinearVae {
     params: ParamStore<f64>,
-    svi: Svi<StandardNormal, GaussianDecoder, GaussianEncoder>,
+    svi: Svi<StandardNormal, GaussianDecoder, GaussianEncoder<Identity>>,
     decoder_weights: ParamId,
     decoder_bias: ParamId,
 }

@@ -1,8 +1,9 @@
-//! Ready-made models built from the crate's parts.
+//! Variational autoencoders: the VAE with neural networks, and the linear VAE whose optimum
+//! is known in closed form.
 
-mod checkpoint;
 mod linear_vae;
+#[allow(clippy::module_inception)]
 mod vae;
 
 pub use linear_vae::LinearVae;
-pub use vae::{EpochReport, Vae, VaeConfig, VaeDecoder, VaeLikelihood};
+pub use vae::{EpochReport, Vae, VaeArchitecture, VaeEncoder, VaeLikelihood, VaeTraining};

@@ -1,24 +1,31 @@
 //! The variational autoencoder: amortized SGVB with a neural encoder and decoder.
 
 use crate::autodiff::{Tape, Var};
-use crate::data::{Minibatches, select_rows_of_transpose};
+use crate::engine::{
+    Batch, Checkpoint, Control, EpochEvent, Loss, Observer, ParamGroup, StepEvent, Trainer,
+    TrainerSettings,
+};
 use crate::error::{Error, Result, require_positive};
 use crate::guide::GaussianEncoder;
-use crate::infer::{Estimator, GradientEstimator, Objective, Step, Svi};
+use crate::infer::{Estimator, GradientEstimator, Objective, Svi};
 use crate::likelihood::{BernoulliDecoder, GaussianDecoder, ObservationVariance};
-use crate::model::{Likelihood, Prior, Scope};
-use crate::nn::{Activation, Init, Mlp};
-use crate::optim::Adam;
+use crate::memory::{ensure_available, entries, total};
+use crate::model::{Decoder, Prior};
+use crate::nn::{Activation, Init, Mlp, Network};
+use crate::optim::{Adam, LearningRate};
 use crate::params::ParamStore;
 use crate::prior::StandardNormal;
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::sync::Arc;
 
-/// The observation model p(x | z) of a [`Vae`].
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// The observation model p(x | z) of the ready-made VAE ([`VaeArchitecture`]). Any other
+/// [`Decoder`] plugs in through [`Vae::from_parts`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum VaeLikelihood {
     /// N(f(z), σ² I) with the variance fixed or learned.
     Gaussian(ObservationVariance),
@@ -26,9 +33,10 @@ pub enum VaeLikelihood {
     Bernoulli,
 }
 
-/// Sizes and training settings of a [`Vae`].
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct VaeConfig {
+/// The networks of the ready-made VAE: an MLP encoder trunk with two linear heads, and an MLP
+/// decoder mirroring the trunk. What a checkpoint must match to be resumed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VaeArchitecture {
     /// Columns of the data.
     pub input_dim: usize,
     /// Dimension of z.
@@ -41,46 +49,32 @@ pub struct VaeConfig {
     pub init: Init,
     /// p(x | z).
     pub likelihood: VaeLikelihood,
-    /// Rows per minibatch.
-    pub batch_size: usize,
-    /// Adam's step size.
-    pub learning_rate: f64,
-    /// Final KL weight β (1 is the ELBO).
-    pub beta: f64,
-    /// Epochs over which β rises linearly from 0 to `beta` (0: no warm-up).
-    pub warmup_epochs: usize,
-    /// Seed of the initial weights, the shuffling and the draws.
-    pub seed: u64,
 }
 
-impl Default for VaeConfig {
-    fn default() -> Self {
-        VaeConfig {
-            input_dim: 64,
-            latent: 2,
+impl VaeArchitecture {
+    /// A VAE for `input_dim`-column data with `latent` dimensions: one hidden layer of 128
+    /// ReLU units, U(±1/√fan_in) weights, Gaussian observations with variance 0.05. Change the
+    /// fields for anything else.
+    pub fn new(input_dim: usize, latent: usize) -> Self {
+        VaeArchitecture {
+            input_dim,
+            latent,
             hidden: vec![128],
             activation: Activation::Relu,
             init: Init::Uniform,
             likelihood: VaeLikelihood::Gaussian(ObservationVariance::Fixed(0.05)),
-            batch_size: 64,
-            learning_rate: 1e-3,
-            beta: 1.0,
-            warmup_epochs: 0,
-            seed: 0,
         }
     }
-}
 
-impl VaeConfig {
-    /// Checks every setting.
+    /// Checks every setting, and that the networks fit in memory.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming the first bad one.
-    pub fn validate(&self) -> Result<()> {
+    /// [`Error::InvalidParameter`] naming the first bad one; [`Error::TooLarge`] for sizes the
+    /// machine cannot hold.
+    pub fn validate<T: Real>(&self) -> Result<()> {
         for (name, v) in [
             ("input dimension", self.input_dim),
             ("latent dimension", self.latent),
-            ("batch size", self.batch_size),
         ] {
             if v == 0 {
                 return Err(Error::invalid(name, 0, "at least 1"));
@@ -93,51 +87,98 @@ impl VaeConfig {
                 "sizes of at least 1",
             ));
         }
+        if let VaeLikelihood::Gaussian(ObservationVariance::Fixed(c)) = self.likelihood {
+            require_positive("observation variance", c)?;
+        }
+        // Parameters, their gradients and Adam's two moments.
+        let count = self.parameter_count();
+        ensure_available::<T>(
+            "a VAE",
+            format!(
+                "{} -> {:?} -> {} ({} parameters)",
+                self.input_dim,
+                self.hidden,
+                self.latent,
+                count.map_or("too many".to_string(), |c| c.to_string())
+            ),
+            count.and_then(|c| c.checked_mul(4)),
+        )
+    }
+
+    /// The number of learnable values the networks hold (`None` if it overflows).
+    pub fn parameter_count(&self) -> Option<usize> {
+        let layer = |i: usize, o: usize| entries(&[i, o]).and_then(|w| w.checked_add(o));
+        let mut widths = vec![self.input_dim];
+        widths.extend(&self.hidden);
+        let trunk: Vec<_> = widths.windows(2).map(|w| layer(w[0], w[1])).collect();
+        let last = *widths.last().expect("input width");
+        let heads = layer(last, self.latent).and_then(|h| h.checked_mul(2));
+        let mut back = vec![self.latent];
+        back.extend(self.hidden.iter().rev());
+        back.push(self.input_dim);
+        let decoder: Vec<_> = back.windows(2).map(|w| layer(w[0], w[1])).collect();
+        let variance = match self.likelihood {
+            VaeLikelihood::Gaussian(ObservationVariance::LearnedScalar) => 1,
+            VaeLikelihood::Gaussian(ObservationVariance::LearnedPerDimension) => self.input_dim,
+            _ => 0,
+        };
+        let mut terms = trunk;
+        terms.extend(decoder);
+        terms.push(heads);
+        terms.push(Some(variance));
+        total(&terms)
+    }
+}
+
+/// How a [`Vae`] trains: what a resumed run may change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VaeTraining {
+    /// Rows per minibatch.
+    pub batch_size: usize,
+    /// Adam's step size.
+    pub learning_rate: f64,
+    /// Final KL weight β (1 is the ELBO).
+    pub beta: f64,
+    /// Epochs over which β rises linearly from 0 to `beta` (0: no warm-up).
+    pub warmup_epochs: usize,
+}
+
+impl Default for VaeTraining {
+    /// Batches of 64, Adam at 1e-3, β = 1 without warm-up.
+    fn default() -> Self {
+        VaeTraining {
+            batch_size: 64,
+            learning_rate: 1e-3,
+            beta: 1.0,
+            warmup_epochs: 0,
+        }
+    }
+}
+
+impl VaeTraining {
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::invalid("batch size", 0, "at least 1"));
+        }
         require_positive("learning rate", self.learning_rate)?;
         if !(self.beta >= 0.0 && self.beta.is_finite()) {
             return Err(Error::invalid("beta", self.beta, "a finite number >= 0"));
         }
-        if let VaeLikelihood::Gaussian(ObservationVariance::Fixed(c)) = self.likelihood {
-            require_positive("observation variance", c)?;
-        }
         Ok(())
     }
-}
 
-/// The VAE's decoder: either observation model behind one [`Likelihood`].
-#[derive(Clone, Debug)]
-pub enum VaeDecoder {
-    /// Gaussian observations.
-    Gaussian(GaussianDecoder),
-    /// Bernoulli observations.
-    Bernoulli(BernoulliDecoder),
-}
-
-impl VaeDecoder {
-    /// E[x | z]: the Gaussian mean, or the Bernoulli probabilities.
-    pub fn expected<'t, T: Real>(&self, z: Var<'t, T>) -> Var<'t, T> {
-        match self {
-            VaeDecoder::Gaussian(d) => d.mean(z),
-            VaeDecoder::Bernoulli(d) => d.logits(z).sigmoid(),
-        }
-    }
-}
-
-impl<T: Real> Likelihood<T> for VaeDecoder {
-    fn scope(&self) -> Scope {
-        Scope::Local
-    }
-    fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
-        match self {
-            VaeDecoder::Gaussian(d) => d.log_likelihood(x, z),
-            VaeDecoder::Bernoulli(d) => d.log_likelihood(x, z),
-        }
-    }
-    fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
-        match self {
-            VaeDecoder::Gaussian(d) => d.validate(x, latent_dim),
-            VaeDecoder::Bernoulli(d) => d.validate(x, latent_dim),
-        }
+    fn trainer<'o, T: Real>(&self, store: &ParamStore<T>) -> Result<Trainer<'o, T>> {
+        let settings = TrainerSettings {
+            batch_size: Some(self.batch_size),
+            ..TrainerSettings::default()
+        };
+        let group = ParamGroup::all("vae", store, Adam::default())
+            .with_learning_rate(LearningRate::Constant(self.learning_rate));
+        Trainer::new(settings, vec![group])
     }
 }
 
@@ -148,56 +189,167 @@ pub struct EpochReport {
     pub epoch: usize,
     /// Mean objective per training row over the epoch's steps (with the epoch's β).
     pub objective: f64,
-    /// The KL weight at the epoch's end.
+    /// The KL weight at the epoch's last step.
     pub beta: f64,
     /// Steps skipped for a non-finite loss or gradient.
     pub skipped: usize,
 }
 
-/// Most steps in a row that may be skipped before training gives up.
-const MAX_SKIPPED_IN_ROW: usize = 20;
-
 /// Entries (rows × particles × columns) evaluated on one tape, to bound memory.
 const EVALUATION_BUDGET: usize = 1 << 22;
 
+/// The encoder of every [`Vae`]: a Gaussian q(z | x) on any network.
+pub type VaeEncoder<T> = GaussianEncoder<Box<dyn Network<T>>>;
+
 /// A variational autoencoder: a prior p(z) (N(0, I) unless given), p(x | z) from a decoder
-/// network, q(z | x) from an encoder network, trained by minibatch SGVB with Adam.
-pub struct Vae<T: Real, P: Prior<T> = StandardNormal> {
-    pub(super) config: VaeConfig,
-    pub(super) params: ParamStore<T>,
-    pub(super) svi: Svi<P, VaeDecoder, GaussianEncoder>,
+/// network (any [`Decoder`]), q(z | x) from an encoder network, trained by minibatch SGVB with
+/// Adam through the engine.
+pub struct Vae<T: Real, P: Prior<T> = StandardNormal, D: Decoder<T> = Box<dyn Decoder<T>>> {
+    params: ParamStore<T>,
+    svi: Svi<P, D, VaeEncoder<T>>,
     /// The ELBO's form: analytic KL when the prior is Gaussian, Monte Carlo otherwise.
-    pub(super) elbo_form: Estimator,
-    pub(super) optimizer: Adam<T>,
-    pub(super) rng: Pcg64,
-    pub(super) epochs_done: usize,
-    pub(super) steps_done: usize,
+    elbo_form: Estimator,
+    /// Present for the ready-made networks, so that a checkpoint can rebuild them.
+    architecture: Option<VaeArchitecture>,
+    training: VaeTraining,
+    trainer: Trainer<'static, T>,
+    rng: Pcg64,
+    epochs_done: usize,
+}
+
+/// What a VAE's checkpoint holds besides the parameters and the trainer.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    architecture: Option<VaeArchitecture>,
+    training: VaeTraining,
+    epochs_done: usize,
 }
 
 impl<T: Real> Vae<T> {
-    /// Builds the networks with weights drawn from the seed, under a N(0, I) prior.
+    /// The ready-made VAE under a N(0, I) prior, weights drawn from `seed` (which then drives
+    /// the shuffling and every draw).
     ///
     /// # Errors
-    /// As [`VaeConfig::validate`].
-    pub fn new(config: VaeConfig) -> Result<Self> {
-        let prior = StandardNormal::new(config.latent)?;
-        Self::with_prior(config, prior)
+    /// As [`VaeArchitecture::validate`] and [`VaeTraining::validate`].
+    pub fn new(architecture: VaeArchitecture, training: VaeTraining, seed: u64) -> Result<Self> {
+        let prior = StandardNormal::new(architecture.latent)?;
+        Self::with_prior(architecture, training, seed, prior)
+    }
+
+    /// Reads a checkpoint of the ready-made VAE written by [`Vae::save`] and rebuilds the model
+    /// with its training state; training continues exactly where it stopped. The saved
+    /// architecture is checked against the number of values the file holds before anything is
+    /// allocated.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be read; [`Error::Checkpoint`] if it is not a VAE
+    /// checkpoint of this version and precision, or its parameters do not fit its settings.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let checkpoint = Checkpoint::read(path)?;
+        let fail = |problem: String| Error::Checkpoint {
+            path: checkpoint.path().to_path_buf(),
+            problem,
+        };
+        let saved: Saved = checkpoint.model()?;
+        let architecture = saved.architecture.ok_or_else(|| {
+            fail("it holds a VAE built from custom parts: build it and call Vae::resume".into())
+        })?;
+        if architecture.parameter_count() != Some(checkpoint.values()) {
+            return Err(fail(format!(
+                "its settings describe {} parameter values, the file holds {}",
+                architecture
+                    .parameter_count()
+                    .map_or("too many".to_string(), |c| c.to_string()),
+                checkpoint.values()
+            )));
+        }
+        let mut vae = Vae::new(architecture, saved.training, 0)
+            .map_err(|e| fail(format!("its settings are invalid: {e}")))?;
+        vae.restore(&checkpoint)?;
+        Ok(vae)
     }
 }
 
 impl<T: Real, P: Prior<T>> Vae<T, P> {
-    /// Builds the networks with weights drawn from the seed, under any prior of the latent
-    /// dimension. A Gaussian prior gets the analytic-KL ELBO; any other the Monte Carlo ELBO.
+    /// The ready-made VAE under any prior of the latent dimension. A Gaussian prior gets the
+    /// analytic-KL ELBO; any other the Monte Carlo ELBO.
     ///
     /// # Errors
-    /// As [`VaeConfig::validate`]; [`Error::ShapeMismatch`] if the prior's dimension is not
-    /// `config.latent`.
-    pub fn with_prior(config: VaeConfig, prior: P) -> Result<Self> {
-        config.validate()?;
-        if prior.dim() != config.latent {
+    /// As [`Vae::new`]; [`Error::ShapeMismatch`] if the prior's dimension is not
+    /// `architecture.latent`.
+    pub fn with_prior(
+        architecture: VaeArchitecture,
+        training: VaeTraining,
+        seed: u64,
+        prior: P,
+    ) -> Result<Self> {
+        architecture.validate::<T>()?;
+        training.validate()?;
+        let a = &architecture;
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let mut params = ParamStore::new();
+        let encoder_sizes: Vec<usize> = std::iter::once(a.input_dim)
+            .chain(a.hidden.iter().copied())
+            .collect();
+        let trunk = Mlp::new(
+            &mut params,
+            "encoder.trunk",
+            &encoder_sizes,
+            a.activation,
+            a.activation,
+            a.init,
+            &mut rng,
+        )?;
+        let trunk: Box<dyn Network<T>> = Box::new(trunk);
+        let encoder =
+            GaussianEncoder::new(&mut params, "encoder", trunk, a.latent, a.init, &mut rng)?;
+        let sizes: Vec<usize> = std::iter::once(a.latent)
+            .chain(a.hidden.iter().rev().copied())
+            .chain([a.input_dim])
+            .collect();
+        let net = Mlp::new(
+            &mut params,
+            "decoder",
+            &sizes,
+            a.activation,
+            Activation::Identity,
+            a.init,
+            &mut rng,
+        )?;
+        let decoder: Box<dyn Decoder<T>> = match a.likelihood {
+            VaeLikelihood::Gaussian(variance) => {
+                Box::new(GaussianDecoder::new(&mut params, "decoder", net, variance)?)
+            }
+            VaeLikelihood::Bernoulli => Box::new(BernoulliDecoder::new(net)),
+        };
+        let mut vae = Vae::from_parts(params, prior, encoder, decoder, training, rng)?;
+        vae.architecture = Some(architecture);
+        Ok(vae)
+    }
+}
+
+impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
+    /// A VAE from parts built by the caller: the parameters they registered, a prior, an
+    /// encoder on any network, any decoder, and the generator that continues from their
+    /// initialisation.
+    ///
+    /// # Errors
+    /// As [`VaeTraining::validate`]; [`Error::ShapeMismatch`] if the prior's and the encoder's
+    /// latent dimensions differ.
+    pub fn from_parts(
+        params: ParamStore<T>,
+        prior: P,
+        encoder: VaeEncoder<T>,
+        decoder: D,
+        training: VaeTraining,
+        rng: Pcg64,
+    ) -> Result<Self> {
+        training.validate()?;
+        let latent = crate::model::Guide::<T>::dim(&encoder);
+        if prior.dim() != latent {
             return Err(Error::shape(
                 "prior (latent dimension)",
-                (1, config.latent),
+                (1, latent),
                 (1, prior.dim()),
             ));
         }
@@ -206,58 +358,46 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
         } else {
             Estimator::Elbo
         };
-        let mut rng = Pcg64::seed_from_u64(config.seed);
-        let mut params = ParamStore::new();
-        let c = &config;
-        let encoder_sizes: Vec<usize> = std::iter::once(c.input_dim)
-            .chain(c.hidden.iter().copied())
-            .collect();
-        let trunk = Mlp::new(
-            &mut params,
-            "encoder.trunk",
-            &encoder_sizes,
-            c.activation,
-            c.activation,
-            c.init,
-            &mut rng,
-        )?;
-        let encoder =
-            GaussianEncoder::new(&mut params, "encoder", trunk, c.latent, c.init, &mut rng)?;
-        let sizes: Vec<usize> = std::iter::once(c.latent)
-            .chain(c.hidden.iter().rev().copied())
-            .chain([c.input_dim])
-            .collect();
-        let net = Mlp::new(
-            &mut params,
-            "decoder",
-            &sizes,
-            c.activation,
-            Activation::Identity,
-            c.init,
-            &mut rng,
-        )?;
-        let decoder = match c.likelihood {
-            VaeLikelihood::Gaussian(variance) => {
-                VaeDecoder::Gaussian(GaussianDecoder::new(&mut params, "decoder", net, variance)?)
-            }
-            VaeLikelihood::Bernoulli => VaeDecoder::Bernoulli(BernoulliDecoder::new(net)),
-        };
-        let svi = Svi::new(prior, decoder, encoder);
+        let trainer = training.trainer(&params)?;
         Ok(Vae {
-            config,
             params,
-            svi,
+            svi: Svi::new(prior, decoder, encoder),
             elbo_form,
-            optimizer: Adam::default(),
+            architecture: None,
+            training,
+            trainer,
             rng,
             epochs_done: 0,
-            steps_done: 0,
         })
     }
 
-    /// The settings.
-    pub fn config(&self) -> &VaeConfig {
-        &self.config
+    /// The networks, for the ready-made VAE (`None` for one built from parts).
+    pub fn architecture(&self) -> Option<&VaeArchitecture> {
+        self.architecture.as_ref()
+    }
+
+    /// The training settings.
+    pub fn training(&self) -> &VaeTraining {
+        &self.training
+    }
+
+    /// Changes the training settings (batch size, learning rate, β, warm-up) from the next
+    /// epoch on; the networks, the optimizer state and the progress stay.
+    ///
+    /// # Errors
+    /// As [`VaeTraining::validate`].
+    pub fn set_training(&mut self, training: VaeTraining) -> Result<()> {
+        training.validate()?;
+        let settings = TrainerSettings {
+            batch_size: Some(training.batch_size),
+            ..self.trainer.settings().clone()
+        };
+        self.trainer.set_settings(settings)?;
+        for group in self.trainer.groups_mut() {
+            group.set_learning_rate(LearningRate::Constant(training.learning_rate));
+        }
+        self.training = training;
+        Ok(())
     }
 
     /// The parameters.
@@ -270,19 +410,51 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
         self.epochs_done
     }
 
-    /// The KL weight after `steps` steps of `steps_per_epoch`: linear from 0 to β over the
-    /// warm-up epochs.
-    fn beta_at(&self, steps: usize, steps_per_epoch: usize) -> f64 {
-        let warmup = self.config.warmup_epochs * steps_per_epoch;
-        if warmup == 0 {
-            self.config.beta
-        } else {
-            self.config.beta * (steps as f64 / warmup as f64).min(1.0)
-        }
+    /// Writes the model and its training state to `path` (atomically; see
+    /// [`Trainer::save`]).
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteData`] if a parameter is NaN or infinite; [`Error::Write`] if the file
+    /// cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let saved = Saved {
+            architecture: self.architecture.clone(),
+            training: self.training.clone(),
+            epochs_done: self.epochs_done,
+        };
+        self.trainer.save(path, &self.params, &self.rng, &saved)
     }
 
-    /// One pass over `train` in shuffled minibatches (the analytic-KL ELBO, one draw per row,
-    /// Adam). `on_batch(rows_done)` is called after every step, for progress displays.
+    /// Continues from a checkpoint of a VAE built the same way: its parameters, optimizer
+    /// state, generator, progress and training settings replace this one's.
+    ///
+    /// # Errors
+    /// As [`Checkpoint::read`] and [`Checkpoint::restore`]; [`Error::Checkpoint`] if the saved
+    /// architecture differs from this one's.
+    pub fn resume(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        self.restore(&Checkpoint::read(path)?)
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        let saved: Saved = checkpoint.model()?;
+        if saved.architecture != self.architecture {
+            return Err(Error::Checkpoint {
+                path: checkpoint.path().to_path_buf(),
+                problem: format!(
+                    "it was saved from the architecture {:?}, this VAE is {:?}",
+                    saved.architecture, self.architecture
+                ),
+            });
+        }
+        checkpoint.restore(&mut self.params, &mut self.trainer, &mut self.rng)?;
+        self.set_training(saved.training)?;
+        self.epochs_done = saved.epochs_done;
+        Ok(())
+    }
+
+    /// One pass over `train` in shuffled minibatches (the analytic-KL ELBO for a Gaussian
+    /// prior, one draw per row, Adam). `on_batch(rows_done)` is called after every step, for
+    /// progress displays.
     ///
     /// # Errors
     /// Data that the model cannot fit ([`Svi::validate_data`]); [`Error::Diverged`] after too
@@ -290,69 +462,35 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
     pub fn train_epoch(
         &mut self,
         train: &DMatrix<T>,
-        mut on_batch: impl FnMut(usize),
+        on_batch: impl FnMut(usize),
     ) -> Result<EpochReport> {
-        self.svi.validate_data(train)?;
         let n = train.nrows();
-        let batch = self.config.batch_size.min(n);
-        let steps_per_epoch = n.div_ceil(batch);
-        let mut batches = Minibatches::new(n, batch);
-        let (mut total, mut skipped, mut in_row, mut rows) = (0.0, 0, 0, 0);
-        let mut beta = self.beta_at(self.steps_done, steps_per_epoch);
-        // Minibatches are gathered from the transpose, where each data row is contiguous: one
-        // transpose per epoch is cheaper than gathering across every column at every step.
-        let train_t = train.transpose();
-        for _ in 0..steps_per_epoch {
-            let x = Arc::new(select_rows_of_transpose(
-                &train_t,
-                batches.next_batch(&mut self.rng),
-            ));
-            beta = self.beta_at(self.steps_done, steps_per_epoch);
-            let objective = Objective {
-                estimator: self.elbo_form,
-                particles: 1,
-                gradient: GradientEstimator::Reparameterization,
-                kl_weight: beta,
-            };
-            let lr = T::of_f64(self.config.learning_rate);
-            let step = self.svi.step(
-                &mut self.params,
-                &x,
-                n,
-                &mut self.optimizer,
-                &objective,
-                lr,
-                None,
-                &mut self.rng,
-            )?;
-            self.steps_done += 1;
-            rows += x.nrows();
-            match step {
-                Step::Taken { elbo } => {
-                    // The step's estimate stands for all n rows; this batch's share is B/n of it.
-                    total += elbo * x.nrows() as f64 / n as f64;
-                    in_row = 0;
-                }
-                Step::Skipped { culprit } => {
-                    skipped += 1;
-                    in_row += 1;
-                    if in_row >= MAX_SKIPPED_IN_ROW {
-                        return Err(Error::Diverged {
-                            step: self.steps_done - 1,
-                            consecutive: in_row,
-                            culprit,
-                        });
-                    }
-                }
-            }
-            on_batch(rows);
-        }
+        let steps_per_epoch = n.div_ceil(self.training.batch_size.min(n.max(1)));
+        let loss = VaeLoss {
+            svi: &self.svi,
+            elbo_form: self.elbo_form,
+            beta: self.training.beta,
+            warmup_epochs: self.training.warmup_epochs,
+        };
+        let mut watch = EpochWatch {
+            on_batch,
+            loss: None,
+        };
+        let run = self.trainer.run(
+            &loss,
+            &mut self.params,
+            train,
+            &mut self.rng,
+            steps_per_epoch,
+            &mut [&mut watch],
+        )?;
         self.epochs_done += 1;
+        let last_step = self.trainer.steps_done() - 1;
         Ok(EpochReport {
             epoch: self.epochs_done,
-            objective: total / n as f64,
-            beta,
-            skipped,
+            objective: -watch.loss.unwrap_or(f64::NAN),
+            beta: loss.beta_at(last_step, steps_per_epoch),
+            skipped: run.skipped,
         })
     }
 
@@ -360,7 +498,8 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
     /// keep each tape within a fixed budget of entries, so memory stays bounded.
     ///
     /// # Errors
-    /// As [`Svi::validate_data`] and [`Objective::validate`].
+    /// As [`Svi::validate_data`] and [`Objective::validate`]; [`Error::TooLarge`] if even one
+    /// row's particles do not fit in memory.
     pub fn bound<R: Rng + ?Sized>(
         &self,
         data: &DMatrix<T>,
@@ -369,8 +508,15 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
     ) -> Result<f64> {
         objective.validate()?;
         self.svi.validate_data(data)?;
-        let rows_per_chunk =
-            (EVALUATION_BUDGET / (objective.particles * data.ncols().max(1))).max(1);
+        let width = data.ncols().max(1);
+        let rows_per_chunk = (EVALUATION_BUDGET / (objective.particles * width)).max(1);
+        // A tape holds a few matrices of particles x (data + latent) entries per row.
+        let latent = Prior::<T>::dim(&self.svi.prior);
+        ensure_available::<T>(
+            "an evaluation",
+            format!("{} particles per row", objective.particles),
+            entries(&[rows_per_chunk, objective.particles, width + latent, 8]),
+        )?;
         let mut total = 0.0;
         for start in (0..data.nrows()).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(data.nrows() - start);
@@ -394,10 +540,10 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
 
     /// Mean importance-weighted bound per row with `k` samples (Burda et al. 2016): an estimate
     /// of the log-likelihood from below that tightens as `k` grows. Computed in chunks of rows,
-    /// so memory stays bounded for any `k`.
+    /// so memory stays bounded for any `k` that fits one row.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `k` is 0; as [`Svi::validate_data`].
+    /// [`Error::InvalidParameter`] if `k` is 0; as [`Vae::bound`].
     pub fn iwae<R: Rng + ?Sized>(&self, data: &DMatrix<T>, k: usize, rng: &mut R) -> Result<f64> {
         if k == 0 {
             return Err(Error::invalid("IWAE samples", 0, "at least 1"));
@@ -413,7 +559,7 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
     /// E[x | z] for each row of `z`.
     pub fn decode(&self, z: &DMatrix<T>) -> DMatrix<T> {
         let tape = Tape::for_evaluation(&self.params);
-        let x = self.svi.likelihood.expected(tape.constant(z.clone()));
+        let x = self.svi.likelihood.mean(tape.constant(z.clone()));
         (*x.value()).clone()
     }
 
@@ -428,24 +574,18 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
         diff.iter().map(|v| v.to_f64().powi(2)).sum::<f64>() / x.nrows().max(1) as f64
     }
 
-    /// `n` new data points: z from the prior, decoded to E[x | z].
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] if the prior cannot be sampled (only Gaussian priors can).
-    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<DMatrix<T>> {
-        let tape = Tape::new();
-        let prior = self.svi.prior.gaussian(&tape).ok_or_else(|| {
-            Error::invalid("prior", "non-Gaussian", "a Gaussian prior to sample from")
-        })?;
-        let z = prior.rsample(n, rng).value();
-        Ok(self.decode(&z))
+    /// `n` new data points: z drawn from the prior, decoded to E[x | z].
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> DMatrix<T> {
+        let tape = Tape::for_evaluation(&self.params);
+        let z = self.svi.prior.sample(&tape, n, rng);
+        (*self.svi.likelihood.mean(z).value()).clone()
     }
 
     /// Decodes `steps` evenly spaced points on the line between the encoder means of `a` and
     /// `b` (single rows), ends included.
     pub fn interpolate(&self, a: &DMatrix<T>, b: &DMatrix<T>, steps: usize) -> DMatrix<T> {
         let (za, zb) = (self.encode(a).0, self.encode(b).0);
-        let z = DMatrix::from_fn(steps, self.config.latent, |i, j| {
+        let z = DMatrix::from_fn(steps, za.ncols(), |i, j| {
             let t = T::of_f64(if steps > 1 {
                 i as f64 / (steps - 1) as f64
             } else {
@@ -468,5 +608,76 @@ impl<T: Real, P: Prior<T>> Vae<T, P> {
                 col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n > 0.01
             })
             .count()
+    }
+}
+
+/// The VAE's training loss: the negative β-weighted ELBO, β rising over the warm-up epochs.
+struct VaeLoss<'a, P, D, E> {
+    svi: &'a Svi<P, D, E>,
+    elbo_form: Estimator,
+    beta: f64,
+    warmup_epochs: usize,
+}
+
+impl<P, D, E> VaeLoss<'_, P, D, E> {
+    /// The KL weight at `step` of `steps_per_epoch`: linear from 0 to β over the warm-up.
+    fn beta_at(&self, step: usize, steps_per_epoch: usize) -> f64 {
+        let warmup = self.warmup_epochs * steps_per_epoch;
+        if warmup == 0 {
+            self.beta
+        } else {
+            self.beta * (step as f64 / warmup as f64).min(1.0)
+        }
+    }
+
+    fn objective(&self, batch: &Batch<'_, impl Real>) -> Objective {
+        Objective {
+            estimator: self.elbo_form,
+            particles: 1,
+            gradient: GradientEstimator::Reparameterization,
+            kl_weight: self.beta_at(batch.step, batch.steps_per_epoch),
+        }
+    }
+}
+
+impl<T, P, D> Loss<T> for VaeLoss<'_, P, D, VaeEncoder<T>>
+where
+    T: Real,
+    P: Prior<T>,
+    D: Decoder<T>,
+{
+    fn loss<'t, R: Rng + ?Sized>(
+        &self,
+        tape: &'t Tape<'t, T>,
+        batch: &Batch<'_, T>,
+        rng: &mut R,
+    ) -> Result<Var<'t, T>> {
+        self.svi.loss(self.objective(batch)).loss(tape, batch, rng)
+    }
+
+    fn row_separable(&self) -> bool {
+        true
+    }
+
+    fn validate(&self, data: &DMatrix<T>) -> Result<()> {
+        self.svi.validate_data(data)
+    }
+}
+
+/// Reports each step's rows to the caller's progress callback and keeps the epoch's loss.
+struct EpochWatch<F> {
+    on_batch: F,
+    loss: Option<f64>,
+}
+
+impl<T: Real, F: FnMut(usize)> Observer<T> for EpochWatch<F> {
+    fn on_step(&mut self, event: &StepEvent<'_>) -> Control {
+        (self.on_batch)(event.rows_in_epoch);
+        Control::Continue
+    }
+
+    fn on_epoch(&mut self, event: &EpochEvent<'_, T>) -> Control {
+        self.loss = Some(event.loss);
+        Control::Continue
     }
 }

@@ -1,0 +1,216 @@
+//! A loss and its gradient on one minibatch, cut into data-parallel shards where the loss
+//! allows it.
+
+use super::loss::{Batch, Loss};
+use crate::autodiff::{Gradients, Tape};
+use crate::data::row_block;
+use crate::error::Result;
+use crate::params::ParamStore;
+use crate::real::Real;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// The fewest rows a shard gets: below this, a thread's share of the work no longer pays for
+/// its tape and its synchronisation.
+pub(crate) const MIN_SHARD_ROWS: usize = 16;
+
+/// The loss on `batch` and its gradient with respect to the parameters marked in `trainable`,
+/// on a tape of its own.
+pub(crate) fn differentiate<T, L, R>(
+    loss: &L,
+    store: &ParamStore<T>,
+    trainable: &[bool],
+    batch: &Batch<'_, T>,
+    rng: &mut R,
+) -> Result<(T, Gradients<T>)>
+where
+    T: Real,
+    L: Loss<T> + ?Sized,
+    R: Rng + ?Sized,
+{
+    let tape = Tape::for_group(store, trainable);
+    let value = loss.loss(&tape, batch, rng)?;
+    Ok((value.scalar(), tape.backward(value)))
+}
+
+/// [`differentiate`] over the whole batch, in shards when the loss is a sum over rows.
+///
+/// The batch is cut into shards of consecutive rows, one per thread of rayon's pool (each at
+/// least [`MIN_SHARD_ROWS`] rows); each shard is differentiated on its own tape with its own
+/// generator seeded from `rng`, and the values and gradients are added in shard order. The
+/// numbers then depend on the seed and on the number of threads, not on the scheduling.
+pub(crate) fn loss_and_gradients<T, L, R>(
+    loss: &L,
+    store: &ParamStore<T>,
+    trainable: &[bool],
+    batch: &Batch<'_, T>,
+    rng: &mut R,
+) -> Result<(T, Gradients<T>)>
+where
+    T: Real,
+    L: Loss<T> + ?Sized,
+    R: Rng + ?Sized,
+{
+    let rows = batch.x.nrows();
+    let shards = if loss.row_separable() {
+        (rows / MIN_SHARD_ROWS).clamp(1, rayon::current_num_threads())
+    } else {
+        1
+    };
+    if shards == 1 {
+        return differentiate(loss, store, trainable, batch, rng);
+    }
+    let parts: Vec<_> = (0..shards)
+        .map(|s| {
+            let (start, end) = (s * rows / shards, (s + 1) * rows / shards);
+            let part = Arc::new(row_block(batch.x, start, end - start));
+            (part, rng.next_u64())
+        })
+        .collect();
+    let mut results = parts
+        .par_iter()
+        .map(|(part, seed)| {
+            let mut rng = Pcg64::seed_from_u64(*seed);
+            let shard = Batch { x: part, ..*batch };
+            differentiate(loss, store, trainable, &shard, &mut rng)
+        })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter();
+    let (mut value, mut grads) = results.next().expect("at least two shards");
+    for (v, g) in results {
+        value += v;
+        grads.add(g);
+    }
+    Ok((value, grads))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guide::GaussianEncoder;
+    use crate::infer::{Objective, Svi};
+    use crate::likelihood::BernoulliDecoder;
+    use crate::nn::{Activation, Init, Mlp};
+    use crate::params::ParamId;
+    use crate::prior::StandardNormal;
+    use nalgebra::DMatrix;
+
+    type Vae = Svi<StandardNormal, BernoulliDecoder, GaussianEncoder>;
+
+    /// A small VAE (6 pixels, 2 latents), 32 data rows in [0, 1], and the decoder's output bias.
+    fn small_vae() -> (Vae, ParamStore<f64>, Arc<DMatrix<f64>>, ParamId) {
+        let mut rng = Pcg64::seed_from_u64(3);
+        let mut store = ParamStore::new();
+        let (relu, id) = (Activation::Relu, Activation::Identity);
+        let trunk = Mlp::new(&mut store, "enc", &[6, 5], relu, relu, Init::He, &mut rng).unwrap();
+        let encoder =
+            GaussianEncoder::new(&mut store, "q", trunk, 2, Init::Xavier, &mut rng).unwrap();
+        let net = Mlp::new(&mut store, "dec", &[2, 5, 6], relu, id, Init::He, &mut rng).unwrap();
+        let bias = store
+            .ids()
+            .find(|&i| store.name(i) == "dec.1.bias")
+            .unwrap();
+        let svi = Svi::new(
+            StandardNormal::new(2).unwrap(),
+            BernoulliDecoder::new(net),
+            encoder,
+        );
+        let x = DMatrix::from_fn(32, 6, |i, j| ((i * 7 + j * 3) % 5) as f64 / 4.0);
+        (svi, store, Arc::new(x), bias)
+    }
+
+    fn batch<T: Real>(x: &Arc<DMatrix<T>>, scale: T) -> Batch<'_, T> {
+        Batch {
+            x,
+            scale,
+            step: 0,
+            steps_per_epoch: 1,
+            group: 0,
+        }
+    }
+
+    fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+        pool.unwrap().install(f)
+    }
+
+    #[test]
+    fn a_sharded_step_is_the_sum_of_its_shards_each_on_its_own_generator() {
+        let (svi, store, x, bias) = small_vae();
+        let objective = Objective::default();
+        let all = vec![true; store.len()];
+        let (value, grads) = on_threads(2, || {
+            let mut rng = Pcg64::seed_from_u64(11);
+            loss_and_gradients(
+                &svi.loss(objective),
+                &store,
+                &all,
+                &batch(&x, 10.0),
+                &mut rng,
+            )
+            .unwrap()
+        });
+        // By hand: rows 0..16 and 16..32, generators seeded by two draws, scale 320 / 32.
+        let mut rng = Pcg64::seed_from_u64(11);
+        let seeds = [rng.next_u64(), rng.next_u64()];
+        let mut want_value = 0.0;
+        let mut want_grad = DMatrix::zeros(1, 6);
+        for (s, seed) in seeds.into_iter().enumerate() {
+            let part = Arc::new(row_block(&x, 16 * s, 16));
+            let mut shard_rng = Pcg64::seed_from_u64(seed);
+            let (v, g) = differentiate(
+                &svi.loss(objective),
+                &store,
+                &all,
+                &batch(&part, 10.0),
+                &mut shard_rng,
+            )
+            .unwrap();
+            want_value += v;
+            want_grad += g.param(bias).unwrap();
+        }
+        assert_eq!(value, want_value);
+        assert_eq!(grads.param(bias).unwrap(), &want_grad);
+    }
+
+    #[test]
+    fn sharding_leaves_the_gradient_unbiased() {
+        // The mean over many seeds of the decoder bias's gradient, on one thread (one tape) and
+        // on two (two shards), must agree within the Monte Carlo error of their difference.
+        let (svi, store, x, bias) = small_vae();
+        let objective = Objective::default();
+        let all = vec![true; store.len()];
+        let draws = 400;
+        let gradients = |threads: usize| -> Vec<DMatrix<f64>> {
+            on_threads(threads, || {
+                (0..draws)
+                    .map(|seed| {
+                        let mut rng = Pcg64::seed_from_u64(seed);
+                        let (_, g) = loss_and_gradients(
+                            &svi.loss(objective),
+                            &store,
+                            &all,
+                            &batch(&x, 1.0),
+                            &mut rng,
+                        )
+                        .unwrap();
+                        g.param(bias).unwrap().clone()
+                    })
+                    .collect()
+            })
+        };
+        let (one, two) = (gradients(1), gradients(2));
+        for j in 0..6 {
+            let diffs: Vec<f64> = one.iter().zip(&two).map(|(a, b)| a[j] - b[j]).collect();
+            let mean = diffs.iter().sum::<f64>() / draws as f64;
+            let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (draws - 1) as f64;
+            let se = (var / draws as f64).sqrt();
+            assert!(
+                mean.abs() < 4.0 * se + 1e-12,
+                "column {j}: {mean} vs se {se}"
+            );
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The loop.
+
+use super::average::Average;
+use super::group::ParamGroup;
+use super::loss::{Batch, Loss};
+use super::observer::{Control, EpochEvent, Observer, StepEvent};
+use super::shard::loss_and_gradients;
+use crate::data::{Minibatches, select_rows_of_transpose};
+use crate::error::{Error, Result, require_positive};
+use crate::params::ParamStore;
+use crate::real::{Real, c};
+use crate::validate::check_finite;
+use nalgebra::DMatrix;
+use rand::Rng;
+use std::sync::Arc;
+
+/// Settings of the loop itself; what belongs to a set of parameters (optimizer, schedule,
+/// clipping) is in its [`ParamGroup`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainerSettings {
+    /// Rows per minibatch; `None` (or a size of at least the data's rows) uses every row at
+    /// every step.
+    pub batch_size: Option<usize>,
+    /// Stop when the mean loss of a window of `check_every` steps changes by less than this
+    /// fraction from the previous window's (the relative-tolerance rule of Stan's ADVI).
+    pub tolerance: Option<f64>,
+    /// Window length for `tolerance`, in taken steps.
+    pub check_every: usize,
+    /// From this step of a run on, average the parameters over the run's remaining steps
+    /// (Polyak–Ruppert averaging) and leave the average in the store when the run ends.
+    pub average_from: Option<usize>,
+    /// Give up with [`Error::Diverged`] after this many updates of a group in a row with a
+    /// non-finite loss or gradient (each is skipped: the parameters keep their values).
+    pub max_skipped_in_row: usize,
+}
+
+impl Default for TrainerSettings {
+    fn default() -> Self {
+        TrainerSettings {
+            batch_size: None,
+            tolerance: None,
+            check_every: 100,
+            average_from: None,
+            max_skipped_in_row: 20,
+        }
+    }
+}
+
+impl TrainerSettings {
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == Some(0) {
+            return Err(Error::invalid("batch size", 0, "at least 1"));
+        }
+        if let Some(t) = self.tolerance {
+            require_positive("tolerance", t)?;
+        }
+        if self.check_every == 0 {
+            return Err(Error::invalid("check_every", 0, "at least 1"));
+        }
+        if self.max_skipped_in_row == 0 {
+            return Err(Error::invalid("max_skipped_in_row", 0, "at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Why a run ended (divergence is an error, [`Error::Diverged`], not a stop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The run took the steps it was given.
+    StepBudget,
+    /// The tolerance rule found the loss settled.
+    Converged,
+    /// An observer asked to stop.
+    Observer,
+}
+
+/// What one [`Trainer::run`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunReport {
+    /// Why it ended.
+    pub stop: StopReason,
+    /// Steps run, skipped ones included.
+    pub steps: usize,
+    /// Group updates skipped for a non-finite loss or gradient.
+    pub skipped: usize,
+    /// The first group's loss at each step where it was updated.
+    pub losses: Vec<f64>,
+}
+
+/// Where the trainer stands between runs (saved in checkpoints).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Progress {
+    pub(crate) steps_done: usize,
+    pub(crate) rows_in_epoch: usize,
+    /// Σ loss · B / N over the current epoch's taken steps (the first group's).
+    pub(crate) epoch_loss: f64,
+    pub(crate) skipped: usize,
+    /// The current epoch's row order and position, when training in minibatches.
+    pub(crate) minibatches: Option<Minibatches>,
+}
+
+/// The training loop: parameter groups, loop settings and progress. Runs continue where the
+/// last one stopped (steps, minibatch order, optimizer states), so a model can train epoch by
+/// epoch with evaluations in between, or be checkpointed and resumed bit for bit.
+#[derive(Debug)]
+pub struct Trainer<'o, T: Real> {
+    settings: TrainerSettings,
+    pub(crate) groups: Vec<ParamGroup<'o, T>>,
+    pub(crate) progress: Progress,
+}
+
+impl<'o, T: Real> Trainer<'o, T> {
+    /// A trainer for these groups (at least one; a parameter in no group never moves).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for bad settings, no group, or two groups of one name.
+    pub fn new(settings: TrainerSettings, groups: Vec<ParamGroup<'o, T>>) -> Result<Self> {
+        settings.validate()?;
+        if groups.is_empty() {
+            return Err(Error::invalid("parameter groups", 0, "at least one group"));
+        }
+        for (i, g) in groups.iter().enumerate() {
+            if groups[..i].iter().any(|h| h.name == g.name) {
+                return Err(Error::invalid(
+                    "parameter group name",
+                    &g.name,
+                    "a name no other group has",
+                ));
+            }
+        }
+        Ok(Trainer {
+            settings,
+            groups,
+            progress: Progress::default(),
+        })
+    }
+
+    /// The loop settings.
+    pub fn settings(&self) -> &TrainerSettings {
+        &self.settings
+    }
+
+    /// Replaces the loop settings (a resumed run may change its batch size, say).
+    ///
+    /// # Errors
+    /// As [`TrainerSettings::validate`].
+    pub fn set_settings(&mut self, settings: TrainerSettings) -> Result<()> {
+        settings.validate()?;
+        self.settings = settings;
+        Ok(())
+    }
+
+    /// The parameter groups.
+    pub fn groups(&self) -> &[ParamGroup<'o, T>] {
+        &self.groups
+    }
+
+    /// The parameter groups, to change a schedule between runs.
+    pub fn groups_mut(&mut self) -> &mut [ParamGroup<'o, T>] {
+        &mut self.groups
+    }
+
+    /// Steps taken over the trainer's life (skipped ones included).
+    pub fn steps_done(&self) -> usize {
+        self.progress.steps_done
+    }
+
+    /// Runs `steps` steps of minibatch training on `data` (one row per data point), updating
+    /// the groups' parameters in `store`, unless the tolerance rule or an observer stops it
+    /// first.
+    ///
+    /// Each step draws a minibatch (rows without replacement within an epoch; a new order each
+    /// epoch), then, for each group due at this step in the order given, differentiates the
+    /// loss with respect to that group's parameters on a fresh tape (in shards when the loss is
+    /// a sum over rows), skips the update if the loss or a gradient is not finite, clips, and
+    /// lets the group's optimizer move its parameters.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::NonFiniteData`] or what [`Loss::validate`] says for bad
+    /// data; [`Error::InvalidParameter`] for bad settings; [`Error::Parameter`] if a group holds
+    /// a parameter of another store; [`Error::Diverged`] after too many skipped updates of a
+    /// group in a row (the store keeps the last finite values).
+    pub fn run<L, R>(
+        &mut self,
+        loss: &L,
+        store: &mut ParamStore<T>,
+        data: &DMatrix<T>,
+        rng: &mut R,
+        steps: usize,
+        observers: &mut [&mut dyn Observer<T>],
+    ) -> Result<RunReport>
+    where
+        L: Loss<T> + ?Sized,
+        R: Rng + ?Sized,
+    {
+        let n = data.nrows();
+        if n == 0 {
+            return Err(Error::EmptyData { what: "data" });
+        }
+        check_finite("data", data)?;
+        loss.validate(data)?;
+        for g in &self.groups {
+            g.validate(store)?;
+        }
+        let batch_size = self.settings.batch_size.filter(|&b| b < n);
+        let steps_per_epoch = n.div_ceil(batch_size.unwrap_or(n));
+        // Minibatches are gathered from the transpose, where each data row is contiguous: one
+        // transpose per run is cheaper than gathering across every column at every step.
+        let (full, data_t) = match batch_size {
+            Some(b) => {
+                if self
+                    .progress
+                    .minibatches
+                    .as_ref()
+                    .is_none_or(|m| !m.fits(n, b))
+                {
+                    self.progress.minibatches = Some(Minibatches::new(n, b));
+                }
+                (None, Some(data.transpose()))
+            }
+            None => {
+                self.progress.minibatches = None;
+                (Some(Arc::new(data.clone())), None)
+            }
+        };
+        let masks: Vec<Vec<bool>> = self.groups.iter().map(|g| g.mask(store)).collect();
+        let mut average = self.settings.average_from.map(|_| Average::new(store));
+        let mut report = RunReport {
+            stop: StopReason::StepBudget,
+            steps: 0,
+            skipped: 0,
+            losses: Vec::new(),
+        };
+        let mut window_previous: Option<f64> = None;
+        let mut losses = vec![None; self.groups.len()];
+        for run_step in 0..steps {
+            let step = self.progress.steps_done;
+            let x = match (&full, &data_t, self.progress.minibatches.as_mut()) {
+                (Some(full), _, _) => Arc::clone(full),
+                (None, Some(data_t), Some(batches)) => {
+                    Arc::new(select_rows_of_transpose(data_t, batches.next_batch(rng)))
+                }
+                _ => unreachable!("minibatches exist exactly when a batch size is in force"),
+            };
+            let rows = x.nrows();
+            let scale = c::<T>(n as f64 / rows as f64);
+            for (g, group) in self.groups.iter_mut().enumerate() {
+                losses[g] = None;
+                if !group.due(step) {
+                    continue;
+                }
+                let batch = Batch {
+                    x: &x,
+                    scale,
+                    step,
+                    steps_per_epoch,
+                    group: g,
+                };
+                let (value, mut grads) = loss_and_gradients(loss, store, &masks[g], &batch, rng)?;
+                let culprit = if !value.is_finite() {
+                    Some("loss".to_string())
+                } else {
+                    grads
+                        .first_non_finite()
+                        .map(|id| format!("gradient of parameter `{}`", store.name(id)))
+                };
+                if let Some(culprit) = culprit {
+                    group.skipped_in_row += 1;
+                    self.progress.skipped += 1;
+                    report.skipped += 1;
+                    if group.skipped_in_row >= self.settings.max_skipped_in_row {
+                        return Err(Error::Diverged {
+                            step,
+                            consecutive: group.skipped_in_row,
+                            culprit,
+                        });
+                    }
+                    continue;
+                }
+                group.skipped_in_row = 0;
+                if let Some(m) = group.clip_norm {
+                    grads.clip_norm(c(m));
+                }
+                let lr = c(group.learning_rate.at(step));
+                group.optimizer.step(store, &grads, lr)?;
+                losses[g] = Some(value.to_f64());
+            }
+            self.progress.steps_done += 1;
+            self.progress.rows_in_epoch += rows;
+            report.steps = run_step + 1;
+            let mut control = Control::Continue;
+            if let Some(value) = losses[0] {
+                report.losses.push(value);
+                self.progress.epoch_loss += value * rows as f64 / n as f64;
+                if let (Some(avg), Some(from)) = (average.as_mut(), self.settings.average_from)
+                    && run_step >= from
+                {
+                    avg.add(store);
+                }
+                if let Some(tol) = self.settings.tolerance
+                    && report
+                        .losses
+                        .len()
+                        .is_multiple_of(self.settings.check_every)
+                {
+                    let window = &report.losses[report.losses.len() - self.settings.check_every..];
+                    let mean = window.iter().sum::<f64>() / window.len() as f64;
+                    let settled = window_previous.is_some_and(|p| ((mean - p) / mean).abs() < tol);
+                    window_previous = Some(mean);
+                    if settled {
+                        report.stop = StopReason::Converged;
+                    }
+                }
+            }
+            let event = StepEvent {
+                steps_done: self.progress.steps_done,
+                rows_in_epoch: self.progress.rows_in_epoch,
+                losses: &losses,
+            };
+            for o in observers.iter_mut() {
+                if o.on_step(&event) == Control::Stop {
+                    control = Control::Stop;
+                }
+            }
+            if self.progress.steps_done.is_multiple_of(steps_per_epoch) {
+                let event = EpochEvent {
+                    epoch: self.progress.steps_done / steps_per_epoch,
+                    loss: self.progress.epoch_loss / n as f64,
+                    params: store,
+                };
+                for o in observers.iter_mut() {
+                    if o.on_epoch(&event) == Control::Stop {
+                        control = Control::Stop;
+                    }
+                }
+                self.progress.epoch_loss = 0.0;
+                self.progress.rows_in_epoch = 0;
+            }
+            if control == Control::Stop {
+                report.stop = StopReason::Observer;
+            }
+            if report.stop != StopReason::StepBudget {
+                break;
+            }
+        }
+        if let Some(avg) = average {
+            avg.write(store)?;
+        }
+        Ok(report)
+    }
+}
