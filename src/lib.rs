@@ -83,6 +83,7 @@ pub mod plot;
 pub mod prior;
 pub mod real;
 pub mod reduction;
+pub mod special;
 pub mod vae;
 mod validate;
 

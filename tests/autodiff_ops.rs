@@ -52,7 +52,22 @@ proptest! {
         assert_grads(std::slice::from_ref(&x), |v| (v[0] * 2.5 + 1.0 - 0.5) / 4.0);
         assert_grads(&[x.map(f64::abs)], |v| v[0].ln_1p());
         assert_grads(&[positive(x.clone())], |v| v[0].ln());
-        assert_grads(&[positive(x)], |v| v[0].sqrt());
+        assert_grads(&[positive(x.clone())], |v| v[0].sqrt());
+        assert_grads(std::slice::from_ref(&x), |v| 2.0 * v[0] + (1.0 - v[0]) * 3.0 - (0.5 + v[0]));
+        assert_grads(&[positive(x.clone())], |v| 1.5 / v[0]);
+        assert_grads(&[positive(x.clone())], |v| v[0].recip());
+        // |x| away from its kink.
+        assert_grads(&[x.map(|v| if v.abs() < 0.05 { 0.3 } else { v })], |v| v[0].abs());
+        assert_grads(std::slice::from_ref(&x), |v| v[0].powi(3));
+        assert_grads(std::slice::from_ref(&x), |v| v[0].powi(-2) * 0.0 + v[0].powi(0));
+        assert_grads(&[positive(x.clone())], |v| v[0].powi(-2));
+        assert_grads(&[positive(x.clone())], |v| v[0].powf(2.7));
+        assert_grads(&[positive(x.clone())], |v| v[0].powf(-0.5));
+        // ln Γ and ψ on both sides of zero, away from the poles.
+        assert_grads(&[positive(x.clone()) * 3.0], |v| v[0].ln_gamma());
+        assert_grads(&[positive(x.clone()) * 3.0], |v| v[0].digamma());
+        assert_grads(&[x.map(|v| -0.5 + 0.3 * v.tanh())], |v| v[0].ln_gamma());
+        assert_grads(&[x.map(|v| -1.5 + 0.3 * v.tanh())], |v| v[0].digamma());
     }
 
     #[test]
@@ -210,4 +225,46 @@ fn an_evaluation_tape_gives_the_same_values_and_no_gradients() {
     assert_eq!(trained, evaluated);
     assert!(grads.param(w).is_some());
     assert!(none.param(w).is_none());
+}
+
+#[test]
+fn special_functions_agree_with_statrs_and_their_identities() {
+    use elbo::special::{digamma, ln_gamma, trigamma};
+    for &x in &[
+        1e-8, 0.01, 0.3, 0.5, 1.0, 1.5, 2.0, 3.7, 10.0, 57.3, 1e4, 1e8,
+    ] {
+        let want = statrs::function::gamma::ln_gamma(x);
+        assert!(
+            (ln_gamma(x) - want).abs() <= 1e-13 * want.abs().max(1.0),
+            "lgamma({x})"
+        );
+        let want = statrs::function::gamma::digamma(x);
+        assert!(
+            (digamma(x) - want).abs() <= 1e-12 * want.abs().max(1.0),
+            "digamma({x})"
+        );
+        // ψ'(x) against a central difference of ψ.
+        let h = 1e-4 * x;
+        let fd = (digamma(x + h) - digamma(x - h)) / (2.0 * h);
+        assert!((trigamma(x) - fd).abs() <= 1e-5 * fd.abs(), "trigamma({x})");
+    }
+    // Γ(n) = (n − 1)!, ψ(1) = −γ, ψ'(1) = π²/6, and the reflections below zero.
+    assert!((ln_gamma(6.0) - 120f64.ln()).abs() < 1e-13);
+    assert!((digamma(1.0) + 0.577_215_664_901_532_9).abs() < 1e-14);
+    assert!((trigamma(1.0) - std::f64::consts::PI.powi(2) / 6.0).abs() < 1e-13);
+    for &x in &[-0.5, -1.3, -2.7] {
+        let pi = std::f64::consts::PI;
+        let gamma_product = ln_gamma(x) + ln_gamma(1.0 - x);
+        assert!(
+            (gamma_product - (pi / (pi * x).sin().abs()).ln()).abs() < 1e-12,
+            "{x}"
+        );
+        assert!(
+            (digamma(1.0 - x) - digamma(x) - pi / (pi * x).tan()).abs() < 1e-11,
+            "{x}"
+        );
+    }
+    assert_eq!(ln_gamma(0.0), f64::INFINITY);
+    assert_eq!(ln_gamma(-3.0), f64::INFINITY);
+    assert!(digamma(-2.0).is_nan());
 }

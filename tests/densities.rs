@@ -100,3 +100,27 @@ fn diagonal_normal_draws_have_the_right_moments() {
         );
     }
 }
+
+#[test]
+#[should_panic(expected = "DiagNormal::log_prob: shapes 1x1 and 4x8 differ in dimension")]
+fn a_density_scored_against_points_of_another_width_panics_naming_both_shapes() {
+    let tape = elbo::autodiff::Tape::<f64>::new();
+    // One column of mean and log sd against eight-column points: broadcasting would have used
+    // dimension 1 in the normalising constant and reported an ELBO above the evidence.
+    let q = elbo::dist::DiagNormal {
+        mean: tape.constant(nalgebra::DMatrix::zeros(1, 1)),
+        log_sd: tape.constant(nalgebra::DMatrix::zeros(1, 1)),
+    };
+    q.log_prob(tape.constant(nalgebra::DMatrix::zeros(4, 8)));
+}
+
+#[test]
+#[should_panic(expected = "MvNormal::log_prob: a mean of 1x3 needs a 3x3 scale_tril, got 2x2")]
+fn a_full_gaussian_with_a_factor_of_another_size_panics() {
+    let tape = elbo::autodiff::Tape::<f64>::new();
+    let p = elbo::dist::MvNormal {
+        mean: tape.constant(nalgebra::DMatrix::zeros(1, 3)),
+        scale_tril: tape.constant(nalgebra::DMatrix::identity(2, 2)),
+    };
+    p.log_prob(tape.constant(nalgebra::DMatrix::zeros(4, 3)));
+}

@@ -3,6 +3,7 @@
 use super::tape::{Op, Var};
 use crate::kernels::wide;
 use crate::real::{Real, c};
+use crate::special;
 use nalgebra::DMatrix;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -24,6 +25,12 @@ pub(crate) enum UnaryOp<T> {
     Sqrt,
     Scale(T),
     Shift(T),
+    Abs,
+    Recip,
+    Powi(i32),
+    Powf(T),
+    LnGamma,
+    Digamma,
 }
 
 // SELU constants (Klambauer et al. 2017).
@@ -83,6 +90,12 @@ impl<T: Real> UnaryOp<T> {
             UnaryOp::Sqrt => x.sqrt(),
             UnaryOp::Scale(s) => s * x,
             UnaryOp::Shift(s) => x + s,
+            UnaryOp::Abs => x.abs(),
+            UnaryOp::Recip => T::one() / x,
+            UnaryOp::Powi(n) => x.powi(n),
+            UnaryOp::Powf(p) => x.powf(p),
+            UnaryOp::LnGamma => T::of_f64(special::ln_gamma(x.to_f64())),
+            UnaryOp::Digamma => T::of_f64(special::digamma(x.to_f64())),
         }
     }
 
@@ -123,6 +136,22 @@ impl<T: Real> UnaryOp<T> {
             UnaryOp::Sqrt => c::<T>(0.5) / y,
             UnaryOp::Scale(s) => s,
             UnaryOp::Shift(_) => one,
+            // The subgradient 0 at the kink.
+            UnaryOp::Abs => {
+                if x > T::zero() {
+                    one
+                } else if x < T::zero() {
+                    -one
+                } else {
+                    T::zero()
+                }
+            }
+            UnaryOp::Recip => -y * y,
+            UnaryOp::Powi(0) => T::zero(),
+            UnaryOp::Powi(n) => T::of_f64(f64::from(n)) * x.powi(n - 1),
+            UnaryOp::Powf(p) => p * x.powf(p - one),
+            UnaryOp::LnGamma => T::of_f64(special::digamma(x.to_f64())),
+            UnaryOp::Digamma => T::of_f64(special::trigamma(x.to_f64())),
         }
     }
 }
@@ -147,6 +176,12 @@ macro_rules! with_known_variant {
             UnaryOp::Sqrt => with_known_variant!(@ $op, UnaryOp::Sqrt, $body),
             UnaryOp::Scale(s) => with_known_variant!(@ $op, UnaryOp::Scale(s), $body),
             UnaryOp::Shift(s) => with_known_variant!(@ $op, UnaryOp::Shift(s), $body),
+            UnaryOp::Abs => with_known_variant!(@ $op, UnaryOp::Abs, $body),
+            UnaryOp::Recip => with_known_variant!(@ $op, UnaryOp::Recip, $body),
+            UnaryOp::Powi(n) => with_known_variant!(@ $op, UnaryOp::Powi(n), $body),
+            UnaryOp::Powf(p) => with_known_variant!(@ $op, UnaryOp::Powf(p), $body),
+            UnaryOp::LnGamma => with_known_variant!(@ $op, UnaryOp::LnGamma, $body),
+            UnaryOp::Digamma => with_known_variant!(@ $op, UnaryOp::Digamma, $body),
         }
     };
     (@ $op:ident, $known:expr, $body:expr) => {{
@@ -328,6 +363,30 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn shift(self, s: T) -> Self {
         self.unary(UnaryOp::Shift(s))
     }
+    /// |x| (gradient 0 at 0).
+    pub fn abs(self) -> Self {
+        self.unary(UnaryOp::Abs)
+    }
+    /// 1 / x.
+    pub fn recip(self) -> Self {
+        self.unary(UnaryOp::Recip)
+    }
+    /// xⁿ for a whole power `n`.
+    pub fn powi(self, n: i32) -> Self {
+        self.unary(UnaryOp::Powi(n))
+    }
+    /// xᵖ for a constant power `p` (x > 0 unless `p` is whole).
+    pub fn powf(self, p: T) -> Self {
+        self.unary(UnaryOp::Powf(p))
+    }
+    /// ln |Γ(x)| (see [`crate::special::ln_gamma`]); its derivative is ψ(x).
+    pub fn ln_gamma(self) -> Self {
+        self.unary(UnaryOp::LnGamma)
+    }
+    /// ψ(x) = d ln Γ(x)/dx (see [`crate::special::digamma`]); its derivative is ψ'(x).
+    pub fn digamma(self) -> Self {
+        self.unary(UnaryOp::Digamma)
+    }
 }
 
 /// Vector-Jacobian product of a unary map.
@@ -411,3 +470,37 @@ impl<'t, T: Real> Neg for Var<'t, T> {
         self.unary(UnaryOp::Neg)
     }
 }
+
+/// A constant on the left: `2.0 * x`, `1.0 - x`, `1.0 / x`, `1.0 + x`. (Implemented for `f32`
+/// and `f64` each: the orphan rule forbids one impl for every `T: Real`.)
+macro_rules! scalar_on_the_left {
+    ($t:ty) => {
+        impl<'t> Add<Var<'t, $t>> for $t {
+            type Output = Var<'t, $t>;
+            fn add(self, rhs: Var<'t, $t>) -> Var<'t, $t> {
+                rhs.shift(self)
+            }
+        }
+        impl<'t> Sub<Var<'t, $t>> for $t {
+            type Output = Var<'t, $t>;
+            fn sub(self, rhs: Var<'t, $t>) -> Var<'t, $t> {
+                (-rhs).shift(self)
+            }
+        }
+        impl<'t> Mul<Var<'t, $t>> for $t {
+            type Output = Var<'t, $t>;
+            fn mul(self, rhs: Var<'t, $t>) -> Var<'t, $t> {
+                rhs.scale(self)
+            }
+        }
+        impl<'t> Div<Var<'t, $t>> for $t {
+            type Output = Var<'t, $t>;
+            fn div(self, rhs: Var<'t, $t>) -> Var<'t, $t> {
+                rhs.recip().scale(self)
+            }
+        }
+    };
+}
+
+scalar_on_the_left!(f32);
+scalar_on_the_left!(f64);

@@ -1,6 +1,6 @@
 //! Analytic KL divergences between Gaussians.
 
-use super::{DiagNormal, Gaussian, MvNormal};
+use super::{DiagNormal, Gaussian, MvNormal, same_width};
 use crate::autodiff::Var;
 use crate::real::{Real, c};
 
@@ -14,7 +14,11 @@ pub fn kl_divergence<'t, T: Real>(q: &Gaussian<'t, T>, p: &Gaussian<'t, T>) -> O
 }
 
 /// Σ_j [ ln σp_j − ln σq_j + (σq_j² + (μq_j − μp_j)²) / (2 σp_j²) − ½ ], per row.
+///
+/// # Panics
+/// If the two differ in dimension.
 pub fn kl_diag<'t, T: Real>(q: &DiagNormal<'t, T>, p: &DiagNormal<'t, T>) -> Var<'t, T> {
+    same_width("kl_diag", q.mean.shape(), p.mean.shape());
     let log_ratio = q.log_sd - p.log_sd; // ln(σq/σp)
     let var_ratio = (log_ratio.scale(c(2.0))).exp();
     let mean_term = ((q.mean - p.mean) * (-p.log_sd).exp()).square();
@@ -23,7 +27,11 @@ pub fn kl_diag<'t, T: Real>(q: &DiagNormal<'t, T>, p: &DiagNormal<'t, T>) -> Var
 }
 
 /// ln det Lp − ln det Lq + ½ ( ‖Lp⁻¹ Lq‖²_F + ‖Lp⁻¹(μq − μp)‖² − d ), as 1x1.
+///
+/// # Panics
+/// If the two differ in dimension.
 pub fn kl_full<'t, T: Real>(q: &MvNormal<'t, T>, p: &MvNormal<'t, T>) -> Var<'t, T> {
+    same_width("kl_full", q.mean.shape(), p.mean.shape());
     let lp = p.scale_tril.lower_triangle(true);
     let lq = q.scale_tril.lower_triangle(true);
     let trace = lp.solve_lower(lq).square().sum();

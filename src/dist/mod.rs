@@ -9,3 +9,18 @@ pub use gaussian::Gaussian;
 pub use kl::{kl_diag, kl_divergence, kl_full};
 pub use mvnormal::MvNormal;
 pub use normal::{DiagNormal, LN_SQRT_2PI};
+
+/// Panics unless `a` and `b` have the same number of columns: a density's parameters and its
+/// points must agree in dimension (broadcasting would silently score the wrong thing, and put
+/// the wrong dimension in the normalising constant).
+#[track_caller]
+pub(crate) fn same_width(op: &str, a: (usize, usize), b: (usize, usize)) {
+    assert!(
+        a.1 == b.1,
+        "{op}: shapes {}x{} and {}x{} differ in dimension (columns)",
+        a.0,
+        a.1,
+        b.0,
+        b.1
+    );
+}

@@ -1,6 +1,7 @@
 //! The full-covariance Gaussian N(mean, L Lᵀ) on the tape, through its Cholesky factor.
 
 use super::normal::LN_SQRT_2PI;
+use super::same_width;
 use crate::autodiff::Var;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
@@ -30,8 +31,28 @@ impl<'t, T: Real> MvNormal<'t, T> {
         self.scale_tril.diagonal().ln().sum()
     }
 
+    /// Panics unless the mean is one row of d and the factor d x d.
+    fn check(&self, op: &str) {
+        let (mean, l) = (self.mean.shape(), self.scale_tril.shape());
+        assert!(
+            mean.0 == 1 && l == (mean.1, mean.1),
+            "{op}: a mean of {}x{} needs a {}x{} scale_tril, got {}x{}",
+            mean.0,
+            mean.1,
+            mean.1,
+            mean.1,
+            l.0,
+            l.1
+        );
+    }
+
     /// log N(z_i; mean, L Lᵀ) for each row of `z` (`n x d`); returns `n x 1`.
+    ///
+    /// # Panics
+    /// If `z`'s width is not the dimension, or the parameters disagree in shape.
     pub fn log_prob(&self, z: Var<'t, T>) -> Var<'t, T> {
+        self.check("MvNormal::log_prob");
+        same_width("MvNormal::log_prob", self.mean.shape(), z.shape());
         let l = self.scale_tril.lower_triangle(true);
         let u = l.solve_lower((z - self.mean).transpose()); // d x n, columns L⁻¹(z_i - μ)
         let d = c::<T>(self.dim() as f64);
@@ -41,6 +62,7 @@ impl<'t, T: Real> MvNormal<'t, T> {
 
     /// `particles` reparameterised draws `mean + L ε`, one per row.
     pub fn rsample<G: Rng + ?Sized>(&self, particles: usize, rng: &mut G) -> Var<'t, T> {
+        self.check("MvNormal::rsample");
         let eps = DMatrix::from_fn(particles, self.dim(), |_, _| T::standard_normal(rng));
         let eps = self.mean.tape().constant(eps);
         eps.matmul_t(self.scale_tril.lower_triangle(true)) + self.mean
@@ -48,6 +70,7 @@ impl<'t, T: Real> MvNormal<'t, T> {
 
     /// Differential entropy (1x1): ln det L + d ln √(2πe).
     pub fn entropy(&self) -> Var<'t, T> {
+        self.check("MvNormal::entropy");
         let d = c::<T>(self.dim() as f64);
         self.half_log_det().shift(d * c(LN_SQRT_2PI + 0.5))
     }
