@@ -50,7 +50,9 @@ fn bench_steps<T, P, L, G>(
 
 fn gaussian_mean<T: Real>(c: &mut Criterion) {
     let model = GaussianMean::new(1.0).unwrap();
-    let (_, data) = model.simulate(10, 100, &mut Pcg64::seed_from_u64(0));
+    let (_, data) = model
+        .simulate(10, 100, &mut Pcg64::seed_from_u64(0))
+        .unwrap();
     let mut store = ParamStore::<T>::new();
     let guide = DiagGaussianGuide::new(&mut store, "q", 10, T::of_f64(0.1)).unwrap();
     let svi = Svi::new(
@@ -63,7 +65,9 @@ fn gaussian_mean<T: Real>(c: &mut Criterion) {
 
 fn linear_regression<T: Real>(c: &mut Criterion) {
     let model = LinearRegression::new(0.5).unwrap();
-    let (_, data) = model.simulate(20, 500, 0.5, &mut Pcg64::seed_from_u64(0));
+    let (_, data) = model
+        .simulate(20, 500, 0.5, &mut Pcg64::seed_from_u64(0))
+        .unwrap();
     let mut store = ParamStore::<T>::new();
     let guide = FullRankGaussianGuide::new(&mut store, "q", 20, T::of_f64(0.1)).unwrap();
     let svi = Svi::new(

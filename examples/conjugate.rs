@@ -151,6 +151,16 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
     report(args, data.nrows(), &exact, &fitted)
 }
 
+/// The simulated data, its copy in the working precision and the fit's own copy must fit
+/// together: refuse sizes that cannot before drawing anything.
+fn fits_with_copies(rows: usize, cols: usize) -> elbo::Result<()> {
+    elbo::memory::ensure_available::<f64>(
+        "simulated data with its working copies",
+        format!("{rows} rows of {cols} columns"),
+        elbo::memory::entries(&[rows, cols, 3]),
+    )
+}
+
 fn simulate(args: &Args, noise_sd: f64, rng: &mut Pcg64) -> elbo::Result<DMatrix<f64>> {
     let check = |name, v: usize| {
         if v == 0 {
@@ -165,14 +175,16 @@ fn simulate(args: &Args, noise_sd: f64, rng: &mut Pcg64) -> elbo::Result<DMatrix
                 check("--dim", args.dim.unwrap_or(10))?,
                 check("--n", args.n.unwrap_or(100))?,
             );
-            GaussianMean::new(noise_sd)?.simulate(d, n, rng).1
+            fits_with_copies(n, d)?;
+            GaussianMean::new(noise_sd)?.simulate(d, n, rng)?.1
         }
         Model::Linreg => {
             let (p, n) = (
                 check("--dim", args.dim.unwrap_or(20))?,
                 check("--n", args.n.unwrap_or(500))?,
             );
-            LinearRegression::new(noise_sd)?.simulate(p, n, 0.5, rng).1
+            fits_with_copies(n, p.saturating_add(1))?;
+            LinearRegression::new(noise_sd)?.simulate(p, n, 0.5, rng)?.1
         }
     })
 }

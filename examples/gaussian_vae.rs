@@ -253,6 +253,7 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         }
         None => Vae::<T>::new(architecture, training, args.seed)?,
     };
+    vae.check_evaluation_size(args.iwae_k, test.dim())?;
     // Evaluation draws come from generators seeded by the epoch, so that a resumed run
     // evaluates exactly as an uninterrupted one.
     let eval_rng = |epoch: usize| {

@@ -42,7 +42,7 @@
 //! let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
 //! // z ~ N(0, I_3), x_i | z ~ N(z, I): 50 rows of simulated data.
 //! let model = GaussianMean::new(1.0)?;
-//! let (_, data) = model.simulate(3, 50, &mut rng);
+//! let (_, data) = model.simulate(3, 50, &mut rng)?;
 //!
 //! let mut params = ParamStore::new();
 //! let guide = DiagGaussianGuide::new(&mut params, "q", 3, 0.1)?;

@@ -35,7 +35,7 @@ fn regression(
     q: impl FnOnce(&GaussianPosterior) -> (DVector<f64>, DMatrix<f64>),
 ) -> Regression {
     let model = LinearRegression::new(0.5).unwrap();
-    let (_, data) = model.simulate(p, n, 0.5, rng);
+    let (_, data) = model.simulate(p, n, 0.5, rng).unwrap();
     let exact = model.posterior(&data).unwrap();
     let (mean, cov) = q(&exact);
     let mut store = ParamStore::new();
@@ -72,7 +72,7 @@ fn at_the_exact_posterior_every_elbo_and_iwae_estimate_equals_the_evidence() {
     }
 
     let mean = GaussianMean::new(0.7).unwrap();
-    let (_, data) = mean.simulate(3, 12, &mut rng);
+    let (_, data) = mean.simulate(3, 12, &mut rng).unwrap();
     let exact = mean.posterior(&data).unwrap();
     let mut store = ParamStore::new();
     let guide = DiagGaussianGuide::new(&mut store, "q", 3, 0.1).unwrap();
@@ -96,7 +96,7 @@ fn exact_evidence_matches_the_marginal_density_computed_directly() {
     let mut rng = common::rng(2);
     let (s, d, n) = (0.8, 2, 5);
     let model = GaussianMean::new(s).unwrap();
-    let (_, x) = model.simulate(d, n, &mut rng);
+    let (_, x) = model.simulate(d, n, &mut rng).unwrap();
     let cov = DMatrix::from_fn(n, n, |i, j| if i == j { s * s + 1.0 } else { 1.0 });
     let marginal = MultivariateNormal::new(vec![0.0; n], cov.as_slice().to_vec()).unwrap();
     let want: f64 = (0..d)
@@ -107,7 +107,7 @@ fn exact_evidence_matches_the_marginal_density_computed_directly() {
 
     // Linear regression: y ~ N(0, X Xᵀ + s² I).
     let model = LinearRegression::new(0.5).unwrap();
-    let (_, data) = model.simulate(3, 8, 0.5, &mut rng);
+    let (_, data) = model.simulate(3, 8, 0.5, &mut rng).unwrap();
     let x = data.columns(0, 3);
     let cov = x * x.transpose() + DMatrix::identity(8, 8) * 0.25;
     let marginal = MultivariateNormal::new(vec![0.0; 8], cov.as_slice().to_vec()).unwrap();
@@ -144,7 +144,7 @@ proptest! {
     fn analytic_kl_and_entropy_forms_estimate_the_same_elbo(seed in any::<u64>()) {
         let mut rng = common::rng(seed);
         let model = GaussianMean::new(1.0).unwrap();
-        let (_, data) = model.simulate(2, 10, &mut rng);
+        let (_, data) = model.simulate(2, 10, &mut rng).unwrap();
         let exact = model.posterior(&data).unwrap();
         let mut store = ParamStore::new();
         let guide = DiagGaussianGuide::new(&mut store, "q", 2, 0.1).unwrap();
@@ -202,7 +202,7 @@ fn iwae_rises_with_k_towards_the_evidence() {
 fn minibatch_estimates_average_to_the_full_data_estimate() {
     let mut rng = common::rng(5);
     let model = GaussianMean::new(1.0).unwrap();
-    let (_, data) = model.simulate(2, 40, &mut rng);
+    let (_, data) = model.simulate(2, 40, &mut rng).unwrap();
     let exact = model.posterior(&data).unwrap();
     let mut store = ParamStore::new();
     let guide = DiagGaussianGuide::new(&mut store, "q", 2, 0.1).unwrap();
@@ -234,7 +234,7 @@ fn minibatch_estimates_average_to_the_full_data_estimate() {
 fn gradients_of_every_estimator_match_finite_differences() {
     let mut rng = common::rng(6);
     let model = LinearRegression::new(0.5).unwrap();
-    let (_, data) = model.simulate(3, 10, 0.5, &mut rng);
+    let (_, data) = model.simulate(3, 10, 0.5, &mut rng).unwrap();
     let exact = model.posterior(&data).unwrap();
     let (q_mean, q_cov) = random_q(&exact.mean, 6);
     for estimator in [

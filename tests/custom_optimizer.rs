@@ -64,7 +64,7 @@ impl Optimizer<f64> for Adagrad {
 fn adagrad_from_the_public_api_fits_the_exact_posterior_mean() {
     let mut rng = common::rng(3);
     let model = GaussianMean::new(2.0).unwrap();
-    let (_, data) = model.simulate(4, 60, &mut rng);
+    let (_, data) = model.simulate(4, 60, &mut rng).unwrap();
     let mut store = ParamStore::new();
     let guide = DiagGaussianGuide::new(&mut store, "q", 4, 0.1).unwrap();
     let svi = Svi::new(model.prior(4).unwrap(), model.likelihood(4).unwrap(), guide);

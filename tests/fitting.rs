@@ -310,7 +310,7 @@ fn analytic_kl_without_a_closed_form_is_an_error_not_a_panic() {
 fn a_diverging_fit_stops_with_an_error_naming_the_culprit_and_keeps_finite_parameters() {
     // A step size of 1e6 with plain SGD overshoots to infinity within a few steps.
     let model = LinearRegression::new(0.5).unwrap();
-    let (_, data) = model.simulate(3, 50, 0.5, &mut common::rng(2));
+    let (_, data) = model.simulate(3, 50, 0.5, &mut common::rng(2)).unwrap();
     let mut store = ParamStore::new();
     let guide = FullRankGaussianGuide::new(&mut store, "q", 3, 0.1).unwrap();
     let svi = Svi::new(model.prior(3).unwrap(), model.likelihood().unwrap(), guide);
@@ -354,7 +354,7 @@ fn a_diverging_fit_stops_with_an_error_naming_the_culprit_and_keeps_finite_param
 #[test]
 fn clipping_lets_the_same_fit_recover() {
     let model = GaussianMean::new(1.0).unwrap();
-    let (_, data) = model.simulate(2, 50, &mut common::rng(4));
+    let (_, data) = model.simulate(2, 50, &mut common::rng(4)).unwrap();
     let exact = model.posterior(&data).unwrap();
     let mut store = ParamStore::new();
     let guide = DiagGaussianGuide::new(&mut store, "q", 2, 0.1).unwrap();
@@ -386,7 +386,7 @@ fn clipping_lets_the_same_fit_recover() {
 #[test]
 fn tolerance_stops_a_settled_fit_early_and_same_seed_repeats_exactly() {
     let model = GaussianMean::new(1.0).unwrap();
-    let (_, data) = model.simulate(3, 100, &mut common::rng(6));
+    let (_, data) = model.simulate(3, 100, &mut common::rng(6)).unwrap();
     let config = SviConfig {
         steps: 20_000,
         tolerance: Some(0.01),

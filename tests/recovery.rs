@@ -81,7 +81,7 @@ fn fit_with<T: Real, L: Likelihood<T>, G: GaussianGuide<T>>(
 
 fn gaussian_mean<T: Real>() {
     let model = GaussianMean::new(1.0).unwrap();
-    let (_, data) = model.simulate(10, 100, &mut common::rng(10));
+    let (_, data) = model.simulate(10, 100, &mut common::rng(10)).unwrap();
     let exact = model.posterior(&data).unwrap();
     let c = fit(model.likelihood::<T>(10).unwrap(), &data, &exact, false, 11);
     assert!(c.mean_err_sd <= 0.05 && c.sd_rel_err <= 0.05, "{c:?}");
@@ -89,7 +89,7 @@ fn gaussian_mean<T: Real>() {
 
 fn regression<T: Real>() {
     let model = LinearRegression::new(0.5).unwrap();
-    let (_, data) = model.simulate(20, 500, 0.5, &mut common::rng(20));
+    let (_, data) = model.simulate(20, 500, 0.5, &mut common::rng(20)).unwrap();
     let exact = model.posterior(&data).unwrap();
     let full = fit(model.likelihood::<T>().unwrap(), &data, &exact, true, 21);
     assert!(full.kl_to_exact <= 0.02, "{full:?}");

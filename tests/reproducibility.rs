@@ -52,7 +52,7 @@ fn vae_training_is_bit_identical_for_the_same_seed_in_f32_and_f64() {
 
 fn regression_run<T: Real>(seed: u64) -> (Vec<T>, Vec<f64>) {
     let model = LinearRegression::new(0.5).unwrap();
-    let (_, data) = model.simulate(20, 500, 0.5, &mut common::rng(1));
+    let (_, data) = model.simulate(20, 500, 0.5, &mut common::rng(1)).unwrap();
     let mut store = ParamStore::<T>::new();
     let guide = FullRankGaussianGuide::new(&mut store, "q", 20, T::of_f64(0.1)).unwrap();
     let svi = Svi::new(

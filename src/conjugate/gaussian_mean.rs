@@ -3,6 +3,7 @@
 use super::GaussianPosterior;
 use crate::error::{Error, Result, require_positive};
 use crate::likelihood::GaussianLikelihood;
+use crate::memory::{ensure_available, entries};
 use crate::prior::StandardNormal;
 use crate::real::Real;
 use crate::validate::check_finite;
@@ -51,6 +52,11 @@ impl GaussianMean {
         }
         check_finite("data", x)?;
         let (n, d) = x.shape();
+        ensure_available::<f64>(
+            "an exact posterior",
+            format!("dimension {d}"),
+            entries(&[d, d, 4]),
+        )?;
         let s2 = self.noise_sd * self.noise_sd;
         let sum = DVector::from_fn(d, |j, _| x.column(j).sum());
         let log_lik = |z: &DVector<f64>| {
@@ -68,16 +74,24 @@ impl GaussianMean {
     }
 
     /// Draws z from the prior and `n` observations given it.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if `n x dim` values do not fit in memory.
     pub fn simulate<R: Rng + ?Sized>(
         &self,
         dim: usize,
         n: usize,
         rng: &mut R,
-    ) -> (DVector<f64>, DMatrix<f64>) {
+    ) -> Result<(DVector<f64>, DMatrix<f64>)> {
+        ensure_available::<f64>(
+            "simulated data",
+            format!("{n} rows of {dim}"),
+            entries(&[n, dim]),
+        )?;
         let z = DVector::from_fn(dim, |_, _| f64::standard_normal(rng));
         let x = DMatrix::from_fn(n, dim, |_, j| {
             z[j] + self.noise_sd * f64::standard_normal(rng)
         });
-        (z, x)
+        Ok((z, x))
     }
 }

@@ -3,6 +3,7 @@
 use super::GaussianPosterior;
 use crate::error::{Error, Result, require_positive};
 use crate::likelihood::LinearRegressionLikelihood;
+use crate::memory::{ensure_available, entries};
 use crate::prior::StandardNormal;
 use crate::real::Real;
 use crate::validate::check_finite;
@@ -54,6 +55,11 @@ impl LinearRegression {
         }
         check_finite("data", data)?;
         let p = data.ncols() - 1;
+        ensure_available::<f64>(
+            "an exact posterior",
+            format!("dimension {p}"),
+            entries(&[p, p, 4]),
+        )?;
         let x = data.columns(0, p);
         let y = data.column(p);
         let s2 = self.noise_sd * self.noise_sd;
@@ -71,13 +77,21 @@ impl LinearRegression {
 
     /// Draws w from the prior, `n` rows of `p` standard-normal features with pairwise
     /// correlation `rho` (through a shared factor), and responses; returns `(w, [X y])`.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if `n x (p + 1)` values do not fit in memory.
     pub fn simulate<R: Rng + ?Sized>(
         &self,
         p: usize,
         n: usize,
         rho: f64,
         rng: &mut R,
-    ) -> (DVector<f64>, DMatrix<f64>) {
+    ) -> Result<(DVector<f64>, DMatrix<f64>)> {
+        ensure_available::<f64>(
+            "simulated data",
+            format!("{n} rows of {p} features"),
+            entries(&[n, p.saturating_add(1)]),
+        )?;
         let w = DVector::from_fn(p, |_, _| f64::standard_normal(rng));
         let (own, shared) = ((1.0 - rho).sqrt(), rho.sqrt());
         let mut data = DMatrix::zeros(n, p + 1);
@@ -89,6 +103,6 @@ impl LinearRegression {
             let mean: f64 = (0..p).map(|j| data[(i, j)] * w[j]).sum();
             data[(i, p)] = mean + self.noise_sd * f64::standard_normal(rng);
         }
-        (w, data)
+        Ok((w, data))
     }
 }

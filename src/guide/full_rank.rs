@@ -4,6 +4,7 @@ use super::{register_mean, row_vector};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, MvNormal};
 use crate::error::{Error, Result};
+use crate::memory::{ensure_available, entries};
 use crate::model::{GaussianGuide, Guide};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
@@ -30,13 +31,19 @@ impl FullRankGaussianGuide {
     /// Registers the parameters in `store`, starting at mean 0 and covariance `init_sd² I`.
     ///
     /// # Errors
-    /// As [`crate::guide::DiagGaussianGuide::new`].
+    /// As [`crate::guide::DiagGaussianGuide::new`]; [`crate::Error::TooLarge`] if the `dim x dim`
+    /// factor (with its gradient and optimizer state) does not fit in memory.
     pub fn new<T: Real>(
         store: &mut ParamStore<T>,
         name: &str,
         dim: usize,
         init_sd: T,
     ) -> Result<Self> {
+        ensure_available::<T>(
+            "a full-rank guide",
+            format!("dimension {dim}"),
+            entries(&[dim, dim, 4]),
+        )?;
         let mean = register_mean(store, name, dim, init_sd)?;
         let log_scale = store.add(
             format!("{name}.log_scale"),

@@ -508,15 +508,9 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
     ) -> Result<f64> {
         objective.validate()?;
         self.svi.validate_data(data)?;
+        self.check_evaluation_size(objective.particles, data.ncols())?;
         let width = data.ncols().max(1);
         let rows_per_chunk = (EVALUATION_BUDGET / (objective.particles * width)).max(1);
-        // A tape holds a few matrices of particles x (data + latent) entries per row.
-        let latent = Prior::<T>::dim(&self.svi.prior);
-        ensure_available::<T>(
-            "an evaluation",
-            format!("{} particles per row", objective.particles),
-            entries(&[rows_per_chunk, objective.particles, width + latent, 8]),
-        )?;
         let mut total = 0.0;
         for start in (0..data.nrows()).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(data.nrows() - start);
@@ -527,6 +521,24 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
                 .evaluate_batch(&self.params, &chunk, &objective, rng)?;
         }
         Ok(total / data.nrows() as f64)
+    }
+
+    /// Checks that a bound with `particles` draws per row of `columns`-wide data fits in memory
+    /// (what [`Vae::bound`] checks first), so that a program can refuse an evaluation it could
+    /// not finish before it spends time training.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if even one row's particles do not fit.
+    pub fn check_evaluation_size(&self, particles: usize, columns: usize) -> Result<()> {
+        let width = columns.max(1);
+        let rows_per_chunk = (EVALUATION_BUDGET / particles.max(1).saturating_mul(width)).max(1);
+        // A tape holds a few matrices of particles x (data + latent) entries per row.
+        let latent = Prior::<T>::dim(&self.svi.prior);
+        ensure_available::<T>(
+            "an evaluation",
+            format!("{particles} particles per row"),
+            entries(&[rows_per_chunk, particles, width + latent, 8]),
+        )
     }
 
     /// Mean ELBO per row of `data` in nats (one draw per row; the KL analytic for a Gaussian
