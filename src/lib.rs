@@ -13,15 +13,17 @@
 //! [`autodiff::Var`]s and needs no hand-derived derivative.
 //!
 //! Where to look:
-//! - [`model`]: the traits ([`model::Prior`], [`model::Likelihood`],
-//!   [`model::VariationalFamily`], [`model::Guide`]) and ready parts (standard normal and
-//!   Gaussian priors, diagonal and full-rank Gaussian guides, Gaussian and linear-regression
-//!   likelihoods);
+//! - [`model`]: the traits ([`model::Prior`], [`model::Likelihood`], [`model::Decoder`],
+//!   [`model::VariationalFamily`], [`model::Guide`]); ready parts in [`prior`], [`guide`] and
+//!   [`likelihood`];
 //! - [`infer`]: the bounds ([`infer::Estimator`]: Monte Carlo, analytic-KL and analytic-entropy
-//!   ELBOs, IWAE) and the fitting loop [`infer::Svi`];
-//! - [`optim`]: Adam, SGD with momentum, learning-rate schedules;
-//! - [`conjugate`]: models with exact posteriors and evidences, which prove a fit right;
-//! - [`dist`]: the Gaussian densities, samplers and KL divergences on the tape.
+//!   ELBOs, IWAE) and [`infer::Svi`], a model made of a prior, a likelihood and a guide;
+//! - [`engine`]: the one training loop ([`engine::Trainer`]) with parameter groups, observers,
+//!   stop reasons and checkpoints of any model;
+//! - [`optim`]: the open [`optim::Optimizer`] trait, Adam, SGD, learning-rate schedules;
+//! - [`vae`]: the variational autoencoder and the linear VAE;
+//! - [`conjugate`] and [`reduction`]: models with exact answers, which prove a fit right;
+//! - [`dist`], [`nn`], [`special`]: densities, networks, special functions on the tape.
 //!
 //! Everything is generic over [`Real`] (`f32` or `f64`). Randomness is always passed in as
 //! `&mut R where R: Rng + ?Sized`; with a portable seeded generator such as `rand_pcg::Pcg64` the
@@ -88,7 +90,13 @@ pub mod vae;
 mod validate;
 
 pub use error::{Error, Result};
+// The crates whose types the public API takes and returns (matrices, generators), re-exported
+// so that a user's code names exactly the versions this crate was built with: a second version
+// in a dependency tree gives trait-bound errors that do not say so.
+pub use nalgebra;
 pub use params::{ParamId, ParamStore};
+pub use rand;
+pub use rand_pcg;
 pub use real::Real;
 
 /// The README's code, compiled and run as a doctest so that it stays true.
