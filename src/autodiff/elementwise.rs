@@ -288,7 +288,7 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
 impl<'t, T: Real> Var<'t, T> {
     pub(crate) fn unary(self, op: UnaryOp<T>) -> Var<'t, T> {
         // A copy mapped in place: a plain slice loop, which vectorises (a collected map did not).
-        let mut value = self.data().clone();
+        let mut value = self.with_value(DMatrix::clone);
         let (len, entries) = (value.len(), value.as_mut_slice().iter_mut());
         with_known_variant!(op => wide(len, #[inline(always)] || {
             for y in entries {
@@ -299,15 +299,12 @@ impl<'t, T: Real> Var<'t, T> {
     }
 
     fn binary(self, op: BinaryOp, other: Var<'t, T>) -> Var<'t, T> {
-        self.same_tape(&other);
-        let (a, b) = (self.data(), other.data());
-        let value = match op {
-            BinaryOp::Add => zip_broadcast(&a, &b, "add", |x, y| x + y),
-            BinaryOp::Sub => zip_broadcast(&a, &b, "sub", |x, y| x - y),
-            BinaryOp::Mul => zip_broadcast(&a, &b, "mul", |x, y| x * y),
-            BinaryOp::Div => zip_broadcast(&a, &b, "div", |x, y| x / y),
-        };
-        drop((a, b));
+        let value = Var::with_values([self, other], |[a, b]| match op {
+            BinaryOp::Add => zip_broadcast(a, b, "add", |x, y| x + y),
+            BinaryOp::Sub => zip_broadcast(a, b, "sub", |x, y| x - y),
+            BinaryOp::Mul => zip_broadcast(a, b, "mul", |x, y| x * y),
+            BinaryOp::Div => zip_broadcast(a, b, "div", |x, y| x / y),
+        });
         self.record(value, Op::Binary(op, self.id, other.id))
     }
 

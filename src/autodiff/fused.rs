@@ -16,12 +16,10 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the shapes differ.
     pub fn bernoulli_log_prob(self, x: Var<'t, T>) -> Self {
-        self.same_tape(&x);
         // The logits' gradient, x − σ(l), shares e^−|l| with the value: computed here, it
         // spares the backward pass a second exponential per entry.
         let wants_gradient = self.tape.nodes.borrow()[self.id].requires_grad;
-        let (value, residual) = {
-            let (l, xv) = (self.data(), x.data());
+        let (value, residual) = Var::with_values([self, x], |[l, xv]| {
             assert_eq!(
                 l.shape(),
                 xv.shape(),
@@ -65,7 +63,7 @@ impl<'t, T: Real> Var<'t, T> {
                 None
             };
             (out, residual)
-        };
+        });
         self.record(
             value,
             Op::BernoulliLogits {

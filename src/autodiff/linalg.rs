@@ -9,7 +9,7 @@ use nalgebra::DMatrix;
 impl<'t, T: Real> Var<'t, T> {
     fn product(self, other: Var<'t, T>, ta: bool, tb: bool) -> Self {
         self.same_tape(&other);
-        let value = matmul(&self.data(), ta, &other.data(), tb);
+        let value = Var::with_values([self, other], |[a, b]| matmul(a, ta, b, tb));
         self.record(
             value,
             Op::MatMul {
@@ -36,14 +36,14 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The transpose.
     pub fn transpose(self) -> Self {
-        let value = self.data().transpose();
+        let value = self.with_value(|v| v.transpose());
         self.record(value, Op::Transpose(self.id))
     }
 
     /// The lower triangle (entries with column ≤ row, or < row without the diagonal); the rest
     /// are zero.
     pub fn lower_triangle(self, include_diagonal: bool) -> Self {
-        let value = lower_mask(&self.data(), include_diagonal);
+        let value = self.with_value(|v| lower_mask(v, include_diagonal));
         self.record(
             value,
             Op::LowerTriangle {
@@ -58,15 +58,15 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the matrix is not square.
     pub fn diagonal(self) -> Self {
-        let v = self.data();
-        assert!(
-            v.is_square(),
-            "diagonal of a non-square {}x{} matrix",
-            v.nrows(),
-            v.ncols()
-        );
-        let value = DMatrix::from_fn(v.nrows(), 1, |i, _| v[(i, i)]);
-        drop(v);
+        let value = self.with_value(|v| {
+            assert!(
+                v.is_square(),
+                "diagonal of a non-square {}x{} matrix",
+                v.nrows(),
+                v.ncols()
+            );
+            DMatrix::from_fn(v.nrows(), 1, |i, _| v[(i, i)])
+        });
         self.record(value, Op::Diagonal(self.id))
     }
 
@@ -75,13 +75,13 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the value is not a vector.
     pub fn diagonal_matrix(self) -> Self {
-        let v = self.data();
-        assert!(
-            v.nrows() == 1 || v.ncols() == 1,
-            "diagonal_matrix needs a vector"
-        );
-        let value = DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(v.as_slice()));
-        drop(v);
+        let value = self.with_value(|v| {
+            assert!(
+                v.nrows() == 1 || v.ncols() == 1,
+                "diagonal_matrix needs a vector"
+            );
+            DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(v.as_slice()))
+        });
         self.record(value, Op::DiagonalMatrix(self.id))
     }
 
@@ -89,16 +89,15 @@ impl<'t, T: Real> Var<'t, T> {
     /// substitution. A zero on the diagonal gives NaN entries rather than a panic, so that a
     /// fitting loop sees a non-finite loss and can react.
     pub fn solve_lower(self, b: Var<'t, T>) -> Self {
-        self.same_tape(&b);
-        let (l, rhs) = (self.data(), b.data());
-        assert!(
-            l.is_square() && l.nrows() == rhs.nrows(),
-            "solve_lower: shapes do not fit"
-        );
-        let value = l.solve_lower_triangular(&rhs).unwrap_or_else(|| {
-            DMatrix::from_element(rhs.nrows(), rhs.ncols(), T::of_f64(f64::NAN))
+        let value = Var::with_values([self, b], |[l, rhs]| {
+            assert!(
+                l.is_square() && l.nrows() == rhs.nrows(),
+                "solve_lower: shapes do not fit"
+            );
+            l.solve_lower_triangular(rhs).unwrap_or_else(|| {
+                DMatrix::from_element(rhs.nrows(), rhs.ncols(), T::of_f64(f64::NAN))
+            })
         });
-        drop((l, rhs));
         self.record(
             value,
             Op::SolveLower {

@@ -98,12 +98,12 @@ fn spread<T: Real>(
 
 impl<'t, T: Real> Var<'t, T> {
     fn reduce(self, how: Reduce) -> Self {
-        let value = sum(&self.data(), how);
+        let value = self.with_value(|v| sum(v, how));
         self.record(value, Op::Reduce(how, self.id))
     }
 
     fn lse(self, how: Reduce) -> Self {
-        let value = logsumexp(&self.data(), how);
+        let value = self.with_value(|v| logsumexp(v, how));
         self.record(value, Op::LogSumExp(how, self.id))
     }
 

@@ -10,7 +10,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the range is out of bounds.
     pub fn columns(self, start: usize, n: usize) -> Self {
-        let value = self.data().columns(start, n).into_owned();
+        let value = self.with_value(|v| v.columns(start, n).into_owned());
         self.record(value, Op::Columns { a: self.id, start })
     }
 
@@ -19,7 +19,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the range is out of bounds.
     pub fn rows(self, start: usize, n: usize) -> Self {
-        let value = self.data().rows(start, n).into_owned();
+        let value = self.with_value(|v| v.rows(start, n).into_owned());
         self.record(value, Op::Rows { a: self.id, start })
     }
 
@@ -29,20 +29,21 @@ impl<'t, T: Real> Var<'t, T> {
     /// If `parts` is empty or the row counts differ.
     pub fn concat_columns(parts: &[Var<'t, T>]) -> Self {
         let first = parts.first().expect("concat_columns of nothing");
-        let values: Vec<_> = parts.iter().map(|p| p.data()).collect();
-        let rows = values[0].nrows();
-        assert!(
-            values.iter().all(|v| v.nrows() == rows),
-            "concat_columns: row counts differ"
-        );
-        let cols = values.iter().map(|v| v.ncols()).sum();
-        let mut out = DMatrix::zeros(rows, cols);
-        let mut at = 0;
-        for v in &values {
-            out.columns_mut(at, v.ncols()).copy_from(&**v);
-            at += v.ncols();
-        }
-        drop(values);
+        let out = Var::with_all(parts, |values| {
+            let rows = values[0].nrows();
+            assert!(
+                values.iter().all(|v| v.nrows() == rows),
+                "concat_columns: row counts differ"
+            );
+            let cols = values.iter().map(|v| v.ncols()).sum();
+            let mut out = DMatrix::zeros(rows, cols);
+            let mut at = 0;
+            for v in values {
+                out.columns_mut(at, v.ncols()).copy_from(*v);
+                at += v.ncols();
+            }
+            out
+        });
         first.record(out, Op::ConcatColumns(parts.iter().map(|p| p.id).collect()))
     }
 
@@ -52,20 +53,21 @@ impl<'t, T: Real> Var<'t, T> {
     /// If `parts` is empty or the column counts differ.
     pub fn concat_rows(parts: &[Var<'t, T>]) -> Self {
         let first = parts.first().expect("concat_rows of nothing");
-        let values: Vec<_> = parts.iter().map(|p| p.data()).collect();
-        let cols = values[0].ncols();
-        assert!(
-            values.iter().all(|v| v.ncols() == cols),
-            "concat_rows: column counts differ"
-        );
-        let rows = values.iter().map(|v| v.nrows()).sum();
-        let mut out = DMatrix::zeros(rows, cols);
-        let mut at = 0;
-        for v in &values {
-            out.rows_mut(at, v.nrows()).copy_from(&**v);
-            at += v.nrows();
-        }
-        drop(values);
+        let out = Var::with_all(parts, |values| {
+            let cols = values[0].ncols();
+            assert!(
+                values.iter().all(|v| v.ncols() == cols),
+                "concat_rows: column counts differ"
+            );
+            let rows = values.iter().map(|v| v.nrows()).sum();
+            let mut out = DMatrix::zeros(rows, cols);
+            let mut at = 0;
+            for v in values {
+                out.rows_mut(at, v.nrows()).copy_from(*v);
+                at += v.nrows();
+            }
+            out
+        });
         first.record(out, Op::ConcatRows(parts.iter().map(|p| p.id).collect()))
     }
 
@@ -74,27 +76,28 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the number of entries differs.
     pub fn reshape(self, rows: usize, cols: usize) -> Self {
-        let v = self.data();
-        assert_eq!(
-            v.len(),
-            rows * cols,
-            "reshape: {} entries into {rows}x{cols}",
-            v.len()
-        );
-        if v.shape() == (rows, cols) {
+        let value = self.with_value(|v| {
+            assert_eq!(
+                v.len(),
+                rows * cols,
+                "reshape: {} entries into {rows}x{cols}",
+                v.len()
+            );
+            (v.shape() != (rows, cols))
+                .then(|| DMatrix::from_column_slice(rows, cols, v.as_slice()))
+        });
+        let Some(value) = value else {
             return self;
-        }
-        let value = DMatrix::from_column_slice(rows, cols, v.as_slice());
-        drop(v);
+        };
         self.record(value, Op::Reshape(self.id))
     }
 
     /// `[x; x; ...]`, `times` copies stacked.
     pub fn tile_rows(self, times: usize) -> Self {
-        let v = self.data();
-        let r = v.nrows();
-        let value = DMatrix::from_fn(r * times, v.ncols(), |i, j| v[(i % r, j)]);
-        drop(v);
+        let value = self.with_value(|v| {
+            let r = v.nrows();
+            DMatrix::from_fn(r * times, v.ncols(), |i, j| v[(i % r, j)])
+        });
         self.record(value, Op::TileRows { a: self.id, times })
     }
 }

@@ -491,9 +491,34 @@ impl<'t, T: Real> Var<'t, T> {
         }
     }
 
-    /// A borrow of the value, for the tape's own operations. Drop it before recording a node.
-    pub(crate) fn data(&self) -> std::cell::Ref<'t, DMatrix<T>> {
-        std::cell::Ref::map(self.tape.nodes.borrow(), |nodes| &*nodes[self.id].value)
+    /// Runs `f` on the value. The tape is borrowed for the call only, so an operation computes
+    /// its value inside `f` and records the node after it: no borrow is left to drop by hand.
+    pub(crate) fn with_value<R>(&self, f: impl FnOnce(&DMatrix<T>) -> R) -> R {
+        f(&self.tape.nodes.borrow()[self.id].value)
+    }
+
+    /// As [`Var::with_value`], on the values of several variables of this tape.
+    ///
+    /// # Panics
+    /// If one lives on another tape.
+    pub(crate) fn with_values<R, const N: usize>(
+        vars: [Var<'t, T>; N],
+        f: impl FnOnce([&DMatrix<T>; N]) -> R,
+    ) -> R {
+        if let Some(first) = vars.first() {
+            vars.iter().for_each(|v| first.same_tape(v));
+        }
+        let nodes = vars.first().map(|v| v.tape.nodes.borrow());
+        f(vars.map(|v| &*nodes.as_ref().expect("a variable")[v.id].value))
+    }
+
+    /// As [`Var::with_values`], for a slice of variables.
+    pub(crate) fn with_all<R>(vars: &[Var<'t, T>], f: impl FnOnce(&[&DMatrix<T>]) -> R) -> R {
+        let first = vars.first().expect("at least one variable");
+        vars.iter().for_each(|v| first.same_tape(v));
+        let nodes = first.tape.nodes.borrow();
+        let values: Vec<&DMatrix<T>> = vars.iter().map(|v| &*nodes[v.id].value).collect();
+        f(&values)
     }
 
     /// The single entry of a 1x1 value.
@@ -501,9 +526,10 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the value is not 1x1.
     pub fn scalar(&self) -> T {
-        let v = self.data();
-        assert_eq!(v.shape(), (1, 1), "Var::scalar on a non-1x1 value");
-        v[(0, 0)]
+        self.with_value(|v| {
+            assert_eq!(v.shape(), (1, 1), "Var::scalar on a non-1x1 value");
+            v[(0, 0)]
+        })
     }
 
     /// `(rows, columns)` of the value.

@@ -86,9 +86,8 @@ impl<T: Real> Likelihood<T> for GaussianLikelihood<T> {
     /// enter through XᵀX and Σ_i x_i (one matrix product), and each draw costs O(d²).
     fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
         let tape = z.tape();
-        // The data enter only through these statistics; the borrow of x ends with the block.
-        let (b, d, sum, data_term) = {
-            let x = x.data();
+        // The data enter only through these statistics.
+        let (b, d, sum, data_term) = x.with_value(|x| {
             let (b, d) = x.shape();
             // Column sums and squared norms straight from the column-major storage.
             let columns = || x.as_slice().chunks_exact(b.max(1));
@@ -106,11 +105,11 @@ impl<T: Real> Likelihood<T> for GaussianLikelihood<T> {
                     .fold(T::zero(), |a, v| a + v)
             } else {
                 self.precision
-                    .component_mul(&matmul(&x, true, &x, false))
+                    .component_mul(&matmul(x, true, x, false))
                     .sum()
             };
             (b, d, sum, data_term)
-        };
+        });
         let precision_sum = tape.constant(&*self.precision * sum); // d x 1
         let cross = z.matmul(precision_sum); // S x 1
         let quad = (z.matmul(tape.constant_shared(Arc::clone(&self.precision))) * z).row_sums(); // S x 1
