@@ -12,6 +12,7 @@
 use clap::{Parser, ValueEnum};
 use elbo::conjugate::{GaussianMean, GaussianPosterior, LinearRegression};
 use elbo::data::read_csv;
+use elbo::engine::TrainerSettings;
 use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::infer::{Objective, Svi, SviConfig};
 use elbo::model::{GaussianGuide, Likelihood};
@@ -209,7 +210,10 @@ fn fit<T: Real, L: Likelihood<T>>(
             end: args.lr / 100.0,
             steps: args.steps,
         },
-        average_from: Some(args.steps / 2),
+        trainer: TrainerSettings {
+            average_from: Some(args.steps / 2),
+            ..TrainerSettings::default()
+        },
         ..SviConfig::default()
     };
     let init_sd = T::of_f64(0.1);

@@ -10,6 +10,7 @@
 
 use clap::Parser;
 use elbo::data::{Dataset, read_csv};
+use elbo::engine::TrainerSettings;
 use elbo::infer::SviConfig;
 use elbo::optim::LearningRate;
 use elbo::reduction::{FactorAnalysis, Pca, Ppca, largest_principal_angle};
@@ -88,13 +89,16 @@ fn run(args: &Args) -> elbo::Result<()> {
     // the linear VAE leaves its initial saddle quickly and then settles on the optimum.
     let config = SviConfig {
         steps: args.steps,
-        batch_size: Some(n.min(100)),
         learning_rate: LearningRate::Exponential {
             start: 0.05,
             end: 5e-4,
             steps: args.steps,
         },
-        average_from: Some(args.steps / 2),
+        trainer: TrainerSettings {
+            batch_size: Some(n.min(100)),
+            average_from: Some(args.steps / 2),
+            ..TrainerSettings::default()
+        },
         ..SviConfig::default()
     };
     let start = Instant::now();
@@ -110,7 +114,10 @@ fn run(args: &Args) -> elbo::Result<()> {
             end: 1e-4,
             steps: local_steps,
         },
-        average_from: Some(local_steps / 2),
+        trainer: TrainerSettings {
+            average_from: Some(local_steps / 2),
+            ..TrainerSettings::default()
+        },
         ..SviConfig::default()
     };
     let amortization_gap = vae.amortization_gap(&x, &local, &mut rng)?;

@@ -5,6 +5,7 @@ mod common;
 use elbo::autodiff::Tape;
 use elbo::conjugate::{GaussianMean, LinearRegression};
 use elbo::data::parse_csv;
+use elbo::engine::TrainerSettings;
 use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::infer::{Estimator, GradientEstimator, Objective, Svi, SviConfig};
 use elbo::likelihood::GaussianLikelihood;
@@ -152,7 +153,10 @@ fn bad_data_and_settings_are_typed_errors() {
     ));
     assert!(matches!(
         bad(SviConfig {
-            batch_size: Some(0),
+            trainer: TrainerSettings {
+                batch_size: Some(0),
+                ..ok.trainer.clone()
+            },
             ..ok.clone()
         }),
         Error::InvalidParameter {
@@ -162,7 +166,10 @@ fn bad_data_and_settings_are_typed_errors() {
     ));
     assert!(matches!(
         bad(SviConfig {
-            batch_size: Some(11),
+            trainer: TrainerSettings {
+                batch_size: Some(11),
+                ..ok.trainer.clone()
+            },
             ..ok.clone()
         }),
         Error::InvalidParameter {
@@ -244,7 +251,10 @@ fn bad_data_and_settings_are_typed_errors() {
     ));
     assert!(matches!(
         bad(SviConfig {
-            tolerance: Some(0.0),
+            trainer: TrainerSettings {
+                tolerance: Some(0.0),
+                ..ok.trainer.clone()
+            },
             ..ok.clone()
         }),
         Error::InvalidParameter {
@@ -317,7 +327,10 @@ fn a_diverging_fit_stops_with_an_error_naming_the_culprit_and_keeps_finite_param
     let config = SviConfig {
         steps: 200,
         learning_rate: LearningRate::Constant(1e6),
-        max_skipped_in_row: 5,
+        trainer: TrainerSettings {
+            max_skipped_in_row: 5,
+            ..TrainerSettings::default()
+        },
         ..SviConfig::default()
     };
     let err = svi
@@ -389,8 +402,11 @@ fn tolerance_stops_a_settled_fit_early_and_same_seed_repeats_exactly() {
     let (_, data) = model.simulate(3, 100, &mut common::rng(6)).unwrap();
     let config = SviConfig {
         steps: 20_000,
-        tolerance: Some(0.01),
-        batch_size: Some(25),
+        trainer: TrainerSettings {
+            tolerance: Some(0.01),
+            batch_size: Some(25),
+            ..TrainerSettings::default()
+        },
         ..SviConfig::default()
     };
     let run = || {

@@ -4,6 +4,7 @@
 mod common;
 
 use elbo::Error;
+use elbo::engine::TrainerSettings;
 use elbo::infer::SviConfig;
 use elbo::optim::LearningRate;
 use elbo::reduction::{FactorAnalysis, Pca, Ppca, largest_principal_angle};
@@ -174,13 +175,16 @@ fn linear_vae_reaches_the_closed_form_likelihood_and_subspace() {
     let steps = 20_000;
     let config = SviConfig {
         steps,
-        batch_size: Some(100),
         learning_rate: LearningRate::Exponential {
             start: 0.05,
             end: 5e-4,
             steps,
         },
-        average_from: Some(steps / 2),
+        trainer: TrainerSettings {
+            batch_size: Some(100),
+            average_from: Some(steps / 2),
+            ..TrainerSettings::default()
+        },
         ..SviConfig::default()
     };
     vae.fit(&x, &config, &mut rng).unwrap();
@@ -207,7 +211,10 @@ fn linear_vae_reaches_the_closed_form_likelihood_and_subspace() {
             end: 1e-4,
             steps: 1000,
         },
-        average_from: Some(500),
+        trainer: TrainerSettings {
+            average_from: Some(500),
+            ..TrainerSettings::default()
+        },
         ..SviConfig::default()
     };
     let gap = vae.amortization_gap(&x, &local, &mut rng).unwrap();

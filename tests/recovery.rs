@@ -5,6 +5,7 @@ mod common;
 use elbo::ParamStore;
 use elbo::Real;
 use elbo::conjugate::{Comparison, GaussianMean, GaussianPosterior, LinearRegression};
+use elbo::engine::TrainerSettings;
 use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
 use elbo::infer::{Objective, Svi, SviConfig};
 use elbo::model::{GaussianGuide, Likelihood};
@@ -27,7 +28,10 @@ fn config() -> SviConfig {
             end: 1e-4,
             steps: 10_000,
         },
-        average_from: Some(5_000),
+        trainer: TrainerSettings {
+            average_from: Some(5_000),
+            ..TrainerSettings::default()
+        },
         ..SviConfig::default()
     }
 }

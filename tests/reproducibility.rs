@@ -4,6 +4,7 @@ mod common;
 
 use elbo::conjugate::LinearRegression;
 use elbo::data::Dataset;
+use elbo::engine::TrainerSettings;
 use elbo::guide::FullRankGaussianGuide;
 use elbo::infer::{Svi, SviConfig};
 use elbo::model::GaussianGuide;
@@ -62,8 +63,11 @@ fn regression_run<T: Real>(seed: u64) -> (Vec<T>, Vec<f64>) {
     );
     let config = SviConfig {
         steps: 300,
-        batch_size: Some(100),
-        average_from: Some(150),
+        trainer: TrainerSettings {
+            batch_size: Some(100),
+            average_from: Some(150),
+            ..TrainerSettings::default()
+        },
         ..SviConfig::default()
     };
     let report = svi

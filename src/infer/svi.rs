@@ -13,44 +13,31 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use std::sync::Arc;
 
-/// Settings of a fit.
+/// Settings of a fit: the bound, the step budget and the step sizes; the loop's own settings
+/// (minibatches, convergence, averaging, divergence) are the engine's [`TrainerSettings`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct SviConfig {
     /// The most optimisation steps to take.
     pub steps: usize,
-    /// Rows per minibatch; `None` uses all rows every step.
-    pub batch_size: Option<usize>,
     /// The bound maximised.
     pub objective: Objective,
     /// Step size schedule.
     pub learning_rate: LearningRate,
     /// Rescale gradients whose joint norm exceeds this.
     pub clip_norm: Option<f64>,
-    /// Stop when the mean ELBO of a window of `check_every` steps changes by less than this
-    /// fraction from the previous window's (the relative-tolerance rule of Stan's ADVI).
-    pub tolerance: Option<f64>,
-    /// Window length for `tolerance`, in steps.
-    pub check_every: usize,
-    /// From this step on, average the parameters over the remaining steps (Polyak–Ruppert
-    /// averaging) and return the average: it cancels the Monte Carlo noise of the last steps.
-    pub average_from: Option<usize>,
-    /// Give up with [`Error::Diverged`] after this many steps in a row with a non-finite loss
-    /// or gradient (each such step is skipped: parameters are left as they were).
-    pub max_skipped_in_row: usize,
+    /// Minibatch size, tolerance rule, Polyak averaging, skipped-step limit.
+    pub trainer: TrainerSettings,
 }
 
 impl Default for SviConfig {
+    /// 5000 steps of the default objective at a constant step size of 0.01, full batches.
     fn default() -> Self {
         SviConfig {
             steps: 5000,
-            batch_size: None,
             objective: Objective::default(),
             learning_rate: LearningRate::Constant(0.01),
             clip_norm: None,
-            tolerance: None,
-            check_every: 100,
-            average_from: None,
-            max_skipped_in_row: 20,
+            trainer: TrainerSettings::default(),
         }
     }
 }
@@ -64,8 +51,8 @@ impl SviConfig {
         if self.steps == 0 {
             return Err(Error::invalid("steps", 0, "at least 1"));
         }
-        if let Some(b) = self.batch_size
-            && (b == 0 || b > n)
+        if let Some(b) = self.trainer.batch_size
+            && b > n
         {
             return Err(Error::invalid(
                 "batch size",
@@ -73,19 +60,11 @@ impl SviConfig {
                 "between 1 and the number of data rows",
             ));
         }
+        self.trainer.validate()?;
         self.objective.validate()?;
         self.learning_rate.validate()?;
         if let Some(m) = self.clip_norm {
             require_positive("clip norm", m)?;
-        }
-        if let Some(t) = self.tolerance {
-            require_positive("tolerance", t)?;
-        }
-        if self.check_every == 0 {
-            return Err(Error::invalid("check_every", 0, "at least 1"));
-        }
-        if self.max_skipped_in_row == 0 {
-            return Err(Error::invalid("max_skipped_in_row", 0, "at least 1"));
         }
         Ok(())
     }
@@ -266,17 +245,10 @@ impl<P, L, G> Svi<P, L, G> {
     {
         self.validate_data(data)?;
         config.validate(data.nrows())?;
-        let settings = TrainerSettings {
-            batch_size: config.batch_size,
-            tolerance: config.tolerance,
-            check_every: config.check_every,
-            average_from: config.average_from,
-            max_skipped_in_row: config.max_skipped_in_row,
-        };
         let group = ParamGroup::all("all", store, optimizer)
             .with_learning_rate(config.learning_rate)
             .with_clip_norm(config.clip_norm);
-        let mut trainer = Trainer::new(settings, vec![group])?;
+        let mut trainer = Trainer::new(config.trainer.clone(), vec![group])?;
         let run = trainer.run(
             &self.loss(config.objective),
             store,

@@ -1,5 +1,6 @@
 //! The linear VAE: amortized SGVB on the one latent-variable model with an exact answer.
 
+use crate::engine::TrainerSettings;
 use crate::error::Result;
 use crate::guide::{GaussianEncoder, LocalDiagGaussianGuide};
 use crate::infer::{Estimator, FitReport, Objective, Svi, SviConfig};
@@ -176,7 +177,10 @@ impl LinearVae {
         let local = LocalDiagGaussianGuide::new(&mut params, "local", means, sds)?;
         let svi = Svi::new(self.svi.prior, self.svi.likelihood.clone(), local.clone());
         let config = SviConfig {
-            batch_size: None,
+            trainer: TrainerSettings {
+                batch_size: None,
+                ..config.trainer.clone()
+            },
             ..config.clone()
         };
         svi.fit(&mut params, x, &mut Adam::default(), &config, rng)?;
