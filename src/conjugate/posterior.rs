@@ -25,13 +25,45 @@ impl GaussianPosterior {
     /// `−½ zᵀ Λ z + ηᵀ z + const` in z (so that the posterior precision is `I + Λ` and its
     /// information vector `η`). The evidence comes from Bayes' rule at the posterior mean ẑ:
     /// log p(x) = log p(x | ẑ) + log p(ẑ) − log p(ẑ | x), exact for any ẑ, with
-    /// `log_likelihood(ẑ)` supplied by the model.
-    pub(crate) fn from_standard_prior(
+    /// `log_likelihood(ẑ)` supplied by the model. This is how a new conjugate check is written:
+    /// give a model's Λ, η and log-likelihood, and fit it against the answer.
+    ///
+    /// ```
+    /// use elbo::conjugate::GaussianPosterior;
+    /// use nalgebra::{DMatrix, DVector};
+    ///
+    /// # fn main() -> elbo::Result<()> {
+    /// // z ~ N(0, 1), one observation x = 1 ~ N(z, 1): Λ = 1, η = x.
+    /// let log_lik = |z: &DVector<f64>| -0.5 * (1.0 - z[0]).powi(2) - 0.5 * (2.0 * std::f64::consts::PI).ln();
+    /// let exact = GaussianPosterior::from_standard_prior(
+    ///     DMatrix::from_element(1, 1, 1.0),
+    ///     DVector::from_element(1, 1.0),
+    ///     log_lik,
+    /// )?;
+    /// assert!((exact.mean[0] - 0.5).abs() < 1e-15 && (exact.covariance[(0, 0)] - 0.5).abs() < 1e-15);
+    /// // p(x) = N(1; 0, 2).
+    /// let want = -0.25 - 0.5 * (4.0 * std::f64::consts::PI).ln();
+    /// assert!((exact.log_evidence - want).abs() < 1e-14);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless Λ is d x d for an η of length d;
+    /// [`Error::NotPositiveDefinite`] if I + Λ has no Cholesky factor.
+    pub fn from_standard_prior(
         likelihood_precision: DMatrix<f64>,
         information: DVector<f64>,
         log_likelihood: impl Fn(&DVector<f64>) -> f64,
     ) -> Result<Self> {
         let d = information.len();
+        if likelihood_precision.shape() != (d, d) {
+            return Err(Error::shape(
+                "likelihood precision",
+                (d, d),
+                likelihood_precision.shape(),
+            ));
+        }
         let precision = DMatrix::identity(d, d) + likelihood_precision;
         let chol = precision
             .clone()
