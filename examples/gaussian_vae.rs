@@ -367,7 +367,8 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
     Ok(())
 }
 
-/// Draws the five pictures into `out` and returns their paths.
+/// Draws the five pictures into `out` (created and checked before training) and returns their
+/// paths.
 fn draw<T: Real>(
     out: &Path,
     vae: &Vae<T>,
@@ -376,10 +377,6 @@ fn draw<T: Real>(
     curve_test: &[(f64, f64)],
     rng: &mut Pcg64,
 ) -> elbo::Result<Vec<String>> {
-    std::fs::create_dir_all(out).map_err(|source| elbo::Error::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
     let shape = test.image_shape.unwrap_or((1, test.dim()));
     let rows = |m: &DMatrix<T>| -> Vec<Vec<f64>> {
         m.row_iter()

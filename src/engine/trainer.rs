@@ -99,7 +99,6 @@ pub(crate) struct Progress {
     pub(crate) rows_in_epoch: usize,
     /// Σ loss · B / N over the current epoch's taken steps (the first group's).
     pub(crate) epoch_loss: f64,
-    pub(crate) skipped: usize,
     /// The current epoch's row order and position, when training in minibatches.
     pub(crate) minibatches: Option<Minibatches>,
 }
@@ -165,6 +164,14 @@ impl<'o, T: Real> Trainer<'o, T> {
         &mut self.groups
     }
 
+    /// Minibatches in one pass over `n` rows (1 for full batches).
+    pub fn steps_per_epoch(&self, n: usize) -> usize {
+        match self.settings.batch_size {
+            Some(b) if b < n => n.div_ceil(b),
+            _ => 1,
+        }
+    }
+
     /// Steps taken over the trainer's life (skipped ones included).
     pub fn steps_done(&self) -> usize {
         self.progress.steps_done
@@ -208,7 +215,7 @@ impl<'o, T: Real> Trainer<'o, T> {
             g.validate(store)?;
         }
         let batch_size = self.settings.batch_size.filter(|&b| b < n);
-        let steps_per_epoch = n.div_ceil(batch_size.unwrap_or(n));
+        let steps_per_epoch = self.steps_per_epoch(n);
         // Minibatches are gathered from the transpose, where each data row is contiguous: one
         // transpose per run is cheaper than gathering across every column at every step.
         let (full, data_t) = match batch_size {
@@ -271,7 +278,6 @@ impl<'o, T: Real> Trainer<'o, T> {
                 };
                 if let Some(culprit) = culprit {
                     group.skipped_in_row += 1;
-                    self.progress.skipped += 1;
                     report.skipped += 1;
                     if group.skipped_in_row >= self.settings.max_skipped_in_row {
                         return Err(Error::Diverged {

@@ -122,6 +122,17 @@ impl<P, L, G> Svi<P, L, G> {
             return Err(Error::EmptyData { what: "data" });
         }
         check_finite("data", data)?;
+        self.check_dimensions(data)
+    }
+
+    /// The part of [`Svi::validate_data`] the model adds to the engine's own checks (rows,
+    /// finite values): dimensions that agree with the prior, guide and likelihood.
+    fn check_dimensions<T: Real>(&self, data: &DMatrix<T>) -> Result<()>
+    where
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: Guide<T>,
+    {
         if self.prior.dim() != self.guide.dim() {
             return Err(Error::shape(
                 "guide (latent dimension)",
@@ -243,7 +254,7 @@ impl<P, L, G> Svi<P, L, G> {
         O: Optimizer<T> + ?Sized,
         R: Rng + ?Sized,
     {
-        self.validate_data(data)?;
+        // The data are checked by the engine (rows, finite values) and the loss (dimensions).
         config.validate(data.nrows())?;
         let group = ParamGroup::all("all", store, optimizer)
             .with_learning_rate(config.learning_rate)
@@ -299,6 +310,6 @@ where
 
     fn validate(&self, data: &DMatrix<T>) -> Result<()> {
         self.objective.validate()?;
-        self.svi.validate_data(data)
+        self.svi.check_dimensions(data)
     }
 }

@@ -65,18 +65,6 @@ impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for &mut O {
     }
 }
 
-impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
-    fn step(&mut self, params: &mut ParamStore<T>, grads: &Gradients<T>, lr: T) -> Result<()> {
-        (**self).step(params, grads, lr)
-    }
-    fn state(&self) -> OptimizerState<T> {
-        (**self).state()
-    }
-    fn restore(&mut self, state: OptimizerState<T>) -> Result<()> {
-        (**self).restore(state)
-    }
-}
-
 /// The state of an optimizer: named counters and named matrices per parameter (Adam's step
 /// count and its two moment estimates, say).
 #[derive(Clone, Debug, Default, PartialEq)]

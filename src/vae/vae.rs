@@ -198,6 +198,12 @@ pub struct EpochReport {
 /// Entries (rows × particles × columns) evaluated on one tape, to bound memory.
 const EVALUATION_BUDGET: usize = 1 << 22;
 
+/// Rows of `columns`-wide data evaluated on one tape with `particles` draws each: as many as
+/// the budget allows, at least one.
+fn rows_per_chunk(particles: usize, columns: usize) -> usize {
+    (EVALUATION_BUDGET / particles.max(1).saturating_mul(columns.max(1))).max(1)
+}
+
 /// The encoder of every [`Vae`]: a Gaussian q(z | x) on any network.
 pub type VaeEncoder<T> = GaussianEncoder<Box<dyn Network<T>>>;
 
@@ -464,8 +470,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
         train: &DMatrix<T>,
         on_batch: impl FnMut(usize),
     ) -> Result<EpochReport> {
-        let n = train.nrows();
-        let steps_per_epoch = n.div_ceil(self.training.batch_size.min(n.max(1)));
+        let steps_per_epoch = self.trainer.steps_per_epoch(train.nrows());
         let loss = VaeLoss {
             svi: &self.svi,
             elbo_form: self.elbo_form,
@@ -509,8 +514,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
         objective.validate()?;
         self.svi.validate_data(data)?;
         self.check_evaluation_size(objective.particles, data.ncols())?;
-        let width = data.ncols().max(1);
-        let rows_per_chunk = (EVALUATION_BUDGET / (objective.particles * width)).max(1);
+        let rows_per_chunk = rows_per_chunk(objective.particles, data.ncols());
         let mut total = 0.0;
         for start in (0..data.nrows()).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(data.nrows() - start);
@@ -530,14 +534,17 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
     /// # Errors
     /// [`Error::TooLarge`] if even one row's particles do not fit.
     pub fn check_evaluation_size(&self, particles: usize, columns: usize) -> Result<()> {
-        let width = columns.max(1);
-        let rows_per_chunk = (EVALUATION_BUDGET / particles.max(1).saturating_mul(width)).max(1);
         // A tape holds a few matrices of particles x (data + latent) entries per row.
         let latent = Prior::<T>::dim(&self.svi.prior);
         ensure_available::<T>(
             "an evaluation",
             format!("{particles} particles per row"),
-            entries(&[rows_per_chunk, particles, width + latent, 8]),
+            entries(&[
+                rows_per_chunk(particles, columns),
+                particles,
+                columns.max(1) + latent,
+                8,
+            ]),
         )
     }
 
@@ -642,12 +649,13 @@ impl<P, D, E> VaeLoss<'_, P, D, E> {
         }
     }
 
-    fn objective(&self, batch: &Batch<'_, impl Real>) -> Objective {
+    /// The objective at `step` of `steps_per_epoch`: one draw per row, β from the warm-up.
+    fn objective_at(&self, step: usize, steps_per_epoch: usize) -> Objective {
         Objective {
             estimator: self.elbo_form,
             particles: 1,
             gradient: GradientEstimator::Reparameterization,
-            kl_weight: self.beta_at(batch.step, batch.steps_per_epoch),
+            kl_weight: self.beta_at(step, steps_per_epoch),
         }
     }
 }
@@ -664,15 +672,17 @@ where
         batch: &Batch<'_, T>,
         rng: &mut R,
     ) -> Result<Var<'t, T>> {
-        self.svi.loss(self.objective(batch)).loss(tape, batch, rng)
+        self.svi
+            .loss(self.objective_at(batch.step, batch.steps_per_epoch))
+            .loss(tape, batch, rng)
     }
 
     fn row_separable(&self) -> bool {
-        true
+        self.svi.loss(self.objective_at(0, 1)).row_separable()
     }
 
     fn validate(&self, data: &DMatrix<T>) -> Result<()> {
-        self.svi.validate_data(data)
+        self.svi.loss(self.objective_at(0, 1)).validate(data)
     }
 }
 
