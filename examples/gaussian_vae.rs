@@ -325,10 +325,13 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         args.hidden.0,
         args.latent
     );
-    println!(
-        "  {} epochs in {training_seconds:.2} s ({samples_per_sec:.0} samples/s)",
-        args.epochs
-    );
+    // A resumed run times only the epochs it trained itself.
+    let trained = if first_epoch > 1 {
+        format!("epochs {first_epoch}-{} (resumed)", args.epochs)
+    } else {
+        format!("{} epochs", args.epochs)
+    };
+    println!("  {trained} in {training_seconds:.2} s ({samples_per_sec:.0} samples/s)");
     println!(
         "  test ELBO {test_elbo:.3} nats per image; IWAE (K = {}) {test_iwae:.3}",
         args.iwae_k
