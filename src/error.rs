@@ -57,6 +57,15 @@ pub enum Error {
         /// Which matrix.
         what: &'static str,
     },
+    /// The posterior has no Laplace approximation where the search for its mode ended.
+    #[error(
+        "no Laplace approximation: {problem}; start the fit from the guide's own initial values \
+         instead (without start_at_laplace), or check the model's log density"
+    )]
+    NoLaplace {
+        /// What went wrong.
+        problem: &'static str,
+    },
     /// Too many optimisation steps in a row had a non-finite loss or gradient.
     #[error(
         "fitting diverged: {consecutive} steps in a row up to step {step} had a non-finite \

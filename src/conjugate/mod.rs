@@ -7,4 +7,4 @@ mod posterior;
 
 pub use gaussian_mean::GaussianMean;
 pub use linear_regression::LinearRegression;
-pub use posterior::{Comparison, GaussianPosterior};
+pub use posterior::{Accuracy, Comparison, GaussianPosterior};

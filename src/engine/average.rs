@@ -33,6 +33,31 @@ impl<T: Real> Average<T> {
         }
     }
 
+    /// The mean over every step the parts averaged, each part weighted by its steps.
+    pub(crate) fn combine(parts: impl IntoIterator<Item = Average<T>>) -> Self {
+        let mut parts = parts.into_iter();
+        let mut total = parts.next().expect("at least one part");
+        for part in parts {
+            let count = total.count + part.count;
+            if count == 0 {
+                continue;
+            }
+            let w = c::<T>(part.count as f64 / count as f64);
+            for (mean, other) in total.means.iter_mut().zip(&part.means) {
+                for (m, &o) in mean.as_mut_slice().iter_mut().zip(other.as_slice()) {
+                    *m += (o - *m) * w;
+                }
+            }
+            total.count = count;
+        }
+        total
+    }
+
+    /// Every entry of the means, parameter by parameter.
+    pub(crate) fn values(&self) -> impl Iterator<Item = T> + '_ {
+        self.means.iter().flat_map(|m| m.iter().copied())
+    }
+
     /// Writes the means into the store (nothing if no step was averaged).
     pub(crate) fn write(self, store: &mut ParamStore<T>) -> Result<()> {
         if self.count == 0 {

@@ -55,6 +55,7 @@
 
 mod average;
 mod checkpoint;
+mod convergence;
 mod group;
 mod loss;
 mod observer;

@@ -1,6 +1,7 @@
 //! The loop.
 
 use super::average::Average;
+use super::convergence::Convergence;
 use super::group::ParamGroup;
 use super::loss::{Batch, Loss};
 use super::observer::{Control, EpochEvent, Observer, StepEvent};
@@ -21,13 +22,23 @@ pub struct TrainerSettings {
     /// Rows per minibatch; `None` (or a size of at least the data's rows) uses every row at
     /// every step.
     pub batch_size: Option<usize>,
-    /// Stop when the mean loss of a window of `check_every` steps changes by less than this
-    /// fraction from the previous window's (the relative-tolerance rule of Stan's ADVI).
+    /// The convergence rule, in nats of the loss (a log density, so the rule means the same
+    /// whatever units the data are in): the run stops, converged, when the mean loss over the
+    /// last five windows of `check_every` steps falls by less than this per window, or by less
+    /// than the scatter of those window means can tell from zero (its least-squares slope is
+    /// within the one-sided 95% bound of Student's t). The parameters averaged over those five
+    /// windows are left in the store. `None` runs every step it is given.
     pub tolerance: Option<f64>,
     /// Window length for `tolerance`, in taken steps.
     pub check_every: usize,
+    /// With `tolerance`, where the parameters have a meaningful unit (a global guide measured in
+    /// posterior standard deviations): once the loss has settled, go on averaging the
+    /// parameters window by window until every entry's average has a standard error (from the
+    /// scatter of its window means) below this; the average is left in the store.
+    pub parameter_tolerance: Option<f64>,
     /// From this step of a run on, average the parameters over the run's remaining steps
-    /// (Polyak–Ruppert averaging) and leave the average in the store when the run ends.
+    /// (Polyak–Ruppert averaging) and leave the average in the store when the run ends on its
+    /// step budget (a converged run leaves the average of its settled windows instead).
     pub average_from: Option<usize>,
     /// Give up with [`Error::Diverged`] after this many updates of a group in a row with a
     /// non-finite loss or gradient (each is skipped: the parameters keep their values).
@@ -40,6 +51,7 @@ impl Default for TrainerSettings {
             batch_size: None,
             tolerance: None,
             check_every: 100,
+            parameter_tolerance: None,
             average_from: None,
             max_skipped_in_row: 20,
         }
@@ -58,6 +70,9 @@ impl TrainerSettings {
         if let Some(t) = self.tolerance {
             require_positive("tolerance", t)?;
         }
+        if let Some(t) = self.parameter_tolerance {
+            require_positive("parameter tolerance", t)?;
+        }
         if self.check_every == 0 {
             return Err(Error::invalid("check_every", 0, "at least 1"));
         }
@@ -73,7 +88,7 @@ impl TrainerSettings {
 pub enum StopReason {
     /// The run took the steps it was given.
     StepBudget,
-    /// The tolerance rule found the loss settled.
+    /// The convergence rule ([`TrainerSettings::tolerance`]) found the loss settled.
     Converged,
     /// An observer asked to stop.
     Observer,
@@ -243,7 +258,14 @@ impl<'o, T: Real> Trainer<'o, T> {
             skipped: 0,
             losses: Vec::new(),
         };
-        let mut window_previous: Option<f64> = None;
+        let mut convergence = self.settings.tolerance.map(|tol| {
+            Convergence::new(
+                self.settings.check_every,
+                tol,
+                self.settings.parameter_tolerance,
+                store,
+            )
+        });
         let mut losses = vec![None; self.groups.len()];
         for run_step in 0..steps {
             let step = self.progress.steps_done;
@@ -308,19 +330,10 @@ impl<'o, T: Real> Trainer<'o, T> {
                 {
                     avg.add(store);
                 }
-                if let Some(tol) = self.settings.tolerance
-                    && report
-                        .losses
-                        .len()
-                        .is_multiple_of(self.settings.check_every)
+                if let Some(rule) = convergence.as_mut()
+                    && rule.record(value, store)
                 {
-                    let window = &report.losses[report.losses.len() - self.settings.check_every..];
-                    let mean = window.iter().sum::<f64>() / window.len() as f64;
-                    let settled = window_previous.is_some_and(|p| ((mean - p) / mean).abs() < tol);
-                    window_previous = Some(mean);
-                    if settled {
-                        report.stop = StopReason::Converged;
-                    }
+                    report.stop = StopReason::Converged;
                 }
             }
             let event = StepEvent {
@@ -354,8 +367,10 @@ impl<'o, T: Real> Trainer<'o, T> {
                 break;
             }
         }
-        if let Some(avg) = average {
-            avg.write(store)?;
+        match (report.stop, convergence, average) {
+            (StopReason::Converged, Some(rule), _) => rule.write_average(store)?,
+            (_, _, Some(avg)) => avg.write(store)?,
+            _ => {}
         }
         Ok(report)
     }

@@ -1,6 +1,6 @@
 //! The mean-field Gaussian guide: free means and log standard deviations.
 
-use super::{register_mean, row_vector};
+use super::{check_start, register_mean, register_reference_mean};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
 use crate::error::Result;
@@ -9,12 +9,20 @@ use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 
-/// q(z) = N(μ, diag σ²) with free parameters `{name}.mean` (1 x d) and `{name}.log_sd` (1 x d):
-/// σ = exp(log_sd), so every real value is a valid scale.
+/// q(z) = N(μ, diag σ²) with μ = m₀ + s₀ ⊙ u and σ = s₀ ⊙ exp(v): the free parameters are
+/// `{name}.mean` (u, 1 x d) and `{name}.log_sd` (v, 1 x d), measured from a frozen reference —
+/// `{name}.reference_mean` (m₀) and `{name}.reference_log_sd` (ln s₀).
+///
+/// Every real value of v is a valid scale. The reference is m₀ = 0, s₀ = 1 until
+/// [`GaussianGuide::start_at`] moves it to a mode and the posterior's scales there: then u and v
+/// are in posterior standard deviations, so a step of Adam's size moves every coordinate by
+/// the same fraction of its own uncertainty, whatever units the data are in.
 #[derive(Clone, Debug)]
 pub struct DiagGaussianGuide {
     mean: ParamId,
     log_sd: ParamId,
+    reference_mean: ParamId,
+    reference_log_sd: ParamId,
     dim: usize,
 }
 
@@ -36,15 +44,26 @@ impl DiagGaussianGuide {
             format!("{name}.log_sd"),
             DMatrix::from_element(1, dim, init_sd.ln()),
         )?;
-        Ok(DiagGaussianGuide { mean, log_sd, dim })
+        let reference_mean = register_reference_mean(store, name, dim)?;
+        let reference_log_sd =
+            store.add(format!("{name}.reference_log_sd"), DMatrix::zeros(1, dim))?;
+        store.set_frozen(reference_log_sd, true);
+        Ok(DiagGaussianGuide {
+            mean,
+            log_sd,
+            reference_mean,
+            reference_log_sd,
+            dim,
+        })
     }
 
     /// The current standard deviations.
     pub fn sd<T: Real>(&self, store: &ParamStore<T>) -> DVector<T> {
-        DVector::from_iterator(self.dim, store.get(self.log_sd).iter().map(|v| v.exp()))
+        let (v, reference) = (store.get(self.log_sd), store.get(self.reference_log_sd));
+        DVector::from_fn(self.dim, |j, _| (v[j] + reference[j]).exp())
     }
 
-    /// The parameter ids: (mean, log_sd).
+    /// The free parameters' ids: (mean, log_sd), measured from the reference.
     pub fn params(&self) -> (ParamId, ParamId) {
         (self.mean, self.log_sd)
     }
@@ -52,7 +71,30 @@ impl DiagGaussianGuide {
 
 impl<T: Real> GaussianGuide<T> for DiagGaussianGuide {
     fn mean(&self, store: &ParamStore<T>) -> DVector<T> {
-        row_vector(store, self.mean)
+        let (u, m0) = (store.get(self.mean), store.get(self.reference_mean));
+        let s0 = store.get(self.reference_log_sd);
+        DVector::from_fn(self.dim, |j, _| m0[j] + s0[j].exp() * u[j])
+    }
+
+    /// σ_j = 1/√Λ_jj: the mean-field optimum for a Gaussian target with precision Λ.
+    fn start_at(
+        &self,
+        store: &mut ParamStore<T>,
+        mean: &DVector<T>,
+        precision: &DMatrix<T>,
+    ) -> Result<()> {
+        check_start(self.dim, mean, precision)?;
+        let d = self.dim;
+        store.set(
+            self.reference_mean,
+            DMatrix::from_row_slice(1, d, mean.as_slice()),
+        )?;
+        store.set(
+            self.reference_log_sd,
+            DMatrix::from_fn(1, d, |_, j| -precision[(j, j)].ln() / T::of_f64(2.0)),
+        )?;
+        store.set(self.mean, DMatrix::zeros(1, d))?;
+        store.set(self.log_sd, DMatrix::zeros(1, d))
     }
 
     fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T> {
@@ -71,9 +113,10 @@ impl<T: Real> Guide<T> for DiagGaussianGuide {
     }
 
     fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: Var<'t, T>) -> Gaussian<'t, T> {
+        let reference_log_sd = tape.param(self.reference_log_sd);
         Gaussian::Diag(DiagNormal {
-            mean: tape.param(self.mean),
-            log_sd: tape.param(self.log_sd),
+            mean: tape.param(self.reference_mean) + tape.param(self.mean) * reference_log_sd.exp(),
+            log_sd: tape.param(self.log_sd) + reference_log_sd,
         })
     }
 }

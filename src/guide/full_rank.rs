@@ -1,6 +1,6 @@
 //! The full-rank Gaussian guide: a free mean and a free Cholesky factor.
 
-use super::{register_mean, row_vector};
+use super::{check_start, register_mean, register_reference_mean, row_vector};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, MvNormal};
 use crate::error::{Error, Result};
@@ -10,20 +10,27 @@ use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 
-/// q(z) = N(μ, L Lᵀ) with free parameters `{name}.mean` (1 x d), `{name}.log_scale` (1 x d) and
-/// `{name}.unit_tril` (d x d): L = diag(exp(log_scale)) (I + strictly lower part of unit_tril).
+/// q(z) = N(μ, L Lᵀ) with μ = m₀ + T u and L = T L', measured from a frozen reference: a point
+/// `{name}.reference_mean` (m₀, 1 x d) and a lower-triangular `{name}.reference_tril` (T, d x d).
+/// The free parameters are `{name}.mean` (u, 1 x d), `{name}.log_scale` (1 x d) and
+/// `{name}.unit_tril` (d x d): L' = diag(exp(log_scale)) (I + strictly lower part of unit_tril).
 ///
-/// So L_ii = exp(log_scale_i) and L_ij = L_ii u_ij: every real parameter value gives a valid
-/// Cholesky factor, and the off-diagonal parameters are dimensionless ratios, of order one
-/// whatever the posterior's scale. (Parameterising L's entries directly makes them as small as
-/// the posterior sds, so that Adam's steps — of the size of the learning rate — are far too
-/// coarse for them when the posterior is narrow.) Entries of `unit_tril` on and above the
-/// diagonal are unused and get zero gradient.
+/// So L'_ii = exp(log_scale_i) and L'_ij = L'_ii u_ij: every real parameter value gives a valid
+/// Cholesky factor, and the off-diagonal parameters are dimensionless ratios. The reference is
+/// m₀ = 0, T = I until [`GaussianGuide::start_at`] moves it to a mode and the Cholesky factor of
+/// the inverse curvature there: then the free parameters are in whitened coordinates, where
+/// the posterior is close to N(0, I), and Adam's steps — of the size of the learning rate —
+/// suit every direction, however the posterior's scales differ and however its coordinates
+/// are correlated. (Parameterising L's entries directly makes them as small as the posterior
+/// sds, and Adam's steps far too coarse for them when the posterior is narrow.) Entries of
+/// `unit_tril` on and above the diagonal are unused and get zero gradient.
 #[derive(Clone, Debug)]
 pub struct FullRankGaussianGuide {
     mean: ParamId,
     log_scale: ParamId,
     unit_tril: ParamId,
+    reference_mean: ParamId,
+    reference_tril: ParamId,
     dim: usize,
 }
 
@@ -50,10 +57,18 @@ impl FullRankGaussianGuide {
             DMatrix::from_element(1, dim, init_sd.ln()),
         )?;
         let unit_tril = store.add(format!("{name}.unit_tril"), DMatrix::zeros(dim, dim))?;
+        let reference_mean = register_reference_mean(store, name, dim)?;
+        let reference_tril = store.add(
+            format!("{name}.reference_tril"),
+            DMatrix::identity(dim, dim),
+        )?;
+        store.set_frozen(reference_tril, true);
         Ok(FullRankGaussianGuide {
             mean,
             log_scale,
             unit_tril,
+            reference_mean,
+            reference_tril,
             dim,
         })
     }
@@ -65,8 +80,13 @@ impl FullRankGaussianGuide {
         (unit_tril.lower_triangle(false) + identity) * log_scale.exp().transpose()
     }
 
-    /// The current Cholesky factor L.
+    /// The current Cholesky factor L = T L'.
     pub fn scale_tril<T: Real>(&self, store: &ParamStore<T>) -> DMatrix<T> {
+        store.get(self.reference_tril) * self.relative_tril(store)
+    }
+
+    /// L', the factor relative to the reference.
+    fn relative_tril<T: Real>(&self, store: &ParamStore<T>) -> DMatrix<T> {
         let (scale, unit) = (store.get(self.log_scale), store.get(self.unit_tril));
         DMatrix::from_fn(self.dim, self.dim, |i, j| {
             let s = scale[i].exp();
@@ -78,8 +98,8 @@ impl FullRankGaussianGuide {
         })
     }
 
-    /// Sets the parameters so that q = N(mean, L Lᵀ) for a lower-triangular `scale_tril` with a
-    /// positive diagonal.
+    /// Sets q = N(mean, L Lᵀ) for a lower-triangular `scale_tril` with a positive diagonal, and
+    /// makes it the reference later steps are measured from.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] for wrong shapes; [`Error::NotPositiveDefinite`] if the diagonal
@@ -91,7 +111,10 @@ impl FullRankGaussianGuide {
         scale_tril: &DMatrix<T>,
     ) -> Result<()> {
         let d = self.dim;
-        if mean.len() != d || scale_tril.shape() != (d, d) {
+        if mean.len() != d {
+            return Err(Error::shape("mean", (d, 1), (mean.len(), 1)));
+        }
+        if scale_tril.shape() != (d, d) {
             return Err(Error::shape("scale_tril", (d, d), scale_tril.shape()));
         }
         if scale_tril
@@ -103,21 +126,14 @@ impl FullRankGaussianGuide {
                 what: "scale_tril (its diagonal must be positive)",
             });
         }
-        store.set(self.mean, DMatrix::from_row_slice(1, d, mean.as_slice()))?;
         store.set(
-            self.log_scale,
-            DMatrix::from_fn(1, d, |_, j| scale_tril[(j, j)].ln()),
+            self.reference_mean,
+            DMatrix::from_row_slice(1, d, mean.as_slice()),
         )?;
-        store.set(
-            self.unit_tril,
-            DMatrix::from_fn(d, d, |i, j| {
-                if i > j {
-                    scale_tril[(i, j)] / scale_tril[(i, i)]
-                } else {
-                    T::zero()
-                }
-            }),
-        )
+        store.set(self.reference_tril, scale_tril.lower_triangle())?;
+        store.set(self.mean, DMatrix::zeros(1, d))?;
+        store.set(self.log_scale, DMatrix::zeros(1, d))?;
+        store.set(self.unit_tril, DMatrix::zeros(d, d))
     }
 
     /// The parameter ids: (mean, log_scale, unit_tril).
@@ -128,7 +144,19 @@ impl FullRankGaussianGuide {
 
 impl<T: Real> GaussianGuide<T> for FullRankGaussianGuide {
     fn mean(&self, store: &ParamStore<T>) -> DVector<T> {
-        row_vector(store, self.mean)
+        row_vector(store, self.reference_mean)
+            + store.get(self.reference_tril) * row_vector(store, self.mean)
+    }
+
+    /// q = N(mean, Λ⁻¹), the exact match, as the new reference.
+    fn start_at(
+        &self,
+        store: &mut ParamStore<T>,
+        mean: &DVector<T>,
+        precision: &DMatrix<T>,
+    ) -> Result<()> {
+        check_start(self.dim, mean, precision)?;
+        self.set(store, mean, &inverse_cholesky(precision)?)
     }
 
     /// L Lᵀ.
@@ -149,9 +177,29 @@ impl<T: Real> Guide<T> for FullRankGaussianGuide {
     }
 
     fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: Var<'t, T>) -> Gaussian<'t, T> {
+        let reference = tape.param(self.reference_tril);
+        let relative = Self::factor(tape.param(self.log_scale), tape.param(self.unit_tril));
         Gaussian::Full(MvNormal {
-            mean: tape.param(self.mean),
-            scale_tril: Self::factor(tape.param(self.log_scale), tape.param(self.unit_tril)),
+            mean: tape.param(self.reference_mean) + tape.param(self.mean).matmul_t(reference),
+            scale_tril: reference.matmul(relative),
         })
     }
+}
+
+/// The lower Cholesky factor of Λ⁻¹ for a symmetric positive-definite Λ, computed on Λ scaled to
+/// a unit diagonal (D Λ D with D = diag(Λ_ii^-½)), so that precisions whose scales differ by
+/// many orders of magnitude lose no accuracy: chol(Λ⁻¹) = D chol((D Λ D)⁻¹).
+fn inverse_cholesky<T: Real>(precision: &DMatrix<T>) -> Result<DMatrix<T>> {
+    let d = precision.nrows();
+    let scales = DVector::from_fn(d, |i, _| T::one() / precision[(i, i)].sqrt());
+    let scaled = DMatrix::from_fn(d, d, |i, j| {
+        let symmetric = (precision[(i, j)] + precision[(j, i)]) / T::of_f64(2.0);
+        symmetric * scales[i] * scales[j]
+    });
+    let not_pd = || Error::NotPositiveDefinite {
+        what: "start precision",
+    };
+    let inverse = scaled.cholesky().ok_or_else(not_pd)?.inverse();
+    let factor = inverse.cholesky().ok_or_else(not_pd)?.l();
+    Ok(DMatrix::from_diagonal(&scales) * factor)
 }

@@ -31,6 +31,44 @@ fn register_mean<T: Real>(
     store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))
 }
 
+/// Registers a global guide's reference point `{name}.reference_mean` (1 x d, zeros), frozen: q's
+/// mean is measured from it, so that a fit started at a mode takes steps relative to it.
+fn register_reference_mean<T: Real>(
+    store: &mut ParamStore<T>,
+    name: &str,
+    dim: usize,
+) -> Result<ParamId> {
+    let id = store.add(format!("{name}.reference_mean"), DMatrix::zeros(1, dim))?;
+    store.set_frozen(id, true);
+    Ok(id)
+}
+
+/// Checks the arguments of a guide's `start_at`: a mean of `dim` and a `dim x dim` precision
+/// with a positive, finite diagonal.
+fn check_start<T: Real>(dim: usize, mean: &DVector<T>, precision: &DMatrix<T>) -> Result<()> {
+    if mean.len() != dim {
+        return Err(Error::shape("start mean", (dim, 1), (mean.len(), 1)));
+    }
+    if precision.shape() != (dim, dim) {
+        return Err(Error::shape(
+            "start precision",
+            (dim, dim),
+            precision.shape(),
+        ));
+    }
+    crate::validate::check_finite(
+        "start mean",
+        &DMatrix::from_column_slice(dim, 1, mean.as_slice()),
+    )?;
+    crate::validate::check_finite("start precision", precision)?;
+    if precision.diagonal().iter().any(|&v| v <= T::zero()) {
+        return Err(Error::NotPositiveDefinite {
+            what: "start precision (its diagonal must be positive)",
+        });
+    }
+    Ok(())
+}
+
 /// A `1 x d` parameter as a vector.
 fn row_vector<T: Real>(store: &ParamStore<T>, id: ParamId) -> DVector<T> {
     DVector::from_column_slice(store.get(id).as_slice())

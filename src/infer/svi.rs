@@ -1,15 +1,16 @@
 //! The stochastic variational inference loop.
 
 use super::estimator::Objective;
+use super::laplace::{Laplace, laplace};
 use crate::autodiff::{Tape, Var};
 use crate::engine::{Batch, Loss, ParamGroup, StopReason, Trainer, TrainerSettings};
 use crate::error::{Error, Result, require_positive};
-use crate::model::{Guide, Likelihood, Prior, Scope};
+use crate::model::{GaussianGuide, Guide, Likelihood, Prior, Scope};
 use crate::optim::{LearningRate, Optimizer};
 use crate::params::ParamStore;
 use crate::real::Real;
 use crate::validate::check_finite;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 use std::sync::Arc;
 
@@ -29,15 +30,43 @@ pub struct SviConfig {
     pub trainer: TrainerSettings,
 }
 
+/// The default convergence tolerance of a fit, in nats of the bound per window of steps
+/// ([`TrainerSettings::tolerance`]).
+pub const DEFAULT_TOLERANCE: f64 = 1e-3;
+
+/// The default precision of a fit's averaged parameters ([`TrainerSettings::parameter_tolerance`]):
+/// a standard error of 0.005 in the guide's units, which are posterior standard deviations for
+/// a global guide started at its Laplace approximation.
+pub const DEFAULT_PARAMETER_TOLERANCE: f64 = 0.005;
+
 impl Default for SviConfig {
-    /// 5000 steps of the default objective at a constant step size of 0.01, full batches.
+    /// At most 10,000 steps of the ELBO with 4 particles and the path-derivative gradient, full
+    /// batches, Adam's step size decaying from 0.01 to 1e-4 over those steps; the fit stops when
+    /// the bound has settled (the convergence rule with [`DEFAULT_TOLERANCE`] nats per window
+    /// of 100 steps) and the parameters averaged since are known to
+    /// [`DEFAULT_PARAMETER_TOLERANCE`]. If it runs out of steps, the parameters averaged over
+    /// the second half are left. Made for a global guide started at its Laplace approximation
+    /// ([`Svi::start_at_laplace`]), whose units are posterior standard deviations.
     fn default() -> Self {
+        let steps = 10_000;
         SviConfig {
-            steps: 5000,
-            objective: Objective::default(),
-            learning_rate: LearningRate::Constant(0.01),
+            steps,
+            objective: Objective {
+                particles: 4,
+                ..Objective::default()
+            },
+            learning_rate: LearningRate::Exponential {
+                start: 0.01,
+                end: 1e-4,
+                steps,
+            },
             clip_norm: None,
-            trainer: TrainerSettings::default(),
+            trainer: TrainerSettings {
+                tolerance: Some(DEFAULT_TOLERANCE),
+                parameter_tolerance: Some(DEFAULT_PARAMETER_TOLERANCE),
+                average_from: Some(steps / 2),
+                ..TrainerSettings::default()
+            },
         }
     }
 }
@@ -77,7 +106,9 @@ pub struct FitReport {
     pub elbo: Vec<f64>,
     /// Steps run, including skipped ones.
     pub steps: usize,
-    /// True if the tolerance rule stopped the fit before the step budget.
+    /// True if the convergence rule ([`TrainerSettings::tolerance`]) ended the fit: its bound
+    /// had stopped rising. False if it ran out of steps first — then the fit is a guess, not a
+    /// result: give it more steps, or a better start ([`Svi::start_at_laplace`]).
     pub converged: bool,
     /// Steps skipped for a non-finite loss or gradient.
     pub skipped: usize,
@@ -141,6 +172,67 @@ impl<P, L, G> Svi<P, L, G> {
             ));
         }
         self.likelihood.validate(data, self.guide.dim())
+    }
+
+    /// The Laplace approximation of the posterior of a global latent: the mode of
+    /// log p(x, z) over the whole of `data` by Newton's method (from z = 0), and the curvature
+    /// there, with the model's own parameters held at their values in `store`.
+    ///
+    /// # Errors
+    /// As [`Svi::validate_data`]; [`Error::InvalidParameter`] for a local latent (each row
+    /// has its own: use an encoder's or the guide's initial values);
+    /// [`Error::NoLaplace`] if log p(x, z) is not finite at the start or not concave where the
+    /// search ends.
+    pub fn laplace<T>(&self, store: &ParamStore<T>, data: &DMatrix<T>) -> Result<Laplace>
+    where
+        T: Real,
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: Guide<T>,
+    {
+        self.validate_data(data)?;
+        if self.likelihood.scope() != Scope::Global {
+            return Err(Error::invalid(
+                "latent scope",
+                "local",
+                "a global latent for a Laplace approximation",
+            ));
+        }
+        laplace(
+            &self.prior,
+            &self.likelihood,
+            store,
+            data,
+            DVector::zeros(self.guide.dim()),
+        )
+    }
+
+    /// Starts a global Gaussian guide at the Laplace approximation ([`Svi::laplace`]): q at the
+    /// posterior's mode with the curvature's scales (the exact posterior when it is Gaussian;
+    /// its mean-field optimum for a diagonal guide), and later steps measured in those scales
+    /// ([`GaussianGuide::start_at`]). Where a fit of a global latent should begin: it makes
+    /// the fit indifferent to the data's units, offsets and feature scales.
+    ///
+    /// # Errors
+    /// As [`Svi::laplace`] and [`GaussianGuide::start_at`].
+    pub fn start_at_laplace<T>(
+        &self,
+        store: &mut ParamStore<T>,
+        data: &DMatrix<T>,
+    ) -> Result<Laplace>
+    where
+        T: Real,
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: GaussianGuide<T>,
+    {
+        let approximation = self.laplace(store, data)?;
+        self.guide.start_at(
+            store,
+            &approximation.mode.map(T::of_f64),
+            &approximation.precision.map(T::of_f64),
+        )?;
+        Ok(approximation)
     }
 
     /// The bound on a batch, as an estimate for the whole data set (1x1): `scale` is the

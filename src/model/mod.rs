@@ -166,6 +166,22 @@ pub trait GaussianGuide<T: Real>: Guide<T> {
 
     /// The current covariance of q.
     fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T>;
+
+    /// Moves q to the member of its family closest (in KL(q ‖ ·)) to the Gaussian
+    /// N(mean, precision⁻¹) — a Laplace approximation, say — and measures later steps from it, in
+    /// units of its scales: where a fit should start on data of any scale or offset
+    /// ([`crate::infer::Svi::start_at_laplace`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::ShapeMismatch`] for a mean or precision of the wrong size;
+    /// [`crate::Error::NonFiniteData`] for non-finite values; [`crate::Error::NotPositiveDefinite`]
+    /// for a precision that is not positive definite (as far as the family needs it to be).
+    fn start_at(
+        &self,
+        store: &mut ParamStore<T>,
+        mean: &DVector<T>,
+        precision: &DMatrix<T>,
+    ) -> Result<()>;
 }
 
 impl<'t, T: Real> VariationalFamily<'t, T> for Gaussian<'t, T> {

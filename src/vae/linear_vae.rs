@@ -9,18 +9,27 @@ use crate::nn::{Activation, Identity, Init, Mlp};
 use crate::optim::Adam;
 use crate::params::{ParamId, ParamStore};
 use crate::prior::StandardNormal;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 
 /// p(z) = N(0, I_q), p(x | z) = N(W z + b, σ² I) with W, b and a scalar σ² learned, and
 /// q(z | x) = N(A x + a, diag exp(C x + c)) — the model of probabilistic PCA, fitted by the
 /// same SGVB code as every other model (Lucas et al. 2019 show its optimum is PPCA's maximum
 /// likelihood with the exact posterior). Runs in f64, to be compared with the closed form.
+///
+/// The networks work on standardised data, x̃ = (x − m) / s with m the training data's column
+/// means and s one scale for every column (the root mean square of the centred data; one, not
+/// one per column, because PPCA's noise is isotropic and a per-column scale would change the
+/// model). So the fit is the same — step for step — whatever the data's units and offsets, and
+/// the model it stands for in the data's own coordinates is W = s W̃, b = m + s b̃, σ² = s² σ̃²,
+/// with densities lower by D ln s per row.
 pub struct LinearVae {
     params: ParamStore<f64>,
     svi: Svi<StandardNormal, GaussianDecoder, GaussianEncoder<Identity>>,
     decoder_weights: ParamId,
     decoder_bias: ParamId,
+    /// m and s, set by the first fit.
+    standardization: Option<(DVector<f64>, f64)>,
 }
 
 impl LinearVae {
@@ -54,10 +63,12 @@ impl LinearVae {
             svi,
             decoder_weights,
             decoder_bias,
+            standardization: None,
         })
     }
 
-    /// Fits encoder and decoder together by SGVB with Adam.
+    /// Fits encoder and decoder together by SGVB with Adam, on `x` standardised by the moments
+    /// of the first data fitted.
     ///
     /// # Errors
     /// As [`Svi::fit`].
@@ -67,26 +78,69 @@ impl LinearVae {
         config: &SviConfig,
         rng: &mut R,
     ) -> Result<FitReport> {
-        self.svi
-            .fit(&mut self.params, x, &mut Adam::default(), config, rng)
+        self.svi.validate_data(x)?;
+        if self.standardization.is_none() {
+            let mean = x.row_mean().transpose();
+            let centred = x - DMatrix::from_fn(x.nrows(), x.ncols(), |_, j| mean[j]);
+            let rms = (centred.norm_squared() / centred.len() as f64).sqrt();
+            // Constant data have no scale of their own: keep their unit.
+            let scale = if rms > 0.0 && rms.is_finite() {
+                rms
+            } else {
+                1.0
+            };
+            self.standardization = Some((mean, scale));
+        }
+        let standard = self.standardize(x);
+        self.svi.fit(
+            &mut self.params,
+            &standard,
+            &mut Adam::default(),
+            config,
+            rng,
+        )
+    }
+
+    /// (x − m) / s.
+    fn standardize(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
+        match &self.standardization {
+            Some((mean, scale)) => {
+                DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| (x[(i, j)] - mean[j]) / scale)
+            }
+            None => x.clone(),
+        }
+    }
+
+    /// D ln s: how much a standardised row's log density exceeds the original's.
+    fn log_jacobian(&self, dim: usize) -> f64 {
+        self.standardization
+            .as_ref()
+            .map_or(0.0, |(_, scale)| dim as f64 * scale.ln())
+    }
+
+    /// The standardisation's scale s (1 before the first fit).
+    fn scale(&self) -> f64 {
+        self.standardization.as_ref().map_or(1.0, |(_, s)| *s)
     }
 
     /// Mean ELBO per row, computed exactly: for a linear Gaussian decoder the expected
     /// log-likelihood under q = N(m, diag s²) is −(‖x − W m − b‖² + Σ_k s_k² ‖W_k‖²) / (2σ²)
     /// − (D/2) log(2πσ²), and the KL to N(0, I) is analytic, so no draw is needed.
     pub fn exact_elbo(&self, x: &DMatrix<f64>) -> f64 {
-        let (means, sds) = self.svi.guide.encode(&self.params, x);
-        self.elbo_of(x, &means, &sds)
+        let standard = self.standardize(x);
+        let (means, sds) = self.svi.guide.encode(&self.params, &standard);
+        self.elbo_of(&standard, &means, &sds) - self.log_jacobian(x.ncols())
     }
 
-    /// The exact mean ELBO per row for per-row Gaussians N(means_i, diag sds_i²).
+    /// The exact mean ELBO per row of standardised rows `x` for per-row Gaussians
+    /// N(means_i, diag sds_i²).
     fn elbo_of(&self, x: &DMatrix<f64>, means: &DMatrix<f64>, sds: &DMatrix<f64>) -> f64 {
         // The layer computes z Wᵀ + b with its weight stored latent x dim.
         let (w, b) = (
             self.params.get(self.decoder_weights),
             self.params.get(self.decoder_bias),
         );
-        let sigma2 = self.noise_variance();
+        let sigma2 = self.svi.likelihood.variance(&self.params)[0];
         let column_norms: Vec<f64> = w.row_iter().map(|r| r.norm_squared()).collect();
         let d = x.ncols() as f64;
         let fit = means * w;
@@ -126,11 +180,11 @@ impl LinearVae {
     ) -> Result<f64> {
         let total = self.svi.evaluate(
             &self.params,
-            x,
+            &self.standardize(x),
             &Objective::new(Estimator::ElboAnalyticKl, particles),
             rng,
         )?;
-        Ok(total / x.nrows() as f64)
+        Ok(total / x.nrows() as f64 - self.log_jacobian(x.ncols()))
     }
 
     /// Mean importance-weighted bound per row with `k` samples.
@@ -138,21 +192,24 @@ impl LinearVae {
     /// # Errors
     /// As [`Svi::evaluate`].
     pub fn iwae<R: Rng + ?Sized>(&self, x: &DMatrix<f64>, k: usize, rng: &mut R) -> Result<f64> {
-        let total = self
-            .svi
-            .evaluate(&self.params, x, &Objective::new(Estimator::Iwae, k), rng)?;
-        Ok(total / x.nrows() as f64)
+        let total = self.svi.evaluate(
+            &self.params,
+            &self.standardize(x),
+            &Objective::new(Estimator::Iwae, k),
+            rng,
+        )?;
+        Ok(total / x.nrows() as f64 - self.log_jacobian(x.ncols()))
     }
 
-    /// The decoder's loadings W (`dim x latent`).
+    /// The decoder's loadings W (`dim x latent`), in the data's units.
     pub fn loadings(&self) -> DMatrix<f64> {
         // The layer computes z Wᵀ with its weight stored latent x dim.
-        self.params.get(self.decoder_weights).transpose()
+        self.params.get(self.decoder_weights).transpose() * self.scale()
     }
 
-    /// The learned observation variance σ².
+    /// The learned observation variance σ², in the data's units.
     pub fn noise_variance(&self) -> f64 {
-        self.svi.likelihood.variance(&self.params)[0]
+        self.svi.likelihood.variance(&self.params)[0] * self.scale().powi(2)
     }
 
     /// The amortization gap (Cremer et al. 2018) on `x`: with the decoder held fixed, fits a free
@@ -173,6 +230,7 @@ impl LinearVae {
         for id in model {
             params.set_frozen(id, true);
         }
+        let x = &self.standardize(x);
         let (means, sds) = self.svi.guide.encode(&self.params, x);
         let local = LocalDiagGaussianGuide::new(&mut params, "local", means, sds)?;
         let svi = Svi::new(self.svi.prior, self.svi.likelihood.clone(), local.clone());
@@ -185,6 +243,7 @@ impl LinearVae {
         };
         svi.fit(&mut params, x, &mut Adam::default(), &config, rng)?;
         let (local_means, local_sds) = local.mean_and_sd(&params);
-        Ok(self.elbo_of(x, &local_means, &local_sds) - self.exact_elbo(x))
+        let (means, sds) = self.svi.guide.encode(&self.params, x);
+        Ok(self.elbo_of(x, &local_means, &local_sds) - self.elbo_of(x, &means, &sds))
     }
 }
