@@ -508,3 +508,43 @@ fn frozen_parameters_get_no_gradient_and_do_not_move() {
     store.set_frozen(b, false);
     assert!(!store.is_frozen(b));
 }
+
+#[test]
+fn the_laplace_approximation_of_a_gaussian_posterior_is_exact() {
+    let model = LinearRegression::new(0.3).unwrap();
+    let (_, data) = model.simulate(6, 80, 0.5, &mut common::rng(21)).unwrap();
+    // Data in units a thousand times smaller: the answer must not care.
+    let data = data.map(|v| 1e3 * v);
+    let model = LinearRegression::new(300.0).unwrap();
+    let mut store = ParamStore::new();
+    let guide = FullRankGaussianGuide::new(&mut store, "q", 6, 1.0).unwrap();
+    let svi = Svi::new(model.prior(6).unwrap(), model.likelihood().unwrap(), guide);
+    let laplace = svi.start_at_laplace(&mut store, &data).unwrap();
+    let exact = model.posterior(&data).unwrap();
+    assert!(laplace.converged);
+    assert!((laplace.log_evidence - exact.log_evidence).abs() < 1e-6 * exact.log_evidence.abs());
+    let cmp = exact
+        .compare(
+            &svi.guide.mean(&store),
+            &svi.guide.covariance(&store),
+            false,
+        )
+        .unwrap();
+    assert!(cmp.kl_to_exact < 1e-8, "{cmp:?}");
+}
+
+#[test]
+fn a_laplace_start_with_a_bad_precision_is_refused() {
+    let mut store = ParamStore::<f64>::new();
+    let guide = FullRankGaussianGuide::new(&mut store, "q", 2, 1.0).unwrap();
+    let mean = DVector::zeros(2);
+    let indefinite = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
+    assert!(matches!(
+        guide.start_at(&mut store, &mean, &indefinite),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
+    assert!(matches!(
+        guide.start_at(&mut store, &mean, &DMatrix::identity(3, 3)),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}

@@ -1,6 +1,6 @@
 //! The mean-field Gaussian guide: free means and log standard deviations.
 
-use super::{check_start, register_mean, register_reference_mean};
+use super::{check_start, register_mean, register_reference};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
 use crate::error::Result;
@@ -44,10 +44,10 @@ impl DiagGaussianGuide {
             format!("{name}.log_sd"),
             DMatrix::from_element(1, dim, init_sd.ln()),
         )?;
-        let reference_mean = register_reference_mean(store, name, dim)?;
+        let reference_mean =
+            register_reference(store, name, "reference_mean", DMatrix::zeros(1, dim))?;
         let reference_log_sd =
-            store.add(format!("{name}.reference_log_sd"), DMatrix::zeros(1, dim))?;
-        store.set_frozen(reference_log_sd, true);
+            register_reference(store, name, "reference_log_sd", DMatrix::zeros(1, dim))?;
         Ok(DiagGaussianGuide {
             mean,
             log_sd,

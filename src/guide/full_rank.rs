@@ -1,12 +1,13 @@
 //! The full-rank Gaussian guide: a free mean and a free Cholesky factor.
 
-use super::{check_start, register_mean, register_reference_mean, row_vector};
+use super::{check_start, register_mean, register_reference, row_vector};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, MvNormal};
 use crate::error::{Error, Result};
 use crate::memory::{ensure_available, entries};
 use crate::model::{GaussianGuide, Guide};
 use crate::params::{ParamId, ParamStore};
+use crate::prior::unit_diagonal_cholesky;
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 
@@ -57,12 +58,10 @@ impl FullRankGaussianGuide {
             DMatrix::from_element(1, dim, init_sd.ln()),
         )?;
         let unit_tril = store.add(format!("{name}.unit_tril"), DMatrix::zeros(dim, dim))?;
-        let reference_mean = register_reference_mean(store, name, dim)?;
-        let reference_tril = store.add(
-            format!("{name}.reference_tril"),
-            DMatrix::identity(dim, dim),
-        )?;
-        store.set_frozen(reference_tril, true);
+        let reference_mean =
+            register_reference(store, name, "reference_mean", DMatrix::zeros(1, dim))?;
+        let reference_tril =
+            register_reference(store, name, "reference_tril", DMatrix::identity(dim, dim))?;
         Ok(FullRankGaussianGuide {
             mean,
             log_scale,
@@ -190,16 +189,15 @@ impl<T: Real> Guide<T> for FullRankGaussianGuide {
 /// a unit diagonal (D Λ D with D = diag(Λ_ii^-½)), so that precisions whose scales differ by
 /// many orders of magnitude lose no accuracy: chol(Λ⁻¹) = D chol((D Λ D)⁻¹).
 fn inverse_cholesky<T: Real>(precision: &DMatrix<T>) -> Result<DMatrix<T>> {
-    let d = precision.nrows();
-    let scales = DVector::from_fn(d, |i, _| T::one() / precision[(i, i)].sqrt());
-    let scaled = DMatrix::from_fn(d, d, |i, j| {
-        let symmetric = (precision[(i, j)] + precision[(j, i)]) / T::of_f64(2.0);
-        symmetric * scales[i] * scales[j]
-    });
     let not_pd = || Error::NotPositiveDefinite {
         what: "start precision",
     };
-    let inverse = scaled.cholesky().ok_or_else(not_pd)?.inverse();
+    let (scales, factor) = unit_diagonal_cholesky(precision).ok_or_else(not_pd)?;
+    // (D Λ D)⁻¹ = L⁻ᵀ L⁻¹ for its factor L.
+    let l_inverse = factor
+        .solve_lower_triangular(&DMatrix::identity(scales.len(), scales.len()))
+        .ok_or_else(not_pd)?;
+    let inverse = l_inverse.transpose() * l_inverse;
     let factor = inverse.cholesky().ok_or_else(not_pd)?.l();
     Ok(DMatrix::from_diagonal(&scales) * factor)
 }

@@ -31,14 +31,16 @@ fn register_mean<T: Real>(
     store.add(format!("{name}.mean"), DMatrix::zeros(1, dim))
 }
 
-/// Registers a global guide's reference point `{name}.reference_mean` (1 x d, zeros), frozen: q's
-/// mean is measured from it, so that a fit started at a mode takes steps relative to it.
-fn register_reference_mean<T: Real>(
+/// Registers a part of a global guide's reference, `{name}.{part}`, frozen: the guide's free
+/// parameters are measured from it, so that a fit started at a mode takes steps relative to it
+/// (see [`crate::model::GaussianGuide::start_at`]).
+fn register_reference<T: Real>(
     store: &mut ParamStore<T>,
     name: &str,
-    dim: usize,
+    part: &str,
+    value: DMatrix<T>,
 ) -> Result<ParamId> {
-    let id = store.add(format!("{name}.reference_mean"), DMatrix::zeros(1, dim))?;
+    let id = store.add(format!("{name}.{part}"), value)?;
     store.set_frozen(id, true);
     Ok(id)
 }

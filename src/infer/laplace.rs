@@ -6,6 +6,7 @@ use crate::autodiff::Tape;
 use crate::error::{Error, Result};
 use crate::model::{Likelihood, Prior};
 use crate::params::ParamStore;
+use crate::prior::unit_diagonal_cholesky;
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
 use std::sync::Arc;
@@ -46,12 +47,10 @@ struct LogJoint<'a, T: Real, P, L> {
     store: &'a ParamStore<T>,
     no_params: Vec<bool>,
     data: Arc<DMatrix<T>>,
-    evaluations: usize,
 }
 
 impl<T: Real, P: Prior<T>, L: Likelihood<T>> LogJoint<'_, T, P, L> {
     fn value_and_gradient(&mut self, z: &DVector<f64>) -> (f64, DVector<f64>) {
-        self.evaluations += 1;
         let tape = Tape::for_group(self.store, &self.no_params);
         let x = tape.constant_shared(Arc::clone(&self.data));
         let zv = tape.input(DMatrix::from_fn(1, z.len(), |_, j| T::of_f64(z[j])));
@@ -112,7 +111,6 @@ where
         store,
         no_params: vec![false; store.len()],
         data: Arc::new(data.clone()),
-        evaluations: 0,
     };
     let mut z = start;
     let (mut value, mut gradient) = joint.value_and_gradient(&z);
@@ -193,15 +191,9 @@ fn newton_step(precision: &DMatrix<f64>, gradient: &DVector<f64>) -> Option<DVec
     None
 }
 
-/// ln det of a symmetric matrix on its unit-diagonal scaling, if it is positive definite.
+/// ln det of a symmetric positive-definite matrix, from its unit-diagonal Cholesky factor.
 fn log_det_positive(m: &DMatrix<f64>) -> Option<f64> {
-    let d = m.nrows();
-    if (0..d).any(|j| m[(j, j)].is_nan() || m[(j, j)] <= 0.0) {
-        return None;
-    }
-    let scales = DVector::from_fn(d, |j, _| m[(j, j)].sqrt());
-    let scaled = DMatrix::from_fn(d, d, |i, j| m[(i, j)] / (scales[i] * scales[j]));
-    let chol = scaled.cholesky()?;
-    let inner: f64 = chol.l().diagonal().iter().map(|v| 2.0 * v.ln()).sum();
-    Some(inner + scales.iter().map(|s| 2.0 * s.ln()).sum::<f64>())
+    let (scales, factor) = unit_diagonal_cholesky(m)?;
+    let inner: f64 = factor.diagonal().iter().map(|v| 2.0 * v.ln()).sum();
+    Some(inner - scales.iter().map(|s| 2.0 * s.ln()).sum::<f64>())
 }

@@ -150,3 +150,22 @@ pub(crate) fn cholesky<T: Real>(m: DMatrix<T>, what: &'static str) -> Result<DMa
         .map(|ch| ch.l())
         .ok_or(Error::NotPositiveDefinite { what })
 }
+
+/// For a symmetric positive-definite `m` (its upper triangle mirrored from the lower one's
+/// average), the scales D = diag(m_ii^-½) and the lower Cholesky factor of D m D, which has a
+/// unit diagonal: a matrix whose entries span many orders of magnitude loses no accuracy this
+/// way. `None` if the diagonal is not positive or D m D has no Cholesky factor.
+pub(crate) fn unit_diagonal_cholesky<T: Real>(m: &DMatrix<T>) -> Option<(DVector<T>, DMatrix<T>)> {
+    let d = m.nrows();
+    if m.diagonal()
+        .iter()
+        .any(|&v| !v.is_finite() || v <= T::zero())
+    {
+        return None;
+    }
+    let scales = DVector::from_fn(d, |i, _| T::one() / m[(i, i)].sqrt());
+    let scaled = DMatrix::from_fn(d, d, |i, j| {
+        (m[(i, j)] + m[(j, i)]) / c::<T>(2.0) * scales[i] * scales[j]
+    });
+    Some((scales, scaled.cholesky()?.l()))
+}

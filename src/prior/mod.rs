@@ -2,5 +2,5 @@
 
 mod gaussian;
 
-pub(crate) use gaussian::cholesky;
 pub use gaussian::{GaussianPrior, StandardNormal};
+pub(crate) use gaussian::{cholesky, unit_diagonal_cholesky};

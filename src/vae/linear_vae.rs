@@ -232,6 +232,7 @@ impl LinearVae {
         }
         let x = &self.standardize(x);
         let (means, sds) = self.svi.guide.encode(&self.params, x);
+        let encoder_elbo = self.elbo_of(x, &means, &sds);
         let local = LocalDiagGaussianGuide::new(&mut params, "local", means, sds)?;
         let svi = Svi::new(self.svi.prior, self.svi.likelihood.clone(), local.clone());
         let config = SviConfig {
@@ -243,7 +244,6 @@ impl LinearVae {
         };
         svi.fit(&mut params, x, &mut Adam::default(), &config, rng)?;
         let (local_means, local_sds) = local.mean_and_sd(&params);
-        let (means, sds) = self.svi.guide.encode(&self.params, x);
-        Ok(self.elbo_of(x, &local_means, &local_sds) - self.elbo_of(x, &means, &sds))
+        Ok(self.elbo_of(x, &local_means, &local_sds) - encoder_elbo)
     }
 }
