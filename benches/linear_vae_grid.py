@@ -3,7 +3,11 @@
 For d in {5, 20, 50}, q in {1, 3, 8} (q < d), noise variance in {0.01, 1}: 1000 rows from
 x = W z + mu + e with W's columns scaled log-evenly over 0.1-10, mu in [-2, 2]; then
 `ppca --csv FILE --latent q --seed s` for seeds 1-5, default flags. Prints one line per run:
-d q noise_var seed gap(nats/row) angle(deg) vae_seconds exit_code.
+d q noise_var seed gap(nats/row) angle(deg) steps settled vae_seconds exit_code, then the
+cell's identification sd (deg): the sampling standard deviation of the q-th principal
+direction itself, sqrt(l_q l_(q+1) / n) / (l_q - l_(q+1)) radians from the sample eigenvalues
+l (Anderson 1963). Where it is large, the data do not pin that direction down and an angle to
+PPCA's estimate of it measures nothing about the fit.
 
     cargo build --release --example ppca && python3 benches/linear_vae_grid.py [OUT_DIR]
 
@@ -34,6 +38,8 @@ for d in [5, 20, 50]:
             path = os.path.join(out, f"linear_{d}_{q}_{noise_var}.csv")
             header = ",".join(f"c{i}" for i in range(d))
             np.savetxt(path, x, delimiter=",", header=header, comments="")
+            l = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False, bias=True)))[::-1]
+            identification = np.degrees(np.sqrt(l[q - 1] * l[q] / len(x)) / (l[q - 1] - l[q]))
             for seed in range(1, 6):
                 run = subprocess.run(
                     [binary, "--csv", path, "--latent", str(q), "--seed", str(seed)],
@@ -42,4 +48,5 @@ for d in [5, 20, 50]:
                 )
                 j = json.loads(run.stdout.strip().splitlines()[-1])
                 print(d, q, noise_var, seed, round(j["gap"], 4), round(j["subspace_angle_deg"], 3),
-                      round(j["vae_seconds"], 1), run.returncode, flush=True)
+                      j["steps"], j["settled"], round(j["vae_seconds"], 1), run.returncode,
+                      round(identification, 2), flush=True)

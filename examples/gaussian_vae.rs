@@ -76,9 +76,10 @@ struct Args {
     /// The observation model.
     #[arg(long, value_enum, default_value = "gaussian")]
     likelihood: LikelihoodArg,
-    /// Gaussian observation variance c (C = 1/(2c) weighs reconstruction against KL), or
-    /// `learned` (one variance) or `learned-per-dim`.
-    #[arg(long, default_value = "0.05", value_parser = parse_variance)]
+    /// Gaussian observation variance as a fraction c of the images' mean pixel variance s²
+    /// (the model is fitted on images centred and divided by s; C = 1/(2c) weighs
+    /// reconstruction against KL), or `learned` (one variance) or `learned-per-dim`.
+    #[arg(long, default_value = "0.7", value_parser = parse_variance)]
     obs_var: ObservationVariance,
     /// Final KL weight β (1: the ELBO).
     #[arg(long, default_value_t = 1.0)]
@@ -205,6 +206,9 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
             InitArg::Matched => Init::ForActivation,
         },
         likelihood,
+        // Gaussian observations are fitted on the data centred and scaled to unit mean
+        // variance, so that the same flags fit data in any units (ignored for Bernoulli).
+        standardize: true,
     };
     let training = VaeTraining {
         batch_size: args.batch,
@@ -305,9 +309,12 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
     };
     let figures = draw(&out, &vae, &test, &curve_train, &curve_test, &mut rng)?;
 
+    let scale = vae.standardization().map_or(1.0, |s| s.scale);
     let likelihood_name = match (args.likelihood, args.obs_var) {
         (LikelihoodArg::Bernoulli, _) => "bernoulli".to_string(),
-        (_, ObservationVariance::Fixed(c)) => format!("gaussian(c={c})"),
+        (_, ObservationVariance::Fixed(c)) => {
+            format!("gaussian(variance {c} s² = {:.3e})", c * scale * scale)
+        }
         (_, ObservationVariance::LearnedScalar) => "gaussian(learned variance)".to_string(),
         (_, ObservationVariance::LearnedPerDimension) => {
             "gaussian(learned per-pixel variance)".to_string()
@@ -320,10 +327,14 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         train.dim()
     );
     println!(
-        "  encoder {} -> {:?} -> {} (mean, log-variance), decoder mirrored, {likelihood_name}",
+        "  encoder {} -> {:?} -> {} (mean, log-variance), decoder mirrored, {likelihood_name}{}",
         train.dim(),
         args.hidden.0,
-        args.latent
+        args.latent,
+        vae.standardization().map_or(String::new(), |s| format!(
+            "; fitted on the images centred and divided by s = {:.4}",
+            s.scale
+        ))
     );
     // A resumed run times only the epochs it trained itself.
     let trained = if first_epoch > 1 {

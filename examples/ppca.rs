@@ -6,11 +6,12 @@
 //! ```
 //!
 //! Default data: the 1500 training digits shipped in the crate. The last line printed is one
-//! JSON object with the figures. The linear VAE runs its whole schedule (a step size decaying
-//! 100-fold over `--steps`, averaging over the second half) and is then judged against the exact
-//! answer: a fit whose ELBO ends more than 0.05 nats per row below PPCA's exact log-likelihood
-//! has not converged, says so on stderr (`warning:`) and in the JSON (`"converged": false`), and
-//! exits with code 1.
+//! JSON object with the figures. The linear VAE starts from the data's principal axes and trains
+//! until the convergence rule finds its ELBO settled (at most `--steps` steps); it is then
+//! judged against the exact answer. A fit that ran out of steps, or whose ELBO ends more than
+//! 0.05 nats per row below PPCA's exact log-likelihood, has not converged: it says so on stderr
+//! (`warning:`) and in the JSON (`"converged": false`); the second is a failed fit and exits
+//! with code 1.
 
 use clap::Parser;
 use elbo::data::{Dataset, read_csv};
@@ -40,7 +41,8 @@ struct Args {
     /// Latent dimension q (fewer than the data's columns).
     #[arg(long, default_value_t = 8)]
     latent: usize,
-    /// Most SGVB steps for the linear VAE (it stops earlier when it has converged).
+    /// Most SGVB steps for the linear VAE (it stops earlier when it has converged; the step
+    /// size decays over this many).
     #[arg(long, default_value_t = 20000)]
     steps: usize,
     /// Seed of the linear VAE's weights, batches and draws.
@@ -95,22 +97,23 @@ fn run(args: &Args) -> elbo::Result<bool> {
 
     let mut rng = Pcg64::seed_from_u64(args.seed);
     let mut vae = LinearVae::new(dim, q, &mut rng)?;
-    // Small batches, a large first step decaying 100-fold, and averaging over the second half:
-    // the linear VAE leaves its initial saddle quickly and then settles on the optimum.
+    // Small batches, steps decaying 100-fold, and the recipe's convergence rule on the loss
+    // (the parameters are averaged over its settled windows). The fit starts from the
+    // principal axes (LinearVaeStart), so its first steps are small: a first step of 0.05 (in
+    // standardised units) threw the start 9,000 nats per row away on data with noise variance
+    // 0.01 and factors 100 times apart in size.
     let config = SviConfig {
         steps: args.steps,
         learning_rate: LearningRate::Exponential {
-            start: 0.05,
-            end: 5e-4,
+            start: 1e-3,
+            end: 1e-5,
             steps: args.steps,
         },
         trainer: TrainerSettings {
             batch_size: Some(n.min(100)),
             average_from: Some(args.steps / 2),
-            // The whole schedule: a minibatch loss is far too noisy for the convergence rule to
-            // certify 0.05 nats per row (it stops by chance on a noisy plateau), and the exact
-            // log-likelihood below is a stronger test of convergence than any rule on the loss.
-            tolerance: None,
+            // The networks' weights have no unit in which a standard error means anything.
+            parameter_tolerance: None,
             ..SviConfig::default().trainer
         },
         ..SviConfig::default()
@@ -137,6 +140,7 @@ fn run(args: &Args) -> elbo::Result<bool> {
     let amortization_gap = vae.amortization_gap(&x, &local, &mut rng)?;
     let angle = largest_principal_angle(&vae.loadings(), &ppca.loadings);
     let gap = loglik - elbo;
+    let reaches_ppca = gap <= MAX_GAP;
 
     println!("{source}: {n} rows of {dim} columns, {q} latent dimensions");
     println!(
@@ -151,10 +155,10 @@ fn run(args: &Args) -> elbo::Result<bool> {
     println!(
         "  linear VAE ({} SGVB steps, {}, {vae_seconds:.1} s): ELBO {elbo:.4}, IWAE(100) {iwae:.4}, σ² = {:.5}",
         fit.steps,
-        if gap <= MAX_GAP {
-            "converged to PPCA"
-        } else {
-            "NOT converged"
+        match (fit.converged, reaches_ppca) {
+            (true, true) => "converged to PPCA",
+            (false, true) => "out of steps, at PPCA",
+            (_, false) => "NOT converged",
         },
         vae.noise_variance()
     );
@@ -170,7 +174,8 @@ fn run(args: &Args) -> elbo::Result<bool> {
         "latent": q,
         "steps": fit.steps,
         "max_steps": args.steps,
-        "converged": gap <= MAX_GAP,
+        "converged": fit.converged && reaches_ppca,
+        "settled": fit.converged,
         "seed": args.seed,
         "loglik_closed_form": loglik,
         "ppca_noise_variance": ppca.noise_variance,
@@ -191,7 +196,14 @@ fn run(args: &Args) -> elbo::Result<bool> {
         summary["pca_reconstructions"] = json!(rows(&pca.reconstruct(&x)));
     }
     println!("{summary}");
-    if gap.is_nan() || gap > MAX_GAP {
+    if !fit.converged {
+        eprintln!(
+            "warning: the linear VAE used all {} steps without its ELBO settling; run it with \
+             more --steps",
+            fit.steps
+        );
+    }
+    if !reaches_ppca {
         eprintln!(
             "warning: the linear VAE's ELBO is {gap:.4} nats per row below PPCA's exact \
              log-likelihood (more than {MAX_GAP}): the fit failed and is not a result. Try more \

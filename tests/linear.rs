@@ -8,7 +8,7 @@ use elbo::engine::TrainerSettings;
 use elbo::infer::SviConfig;
 use elbo::optim::LearningRate;
 use elbo::reduction::{FactorAnalysis, Pca, Ppca, largest_principal_angle};
-use elbo::vae::LinearVae;
+use elbo::vae::{LinearVae, LinearVaeStart};
 use nalgebra::DMatrix;
 use statrs::distribution::{Continuous, MultivariateNormal, Normal};
 
@@ -166,12 +166,12 @@ fn factor_analysis_em_never_lowers_the_likelihood_and_beats_ppca() {
 }
 
 #[test]
-fn linear_vae_reaches_the_closed_form_likelihood_and_subspace() {
+fn linear_vae_reaches_the_closed_form_likelihood_and_subspace_from_a_random_start() {
     let x = linear_gaussian_data(1000, 10, 3, 0.3, 6);
     let ppca = Ppca::fit(&x, 3).unwrap();
     let exact = ppca.log_likelihood(&x).unwrap();
     let mut rng = common::rng(7);
-    let mut vae = LinearVae::new(10, 3, &mut rng).unwrap();
+    let mut vae = LinearVae::with_start(10, 3, LinearVaeStart::Random, &mut rng).unwrap();
     let steps = 20_000;
     let config = SviConfig {
         steps,
@@ -256,4 +256,42 @@ fn subspace_angles_and_invalid_settings() {
         Ppca::fit(&flat, 1),
         Err(Error::NotPositiveDefinite { .. })
     ));
+}
+
+#[test]
+fn linear_vae_from_the_principal_axes_converges_to_ppca_on_low_noise_factors_of_mixed_sizes() {
+    // Factors 0.1, 1 and 10 in size under noise of variance 0.01, in 20 offset columns: from a
+    // random start the codes drift along the scale valley and the ELBO stays 0.7 nats short.
+    let (n, d, q) = (1000, 20, 3);
+    let w = common::normal_matrix(d, q, 31).map_with_location(|_, j, v| v * [0.1, 1.0, 10.0][j]);
+    let z = common::normal_matrix(n, q, 32);
+    let x = (&z * w.transpose() + common::normal_matrix(n, d, 33) * 0.1)
+        .map_with_location(|_, j, v| v + 3.0 - 0.4 * j as f64);
+    let ppca = Ppca::fit(&x, q).unwrap();
+    let exact = ppca.log_likelihood(&x).unwrap();
+    let mut rng = common::rng(34);
+    let mut vae = LinearVae::new(d, q, &mut rng).unwrap();
+    let steps = 20_000;
+    let config = SviConfig {
+        steps,
+        learning_rate: LearningRate::Exponential {
+            start: 1e-3,
+            end: 1e-5,
+            steps,
+        },
+        trainer: TrainerSettings {
+            batch_size: Some(100),
+            average_from: Some(steps / 2),
+            parameter_tolerance: None,
+            ..SviConfig::default().trainer
+        },
+        ..SviConfig::default()
+    };
+    let fit = vae.fit(&x, &config, &mut rng).unwrap();
+    assert!(fit.converged, "ran out of {} steps", fit.steps);
+    let gap = exact - vae.exact_elbo(&x);
+    assert!((-0.01..0.05).contains(&gap), "gap {gap} nats per row");
+    let angle = largest_principal_angle(&vae.loadings(), &ppca.loadings);
+    assert!(angle <= 2.0, "{angle}°");
+    assert!((vae.noise_variance() / ppca.noise_variance - 1.0).abs() < 0.05);
 }

@@ -310,6 +310,7 @@ impl elbo::model::Prior<f64> for StudentT {
 fn any_prior_is_accepted_and_a_non_gaussian_one_trains_by_the_monte_carlo_elbo() {
     let architecture = VaeArchitecture {
         hidden: vec![16],
+        likelihood: VaeLikelihood::Gaussian(ObservationVariance::Fixed(0.05)),
         ..VaeArchitecture::new(6, 2)
     };
     let training = VaeTraining::default();
@@ -340,4 +341,42 @@ fn any_prior_is_accepted_and_a_non_gaussian_one_trains_by_the_monte_carlo_elbo()
         Vae::with_prior(architecture, training, 17, StudentT { dim: 3 }),
         Err(Error::ShapeMismatch { .. })
     ));
+}
+
+/// Mean test ELBO of a VAE trained for `epochs` on `train`, evaluated on `test` with eight
+/// generators; returns (mean, standard deviation of one evaluation).
+fn trained_test_elbo(train: &DMatrix<f32>, test: &DMatrix<f32>, epochs: usize) -> (f64, f64) {
+    let architecture = VaeArchitecture {
+        hidden: vec![64],
+        ..VaeArchitecture::new(train.ncols(), 4)
+    };
+    let mut vae = Vae::<f32>::new(architecture, VaeTraining::default(), 3).unwrap();
+    for _ in 0..epochs {
+        vae.train_epoch(train, |_| {}).unwrap();
+    }
+    let values: Vec<f64> = (0..8)
+        .map(|seed| vae.elbo(test, &mut common::rng(100 + seed)).unwrap())
+        .collect();
+    let mean = values.iter().sum::<f64>() / 8.0;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 7.0;
+    (mean, variance.sqrt())
+}
+
+#[test]
+fn gaussian_vae_trains_the_same_on_data_in_other_units_and_offsets() {
+    let (train, test) = elbo::data::Dataset::<f32>::digits8x8();
+    let (train, test) = (train.x.rows(0, 500).into_owned(), test.x);
+    let (elbo, sd) = trained_test_elbo(&train, &test, 15);
+    let d = train.ncols() as f64;
+    for (scale, offset) in [(100.0f32, 0.0f32), (1e-3, -2.5)] {
+        let shift = |x: &DMatrix<f32>| x.map(|v| v * scale + offset);
+        let (moved, moved_sd) = trained_test_elbo(&shift(&train), &shift(&test), 15);
+        // A density in units `scale` times larger is lower by ln(scale) per column.
+        let expected = elbo - d * (scale as f64).ln();
+        let tolerance = 4.0 * (sd * sd + moved_sd * moved_sd).sqrt();
+        assert!(
+            (moved - expected).abs() <= tolerance,
+            "×{scale} {offset:+}: test ELBO {moved}, expected {expected} ± {tolerance}"
+        );
+    }
 }

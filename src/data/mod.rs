@@ -1,10 +1,11 @@
 //! Data sets and the file formats they come in (IDX, CSV), the digits shipped with the crate,
-//! and seeded minibatches.
+//! seeded minibatches, and standardisation.
 
 mod csv;
 mod dataset;
 mod idx;
 mod minibatch;
+mod standardization;
 
 pub use crate::validate::check_finite;
 pub use csv::{Table, parse_csv, read_csv};
@@ -15,3 +16,4 @@ pub use idx::{
 };
 pub use minibatch::Minibatches;
 pub(crate) use minibatch::{row_block, select_rows_of_transpose};
+pub use standardization::Standardization;

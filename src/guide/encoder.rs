@@ -60,6 +60,11 @@ impl<N> GaussianEncoder<N> {
         &self.trunk
     }
 
+    /// The heads: (mean, log variance), to initialise them from data.
+    pub fn heads(&self) -> (&Linear, &Linear) {
+        (&self.mean, &self.log_var)
+    }
+
     /// Input width.
     pub fn inputs<T: Real>(&self) -> usize
     where

@@ -81,6 +81,23 @@ impl<N> GaussianDecoder<N> {
         &self.net
     }
 
+    /// Sets every learned variance to `variance` (above the floor of 1e-6); a fixed variance
+    /// stays as it is.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParameter`] unless `variance` is a positive finite number.
+    pub fn set_variance<T: Real>(&self, store: &mut ParamStore<T>, variance: f64) -> Result<()> {
+        require_positive("observation variance", variance)?;
+        if let Variance::Learned(id) = self.variance {
+            // softplus⁻¹(v) = v + ln(1 − e^{−v}), stable for small and large v.
+            let excess = (variance - VARIANCE_FLOOR).max(VARIANCE_FLOOR);
+            let raw = excess + (-(-excess).exp_m1()).ln();
+            let shape = store.get(id).shape();
+            store.set(id, DMatrix::from_element(shape.0, shape.1, T::of_f64(raw)))?;
+        }
+        Ok(())
+    }
+
     /// The current variances (1 x 1 or 1 x D).
     pub fn variance<T: Real>(&self, store: &ParamStore<T>) -> DMatrix<T> {
         match self.variance {

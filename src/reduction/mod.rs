@@ -17,7 +17,7 @@ use crate::validate::check_finite;
 use nalgebra::{DMatrix, DVector};
 
 /// Column means and the covariance with divisor n (the maximum-likelihood estimate).
-fn mean_and_covariance(x: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
+pub(crate) fn mean_and_covariance(x: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
     let n = x.nrows() as f64;
     let mean = DVector::from_fn(x.ncols(), |j, _| x.column(j).sum() / n);
     let centered = centered(x, &mean);
@@ -54,7 +54,7 @@ fn validate(x: &DMatrix<f64>, q: usize, strictly_fewer: bool) -> Result<()> {
 
 /// Eigenvalues in decreasing order with their unit eigenvectors as columns, each vector's
 /// largest-magnitude entry made positive so that results do not depend on the solver's signs.
-fn sorted_eigen(symmetric: DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
+pub(crate) fn sorted_eigen(symmetric: DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
     let eig = symmetric.symmetric_eigen();
     let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
     order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));

@@ -5,5 +5,5 @@ mod linear_vae;
 #[allow(clippy::module_inception)]
 mod vae;
 
-pub use linear_vae::LinearVae;
+pub use linear_vae::{LinearVae, LinearVaeStart};
 pub use vae::{EpochReport, Vae, VaeArchitecture, VaeEncoder, VaeLikelihood, VaeTraining};
