@@ -3,7 +3,7 @@
 For d in {5, 20, 50}, q in {1, 3, 8} (q < d), noise variance in {0.01, 1}: 1000 rows from
 x = W z + mu + e with W's columns scaled log-evenly over 0.1-10, mu in [-2, 2]; then
 `ppca --csv FILE --latent q --seed s` for seeds 1-5, default flags. Prints one line per run:
-d q noise_var seed gap(nats/row) angle(deg) steps settled vae_seconds exit_code, then the
+d q noise_var seed gap(nats/row) angle(deg) vae_seconds exit_code, then the
 cell's identification sd (deg): the sampling standard deviation of the q-th principal
 direction itself, sqrt(l_q l_(q+1) / n) / (l_q - l_(q+1)) radians from the sample eigenvalues
 l (Anderson 1963). Where it is large, the data do not pin that direction down and an angle to
@@ -48,5 +48,5 @@ for d in [5, 20, 50]:
                 )
                 j = json.loads(run.stdout.strip().splitlines()[-1])
                 print(d, q, noise_var, seed, round(j["gap"], 4), round(j["subspace_angle_deg"], 3),
-                      j["steps"], j["settled"], round(j["vae_seconds"], 1), run.returncode,
+                      round(j["vae_seconds"], 1), run.returncode,
                       round(identification, 2), flush=True)

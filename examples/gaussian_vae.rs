@@ -14,6 +14,7 @@
 use clap::{Parser, ValueEnum};
 use elbo::Real;
 use elbo::data::Dataset;
+use elbo::engine::Trend;
 use elbo::io::{check_writable_dir, check_writable_file};
 use elbo::likelihood::ObservationVariance;
 use elbo::nn::{Activation, Init};
@@ -64,8 +65,10 @@ struct Args {
     /// Hidden layer widths of the encoder, comma-separated (the decoder mirrors them).
     #[arg(long, default_value = "256", value_parser = parse_hidden)]
     hidden: LayerSizes,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 200)]
+    /// Passes over the training data. The held-out ELBO's trend over the last quarter of them
+    /// is then judged: a run that ends with it still rising says so (`warning:`,
+    /// `"converged": false`).
+    #[arg(long, default_value_t = 800)]
     epochs: usize,
     /// Rows per minibatch.
     #[arg(long, default_value_t = 64)]
@@ -114,6 +117,30 @@ struct Args {
     /// training batch is cut into k shards, so results depend on it as on the seed.
     #[arg(long)]
     threads: Option<usize>,
+}
+
+/// The smallest rise of the held-out ELBO, in nats per image per window, that counts as still
+/// training.
+const SETTLED_RISE: f64 = 0.01;
+
+/// The trend of the held-out ELBO over the run's last five windows of epochs (each a twentieth
+/// of the run, at least one epoch): (window length, trend); `None` under five epochs.
+fn held_out_trend(curve: &[(f64, f64)]) -> Option<(usize, Trend)> {
+    let window = (curve.len() / 20).max(1);
+    if curve.len() < 5 * window {
+        return None;
+    }
+    let last = &curve[curve.len() - 5 * window..];
+    let means: Vec<f64> = last
+        .chunks(window)
+        .map(|c| c.iter().map(|(_, v)| v).sum::<f64>() / window as f64)
+        .collect();
+    Trend::of(&means).map(|t| (window, t))
+}
+
+/// The convergence rule of the engine, on a bound that rises.
+fn converged(trend: &Trend) -> bool {
+    trend.flat_within(1.0, SETTLED_RISE)
 }
 
 /// Hidden layer widths as one comma-separated flag value.
@@ -352,6 +379,21 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         args.latent
     );
     println!("  pictures in {}", out.display());
+    let trend = held_out_trend(&curve_test);
+    match &trend {
+        Some((window, t)) => println!(
+            "  test ELBO over the last 5 x {window} epochs: {:+.3} ± {:.3} nats per image per {window} epochs ({})",
+            t.slope,
+            t.standard_error,
+            if converged(t) {
+                "settled"
+            } else {
+                "still rising"
+            }
+        ),
+        None => println!("  too few epochs in this run (under 5) to judge whether it has settled"),
+    }
+    let settled = trend.as_ref().is_some_and(|(_, t)| converged(t));
     let summary = json!({
         "dataset": dataset,
         "n_train": train.len(),
@@ -375,9 +417,22 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         "iwae_k": args.iwae_k,
         "reconstruction_error": recon,
         "active_units": active,
+        "converged": settled,
+        "test_elbo_trend": trend.as_ref().map(|(window, t)| json!({
+            "window_epochs": window,
+            "per_window": t.slope,
+            "standard_error": t.standard_error,
+        })),
         "figures": figures,
     });
     println!("{summary}");
+    if !settled {
+        eprintln!(
+            "warning: the test ELBO had not settled by the last epoch (see the trend above and \
+             elbo.png): the VAE is not fully trained. Run more --epochs (--save, then --resume, \
+             continues this run)"
+        );
+    }
     Ok(())
 }
 

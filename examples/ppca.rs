@@ -6,12 +6,11 @@
 //! ```
 //!
 //! Default data: the 1500 training digits shipped in the crate. The last line printed is one
-//! JSON object with the figures. The linear VAE starts from the data's principal axes and trains
-//! until the convergence rule finds its ELBO settled (at most `--steps` steps); it is then
-//! judged against the exact answer. A fit that ran out of steps, or whose ELBO ends more than
-//! 0.05 nats per row below PPCA's exact log-likelihood, has not converged: it says so on stderr
-//! (`warning:`) and in the JSON (`"converged": false`); the second is a failed fit and exits
-//! with code 1.
+//! JSON object with the figures. The linear VAE starts from the data's principal axes, runs its
+//! whole schedule (a step size decaying 100-fold over `--steps`, averaging over the second
+//! half) and is then judged against the exact answer: a fit whose ELBO ends more than 0.05 nats
+//! per row below PPCA's exact log-likelihood has not converged, says so on stderr (`warning:`)
+//! and in the JSON (`"converged": false`), and exits with code 1.
 
 use clap::Parser;
 use elbo::data::{Dataset, read_csv};
@@ -41,8 +40,7 @@ struct Args {
     /// Latent dimension q (fewer than the data's columns).
     #[arg(long, default_value_t = 8)]
     latent: usize,
-    /// Most SGVB steps for the linear VAE (it stops earlier when it has converged; the step
-    /// size decays over this many).
+    /// SGVB steps for the linear VAE (the step size decays 100-fold over them).
     #[arg(long, default_value_t = 20000)]
     steps: usize,
     /// Seed of the linear VAE's weights, batches and draws.
@@ -97,11 +95,10 @@ fn run(args: &Args) -> elbo::Result<bool> {
 
     let mut rng = Pcg64::seed_from_u64(args.seed);
     let mut vae = LinearVae::new(dim, q, &mut rng)?;
-    // Small batches, steps decaying 100-fold, and the recipe's convergence rule on the loss
-    // (the parameters are averaged over its settled windows). The fit starts from the
-    // principal axes (LinearVaeStart), so its first steps are small: a first step of 0.05 (in
-    // standardised units) threw the start 9,000 nats per row away on data with noise variance
-    // 0.01 and factors 100 times apart in size.
+    // Small batches, steps decaying 100-fold, averaging over the second half. The fit starts
+    // from the principal axes (LinearVaeStart), so its first steps are small: a first step of
+    // 0.05 (in standardised units) threw the start 9,000 nats per row away on data with noise
+    // variance 0.01 and factors 100 times apart in size.
     let config = SviConfig {
         steps: args.steps,
         learning_rate: LearningRate::Exponential {
@@ -112,8 +109,12 @@ fn run(args: &Args) -> elbo::Result<bool> {
         trainer: TrainerSettings {
             batch_size: Some(n.min(100)),
             average_from: Some(args.steps / 2),
-            // The networks' weights have no unit in which a standard error means anything.
-            parameter_tolerance: None,
+            // The whole schedule. The convergence rule on the loss stops when the ELBO has
+            // settled (gaps of at most 0.011 nats per row on the grid of docs/linear_models.md,
+            // after 500-2,400 steps), but directions the likelihood hardly constrains are still
+            // moving then: subspace angles of up to 9.5°, where the whole schedule ends within
+            // 2.6°. The exact log-likelihood below is the test of convergence.
+            tolerance: None,
             ..SviConfig::default().trainer
         },
         ..SviConfig::default()
@@ -155,10 +156,10 @@ fn run(args: &Args) -> elbo::Result<bool> {
     println!(
         "  linear VAE ({} SGVB steps, {}, {vae_seconds:.1} s): ELBO {elbo:.4}, IWAE(100) {iwae:.4}, σ² = {:.5}",
         fit.steps,
-        match (fit.converged, reaches_ppca) {
-            (true, true) => "converged to PPCA",
-            (false, true) => "out of steps, at PPCA",
-            (_, false) => "NOT converged",
+        if reaches_ppca {
+            "converged to PPCA"
+        } else {
+            "NOT converged"
         },
         vae.noise_variance()
     );
@@ -174,8 +175,7 @@ fn run(args: &Args) -> elbo::Result<bool> {
         "latent": q,
         "steps": fit.steps,
         "max_steps": args.steps,
-        "converged": fit.converged && reaches_ppca,
-        "settled": fit.converged,
+        "converged": reaches_ppca,
         "seed": args.seed,
         "loglik_closed_form": loglik,
         "ppca_noise_variance": ppca.noise_variance,
@@ -196,13 +196,6 @@ fn run(args: &Args) -> elbo::Result<bool> {
         summary["pca_reconstructions"] = json!(rows(&pca.reconstruct(&x)));
     }
     println!("{summary}");
-    if !fit.converged {
-        eprintln!(
-            "warning: the linear VAE used all {} steps without its ELBO settling; run it with \
-             more --steps",
-            fit.steps
-        );
-    }
     if !reaches_ppca {
         eprintln!(
             "warning: the linear VAE's ELBO is {gap:.4} nats per row below PPCA's exact \

@@ -353,3 +353,35 @@ fn bad_groups_and_settings_are_typed_errors() {
         Err(Error::EmptyData { .. })
     ));
 }
+
+#[test]
+fn trend_recovers_a_line_and_judges_noise_against_its_scatter() {
+    use elbo::engine::Trend;
+    // An exact line: slope 2, no scatter.
+    let t = Trend::of(&[1.0, 3.0, 5.0, 7.0, 9.0]).unwrap();
+    assert!((t.slope - 2.0).abs() < 1e-12 && t.standard_error < 1e-12);
+    assert!(
+        !t.flat_within(1.0, 0.01),
+        "a bound rising by 2 per window is not flat"
+    );
+    assert!(
+        t.flat_within(-1.0, 0.01),
+        "as a loss it is rising, not falling: settled"
+    );
+    // By hand: mean 0.2, Σ(x − 2)(y − 0.2) = 0.8 over Σ(x − 2)² = 10, so the slope is 0.08; the
+    // residuals (0.16, −0.32, 0.2, −0.08, 0.04) square to 0.176, so its standard error is
+    // √(0.176 / 3 / 10) = 0.0766: a rise of 0.08 per window is within 2.353 of them, and a
+    // tolerance is not needed to call it flat.
+    let t = Trend::of(&[0.2, -0.2, 0.4, 0.2, 0.4]).unwrap();
+    assert!((t.slope - 0.08).abs() < 1e-12, "{t:?}");
+    assert!(
+        (t.standard_error - (0.176f64 / 30.0).sqrt()).abs() < 1e-12,
+        "{t:?}"
+    );
+    assert!(t.flat_within(1.0, 0.0));
+    // The same rise with a tenth of the scatter is a trend.
+    let t = Trend::of(&[0.02, 0.06, 0.18, 0.24, 0.32]).unwrap();
+    assert!(!t.flat_within(1.0, 0.01), "{t:?}");
+    // Too short to have a scatter.
+    assert!(Trend::of(&[1.0, 2.0]).is_none());
+}

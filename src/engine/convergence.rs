@@ -104,38 +104,65 @@ impl<T: Real> Convergence<T> {
         false
     }
 
-    /// The least-squares slope of the window means against their index, and its standard
-    /// error: settled when the fall per window (−slope) is below the tolerance or within
-    /// `T_QUANTILE` standard errors of zero.
+    /// Settled when the trend of the window means falls by less than the tolerance per
+    /// window, or by less than their scatter can tell from zero.
     fn settled(&self) -> bool {
-        let k = self.means.len() as f64;
-        let x_mean = (k - 1.0) / 2.0;
-        let y_mean = self.means.iter().sum::<f64>() / k;
-        let sxx: f64 = (0..self.means.len())
-            .map(|i| (i as f64 - x_mean).powi(2))
-            .sum();
-        let sxy: f64 = self
-            .means
-            .iter()
-            .enumerate()
-            .map(|(i, y)| (i as f64 - x_mean) * (y - y_mean))
-            .sum();
-        let slope = sxy / sxx;
-        let residual: f64 = self
-            .means
-            .iter()
-            .enumerate()
-            .map(|(i, y)| (y - y_mean - slope * (i as f64 - x_mean)).powi(2))
-            .sum();
-        let slope_se = (residual / (k - 2.0) / sxx).sqrt();
-        let fall = -slope;
-        fall.is_finite() && (fall <= self.tolerance || fall <= T_QUANTILE * slope_se)
+        let means: Vec<f64> = self.means.iter().copied().collect();
+        Trend::of(&means).is_some_and(|t| t.flat_within(-1.0, self.tolerance))
     }
 
     /// Writes the parameters averaged over the settled windows (and, with a parameter
     /// tolerance, every window since) into the store.
     pub(crate) fn write_average(self, store: &mut ParamStore<T>) -> Result<()> {
         Average::combine(self.averages).write(store)
+    }
+}
+
+/// The least-squares line through a series of window means, against their index: the
+/// judgement of the convergence rule, for any series (a loss, or a held-out bound per epoch).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Trend {
+    /// Change per window.
+    pub slope: f64,
+    /// Its standard error, from the scatter of the means about the line.
+    pub standard_error: f64,
+}
+
+impl Trend {
+    /// The trend of `means` (`None` for fewer than three, which leave no scatter to judge by).
+    pub fn of(means: &[f64]) -> Option<Self> {
+        let k = means.len() as f64;
+        if means.len() < 3 {
+            return None;
+        }
+        let x_mean = (k - 1.0) / 2.0;
+        let y_mean = means.iter().sum::<f64>() / k;
+        let sxx: f64 = (0..means.len()).map(|i| (i as f64 - x_mean).powi(2)).sum();
+        let sxy: f64 = means
+            .iter()
+            .enumerate()
+            .map(|(i, y)| (i as f64 - x_mean) * (y - y_mean))
+            .sum();
+        let slope = sxy / sxx;
+        let residual: f64 = means
+            .iter()
+            .enumerate()
+            .map(|(i, y)| (y - y_mean - slope * (i as f64 - x_mean)).powi(2))
+            .sum();
+        Some(Trend {
+            slope,
+            standard_error: (residual / (k - 2.0) / sxx).sqrt(),
+        })
+    }
+
+    /// True when the movement in `direction` (−1: falling, a loss; +1: rising, a bound) per
+    /// window is at most `tolerance`, or within 2.353 standard errors of zero: the one-sided
+    /// 95% bound of Student's t for five means (3 degrees of freedom), the number the rule
+    /// judges; judge five means for the bound to hold at that level.
+    pub fn flat_within(&self, direction: f64, tolerance: f64) -> bool {
+        let movement = direction * self.slope;
+        movement.is_finite()
+            && (movement <= tolerance || movement <= T_QUANTILE * self.standard_error)
     }
 }
 

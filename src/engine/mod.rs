@@ -63,6 +63,7 @@ mod shard;
 mod trainer;
 
 pub use checkpoint::Checkpoint;
+pub use convergence::Trend;
 pub use group::ParamGroup;
 pub use loss::{Batch, Loss};
 pub use observer::{Control, EpochEvent, Observer, StepEvent};
