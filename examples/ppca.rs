@@ -149,12 +149,12 @@ fn run(args: &Args) -> elbo::Result<bool> {
         100.0 * pca.explained_variance_ratio().sum()
     );
     println!(
-        "  PPCA (closed form): log-likelihood {loglik:.4} per row, σ² = {:.5}; factor analysis (EM, {} iterations): {fa_loglik:.4}",
+        "  PPCA (closed form): log-likelihood {loglik:.4} per row, σ² = {:.5e}; factor analysis (EM, {} iterations): {fa_loglik:.4}",
         ppca.noise_variance,
         fa.log_likelihoods.len() - 1
     );
     println!(
-        "  linear VAE ({} SGVB steps, {}, {vae_seconds:.1} s): ELBO {elbo:.4}, IWAE(100) {iwae:.4}, σ² = {:.5}",
+        "  linear VAE ({} SGVB steps, {}, {vae_seconds:.1} s): ELBO {elbo:.4}, IWAE(100) {iwae:.4}, σ² = {:.5e}",
         fit.steps,
         if reaches_ppca {
             "converged to PPCA"
