@@ -1,14 +1,25 @@
-//! Differentiable log densities, reparameterised samplers and analytic KL divergences.
+//! Differentiable log densities, reparameterised samplers and analytic KL divergences; a
+//! library of distributions of one variable on the tape ([`Distribution`]).
 
+mod bounded;
+mod discrete;
 mod gaussian;
 mod kl;
 mod mvnormal;
 mod normal;
+mod positive;
+mod real_line;
+mod univariate;
 
+pub use bounded::{Beta, Uniform};
+pub use discrete::{Bernoulli, Binomial, NegativeBinomial, Poisson};
 pub use gaussian::Gaussian;
 pub use kl::{kl_diag, kl_divergence, kl_full};
 pub use mvnormal::MvNormal;
 pub use normal::{DiagNormal, LN_SQRT_2PI};
+pub use positive::{Exponential, Gamma, HalfCauchy, HalfNormal, LogNormal};
+pub use real_line::{Cauchy, Laplace, Normal, StudentT};
+pub use univariate::Distribution;
 
 /// Panics unless `a` and `b` have the same number of columns: a density's parameters and its
 /// points must agree in dimension (broadcasting would silently score the wrong thing, and put

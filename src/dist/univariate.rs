@@ -1,0 +1,147 @@
+//! What every distribution of one variable on the tape shares: the trait, parameter checks,
+//! broadcasting and supports.
+
+use crate::autodiff::Var;
+use crate::error::{Error, Result};
+use crate::real::Real;
+use nalgebra::DMatrix;
+use rand::Rng;
+
+/// A distribution of one variable whose parameters are [`Var`]s on a tape, so that its log
+/// density is differentiable in its parameters and (for continuous ones) in the point.
+///
+/// Parameters and points are matrices that broadcast against each other (along each axis the
+/// sizes agree or one of them is 1), as in the tape's arithmetic: a `1 x 1` scale serves every
+/// entry, a `1 x p` location one per column.
+pub trait Distribution<'t, T: Real> {
+    /// ln p(x) for every entry of `x`, broadcast against the parameters; −∞ outside the
+    /// support (for a discrete distribution: at points that are not its integers). Sum it
+    /// for the log density of independent draws.
+    fn log_prob(&self, x: Var<'t, T>) -> Var<'t, T>;
+
+    /// One independent draw per entry of the parameters' broadcast shape, off the tape.
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> DMatrix<T>;
+}
+
+/// Checks that every entry of a parameter satisfies `valid`.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `name` and the first entry that does not.
+pub(crate) fn require<T: Real>(
+    name: &'static str,
+    parameter: &Var<'_, T>,
+    valid: impl Fn(f64) -> bool,
+    expected: &'static str,
+) -> Result<()> {
+    match parameter
+        .value()
+        .iter()
+        .map(|v| v.to_f64())
+        .find(|&v| !valid(v))
+    {
+        Some(bad) => Err(Error::invalid(name, bad, expected)),
+        None => Ok(()),
+    }
+}
+
+/// Finite.
+pub(crate) fn finite(v: f64) -> bool {
+    v.is_finite()
+}
+
+/// Finite and above zero.
+pub(crate) fn positive(v: f64) -> bool {
+    v.is_finite() && v > 0.0
+}
+
+/// The shape `shapes` broadcast to.
+///
+/// # Panics
+/// If two shapes do not broadcast (a mistake in the model's code), naming `what`.
+#[track_caller]
+pub(crate) fn broadcast_shape(what: &str, shapes: &[(usize, usize)]) -> (usize, usize) {
+    let axis = |sizes: Vec<usize>| -> usize {
+        let big = sizes.iter().copied().max().unwrap_or(1);
+        assert!(
+            sizes.iter().all(|&s| s == 1 || s == big),
+            "{what}: shapes {shapes:?} do not broadcast"
+        );
+        big
+    };
+    (
+        axis(shapes.iter().map(|s| s.0).collect()),
+        axis(shapes.iter().map(|s| s.1).collect()),
+    )
+}
+
+/// Entry (i, j) of `m` under broadcasting, as f64.
+pub(crate) fn at<T: Real>(m: &DMatrix<T>, i: usize, j: usize) -> f64 {
+    let (r, c) = m.shape();
+    m[(if r == 1 { 0 } else { i }, if c == 1 { 0 } else { j })].to_f64()
+}
+
+/// A matrix of the parameters' broadcast shape whose entry (i, j) is `draw` of the parameter
+/// values at (i, j).
+pub(crate) fn draw_each<T: Real, const K: usize>(
+    what: &str,
+    parameters: [&Var<'_, T>; K],
+    mut draw: impl FnMut([f64; K]) -> f64,
+) -> DMatrix<T> {
+    let values: Vec<_> = parameters.iter().map(|p| p.value()).collect();
+    let shapes: Vec<_> = values.iter().map(|v| v.shape()).collect();
+    let (rows, cols) = broadcast_shape(what, &shapes);
+    // Column by column, as nalgebra stores them, so draws fill the matrix in a fixed order.
+    DMatrix::from_fn(rows, cols, |i, j| {
+        T::of_f64(draw(std::array::from_fn(|k| at(&values[k], i, j))))
+    })
+}
+
+/// `x` with its entries outside the support (`inside` false) replaced by `fill`, and the
+/// matrix to add to the log density there (0 inside, −∞ outside); `None` when every entry is
+/// inside (nothing to mask, nothing added to the tape).
+///
+/// The formula is then evaluated on points where it is defined (no ln of a negative number
+/// turning −∞ into NaN), and the mask sets those entries to −∞.
+pub(crate) fn restrict_to_support<'t, T: Real>(
+    x: Var<'t, T>,
+    inside: impl Fn(f64) -> bool,
+    fill: f64,
+) -> (Var<'t, T>, Option<Var<'t, T>>) {
+    let value = x.value();
+    if value.iter().all(|v| inside(v.to_f64())) {
+        return (x, None);
+    }
+    let keep = value.map(|v| {
+        if inside(v.to_f64()) {
+            T::one()
+        } else {
+            T::zero()
+        }
+    });
+    let fills = value.map(|v| T::of_f64(if inside(v.to_f64()) { 0.0 } else { fill }));
+    let mask = value.map(|v| {
+        T::of_f64(if inside(v.to_f64()) {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        })
+    });
+    let tape = x.tape();
+    (
+        x * tape.constant(keep) + tape.constant(fills),
+        Some(tape.constant(mask)),
+    )
+}
+
+/// `log_density` plus the support mask, if any.
+pub(crate) fn masked<'t, T: Real>(log_density: Var<'t, T>, mask: Option<Var<'t, T>>) -> Var<'t, T> {
+    match mask {
+        Some(mask) => log_density + mask,
+        None => log_density,
+    }
+}
+
+/// True for a whole number (a count).
+pub(crate) fn is_count(v: f64) -> bool {
+    v >= 0.0 && v.fract() == 0.0 && v.is_finite()
+}
