@@ -6,10 +6,11 @@ mod common;
 use elbo::Error;
 use elbo::autodiff::{GradCheck, Tape, Var, check_gradients};
 use elbo::dist::{
-    Bernoulli, Beta, Binomial, Cauchy, Distribution, Exponential, Gamma, HalfCauchy, HalfNormal,
-    Laplace, LogNormal, NegativeBinomial, Normal, Poisson, StudentT, Uniform,
+    Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet, Distribution, Exponential, Gamma,
+    HalfCauchy, HalfNormal, Laplace, LogNormal, Mixture, MvNormal, NegativeBinomial, Normal,
+    Poisson, StudentT, Uniform,
 };
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 use statrs::distribution::{self as sr, Continuous, Discrete};
 
 /// A model's log density of one point under one parameter set, built on a fresh tape.
@@ -538,4 +539,201 @@ fn bad_parameters_are_refused_with_their_name_and_value() {
         message.contains("-2") && message.contains("> 0"),
         "{message}"
     );
+}
+
+#[test]
+fn categorical_matches_statrs_and_draws_its_frequencies() {
+    let logits = [0.3, -1.2, 2.0];
+    let weights: Vec<f64> = logits.iter().map(|l: &f64| l.exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let probs: Vec<f64> = weights.iter().map(|w| w / total).collect();
+    let reference = sr::Categorical::new(&probs).unwrap();
+    let tape = Tape::<f64>::new();
+    let d = Categorical::new(tape.constant(DMatrix::from_row_slice(1, 3, &logits))).unwrap();
+    let x = tape.constant(DMatrix::from_column_slice(5, 1, &[0.0, 1.0, 2.0, 3.0, 1.5]));
+    let lp = d.log_prob(x).value();
+    for k in 0..3 {
+        assert!(
+            (lp[k] - reference.ln_pmf(k as u64)).abs() < 1e-12,
+            "category {k}"
+        );
+    }
+    assert_eq!(lp[3], f64::NEG_INFINITY, "an index past the categories");
+    assert_eq!(lp[4], f64::NEG_INFINITY, "an index that is not whole");
+    // Gradients in the logits, one row of logits per point.
+    let report = check_gradients(
+        &[DMatrix::from_row_slice(
+            2,
+            3,
+            &[0.3, -1.2, 2.0, 1.0, 0.0, -0.5],
+        )],
+        GradCheck::default(),
+        |v| {
+            let x = v[0]
+                .tape()
+                .constant(DMatrix::from_column_slice(2, 1, &[2.0, 0.0]));
+            Categorical::new(v[0]).unwrap().log_prob(x).sum()
+        },
+    );
+    assert!(report.passed(1e-6), "{report:?}");
+    // Frequencies of 30,000 draws within 5 standard errors.
+    let n = 30_000;
+    let many = Categorical::new(tape.constant(DMatrix::from_fn(n, 3, |_, j| logits[j]))).unwrap();
+    let draws = many.sample(&mut common::rng(5));
+    for (k, &p) in probs.iter().enumerate() {
+        let share = draws.iter().filter(|&&v| v == k as f64).count() as f64 / n as f64;
+        let tolerance = 5.0 * (p * (1.0 - p) / n as f64).sqrt();
+        assert!(
+            (share - p).abs() <= tolerance,
+            "category {k}: {share} vs {p}"
+        );
+    }
+}
+
+#[test]
+fn dirichlet_matches_statrs_and_draws_its_means() {
+    let alpha = [0.7, 2.0, 5.5];
+    let reference = sr::Dirichlet::new(alpha.to_vec()).unwrap();
+    let points = DMatrix::from_row_slice(3, 3, &[0.2, 0.3, 0.5, 0.01, 0.01, 0.98, 0.5, 0.6, -0.1]);
+    let tape = Tape::<f64>::new();
+    let d = Dirichlet::new(tape.constant(DMatrix::from_row_slice(1, 3, &alpha))).unwrap();
+    let lp = d.log_prob(tape.constant(points.clone())).value();
+    for i in 0..2 {
+        let x = DVector::from_iterator(3, points.row(i).iter().copied());
+        let expected = reference.ln_pdf(&x);
+        assert!(
+            (lp[i] - expected).abs() < 1e-10 * expected.abs().max(1.0),
+            "row {i}: {} vs {expected}",
+            lp[i]
+        );
+    }
+    assert_eq!(lp[2], f64::NEG_INFINITY, "a point off the simplex");
+    let report = check_gradients(
+        &[DMatrix::from_row_slice(1, 3, &alpha)],
+        GradCheck::default(),
+        |v| {
+            let x = v[0].tape().constant(points.rows(0, 2).into_owned());
+            Dirichlet::new(v[0]).unwrap().log_prob(x).sum()
+        },
+    );
+    assert!(report.passed(1e-6), "{report:?}");
+    assert!(Dirichlet::new(tape.constant(DMatrix::from_element(1, 1, 1.0))).is_err());
+    let n = 20_000;
+    let many = Dirichlet::new(tape.constant(DMatrix::from_fn(n, 3, |_, j| alpha[j]))).unwrap();
+    let draws = many.sample(&mut common::rng(9));
+    let a0: f64 = alpha.iter().sum();
+    for (k, &a) in alpha.iter().enumerate() {
+        let (mean, sd) = (a / a0, (a * (a0 - a) / (a0 * a0 * (a0 + 1.0))).sqrt());
+        sampler_matches(
+            "Dirichlet",
+            &DMatrix::from_iterator(n, 1, draws.column(k).iter().copied()),
+            mean,
+            sd,
+            |v| v > 0.0 && v < 1.0,
+        );
+    }
+    assert!(draws.row_iter().all(|r| (r.sum() - 1.0).abs() < 1e-12));
+}
+
+#[test]
+fn mixture_of_normals_is_the_weighted_sum_of_its_components() {
+    let (w, locs, scales): ([f64; 2], [f64; 2], [f64; 2]) = ([0.3, 0.7], [-2.0, 1.5], [0.5, 1.2]);
+    let logits = [w[0].ln(), w[1].ln()];
+    let points = [-40.0, -2.1, 0.0, 1.0, 3.7];
+    let tape = Tape::<f64>::new();
+    let components: Vec<_> = (0..2)
+        .map(|k| Normal::new(tape.scalar(locs[k]), tape.scalar(scales[k])).unwrap())
+        .collect();
+    let mixture = Mixture::new(
+        tape.constant(DMatrix::from_row_slice(1, 2, &logits)),
+        components,
+    )
+    .unwrap();
+    let lp = mixture
+        .log_prob(tape.constant(DMatrix::from_column_slice(5, 1, &points)))
+        .value();
+    for (i, &x) in points.iter().enumerate() {
+        let parts: Vec<f64> = (0..2)
+            .map(|k| w[k].ln() + sr::Normal::new(locs[k], scales[k]).unwrap().ln_pdf(x))
+            .collect();
+        // Log-sum-exp by hand: far in the tails the densities themselves underflow.
+        let top = parts[0].max(parts[1]);
+        let expected = top + parts.iter().map(|p| (p - top).exp()).sum::<f64>().ln();
+        assert!(
+            (lp[i] - expected).abs() < 1e-10 * expected.abs().max(1.0),
+            "at {x}: {} vs {expected}",
+            lp[i]
+        );
+    }
+    let report = check_gradients(
+        &[
+            DMatrix::from_row_slice(1, 2, &logits),
+            DMatrix::from_row_slice(1, 2, &locs),
+            DMatrix::from_row_slice(1, 2, &scales),
+            DMatrix::from_column_slice(3, 1, &[-1.0, 0.2, 2.5]),
+        ],
+        GradCheck::default(),
+        |v| {
+            let parts = (0..2)
+                .map(|k| Normal::new(v[1].columns(k, 1), v[2].columns(k, 1)).unwrap())
+                .collect();
+            Mixture::new(v[0], parts).unwrap().log_prob(v[3]).sum()
+        },
+    );
+    assert!(report.passed(1e-6), "{report:?}");
+    let n = 40_000;
+    let many = |k: usize| {
+        Normal::new(
+            tape.constant(DMatrix::from_element(n, 1, locs[k])),
+            tape.scalar(scales[k]),
+        )
+        .unwrap()
+    };
+    let draws = Mixture::new(
+        tape.constant(DMatrix::from_row_slice(1, 2, &logits)),
+        vec![many(0), many(1)],
+    )
+    .unwrap()
+    .sample(&mut common::rng(13));
+    let mean = w[0] * locs[0] + w[1] * locs[1];
+    let second =
+        w[0] * (scales[0].powi(2) + locs[0].powi(2)) + w[1] * (scales[1].powi(2) + locs[1].powi(2));
+    sampler_matches(
+        "Mixture",
+        &draws,
+        mean,
+        (second - mean * mean).sqrt(),
+        |v| v.is_finite(),
+    );
+    assert!(Mixture::<f64, Normal<'_, f64>>::new(tape.scalar(0.0), vec![]).is_err());
+}
+
+#[test]
+fn mv_normal_is_validated_and_scores_rows_like_statrs() {
+    let tape = Tape::<f64>::new();
+    let mean = tape.constant(DMatrix::from_row_slice(1, 2, &[1.0, -1.0]));
+    let tril = DMatrix::from_row_slice(2, 2, &[2.0, 0.0, 0.6, 0.5]);
+    let d = MvNormal::new(mean, tape.constant(tril.clone())).unwrap();
+    let x = DMatrix::from_row_slice(2, 2, &[0.0, 0.0, 3.0, -2.0]);
+    let lp = Distribution::log_prob(&d, tape.constant(x.clone())).value();
+    let cov = &tril * tril.transpose();
+    let reference =
+        sr::MultivariateNormal::new(vec![1.0, -1.0], cov.iter().copied().collect()).unwrap();
+    for i in 0..2 {
+        let row = DVector::from_iterator(2, x.row(i).iter().copied());
+        assert!((lp[i] - reference.ln_pdf(&row)).abs() < 1e-10);
+    }
+    assert_eq!(
+        Distribution::sample(&d, &mut common::rng(1)).shape(),
+        (1, 2)
+    );
+    let bad = DMatrix::from_row_slice(2, 2, &[2.0, 0.0, 0.6, -0.5]);
+    assert!(matches!(
+        MvNormal::new(mean, tape.constant(bad)),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        MvNormal::new(mean, tape.constant(DMatrix::identity(3, 3))),
+        Err(Error::ShapeMismatch { .. })
+    ));
 }

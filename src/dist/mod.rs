@@ -2,9 +2,12 @@
 //! library of distributions of one variable on the tape ([`Distribution`]).
 
 mod bounded;
+mod categorical;
+mod dirichlet;
 mod discrete;
 mod gaussian;
 mod kl;
+mod mixture;
 mod mvnormal;
 mod normal;
 mod positive;
@@ -12,9 +15,12 @@ mod real_line;
 mod univariate;
 
 pub use bounded::{Beta, Uniform};
+pub use categorical::Categorical;
+pub use dirichlet::Dirichlet;
 pub use discrete::{Bernoulli, Binomial, NegativeBinomial, Poisson};
 pub use gaussian::Gaussian;
 pub use kl::{kl_diag, kl_divergence, kl_full};
+pub use mixture::Mixture;
 pub use mvnormal::MvNormal;
 pub use normal::{DiagNormal, LN_SQRT_2PI};
 pub use positive::{Exponential, Gamma, HalfCauchy, HalfNormal, LogNormal};

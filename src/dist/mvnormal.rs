@@ -2,6 +2,7 @@
 
 use super::normal::LN_SQRT_2PI;
 use super::same_width;
+use super::univariate::{Distribution, finite, positive, require};
 use crate::autodiff::Var;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
@@ -21,6 +22,45 @@ pub struct MvNormal<'t, T: Real> {
 }
 
 impl<'t, T: Real> MvNormal<'t, T> {
+    /// N(mean, L Lᵀ) for a `1 x d` mean and a `d x d` lower-triangular factor.
+    ///
+    /// # Errors
+    /// [`crate::Error::ShapeMismatch`] for shapes that do not fit;
+    /// [`crate::Error::InvalidParameter`] unless the mean and the factor are finite and the
+    /// factor's diagonal positive.
+    pub fn new(mean: Var<'t, T>, scale_tril: Var<'t, T>) -> crate::error::Result<Self> {
+        let d = mean.shape().1;
+        if mean.shape().0 != 1 || scale_tril.shape() != (d, d) {
+            return Err(crate::Error::shape(
+                "MvNormal scale_tril (for the mean's dimension)",
+                (d, d),
+                scale_tril.shape(),
+            ));
+        }
+        require("MvNormal mean", &mean, finite, "a finite number")?;
+        require(
+            "MvNormal scale_tril",
+            &scale_tril,
+            finite,
+            "a finite number",
+        )?;
+        // Read off the value: a check adds nothing to the tape.
+        if let Some(bad) = scale_tril
+            .value()
+            .diagonal()
+            .iter()
+            .map(|v| v.to_f64())
+            .find(|&v| !positive(v))
+        {
+            return Err(crate::Error::invalid(
+                "MvNormal scale_tril diagonal",
+                bad,
+                "a finite number > 0",
+            ));
+        }
+        Ok(MvNormal { mean, scale_tril })
+    }
+
     /// Dimension.
     pub fn dim(&self) -> usize {
         self.mean.shape().1
@@ -81,5 +121,17 @@ impl<'t, T: Real> MvNormal<'t, T> {
             mean: self.mean.detach(),
             scale_tril: self.scale_tril.detach(),
         }
+    }
+}
+
+impl<'t, T: Real> Distribution<'t, T> for MvNormal<'t, T> {
+    /// ln N(x_i; mean, L Lᵀ) for each row (`n x 1`), as [`MvNormal::log_prob`].
+    fn log_prob(&self, x: Var<'t, T>) -> Var<'t, T> {
+        MvNormal::log_prob(self, x)
+    }
+
+    /// One draw (`1 x d`).
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> DMatrix<T> {
+        (*self.rsample(1, rng).value()).clone()
     }
 }

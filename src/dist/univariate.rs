@@ -1,5 +1,5 @@
-//! What every distribution of one variable on the tape shares: the trait, parameter checks,
-//! broadcasting and supports.
+//! What every distribution on the tape shares: the trait, parameter checks, broadcasting and
+//! supports.
 
 use crate::autodiff::Var;
 use crate::error::{Error, Result};
@@ -7,19 +7,22 @@ use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;
 
-/// A distribution of one variable whose parameters are [`Var`]s on a tape, so that its log
-/// density is differentiable in its parameters and (for continuous ones) in the point.
+/// A distribution whose parameters are [`Var`]s on a tape, so that its log density is
+/// differentiable in its parameters and (for continuous ones) in the point.
 ///
-/// Parameters and points are matrices that broadcast against each other (along each axis the
-/// sizes agree or one of them is 1), as in the tape's arithmetic: a `1 x 1` scale serves every
-/// entry, a `1 x p` location one per column.
+/// A distribution of one variable scores every entry of its points: parameters and points are
+/// matrices that broadcast against each other (along each axis the sizes agree or one of them
+/// is 1), as in the tape's arithmetic — a `1 x 1` scale serves every entry, a `1 x p` location
+/// one per column. A distribution of vectors ([`crate::dist::MvNormal`], [`crate::dist::Dirichlet`])
+/// scores every row, and a [`crate::dist::Categorical`] every row's category.
 pub trait Distribution<'t, T: Real> {
-    /// ln p(x) for every entry of `x`, broadcast against the parameters; −∞ outside the
-    /// support (for a discrete distribution: at points that are not its integers). Sum it
-    /// for the log density of independent draws.
+    /// ln p(x) for every point of `x` (entry or row, as above); −∞ outside the support (for a
+    /// discrete distribution: at points that are not its integers). Sum it for the log density
+    /// of independent draws.
     fn log_prob(&self, x: Var<'t, T>) -> Var<'t, T>;
 
-    /// One independent draw per entry of the parameters' broadcast shape, off the tape.
+    /// One independent draw per entry of the parameters' broadcast shape (a distribution of
+    /// vectors: per row of its parameters), off the tape.
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> DMatrix<T>;
 }
 
