@@ -1,5 +1,6 @@
 //! Differentiable log densities, reparameterised samplers and analytic KL divergences; a
-//! library of distributions of one variable on the tape ([`Distribution`]).
+//! library of distributions on the tape ([`Distribution`]); supports of constrained
+//! parameters and their transforms from the reals ([`Support`], [`Transform`]).
 
 mod bounded;
 mod categorical;
@@ -12,6 +13,7 @@ mod mvnormal;
 mod normal;
 mod positive;
 mod real_line;
+mod transform;
 mod univariate;
 
 pub use bounded::{Beta, Uniform};
@@ -25,6 +27,7 @@ pub use mvnormal::MvNormal;
 pub use normal::{DiagNormal, LN_SQRT_2PI};
 pub use positive::{Exponential, Gamma, HalfCauchy, HalfNormal, LogNormal};
 pub use real_line::{Cauchy, Laplace, Normal, StudentT};
+pub use transform::{Support, Transform};
 pub use univariate::Distribution;
 
 /// Panics unless `a` and `b` have the same number of columns: a density's parameters and its
