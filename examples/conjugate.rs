@@ -88,6 +88,15 @@ struct Args {
     f32: bool,
 }
 
+/// The CSV file's values, after a warning on stderr if its header row looks like data.
+fn read_table(path: &std::path::Path) -> elbo::Result<DMatrix<f64>> {
+    let table = read_csv::<f64>(path)?;
+    if let Some(warning) = table.header_warning() {
+        eprintln!("warning: {}: {warning}", path.display());
+    }
+    Ok(table.data)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = if args.f32 {
@@ -124,7 +133,7 @@ fn run<T: Real>(args: &Args) -> elbo::Result<bool> {
         Model::Linreg => 0.5,
     });
     let data = match &args.csv {
-        Some(path) => read_csv::<f64>(path)?.data,
+        Some(path) => read_table(path)?,
         None => simulate(args, noise_sd, &mut rng)?,
     };
     let data_t = data.map(T::of_f64);

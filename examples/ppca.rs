@@ -52,6 +52,15 @@ struct Args {
 /// that counts as reaching it.
 const MAX_GAP: f64 = 0.05;
 
+/// The CSV file's values, after a warning on stderr if its header row looks like data.
+fn read_table(path: &std::path::Path) -> elbo::Result<DMatrix<f64>> {
+    let table = read_csv::<f64>(path)?;
+    if let Some(warning) = table.header_warning() {
+        eprintln!("warning: {}: {warning}", path.display());
+    }
+    Ok(table.data)
+}
+
 fn main() -> ExitCode {
     match run(&Args::parse()) {
         Ok(true) => ExitCode::SUCCESS,
@@ -71,7 +80,7 @@ fn rows(m: &DMatrix<f64>) -> Vec<Vec<f64>> {
 /// Fits and reports; false if the linear VAE missed PPCA's log-likelihood.
 fn run(args: &Args) -> elbo::Result<bool> {
     let (x, source) = match (&args.csv, &args.data) {
-        (Some(path), _) => (read_csv::<f64>(path)?.data, path.display().to_string()),
+        (Some(path), _) => (read_table(path)?, path.display().to_string()),
         (None, Some(dir)) => (
             Dataset::<f64>::read_idx_dir(dir, "train")?.x,
             dir.display().to_string(),

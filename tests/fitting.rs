@@ -484,6 +484,18 @@ fn csv_reader_reads_good_files_and_names_the_line_and_column_of_bad_ones() {
     );
     let (_, msg) = problem("a,b\n1,NaN\n");
     assert!(msg.contains("not finite"), "{msg}");
+    // A header of numbers is almost always a first data row: warned of, not refused.
+    assert!(t.header_warning().is_none());
+    let headless = parse_csv::<f64>("1.5, -2\n3, 4\n", p).unwrap();
+    let warning = headless
+        .header_warning()
+        .expect("a numeric header is warned of");
+    assert!(
+        warning.contains("1.5, -2") && warning.contains("add a header row"),
+        "{warning}"
+    );
+    let mixed = parse_csv::<f64>("x1, 2\n3, 4\n", p).unwrap();
+    assert!(mixed.header_warning().is_none());
     let missing = elbo::data::read_csv::<f64>("/no/such/file.csv").unwrap_err();
     assert!(matches!(missing, Error::Io { .. }));
     assert!(missing.to_string().contains("/no/such/file.csv"));

@@ -14,6 +14,23 @@ pub struct Table<T: Real> {
     pub data: DMatrix<T>,
 }
 
+impl<T: Real> Table<T> {
+    /// A warning when every name in the header row is a number: almost always a file without
+    /// a header, whose first data row was read as one (and lost). `None` otherwise. The
+    /// readers do not print it; programs that read CSV files should.
+    pub fn header_warning(&self) -> Option<String> {
+        let numeric = |name: &String| name.parse::<f64>().is_ok();
+        self.header.iter().all(numeric).then(|| {
+            format!(
+                "every name in the header row ({}) is a number: if the file has no header row, \
+                 its first data row was taken as one and is missing from the data; add a header \
+                 row naming the columns",
+                self.header.join(", ")
+            )
+        })
+    }
+}
+
 /// Reads a comma-separated file whose first line names the columns and whose other lines hold
 /// one number per column. Blank lines are skipped; fields may be padded with spaces and header
 /// names may be quoted.
