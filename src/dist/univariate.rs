@@ -15,6 +15,48 @@ use rand::Rng;
 /// is 1), as in the tape's arithmetic — a `1 x 1` scale serves every entry, a `1 x p` location
 /// one per column. A distribution of vectors ([`crate::dist::MvNormal`], [`crate::dist::Dirichlet`])
 /// scores every row, and a [`crate::dist::Categorical`] every row's category.
+///
+/// A distribution of your own is a struct of `Var`s and these two methods; its gradients come
+/// from the tape. The Gumbel distribution, say:
+///
+/// ```
+/// use elbo::autodiff::{check_gradients, GradCheck, Var};
+/// use elbo::dist::Distribution;
+/// use elbo::Real;
+/// use nalgebra::DMatrix;
+/// use rand::{Rng, RngExt};
+///
+/// /// Gumbel(μ, β): ln p(x) = −ln β − z − e^(−z), z = (x − μ)/β.
+/// struct Gumbel<'t, T: Real> {
+///     loc: Var<'t, T>,
+///     scale: Var<'t, T>,
+/// }
+///
+/// impl<'t, T: Real> Distribution<'t, T> for Gumbel<'t, T> {
+///     fn log_prob(&self, x: Var<'t, T>) -> Var<'t, T> {
+///         let z = (x - self.loc) / self.scale;
+///         -(self.scale.ln() + z + (-z).exp())
+///     }
+///
+///     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> DMatrix<T> {
+///         // The inverse CDF at a uniform draw, one per entry of the location.
+///         let (loc, scale) = (self.loc.value(), self.scale.scalar().to_f64());
+///         loc.map(|m| {
+///             let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+///             T::of_f64(m.to_f64() - scale * (-u.ln()).ln())
+///         })
+///     }
+/// }
+///
+/// // Its gradients in the location, the scale and the points agree with finite differences.
+/// let report = check_gradients(
+///     &[DMatrix::from_element(1, 1, 0.5), DMatrix::from_element(1, 1, 2.0),
+///       DMatrix::from_row_slice(1, 3, &[-1.0, 0.3, 4.0])],
+///     GradCheck::default(),
+///     |v| Gumbel { loc: v[0], scale: v[1] }.log_prob(v[2]).sum(),
+/// );
+/// assert!(report.passed(1e-6));
+/// ```
 pub trait Distribution<'t, T: Real> {
     /// ln p(x) for every point of `x` (entry or row, as above); −∞ outside the support (for a
     /// discrete distribution: at points that are not its integers). Sum it for the log density
