@@ -46,18 +46,25 @@ impl Standardization {
         }
     }
 
-    /// (x − m) / s for each row of `x`.
+    /// (x − m) / s for each row of `x` (computed in f64, then rounded to `T`).
     pub fn apply<T: Real>(&self, x: &DMatrix<T>) -> DMatrix<T> {
-        DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
-            T::of_f64((x[(i, j)].to_f64() - self.offset[j]) / self.scale)
-        })
+        let mut out = x.clone();
+        for (mut column, &m) in out.column_iter_mut().zip(&self.offset) {
+            for v in column.iter_mut() {
+                *v = T::of_f64((v.to_f64() - m) / self.scale);
+            }
+        }
+        out
     }
 
-    /// m + s x̃ for each row of `standard`: back to the data's units.
-    pub fn invert<T: Real>(&self, standard: &DMatrix<T>) -> DMatrix<T> {
-        DMatrix::from_fn(standard.nrows(), standard.ncols(), |i, j| {
-            T::of_f64(self.offset[j] + self.scale * standard[(i, j)].to_f64())
-        })
+    /// m + s x̃ for each row of `standard`, in place: back to the data's units.
+    pub fn invert<T: Real>(&self, mut standard: DMatrix<T>) -> DMatrix<T> {
+        for (mut column, &m) in standard.column_iter_mut().zip(&self.offset) {
+            for v in column.iter_mut() {
+                *v = T::of_f64(m + self.scale * v.to_f64());
+            }
+        }
+        standard
     }
 
     /// D ln s for `dim` columns: how much a row's log density in x̃ exceeds its log density

@@ -1,6 +1,6 @@
 //! The Dirichlet distribution on the probability simplex.
 
-use super::univariate::{Distribution, positive, require};
+use super::univariate::{Distribution, masked, positive, require, restrict_entries};
 use crate::autodiff::Var;
 use crate::error::Result;
 use crate::real::Real;
@@ -64,34 +64,13 @@ impl<'t, T: Real> Distribution<'t, T> for Dirichlet<'t, T> {
                 r.iter().all(|v| v.to_f64() > 0.0) && (sum - 1.0).abs() <= SIMPLEX_TOLERANCE
             })
             .collect();
-        let tape = x.tape();
-        // Rows off the simplex are scored at the uniform point, then masked.
-        let (x, mask) = if on_simplex.iter().all(|&b| b) {
-            (x, None)
-        } else {
-            let keep = DMatrix::from_fn(n, k, |i, _| T::of_f64(f64::from(u8::from(on_simplex[i]))));
-            let fill = DMatrix::from_fn(n, k, |i, _| {
-                T::of_f64(if on_simplex[i] { 0.0 } else { 1.0 / k as f64 })
-            });
-            let mask = DMatrix::from_fn(n, 1, |i, _| {
-                T::of_f64(if on_simplex[i] {
-                    0.0
-                } else {
-                    f64::NEG_INFINITY
-                })
-            });
-            (
-                x * tape.constant(keep) + tape.constant(fill),
-                Some(tape.constant(mask)),
-            )
-        };
+        // Rows off the simplex are scored at the uniform point; their entries' masks of −∞
+        // then sum to −∞ for the row.
+        let inside = DMatrix::from_fn(n, k, |i, _| on_simplex[i]);
+        let (x, mask) = restrict_entries(x, &inside, 1.0 / k as f64);
         let alpha = self.concentration;
         let normaliser = alpha.row_sums().ln_gamma() - alpha.ln_gamma().row_sums();
-        let density = normaliser + (alpha.shift(-T::one()) * x.ln()).row_sums();
-        match mask {
-            Some(mask) => density + mask,
-            None => density,
-        }
+        normaliser + masked(alpha.shift(-T::one()) * x.ln(), mask).row_sums()
     }
 
     /// One vector per row of the concentrations: independent Gamma(α_k, 1) draws, normalised.

@@ -5,7 +5,7 @@
 
 use super::univariate::{
     Distribution, at, broadcast_shape, draw_each, finite, is_count, masked, positive, require,
-    restrict_to_support,
+    restrict_entries, restrict_to_support,
 };
 use crate::autodiff::{Var, sigmoid};
 use crate::error::Result;
@@ -127,15 +127,8 @@ impl<'t, T: Real> Distribution<'t, T> for Binomial<'t, T> {
             let v = at(&kv, i, j);
             is_count(v) && v <= at(&nv, i, j)
         });
-        let (k, mask) = if in_support.iter().all(|&b| b) {
-            (k, None)
-        } else {
-            // Scored at 0 where outside, then masked.
-            let keep = in_support.map(|b| if b { T::one() } else { T::zero() });
-            let mask = in_support.map(|b| T::of_f64(if b { 0.0 } else { f64::NEG_INFINITY }));
-            let tape = k.tape();
-            (k * tape.constant(keep), Some(tape.constant(mask)))
-        };
+        // Scored at 0 where outside, then masked.
+        let (k, mask) = restrict_entries(k, &in_support, 0.0);
         let one = T::one();
         let log_choose =
             n.shift(one).ln_gamma() - k.shift(one).ln_gamma() - (n - k).shift(one).ln_gamma();

@@ -152,25 +152,24 @@ pub(crate) fn restrict_to_support<'t, T: Real>(
     inside: impl Fn(f64) -> bool,
     fill: f64,
 ) -> (Var<'t, T>, Option<Var<'t, T>>) {
-    let value = x.value();
-    if value.iter().all(|v| inside(v.to_f64())) {
+    let inside = x.value().map(|v| inside(v.to_f64()));
+    restrict_entries(x, &inside, fill)
+}
+
+/// [`restrict_to_support`] for a support that depends on more than the entry itself (a count
+/// up to each entry's number of trials): `inside` says which entries are in it, in the shape
+/// `x` broadcasts to against the parameters.
+pub(crate) fn restrict_entries<'t, T: Real>(
+    x: Var<'t, T>,
+    inside: &DMatrix<bool>,
+    fill: f64,
+) -> (Var<'t, T>, Option<Var<'t, T>>) {
+    if inside.iter().all(|&b| b) {
         return (x, None);
     }
-    let keep = value.map(|v| {
-        if inside(v.to_f64()) {
-            T::one()
-        } else {
-            T::zero()
-        }
-    });
-    let fills = value.map(|v| T::of_f64(if inside(v.to_f64()) { 0.0 } else { fill }));
-    let mask = value.map(|v| {
-        T::of_f64(if inside(v.to_f64()) {
-            0.0
-        } else {
-            f64::NEG_INFINITY
-        })
-    });
+    let keep = inside.map(|b| if b { T::one() } else { T::zero() });
+    let fills = inside.map(|b| T::of_f64(if b { 0.0 } else { fill }));
+    let mask = inside.map(|b| T::of_f64(if b { 0.0 } else { f64::NEG_INFINITY }));
     let tape = x.tape();
     (
         x * tape.constant(keep) + tape.constant(fills),

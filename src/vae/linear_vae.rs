@@ -140,18 +140,19 @@ impl LinearVae {
         rng: &mut R,
     ) -> Result<FitReport> {
         self.svi.validate_data(x)?;
-        if self.standardization.is_none() {
-            let standardization = Standardization::of(x);
-            let (_, covariance) = mean_and_covariance(&standardization.apply(x));
-            self.standardization = Some(standardization);
-            let axes = PrincipalAxes::of(covariance);
+        let first = self.standardization.is_none();
+        if first {
+            self.standardization = Some(Standardization::of(x));
+        }
+        let standard = self.standardize(x);
+        if first {
+            let axes = PrincipalAxes::of(mean_and_covariance(&standard).1);
             self.params
                 .set(self.whitening.params().0, axes.whitening())?;
             if self.start == LinearVaeStart::PrincipalAxes {
                 self.start_at(&axes)?;
             }
         }
-        let standard = self.standardize(x);
         self.svi.fit(
             &mut self.params,
             &standard,

@@ -495,9 +495,17 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
     /// Network outputs in the data's units.
     fn unstandardize(&self, x: DMatrix<T>) -> DMatrix<T> {
         match &self.standardization {
-            Some(s) => s.invert(&x),
+            Some(s) => s.invert(x),
             None => x,
         }
+    }
+
+    /// D ln s for `dim` columns: how much a row's log density in the networks' units exceeds
+    /// its log density in the data's (0 without a standardisation).
+    fn log_jacobian(&self, dim: usize) -> f64 {
+        self.standardization
+            .as_ref()
+            .map_or(0.0, |s| s.log_jacobian(dim))
     }
 
     /// One pass over `train` in shuffled minibatches (the analytic-KL ELBO for a Gaussian
@@ -545,11 +553,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
         let last_step = self.trainer.steps_done() - 1;
         Ok(EpochReport {
             epoch: self.epochs_done,
-            objective: -watch.loss.unwrap_or(f64::NAN)
-                - self
-                    .standardization
-                    .as_ref()
-                    .map_or(0.0, |s| s.log_jacobian(train.ncols())),
+            objective: -watch.loss.unwrap_or(f64::NAN) - self.log_jacobian(train.ncols()),
             beta: loss.beta_at(last_step, steps_per_epoch),
             skipped: run.skipped,
         })
@@ -570,10 +574,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
         objective.validate()?;
         self.svi.validate_data(data)?;
         self.check_evaluation_size(objective.particles, data.ncols())?;
-        let log_jacobian = self
-            .standardization
-            .as_ref()
-            .map_or(0.0, |s| s.log_jacobian(data.ncols()));
+        let log_jacobian = self.log_jacobian(data.ncols());
         let data = &*self.standardize(data);
         let rows_per_chunk = rows_per_chunk(objective.particles, data.ncols());
         let mut total = 0.0;
