@@ -496,7 +496,7 @@ fn draw<T: Real>(
     image_grid(
         &path("samples.png"),
         "New images: z ~ N(0, I), decoded",
-        &rows(&vae.sample(64, rng)),
+        &rows(&vae.sample(64, rng)?),
         shape,
         8,
     )?;

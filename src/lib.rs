@@ -83,6 +83,7 @@ pub mod params;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod prior;
+pub mod program;
 pub mod real;
 pub mod reduction;
 pub mod special;

@@ -127,6 +127,10 @@ proptest! {
         assert_grads(&[random(d, 1, seed ^ 3)], |v| v[0].diagonal_matrix());
         assert_grads(&[random(1, d, seed ^ 4)], |v| v[0].diagonal_matrix());
         assert_grads(&[l, b], |v| v[0].lower_triangle(true).solve_lower(v[1]));
+        // A positive-definite input, A Aᵀ + I, not symmetric itself (its upper triangle is
+        // perturbed) so that every entry's gradient is checked.
+        let spd = &a * a.transpose() + DMatrix::identity(d, d) + random(d, d, seed ^ 5).scale(0.1);
+        assert_grads(&[spd], |v| v[0].cholesky());
     }
 
     #[test]
@@ -206,6 +210,18 @@ fn a_singular_triangular_solve_gives_nan_not_a_panic() {
     let l = tape.constant(DMatrix::zeros(2, 2));
     let b = tape.constant(DMatrix::from_element(2, 1, 1.0));
     assert!(l.solve_lower(b).value().iter().all(|v| v.is_nan()));
+}
+
+#[test]
+fn cholesky_factors_the_symmetric_part_and_gives_nan_where_not_positive_definite() {
+    let tape = Tape::<f64>::new();
+    let a = DMatrix::from_row_slice(2, 2, &[4.0, 1.0, 3.0, 5.0]);
+    let l = tape.constant(a.clone()).cholesky().value().as_ref().clone();
+    let symmetric = (&a + a.transpose()) / 2.0;
+    assert!((&l * l.transpose() - symmetric).abs().max() < 1e-12);
+    assert_eq!(l[(0, 1)], 0.0);
+    let indefinite = tape.constant(DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]));
+    assert!(indefinite.cholesky().value().iter().all(|v| v.is_nan()));
 }
 
 #[test]

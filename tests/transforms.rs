@@ -8,17 +8,21 @@ use elbo::autodiff::{GradCheck, Tape, check_gradients};
 use elbo::dist::{Support, Transform};
 use nalgebra::DMatrix;
 
-/// x = f(u) and ln |J| off the tape.
-fn forward(support: Support, u: &DMatrix<f64>) -> (DMatrix<f64>, f64) {
+/// x = f(u) and each row's ln |J| off the tape.
+fn forward(support: Support, u: &DMatrix<f64>) -> (DMatrix<f64>, Vec<f64>) {
     let tape = Tape::<f64>::new();
     let (x, log_j) = support.forward(tape.constant(u.clone()));
-    ((*x.value()).clone(), log_j.scalar())
+    assert_eq!(log_j.shape(), (u.nrows(), 1), "{support:?}");
+    (
+        (*x.value()).clone(),
+        log_j.value().iter().copied().collect(),
+    )
 }
 
-/// Σ over rows of ln |det ∂x_row/∂u_row| by central differences, on the first `width(u)`
+/// Each row's ln |det ∂x_row/∂u_row| by central differences, on the first `width(u)`
 /// coordinates of each constrained row (all of them, but for the simplex's last, which the
 /// others determine).
-fn numeric_log_jacobian(support: Support, u: &DMatrix<f64>) -> f64 {
+fn numeric_log_jacobian(support: Support, u: &DMatrix<f64>) -> Vec<f64> {
     let h = 1e-6;
     let m = u.ncols();
     (0..u.nrows())
@@ -35,7 +39,7 @@ fn numeric_log_jacobian(support: Support, u: &DMatrix<f64>) -> f64 {
             }
             jacobian.determinant().abs().ln()
         })
-        .sum()
+        .collect()
 }
 
 fn supports() -> Vec<(Support, usize)> {
@@ -66,18 +70,20 @@ fn transforms_round_trip_and_their_log_jacobians_match_finite_differences() {
             (&back - &u).abs().max() < 1e-8,
             "{support:?}: {back} vs {u}"
         );
-        let numeric = numeric_log_jacobian(support, &u);
-        assert!(
-            (log_j - numeric).abs() < 1e-6 * numeric.abs().max(1.0),
-            "{support:?}: ln |J| {log_j}, by differences {numeric}"
-        );
+        for (row, numeric) in numeric_log_jacobian(support, &u).into_iter().enumerate() {
+            assert!(
+                (log_j[row] - numeric).abs() < 1e-6 * numeric.abs().max(1.0),
+                "{support:?}: ln |J| of row {row} {}, by differences {numeric}",
+                log_j[row]
+            );
+        }
         let report = check_gradients(std::slice::from_ref(&u), GradCheck::default(), |v| {
             let (x, log_j) = support.forward(v[0]);
             // Linear in x (a square of x near 1e3 would lose the differences to rounding), with
             // unequal weights (the simplex's entries sum to a constant).
             let (r, c) = x.shape();
             let weights = DMatrix::from_fn(r, c, |i, j| 0.1 * (1 + i + 2 * j) as f64);
-            (x * v[0].tape().constant(weights)).sum() + log_j
+            (x * v[0].tape().constant(weights)).sum() + log_j.sum()
         });
         assert!(report.passed(1e-6), "{support:?}: {report:?}");
     }

@@ -196,7 +196,7 @@ fn encode_decode_sample_and_interpolate_have_the_right_shapes() {
     assert!(sd.iter().all(|&s| s > 0.0));
     assert_eq!(vae.decode(&mean).shape(), (5, 6));
     assert_eq!(vae.reconstruct(&x).shape(), (5, 6));
-    assert_eq!(vae.sample(7, &mut common::rng(15)).shape(), (7, 6));
+    assert_eq!(vae.sample(7, &mut common::rng(15)).unwrap().shape(), (7, 6));
     let path = vae.interpolate(&x.rows(0, 1).into_owned(), &x.rows(1, 1).into_owned(), 4);
     assert_eq!(path.shape(), (4, 6));
     // The ends of the path are the two reconstructions.
@@ -297,12 +297,12 @@ impl elbo::model::Prior<f64> for StudentT {
         tape: &'t elbo::autodiff::Tape<'t, f64>,
         n: usize,
         rng: &mut R,
-    ) -> elbo::autodiff::Var<'t, f64> {
+    ) -> elbo::Result<elbo::autodiff::Var<'t, f64>> {
         let mut normal = || <f64 as elbo::Real>::standard_normal(rng);
-        tape.constant(DMatrix::from_fn(n, self.dim, |_, _| {
+        Ok(tape.constant(DMatrix::from_fn(n, self.dim, |_, _| {
             let chi2: f64 = (0..4).map(|_| normal().powi(2)).sum();
             normal() / (chi2 / 4.0).sqrt()
-        }))
+        })))
     }
 }
 
@@ -333,7 +333,7 @@ fn any_prior_is_accepted_and_a_non_gaussian_one_trains_by_the_monte_carlo_elbo()
         "{before} -> {after}"
     );
     // Any prior can be sampled from: decoded draws of the t prior.
-    let samples = vae.sample(3, &mut rng);
+    let samples = vae.sample(3, &mut rng).unwrap();
     assert_eq!(samples.shape(), (3, 6));
     assert!(samples.iter().all(|v| v.is_finite()));
     // A prior of the wrong dimension is refused.

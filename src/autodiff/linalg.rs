@@ -106,6 +106,52 @@ impl<'t, T: Real> Var<'t, T> {
             },
         )
     }
+
+    /// The lower Cholesky factor L of the symmetric part S = ½(A + Aᵀ) of this square matrix
+    /// (S = L Lᵀ). Reading the symmetric part makes the op a function of every entry, so that its
+    /// gradient is the symmetric one a finite-difference check sees. A matrix that is not
+    /// positive definite gives NaN entries rather than a panic, so that a fitting loop sees a
+    /// non-finite loss and can react.
+    ///
+    /// # Panics
+    /// If the matrix is not square.
+    pub fn cholesky(self) -> Self {
+        let value = self.with_value(|a| {
+            assert!(
+                a.is_square(),
+                "cholesky of a non-square {}x{} matrix",
+                a.nrows(),
+                a.ncols()
+            );
+            let symmetric = (a + a.transpose()).scale(T::of_f64(0.5));
+            symmetric
+                .cholesky()
+                .map(|c| c.l())
+                .unwrap_or_else(|| DMatrix::from_element(a.nrows(), a.ncols(), T::of_f64(f64::NAN)))
+        });
+        self.record(value, Op::Cholesky(self.id))
+    }
+}
+
+/// Vector-Jacobian product of `L = chol(S)`, S = ½(A + Aᵀ). From dS = dL Lᵀ + L dLᵀ,
+/// dL = L Φ(L⁻¹ dS L⁻ᵀ) with Φ the lower triangle with its diagonal halved (Murray 2016), so the
+/// gradient in S is L⁻ᵀ Φ(Lᵀ Ḡ) L⁻¹, and the symmetric part passes on its symmetric half.
+pub(crate) fn cholesky_vjp<T: Real>(l: &DMatrix<T>, g: &DMatrix<T>) -> DMatrix<T> {
+    let n = l.nrows();
+    // Entries of Ḡ above the diagonal belong to L's constant zeros.
+    let mut p = lower_mask(&matmul(l, true, &lower_mask(g, true), false), true);
+    for i in 0..n {
+        p[(i, i)] *= T::of_f64(0.5);
+    }
+    let nan = || DMatrix::from_element(n, n, T::of_f64(f64::NAN));
+    // Y = L⁻ᵀ P, then (Y L⁻¹)ᵀ = L⁻ᵀ Yᵀ: both are solves with Lᵀ.
+    let Some(y) = l.tr_solve_lower_triangular(&p) else {
+        return nan();
+    };
+    let Some(s_transposed) = l.tr_solve_lower_triangular(&y.transpose()) else {
+        return nan();
+    };
+    (s_transposed.transpose() + s_transposed).scale(T::of_f64(0.5))
 }
 
 pub(crate) fn lower_mask<T: Real>(m: &DMatrix<T>, include_diagonal: bool) -> DMatrix<T> {

@@ -44,6 +44,7 @@ pub(crate) enum Op<T: Real> {
         l: usize,
         b: usize,
     },
+    Cholesky(usize),
     Columns {
         a: usize,
         start: usize,
@@ -326,6 +327,7 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
         | Op::Transpose(a)
         | Op::Reshape(a)
         | Op::Diagonal(a)
+        | Op::Cholesky(a)
         | Op::DiagonalMatrix(a)
         | Op::LowerTriangle { a, .. }
         | Op::Columns { a, .. }

@@ -3,7 +3,7 @@
 
 use super::elementwise::{binary_vjp, unary_vjp};
 use super::fused::bernoulli_vjp;
-use super::linalg::{lower_mask, matmul_vjp, solve_lower_vjp};
+use super::linalg::{cholesky_vjp, lower_mask, matmul_vjp, solve_lower_vjp};
 use super::reduce::{logsumexp_vjp, sum_vjp};
 use super::shape::{embed, untile};
 use super::tape::{Node, Op};
@@ -68,6 +68,7 @@ pub(crate) fn propagate<T: Real>(
             send(l, gl);
             send(b, gb);
         }
+        Op::Cholesky(a) => send(a, Some(cholesky_vjp(y, &g))),
         Op::Columns { a, start } => send(a, Some(embed(&g, value(a).shape(), 0, start))),
         Op::Rows { a, start } => send(a, Some(embed(&g, value(a).shape(), start, 0))),
         Op::ConcatColumns(ref parts) => {

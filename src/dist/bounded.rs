@@ -1,5 +1,6 @@
 //! Distributions on an interval: beta on (0, 1), uniform on [low, high].
 
+use super::Support;
 use super::univariate::{
     Distribution, at, broadcast_shape, draw_each, masked, positive, require, restrict_to_support,
 };
@@ -45,6 +46,10 @@ impl<'t, T: Real> Distribution<'t, T> for Beta<'t, T> {
                 .expect("validated shapes")
                 .sample(rng)
         })
+    }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Interval(0.0, 1.0))
     }
 }
 
@@ -101,5 +106,12 @@ impl<'t, T: Real> Distribution<'t, T> for Uniform<'t, T> {
         draw_each("Uniform::sample", [&self.low, &self.high], |[l, h]| {
             l + (h - l) * rng.random::<f64>()
         })
+    }
+
+    /// The interval, when its bounds are the same for every entry.
+    fn support(&self) -> Option<Support> {
+        let (l, h) = (self.low.value(), self.high.value());
+        let same = |m: &DMatrix<T>| m.iter().all(|v| *v == m[0]);
+        (same(&l) && same(&h)).then(|| Support::Interval(l[0].to_f64(), h[0].to_f64()))
     }
 }

@@ -1,5 +1,6 @@
 //! The Dirichlet distribution on the probability simplex.
 
+use super::Support;
 use super::univariate::{Distribution, masked, positive, require, restrict_entries};
 use crate::autodiff::Var;
 use crate::error::Result;
@@ -86,5 +87,9 @@ impl<'t, T: Real> Distribution<'t, T> for Dirichlet<'t, T> {
             row /= sum;
         }
         draws.map(T::of_f64)
+    }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Simplex)
     }
 }

@@ -1,5 +1,6 @@
 //! Finite mixtures of distributions of one family, through log-sum-exp.
 
+use super::Support;
 use super::univariate::{Distribution, finite, require};
 use crate::autodiff::Var;
 use crate::error::{Error, Result};
@@ -99,5 +100,14 @@ impl<'t, T: Real, D: Distribution<'t, T>> Distribution<'t, T> for Mixture<'t, T,
             out.set_row(i, &draws[k].row(i));
         }
         out
+    }
+
+    /// The components' support, when they share one.
+    fn support(&self) -> Option<Support> {
+        let first = self.components[0].support()?;
+        self.components
+            .iter()
+            .all(|c| c.support() == Some(first))
+            .then_some(first)
     }
 }

@@ -1,5 +1,6 @@
 //! The full-covariance Gaussian N(mean, L Lᵀ) on the tape, through its Cholesky factor.
 
+use super::Support;
 use super::normal::LN_SQRT_2PI;
 use super::same_width;
 use super::univariate::{Distribution, finite, positive, require};
@@ -133,5 +134,9 @@ impl<'t, T: Real> Distribution<'t, T> for MvNormal<'t, T> {
     /// One draw (`1 x d`).
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> DMatrix<T> {
         (*self.rsample(1, rng).value()).clone()
+    }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Real)
     }
 }

@@ -1,6 +1,7 @@
 //! Distributions of positive quantities: half-normal, half-Cauchy, log-normal, exponential,
 //! gamma.
 
+use super::Support;
 use super::normal::LN_SQRT_2PI;
 use super::univariate::{
     Distribution, draw_each, finite, masked, positive, require, restrict_to_support,
@@ -56,6 +57,10 @@ impl<'t, T: Real> Distribution<'t, T> for HalfNormal<'t, T> {
             s * e.abs()
         })
     }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Positive)
+    }
 }
 
 /// |Cauchy(0, scale)|: support x ≥ 0.
@@ -91,6 +96,10 @@ impl<'t, T: Real> Distribution<'t, T> for HalfCauchy<'t, T> {
             let u: f64 = rng.random();
             s * (std::f64::consts::FRAC_PI_2 * u).tan()
         })
+    }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Positive)
     }
 }
 
@@ -130,6 +139,10 @@ impl<'t, T: Real> Distribution<'t, T> for LogNormal<'t, T> {
             (m + s * e).exp()
         })
     }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Positive)
+    }
 }
 
 /// The exponential distribution with rate λ: support x ≥ 0.
@@ -161,6 +174,10 @@ impl<'t, T: Real> Distribution<'t, T> for Exponential<'t, T> {
             let e: f64 = rand_distr::Exp1.sample(rng);
             e / rate
         })
+    }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Positive)
     }
 }
 
@@ -201,5 +218,9 @@ impl<'t, T: Real> Distribution<'t, T> for Gamma<'t, T> {
                 .expect("validated parameters")
                 .sample(rng)
         })
+    }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Positive)
     }
 }

@@ -1,5 +1,6 @@
 //! Distributions on the whole real line: Normal, Student's t, Cauchy, Laplace.
 
+use super::Support;
 use super::normal::LN_SQRT_2PI;
 use super::univariate::{Distribution, draw_each, finite, positive, require};
 use crate::autodiff::Var;
@@ -68,6 +69,10 @@ impl<'t, T: Real> Distribution<'t, T> for Normal<'t, T> {
             m + s * e
         })
     }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Real)
+    }
 }
 
 /// Student's t with `df` degrees of freedom, location `loc` and scale `scale`.
@@ -117,6 +122,10 @@ impl<'t, T: Real> Distribution<'t, T> for StudentT<'t, T> {
             },
         )
     }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Real)
+    }
 }
 
 /// The Cauchy distribution with location `loc` and scale `scale`.
@@ -153,6 +162,10 @@ impl<'t, T: Real> Distribution<'t, T> for Cauchy<'t, T> {
             m + s * (std::f64::consts::PI * (u - 0.5)).tan()
         })
     }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Real)
+    }
 }
 
 /// The Laplace (double exponential) distribution with location `loc` and scale `scale`.
@@ -187,5 +200,9 @@ impl<'t, T: Real> Distribution<'t, T> for Laplace<'t, T> {
             let u: f64 = rng.random::<f64>() - 0.5;
             m - b * u.signum() * (1.0 - 2.0 * u.abs()).max(f64::MIN_POSITIVE).ln()
         })
+    }
+
+    fn support(&self) -> Option<Support> {
+        Some(Support::Real)
     }
 }

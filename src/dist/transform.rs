@@ -19,7 +19,8 @@ pub trait Transform {
     /// The constrained shape for an unconstrained `rows x cols` (the simplex adds a column).
     fn constrained_shape(&self, unconstrained: (usize, usize)) -> (usize, usize);
 
-    /// x = f(u) and ln |det ∂f/∂u| summed over every entry or row (`1 x 1`).
+    /// x = f(u) and, for each row of `u`, ln |det ∂x_row/∂u_row| (`rows x 1`): the term that
+    /// turns a density of each row of x into one of u (a row holds one draw of a parameter).
     fn forward<'t, T: Real>(&self, u: Var<'t, T>) -> (Var<'t, T>, Var<'t, T>);
 
     /// u = f⁻¹(x) for a point of the support.
@@ -94,19 +95,20 @@ impl Transform for Support {
 
     fn forward<'t, T: Real>(&self, u: Var<'t, T>) -> (Var<'t, T>, Var<'t, T>) {
         let tape = u.tape();
-        let zero = || tape.scalar(T::zero());
+        let rows = u.shape().0;
+        let zero = || tape.constant(DMatrix::zeros(rows, 1));
         match *self {
             Support::Real => (u, zero()),
-            Support::Positive => (u.exp(), u.sum()),
-            Support::GreaterThan(a) => (u.exp().shift(T::of_f64(a)), u.sum()),
-            Support::LessThan(b) => ((-u.exp()).shift(T::of_f64(b)), u.sum()),
+            Support::Positive => (u.exp(), u.row_sums()),
+            Support::GreaterThan(a) => (u.exp().shift(T::of_f64(a)), u.row_sums()),
+            Support::LessThan(b) => ((-u.exp()).shift(T::of_f64(b)), u.row_sums()),
             Support::Interval(a, b) => {
                 let width = T::of_f64(b - a);
                 let x = u.sigmoid().scale(width).shift(T::of_f64(a));
                 // ln σ(u) + ln σ(−u) = −softplus(−u) − softplus(u).
-                let n = T::of_f64((u.shape().0 * u.shape().1) as f64);
-                let log_j = -((-u).softplus() + u.softplus()).sum()
-                    + tape.scalar(n * T::of_f64((b - a).ln()));
+                let n = T::of_f64(u.shape().1 as f64);
+                let log_j = (-((-u).softplus() + u.softplus()).row_sums())
+                    .shift(n * T::of_f64((b - a).ln()));
                 (x, log_j)
             }
             Support::Ordered => {
@@ -120,14 +122,13 @@ impl Transform for Support {
                     DMatrix::from_fn(k, k, |i, j| if i <= j { T::one() } else { T::zero() });
                 (
                     steps.matmul(tape.constant(running)),
-                    u.columns(1, k - 1).sum(),
+                    u.columns(1, k - 1).row_sums(),
                 )
             }
             Support::Simplex => {
-                let rows = u.shape().0;
-                let padded = Var::concat_columns(&[u, tape.constant(DMatrix::zeros(rows, 1))]);
+                let padded = Var::concat_columns(&[u, zero()]);
                 let log_x = padded - padded.row_logsumexp();
-                (log_x.exp(), log_x.sum())
+                (log_x.exp(), log_x.row_sums())
             }
         }
     }

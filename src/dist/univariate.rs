@@ -1,6 +1,7 @@
 //! What every distribution on the tape shares: the trait, parameter checks, broadcasting and
 //! supports.
 
+use super::Support;
 use crate::autodiff::Var;
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -66,6 +67,15 @@ pub trait Distribution<'t, T: Real> {
     /// One independent draw per entry of the parameters' broadcast shape (a distribution of
     /// vectors: per row of its parameters), off the tape.
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> DMatrix<T>;
+
+    /// Where a continuous distribution's draws lie, so that a program can declare a parameter
+    /// drawn from it ([`crate::program::Trace::sample`]) and move it to the reals. `None`, the
+    /// default, for discrete distributions — a reparameterised fit cannot have discrete
+    /// latents: sum them out, as [`crate::dist::Mixture`] does — and for supports that move
+    /// with a parameter (declare such a parameter with its own [`Support`] and add its density).
+    fn support(&self) -> Option<Support> {
+        None
+    }
 }
 
 /// Checks that every entry of a parameter satisfies `valid`.

@@ -1,16 +1,23 @@
 //! Ready guides: the variational families q(z) a fit adjusts. Global ones hold free parameters
-//! (diagonal and full-rank Gaussians); local ones give each data row its own q, from free
+//! (diagonal, full-rank and low-rank-plus-diagonal Gaussians, a point mass for the mode; one of
+//! them picked at run time by [`AutoGuide`]); local ones give each data row its own q, from free
 //! parameters per row or amortized through an encoder network.
 
+mod auto;
 mod diag;
 mod encoder;
 mod full_rank;
 mod local;
+mod low_rank;
+mod point_mass;
 
+pub use auto::{AutoFamily, AutoGuide, GuideFamily};
 pub use diag::DiagGaussianGuide;
 pub use encoder::GaussianEncoder;
 pub use full_rank::FullRankGaussianGuide;
 pub use local::LocalDiagGaussianGuide;
+pub use low_rank::LowRankGaussianGuide;
+pub use point_mass::{PointMass, PointMassGuide};
 
 use crate::error::{Error, Result, require_positive};
 use crate::params::{ParamId, ParamStore};

@@ -190,6 +190,26 @@ impl<P, L, G> Svi<P, L, G> {
         L: Likelihood<T>,
         G: Guide<T>,
     {
+        self.laplace_from(store, data, DVector::zeros(self.guide.dim()))
+    }
+
+    /// [`Svi::laplace`] with Newton's method started at `start` rather than at z = 0 (a
+    /// program's prior median, say).
+    ///
+    /// # Errors
+    /// As [`Svi::laplace`]; [`Error::ShapeMismatch`] for a start of the wrong dimension.
+    pub fn laplace_from<T>(
+        &self,
+        store: &ParamStore<T>,
+        data: &DMatrix<T>,
+        start: DVector<f64>,
+    ) -> Result<Laplace>
+    where
+        T: Real,
+        P: Prior<T>,
+        L: Likelihood<T>,
+        G: Guide<T>,
+    {
         self.validate_data(data)?;
         if self.likelihood.scope() != Scope::Global {
             return Err(Error::invalid(
@@ -198,13 +218,14 @@ impl<P, L, G> Svi<P, L, G> {
                 "a global latent for a Laplace approximation",
             ));
         }
-        laplace(
-            &self.prior,
-            &self.likelihood,
-            store,
-            data,
-            DVector::zeros(self.guide.dim()),
-        )
+        if start.len() != self.guide.dim() {
+            return Err(Error::shape(
+                "Laplace start",
+                (self.guide.dim(), 1),
+                (start.len(), 1),
+            ));
+        }
+        laplace(&self.prior, &self.likelihood, store, data, start)
     }
 
     /// Starts a global Gaussian guide at the Laplace approximation ([`Svi::laplace`]): q at the

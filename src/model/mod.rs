@@ -40,14 +40,26 @@ pub trait Prior<T: Real>: Sync {
 
     /// `n` draws from the prior on `tape`, one per row (`n x d`); a learnable prior loads its
     /// parameters from `tape`, and reparameterised draws let gradients flow to them.
+    ///
+    /// # Errors
+    /// The default says the prior has no sampler ([`crate::Error::InvalidParameter`]): a prior
+    /// that is only a density (a program's, with a flat prior on a parameter) need not write one.
     fn sample<'t, R: Rng + ?Sized>(
         &self,
         tape: &'t Tape<'t, T>,
         n: usize,
         rng: &mut R,
-    ) -> Var<'t, T>
+    ) -> Result<Var<'t, T>>
     where
-        Self: Sized;
+        Self: Sized,
+    {
+        let _ = (tape, n, rng);
+        Err(crate::Error::invalid(
+            "prior",
+            "a density without a sampler",
+            "a prior that implements Prior::sample",
+        ))
+    }
 
     /// The prior as a Gaussian on `tape`, if it is one (enables analytic KL terms).
     fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {
@@ -79,6 +91,40 @@ pub trait Likelihood<T: Real>: Sync {
 pub trait Decoder<T: Real>: Likelihood<T> {
     /// E[x | z] for each row of `z`.
     fn mean<'t>(&self, z: Var<'t, T>) -> Var<'t, T>;
+}
+
+/// A model's parts may be borrowed: a program is its own prior and likelihood
+/// ([`crate::program::Program`]), and [`crate::infer::Svi`] holds both views of it.
+impl<T: Real, P: Prior<T>> Prior<T> for &P {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn log_prob<'t>(&self, z: Var<'t, T>) -> Var<'t, T> {
+        (**self).log_prob(z)
+    }
+    fn sample<'t, R: Rng + ?Sized>(
+        &self,
+        tape: &'t Tape<'t, T>,
+        n: usize,
+        rng: &mut R,
+    ) -> Result<Var<'t, T>> {
+        (**self).sample(tape, n, rng)
+    }
+    fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {
+        (**self).gaussian(tape)
+    }
+}
+
+impl<T: Real, L: Likelihood<T>> Likelihood<T> for &L {
+    fn scope(&self) -> Scope {
+        (**self).scope()
+    }
+    fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
+        (**self).log_likelihood(x, z)
+    }
+    fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
+        (**self).validate(x, latent_dim)
+    }
 }
 
 impl<T: Real, L: Likelihood<T> + ?Sized> Likelihood<T> for Box<L> {

@@ -46,8 +46,8 @@ impl<T: Real> Prior<T> for StandardNormal {
         tape: &'t Tape<'t, T>,
         n: usize,
         rng: &mut R,
-    ) -> Var<'t, T> {
-        DiagNormal::standard(tape, self.dim).rsample(n, rng)
+    ) -> Result<Var<'t, T>> {
+        Ok(DiagNormal::standard(tape, self.dim).rsample(n, rng))
     }
 
     fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {
@@ -125,8 +125,8 @@ impl<T: Real> Prior<T> for GaussianPrior<T> {
         tape: &'t Tape<'t, T>,
         n: usize,
         rng: &mut R,
-    ) -> Var<'t, T> {
-        self.on(tape).rsample(n, rng)
+    ) -> Result<Var<'t, T>> {
+        Ok(self.on(tape).rsample(n, rng))
     }
 
     fn gaussian<'t>(&self, tape: &'t Tape<'t, T>) -> Option<Gaussian<'t, T>> {

@@ -656,10 +656,13 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
     }
 
     /// `n` new data points: z drawn from the prior, decoded to E[x | z].
-    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> DMatrix<T> {
+    ///
+    /// # Errors
+    /// What the prior's [`Prior::sample`] reports (a prior without a sampler).
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<DMatrix<T>> {
         let tape = Tape::for_evaluation(&self.params);
-        let z = self.svi.prior.sample(&tape, n, rng);
-        self.unstandardize((*self.svi.likelihood.mean(z).value()).clone())
+        let z = self.svi.prior.sample(&tape, n, rng)?;
+        Ok(self.unstandardize((*self.svi.likelihood.mean(z).value()).clone()))
     }
 
     /// Decodes `steps` evenly spaced points on the line between the encoder means of `a` and
