@@ -56,11 +56,13 @@ impl<T: Real, P: Prior<T>, L: Likelihood<T>> LogJoint<'_, T, P, L> {
         let zv = tape.input(DMatrix::from_fn(1, z.len(), |_, j| T::of_f64(z[j])));
         let joint = (self.prior.log_prob(zv) + self.likelihood.log_likelihood(x, zv)).sum();
         let grads = tape.backward(joint);
-        let g = grads.wrt(zv).expect("z is an input of the tape");
-        (
-            joint.scalar().to_f64(),
-            DVector::from_fn(z.len(), |j, _| g[j].to_f64()),
-        )
+        // No gradient reaches z when the model could not score it (a program's error becomes
+        // NaN): a non-finite point, which the search treats as such.
+        let gradient = match grads.wrt(zv) {
+            Some(g) => DVector::from_fn(z.len(), |j, _| g[j].to_f64()),
+            None => DVector::from_element(z.len(), f64::NAN),
+        };
+        (joint.scalar().to_f64(), gradient)
     }
 
     /// −∇² log p(x, z) by central differences of the gradient, symmetrised. Each coordinate's

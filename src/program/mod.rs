@@ -63,7 +63,9 @@ mod trace;
 
 pub use compiled::Program;
 pub use draws::{Draws, Predictions, Summary};
-pub use fit::{Approximation, Fit, FitSettings, Init, Start, fit};
+pub use fit::{
+    Approximation, Fit, FitSettings, Init, PROGRAM_PARAMETER_TOLERANCE, PROGRAM_STEPS, Start, fit,
+};
 pub use site::Site;
 pub use trace::Trace;
 

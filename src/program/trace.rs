@@ -285,6 +285,26 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
         Ok(())
     }
 
+    /// Adds a log-likelihood term of the data that is not one distribution's density (a
+    /// mixture with its components summed out, say): each row's columns are summed, scaled by
+    /// N/B on minibatches as [`Trace::observe`]'s terms are. Predictions cannot draw from it.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless the term has one row per draw, or one row.
+    pub fn likelihood_term(&mut self, term: Var<'t, T>) -> Result<()> {
+        self.check_rows("likelihood term", term)?;
+        if matches!(
+            self.mode,
+            Mode::Score {
+                likelihood: true,
+                ..
+            }
+        ) {
+            self.likelihood.push(term.row_sums());
+        }
+        Ok(())
+    }
+
     /// Keeps a quantity computed from the parameters (`draws() x k`, or one row) under `name`
     /// in the fit's draws and summaries — θ_j = μ + τ θ̃_j of a non-centred model, say.
     ///
