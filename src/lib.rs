@@ -105,3 +105,8 @@ pub use real::Real;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The tutorial on programs (`docs/models.md`), compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/models.md")]
+pub struct ModelsDoctests;

@@ -96,7 +96,7 @@ impl Psis {
         }
     }
 
-    /// The self-normalised importance-sampling estimate Σ w_s f_s of E_p[f] from each draw's
+    /// The self-normalised importance-sampling estimate Σ w_s f_s of E_p(f) from each draw's
     /// value of f.
     ///
     /// # Panics
