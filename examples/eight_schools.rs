@@ -21,7 +21,7 @@ use clap::Parser;
 use elbo::classic::EightSchools;
 use elbo::program::Program;
 use nalgebra::DMatrix;
-use program_report::{Family, fit_and_report};
+use program_report::{FitArgs, exit_code, fit_and_report};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,15 +35,8 @@ struct Args {
     /// The centred form (θ_j ~ N(μ, τ²) directly).
     #[arg(long)]
     centered: bool,
-    /// The posterior approximation.
-    #[arg(long, value_enum, default_value = "full")]
-    family: Family,
-    /// Rank of the low-rank family.
-    #[arg(long, default_value_t = 2)]
-    rank: usize,
-    /// Seed of the generator.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    fit: FitArgs,
 }
 
 /// Reads J, y and sigma and checks that they agree.
@@ -105,15 +98,5 @@ fn main() -> ExitCode {
         },
         data.nrows()
     );
-    let outcome = Program::new(model, data).and_then(|program| {
-        fit_and_report(&program, args.family.approximation(args.rank), args.seed)
-    });
-    match outcome {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        }
-    }
+    exit_code(Program::new(model, data).and_then(|program| fit_and_report(&program, &args.fit)))
 }

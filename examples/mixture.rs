@@ -21,7 +21,7 @@ use clap::Parser;
 use elbo::classic::NormalMixture;
 use elbo::data::read_csv;
 use elbo::program::Program;
-use program_report::{Family, fit_and_report};
+use program_report::{FitArgs, exit_code, fit_and_report};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,15 +35,8 @@ struct Args {
     /// Number of components.
     #[arg(long, default_value_t = 2)]
     components: usize,
-    /// The posterior approximation.
-    #[arg(long, value_enum, default_value = "full")]
-    family: Family,
-    /// Rank of the low-rank family.
-    #[arg(long, default_value_t = 2)]
-    rank: usize,
-    /// Seed of the generator.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    fit: FitArgs,
 }
 
 fn run(args: &Args) -> elbo::Result<bool> {
@@ -59,16 +52,9 @@ fn run(args: &Args) -> elbo::Result<bool> {
     );
     let model = NormalMixture::for_data(args.components, &table.data)?;
     let program = Program::new(model, table.data)?;
-    fit_and_report(&program, args.family.approximation(args.rank), args.seed)
+    fit_and_report(&program, &args.fit)
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        }
-    }
+    exit_code(run(&Args::parse()))
 }

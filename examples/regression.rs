@@ -20,7 +20,7 @@ use clap::{Parser, ValueEnum};
 use elbo::classic::{Link, Regression};
 use elbo::data::read_csv;
 use elbo::program::Program;
-use program_report::{Family, fit_and_report};
+use program_report::{FitArgs, exit_code, fit_and_report};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,15 +50,8 @@ struct Args {
     /// Prior scale S_σ of the noise sd (normal likelihood).
     #[arg(long, default_value_t = 10.0)]
     sigma_prior_sd: f64,
-    /// The posterior approximation.
-    #[arg(long, value_enum, default_value = "full")]
-    family: Family,
-    /// Rank of the low-rank family.
-    #[arg(long, default_value_t = 2)]
-    rank: usize,
-    /// Seed of the generator.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    fit: FitArgs,
 }
 
 fn run(args: &Args) -> elbo::Result<bool> {
@@ -89,16 +82,9 @@ fn run(args: &Args) -> elbo::Result<bool> {
         println!("  beta[{}]: `{name}`", j + 1);
     }
     let program = Program::new(model, table.data)?;
-    fit_and_report(&program, args.family.approximation(args.rank), args.seed)
+    fit_and_report(&program, &args.fit)
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        }
-    }
+    exit_code(run(&Args::parse()))
 }

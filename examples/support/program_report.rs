@@ -1,7 +1,7 @@
 //! What the program examples share: the approximation flag, the fit, the table of summaries
 //! and the final JSON line, with the warnings a fit that should not be trusted earns.
 
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use elbo::Real;
 use elbo::program::{self, Approximation, Fit, FitSettings, Model, Program};
 use serde_json::{Map, Value, json};
@@ -34,6 +34,33 @@ impl Family {
     }
 }
 
+/// The flags every program example takes.
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// The posterior approximation.
+    #[arg(long, value_enum, default_value = "full")]
+    pub family: Family,
+    /// Rank of the low-rank family.
+    #[arg(long, default_value_t = 2)]
+    pub rank: usize,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// The exit code of a program example: 0 for a converged fit, 1 for one that did not converge
+/// (warned of already), 2 for an error (printed here).
+pub fn exit_code(outcome: elbo::Result<bool>) -> std::process::ExitCode {
+    match outcome {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// Draws taken from the fit for its summaries and its self-check.
 pub const DRAWS: usize = 10_000;
 
@@ -42,11 +69,11 @@ pub const DRAWS: usize = 10_000;
 /// true if the fit converged.
 pub fn fit_and_report<M: Model<f64>>(
     program: &Program<M, f64>,
-    approximation: Approximation,
-    seed: u64,
+    flags: &FitArgs,
 ) -> elbo::Result<bool> {
     use rand::SeedableRng;
-    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    let approximation = flags.family.approximation(flags.rank);
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(flags.seed);
     let started = Instant::now();
     let settings = FitSettings {
         approximation,

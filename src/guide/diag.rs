@@ -1,6 +1,6 @@
 //! The mean-field Gaussian guide: free means and log standard deviations.
 
-use super::{check_start, register_mean, register_reference};
+use super::{register_mean, register_reference, start_diagonal_reference};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
 use crate::error::Result;
@@ -83,16 +83,8 @@ impl<T: Real> GaussianGuide<T> for DiagGaussianGuide {
         mean: &DVector<T>,
         precision: &DMatrix<T>,
     ) -> Result<()> {
-        check_start(self.dim, mean, precision)?;
-        let d = self.dim;
-        store.set(
-            self.reference_mean,
-            DMatrix::from_row_slice(1, d, mean.as_slice()),
-        )?;
-        store.set(
-            self.reference_log_sd,
-            DMatrix::from_fn(1, d, |_, j| -precision[(j, j)].ln() / T::of_f64(2.0)),
-        )?;
+        let reference = (self.reference_mean, self.reference_log_sd);
+        let d = start_diagonal_reference(store, reference, self.dim, mean, precision)?;
         store.set(self.mean, DMatrix::zeros(1, d))?;
         store.set(self.log_sd, DMatrix::zeros(1, d))
     }

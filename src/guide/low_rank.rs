@@ -1,6 +1,6 @@
 //! The low-rank-plus-diagonal Gaussian guide: correlations in a few directions at O(d r) cost.
 
-use super::{check_start, register_mean, register_reference};
+use super::{register_mean, register_reference, start_diagonal_reference};
 use crate::autodiff::{Tape, Var};
 use crate::dist::LowRankNormal;
 use crate::error::{Error, Result};
@@ -116,8 +116,9 @@ impl<T: Real> GaussianGuide<T> for LowRankGaussianGuide {
         mean: &DVector<T>,
         precision: &DMatrix<T>,
     ) -> Result<()> {
-        check_start(self.dim, mean, precision)?;
-        let (d, r) = (self.dim, self.rank);
+        let reference = (self.reference_mean, self.reference_log_sd);
+        let d = start_diagonal_reference(store, reference, self.dim, mean, precision)?;
+        let r = self.rank;
         let scales = DVector::from_fn(d, |j, _| 1.0 / precision[(j, j)].to_f64().sqrt());
         let scaled = DMatrix::from_fn(d, d, |i, j| {
             precision[(i, j)].to_f64() * scales[i] * scales[j]
@@ -139,14 +140,6 @@ impl<T: Real> GaussianGuide<T> for LowRankGaussianGuide {
         // A floor keeps W off the stationary point W = 0 when the curvature is uncorrelated.
         let lengths = DVector::from_fn(r, |k, _| (values[k] - noise).max(0.01 * noise).sqrt());
         let factor = DMatrix::from_fn(d, r, |i, k| T::of_f64(vectors[(i, k)] * lengths[k]));
-        store.set(
-            self.reference_mean,
-            DMatrix::from_row_slice(1, d, mean.as_slice()),
-        )?;
-        store.set(
-            self.reference_log_sd,
-            DMatrix::from_fn(1, d, |_, j| T::of_f64(scales[j].ln())),
-        )?;
         store.set(self.mean, DMatrix::zeros(1, d))?;
         store.set(self.factor, factor)?;
         store.set(

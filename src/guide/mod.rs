@@ -78,6 +78,28 @@ fn check_start<T: Real>(dim: usize, mean: &DVector<T>, precision: &DMatrix<T>) -
     Ok(())
 }
 
+/// Checks a start and moves a diagonal reference there: the point m₀ = `mean` and the scales
+/// ln s₀_j = −½ ln Λ_jj of the curvature, so that later steps are measured in posterior sds.
+/// Returns the dimension.
+fn start_diagonal_reference<T: Real>(
+    store: &mut ParamStore<T>,
+    (reference_mean, reference_log_sd): (ParamId, ParamId),
+    dim: usize,
+    mean: &DVector<T>,
+    precision: &DMatrix<T>,
+) -> Result<usize> {
+    check_start(dim, mean, precision)?;
+    store.set(
+        reference_mean,
+        DMatrix::from_row_slice(1, dim, mean.as_slice()),
+    )?;
+    store.set(
+        reference_log_sd,
+        DMatrix::from_fn(1, dim, |_, j| -precision[(j, j)].ln() / T::of_f64(2.0)),
+    )?;
+    Ok(dim)
+}
+
 /// A `1 x d` parameter as a vector.
 fn row_vector<T: Real>(store: &ParamStore<T>, id: ParamId) -> DVector<T> {
     DVector::from_column_slice(store.get(id).as_slice())

@@ -1,6 +1,6 @@
 //! The point-mass guide: q(z) = δ(z − m), whose fit is the posterior's mode (MAP).
 
-use super::{check_start, register_mean, register_reference, row_vector};
+use super::{register_mean, register_reference, row_vector, start_diagonal_reference};
 use crate::autodiff::{Tape, Var};
 use crate::error::Result;
 use crate::model::{GaussianGuide, Guide, VariationalFamily};
@@ -120,16 +120,8 @@ impl<T: Real> GaussianGuide<T> for PointMassGuide {
         mean: &DVector<T>,
         precision: &DMatrix<T>,
     ) -> Result<()> {
-        check_start(self.dim, mean, precision)?;
-        let d = self.dim;
-        store.set(
-            self.reference_mean,
-            DMatrix::from_row_slice(1, d, mean.as_slice()),
-        )?;
-        store.set(
-            self.reference_log_sd,
-            DMatrix::from_fn(1, d, |_, j| -precision[(j, j)].ln() / T::of_f64(2.0)),
-        )?;
+        let reference = (self.reference_mean, self.reference_log_sd);
+        let d = start_diagonal_reference(store, reference, self.dim, mean, precision)?;
         store.set(self.mean, DMatrix::zeros(1, d))
     }
 }
