@@ -537,3 +537,213 @@ fn programs_that_break_the_rules_get_typed_errors() {
     assert!(Program::new(Regression::new(Link::Bernoulli), not_binary).is_err());
     let _ = DVector::<f64>::zeros(1);
 }
+
+/// Eight schools with the standardised effects θ̃_j as local latents, one per data row, each
+/// with free parameters of its own (`LocalDiagGaussianGuide`), and a diagonal guide of μ and
+/// ln τ: the same mean-field family as the all-global program's diagonal guide, so the two
+/// fits must meet at the same optimum.
+#[test]
+fn local_latents_with_their_own_guide_match_the_same_family_fitted_globally() {
+    use elbo::ParamStore;
+    use elbo::dist::{HalfCauchy, Normal};
+    use elbo::guide::LocalDiagGaussianGuide;
+    use elbo::program::{Model, Trace};
+    struct LocalSchools;
+    impl Model<f64> for LocalSchools {
+        fn model<'t>(&self, m: &mut Trace<'t, '_, f64>) -> elbo::Result<()> {
+            let mu = m.sample("mu", &Normal::new(m.constant(0.0), m.constant(5.0))?, 1)?;
+            let tau = m.sample("tau", &HalfCauchy::new(m.constant(5.0))?, 1)?;
+            let standard = Normal::new(m.constant(0.0), m.constant(1.0))?;
+            // One draws x J matrix: rows are draws, columns the schools (data rows).
+            let theta_trans = m.local_sample("theta_trans", &standard, 1)?[0];
+            let theta = mu + tau * theta_trans;
+            m.deterministic("theta", theta)?;
+            m.observe("y", &Normal::new(theta, m.column(1))?, m.column(0))
+        }
+    }
+    let mut store = ParamStore::new();
+    let local = LocalDiagGaussianGuide::new(
+        &mut store,
+        "theta_trans",
+        DMatrix::zeros(8, 1),
+        DMatrix::from_element(8, 1, 1.0),
+    )
+    .unwrap();
+    let program = Program::with_local_guide(LocalSchools, eight_schools_data(), local).unwrap();
+    assert_eq!((program.dim(), program.local_dim()), (2, 1));
+    let settings = FitSettings {
+        approximation: Approximation::Diagonal,
+        ..FitSettings::default()
+    };
+    let mut rng = common::rng(21);
+    let fit = program::fit_in(&program, store, &settings, &mut rng).unwrap();
+    assert!(matches!(
+        fit.start(),
+        program::Start::PriorMedian {
+            fallback_reason: Some(_)
+        }
+    ));
+    assert!(fit.converged(), "{:?}", fit.report().map(|r| r.steps));
+    let local_draws = fit.draws(20_000, &mut rng).unwrap();
+    assert!(local_draws.column("theta_trans[8]").is_some());
+    assert!(local_draws.psis().unwrap().unwrap().khat.is_finite());
+
+    let global = Program::new(EightSchools { centered: false }, eight_schools_data()).unwrap();
+    let mut rng = common::rng(22);
+    let global_fit = program::fit(&global, &settings, &mut rng).unwrap();
+    let global_draws = global_fit.draws(20_000, &mut rng).unwrap();
+    for name in ["mu", "tau", "theta[1]", "theta[7]", "theta_trans[3]"] {
+        let (a, b) = (mean_of(&local_draws, name), mean_of(&global_draws, name));
+        let sd = sd_of(&global_draws, name);
+        println!("{name}: local {a} global {b} ± {sd}");
+        assert!((a - b).abs() < 0.1 * sd, "{name}: {a} vs {b} ± {sd}");
+        let ratio = sd_of(&local_draws, name) / sd;
+        assert!((ratio - 1.0).abs() < 0.1, "{name}: sd ratio {ratio}");
+    }
+}
+
+/// A global mean with a latent per row, fitted on minibatches with an amortized (affine)
+/// encoder for the locals: μ ~ N(0, 10²), z_i ~ N(μ, 1), x_i ~ N(z_i, 0.5²). The mean-field
+/// optimum of a Gaussian target has the exact means, and the optimal q(z_i) has a mean affine
+/// in x_i, which the encoder can represent: E_q[μ] must be the exact posterior mean, with the
+/// minibatch terms scaled by N/B.
+#[test]
+fn local_latents_with_an_encoder_train_on_minibatches() {
+    use elbo::ParamStore;
+    use elbo::dist::Normal;
+    use elbo::guide::GaussianEncoder;
+    use elbo::nn::{Identity, Init};
+    use elbo::program::{Model, Trace};
+    struct Hierarchy;
+    impl Model<f64> for Hierarchy {
+        fn model<'t>(&self, m: &mut Trace<'t, '_, f64>) -> elbo::Result<()> {
+            let mu = m.sample("mu", &Normal::new(m.constant(0.0), m.constant(10.0))?, 1)?;
+            let z = m.local_sample("z", &Normal::new(mu, m.constant(1.0))?, 1)?[0];
+            m.observe("x", &Normal::new(z, m.constant(0.5))?, m.column(0))
+        }
+    }
+    let n = 400;
+    let mut rng = common::rng(31);
+    let data = DMatrix::from_fn(n, 1, |_, _| {
+        3.0 + 1.25f64.sqrt() * <f64 as elbo::Real>::standard_normal(&mut rng)
+    });
+    // x_i ~ N(μ, 1.25) marginally: the exact posterior of μ.
+    let precision = 1.0 / 100.0 + n as f64 / 1.25;
+    let exact_mean = data.sum() / 1.25 / precision;
+    let exact_sd = precision.sqrt().recip();
+
+    let mut store = ParamStore::new();
+    let encoder = GaussianEncoder::new(
+        &mut store,
+        "encoder",
+        Identity { width: 1 },
+        1,
+        Init::Uniform,
+        &mut rng,
+    )
+    .unwrap();
+    let program = Program::with_local_guide(Hierarchy, data, encoder).unwrap();
+    let mut settings = FitSettings {
+        approximation: Approximation::Diagonal,
+        ..FitSettings::default()
+    };
+    settings.svi.trainer.batch_size = Some(50);
+    let fit = program::fit_in(&program, store, &settings, &mut rng).unwrap();
+    let draws = fit.draws(20_000, &mut rng).unwrap();
+    let mu = mean_of(&draws, "mu");
+    println!(
+        "mu {mu} vs {exact_mean} ± {exact_sd}; converged {}",
+        fit.converged()
+    );
+    assert!(
+        (mu - exact_mean).abs() < 0.1 * exact_sd,
+        "{mu} vs {exact_mean} ± {exact_sd}"
+    );
+    // New rows get their locals from the encoder: predictions for two new points.
+    let predictions = fit
+        .predict(&DMatrix::from_element(2, 1, 0.0), 1000, &mut rng)
+        .unwrap();
+    assert_eq!(predictions.get("x").unwrap().shape(), (1000, 2));
+}
+
+/// A linear VAE written as a program — the decoder's weights and noise as global parameters
+/// fitted to their mode (flat priors: maximum likelihood), the codes as local latents with an
+/// affine encoder — reaches probabilistic PCA's closed-form maximum likelihood: the one design
+/// holds the crate's VAEs too.
+#[test]
+fn a_linear_vae_written_as_a_program_reaches_ppca() {
+    use elbo::ParamStore;
+    use elbo::dist::{Normal, Support};
+    use elbo::guide::GaussianEncoder;
+    use elbo::nn::{Identity, Init};
+    use elbo::program::{Model, Trace};
+    use elbo::reduction::Ppca;
+    const D: usize = 4;
+    struct LinearVae;
+    impl Model<f64> for LinearVae {
+        fn model<'t>(&self, m: &mut Trace<'t, '_, f64>) -> elbo::Result<()> {
+            let w = m.param("W", D, Support::Real)?;
+            // ln σ on the real line: a flat prior there, no Jacobian, so the mode is the ML.
+            let sigma = m.param("log_sigma", 1, Support::Real)?.exp();
+            let z = m.local_sample("z", &Normal::new(m.constant(0.0), m.constant(1.0))?, 1)?[0];
+            for k in 0..D {
+                let mean = w.columns(k, 1) * z;
+                m.observe(&format!("x{k}"), &Normal::new(mean, sigma)?, m.column(k))?;
+            }
+            Ok(())
+        }
+    }
+    let n = 500;
+    let mut rng = common::rng(41);
+    let loadings = [2.0, -1.0, 0.5, 1.5];
+    let mut data = DMatrix::from_fn(n, D, |_, _| 0.0);
+    for i in 0..n {
+        let z = <f64 as elbo::Real>::standard_normal(&mut rng);
+        for k in 0..D {
+            data[(i, k)] = loadings[k] * z + 0.7 * <f64 as elbo::Real>::standard_normal(&mut rng);
+        }
+    }
+    let mean = data.row_mean();
+    for mut row in data.row_iter_mut() {
+        row -= &mean;
+    }
+    let ppca = Ppca::fit(&data, 1).unwrap();
+
+    let mut store = ParamStore::new();
+    let encoder = GaussianEncoder::new(
+        &mut store,
+        "encoder",
+        Identity { width: D },
+        1,
+        Init::Uniform,
+        &mut rng,
+    )
+    .unwrap();
+    let program = Program::with_local_guide(LinearVae, data.clone(), encoder).unwrap();
+    let mut settings = FitSettings {
+        approximation: Approximation::Map,
+        ..FitSettings::default()
+    };
+    settings.svi.trainer.batch_size = Some(100);
+    let fit = program::fit_in(&program, store, &settings, &mut rng).unwrap();
+    let draws = fit.draws(10, &mut rng).unwrap();
+    let noise = (2.0 * mean_of(&draws, "log_sigma")).exp();
+    println!(
+        "sigma² {noise} vs PPCA {}, converged {}",
+        ppca.noise_variance,
+        fit.converged()
+    );
+    assert!(
+        (noise / ppca.noise_variance - 1.0).abs() < 0.02,
+        "{noise} vs {}",
+        ppca.noise_variance
+    );
+    let w: Vec<f64> = (1..=D)
+        .map(|k| mean_of(&draws, &format!("W[{k}]")))
+        .collect();
+    let norm = w.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let truth = ppca.loadings.column(0);
+    let cosine =
+        w.iter().zip(truth.iter()).map(|(a, b)| a * b).sum::<f64>() / (norm * truth.norm());
+    assert!(cosine.abs() > 0.999, "cosine {cosine}");
+}

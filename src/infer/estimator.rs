@@ -126,7 +126,7 @@ impl Objective {
         T: Real + 't,
         F: VariationalFamily<'t, T>,
         P: Prior<T> + ?Sized,
-        L: Likelihood<T> + ?Sized,
+        L: Likelihood<T>,
         G: Rng + ?Sized,
     {
         self.validate()?;
@@ -142,7 +142,9 @@ impl Objective {
         let beta = c::<T>(self.kl_weight);
         let z = q.rsample(particles, rng);
         let log_lik = match scope {
-            Scope::Global => likelihood.log_likelihood(x, z).scale(data_scale),
+            Scope::Global => likelihood
+                .log_likelihood_sampled(x, z, rng)
+                .scale(data_scale),
             Scope::Local if particles == 1 => likelihood.log_likelihood(x, z),
             Scope::Local => likelihood.log_likelihood(x.tile_rows(particles), z),
         };

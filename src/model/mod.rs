@@ -78,6 +78,23 @@ pub trait Likelihood<T: Real>: Sync {
     /// `z` for a [`Scope::Local`] one (then `x` and `z` have equally many rows).
     fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T>;
 
+    /// The log-likelihood where it needs random draws of its own, as the bounds call it: a
+    /// likelihood with per-row latents of its own (a program's local latents) returns, for
+    /// each row of `z`, a one-draw lower bound Σ_i E_q[ln p(x_i, u_i | z) − ln q(u_i | x_i)] from
+    /// its guide of those latents. The default is [`Likelihood::log_likelihood`].
+    fn log_likelihood_sampled<'t, R: Rng + ?Sized>(
+        &self,
+        x: Var<'t, T>,
+        z: Var<'t, T>,
+        rng: &mut R,
+    ) -> Var<'t, T>
+    where
+        Self: Sized,
+    {
+        let _ = rng;
+        self.log_likelihood(x, z)
+    }
+
     /// Checks that `x` is data this likelihood can score with latents of dimension
     /// `latent_dim`, before any fitting starts.
     ///
@@ -121,6 +138,14 @@ impl<T: Real, L: Likelihood<T>> Likelihood<T> for &L {
     }
     fn log_likelihood<'t>(&self, x: Var<'t, T>, z: Var<'t, T>) -> Var<'t, T> {
         (**self).log_likelihood(x, z)
+    }
+    fn log_likelihood_sampled<'t, R: Rng + ?Sized>(
+        &self,
+        x: Var<'t, T>,
+        z: Var<'t, T>,
+        rng: &mut R,
+    ) -> Var<'t, T> {
+        (**self).log_likelihood_sampled(x, z, rng)
     }
     fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
         (**self).validate(x, latent_dim)

@@ -1,7 +1,7 @@
 //! Fitting a program with an automatic guide, and what the fit gives back.
 
 use super::Model;
-use super::compiled::Program;
+use super::compiled::{NoLocals, Program};
 use super::draws::{Draws, Predictions};
 use super::site::entry_names;
 use super::trace::Mode;
@@ -135,8 +135,8 @@ pub enum Start {
 }
 
 /// A fitted program: its guide's parameters, how the fit went, and what can be drawn from it.
-pub struct Fit<'p, M, T: Real> {
-    program: &'p Program<M, T>,
+pub struct Fit<'p, M, T: Real, G = NoLocals> {
+    program: &'p Program<M, T, G>,
     store: ParamStore<T>,
     guide: AutoGuide,
     approximation: Approximation,
@@ -144,7 +144,7 @@ pub struct Fit<'p, M, T: Real> {
     report: Option<FitReport>,
 }
 
-/// Fits `program` on the data it was compiled with.
+/// Fits `program` on the data it was compiled with, in a store of its own.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for bad settings (a rank above the dimension, say);
@@ -161,23 +161,56 @@ where
     T: Real,
     R: Rng,
 {
+    fit_in(program, ParamStore::new(), settings, rng)
+}
+
+/// [`fit`] with the parameters in `store`: where a program's local guide keeps its own (an
+/// encoder's weights, or free parameters per row), which the fit trains with the global guide.
+/// A program with local latents has no Laplace start (its likelihood is a bound over them):
+/// it starts at the prior median.
+///
+/// # Errors
+/// As [`fit`].
+pub fn fit_in<'p, M, T, G, R>(
+    program: &'p Program<M, T, G>,
+    mut store: ParamStore<T>,
+    settings: &FitSettings,
+    rng: &mut R,
+) -> Result<Fit<'p, M, T, G>>
+where
+    M: Model<T>,
+    T: Real,
+    G: Guide<T>,
+    R: Rng,
+{
     let dim = program.dim();
-    let mut store = ParamStore::new();
+    let name = (0..)
+        .map(|k| {
+            if k == 0 {
+                "q".to_string()
+            } else {
+                format!("q{k}")
+            }
+        })
+        .find(|n| store.id(&format!("{n}.mean")).is_none())
+        .expect("a free name");
     let guide = AutoGuide::new(
         &mut store,
-        "q",
+        &name,
         dim,
         settings.approximation.guide_family(),
         T::one(),
     )?;
     let svi = Svi::new(program, program, guide);
     let median = program.prior_median(rng)?;
-    let laplace = match (settings.init, settings.approximation) {
-        (_, Approximation::Laplace) => {
-            Some(svi.laplace_from(&store, program.data(), median.clone()))
-        }
-        (Init::Map, _) => Some(svi.laplace_from(&store, program.data(), median.clone())),
-        (Init::PriorMedian, _) => None,
+    let wants_laplace =
+        settings.init == Init::Map || settings.approximation == Approximation::Laplace;
+    let laplace = match (wants_laplace, program.local_dim()) {
+        (false, _) => None,
+        (true, 0) => Some(svi.laplace_from(&store, program.data(), median.clone())),
+        (true, _) => Some(Err(Error::NoLaplace {
+            problem: "a program with local latents has none (its likelihood is a bound over them)",
+        })),
     };
     let start = match laplace {
         Some(Ok(l)) if l.converged => {
@@ -255,7 +288,7 @@ fn start_at_prior_median<T: Real>(
     guide.start_at(store, &median.map(T::of_f64), &DMatrix::identity(d, d))
 }
 
-impl<M: Model<T>, T: Real> Fit<'_, M, T> {
+impl<M: Model<T>, T: Real, G: Guide<T>> Fit<'_, M, T, G> {
     /// True if the fit settled: the stochastic fit's convergence rule ended it, or (for
     /// [`Approximation::Laplace`]) Newton's method found the mode.
     pub fn converged(&self) -> bool {
@@ -300,12 +333,21 @@ impl<M: Model<T>, T: Real> Fit<'_, M, T> {
         let x = tape.constant_shared(Arc::clone(&data));
         let q = self.guide.family(&tape, x);
         let z = q.rsample(n, rng);
-        let trace = self.program.run(&tape, x, Mode::Record, Some(z), None)?;
+        let locals = self.program.draw_locals(&tape, x, n, true, rng)?;
+        let local_draws = locals.map(|(u, _)| u);
+        let trace = self
+            .program
+            .run(&tape, x, Mode::Record, (Some(z), local_draws), None)?;
         let mut names = Vec::new();
         let mut columns = Vec::new();
-        for (name, value) in &trace.recorded {
+        for (name, coordinate, value) in &trace.recorded {
             let value = value.value();
-            names.extend(entry_names(name, value.ncols()));
+            names.extend(match coordinate {
+                None => entry_names(name, value.ncols()),
+                Some(j) => (1..=value.ncols())
+                    .map(|i| format!("{name}[{i},{j}]"))
+                    .collect(),
+            });
             for j in 0..value.ncols() {
                 columns.push(DVector::from_fn(n, |i, _| {
                     value[(if value.nrows() == 1 { 0 } else { i }, j)].to_f64()
@@ -314,8 +356,11 @@ impl<M: Model<T>, T: Real> Fit<'_, M, T> {
         }
         let log_weights = (self.approximation != Approximation::Map)
             .then(|| -> Result<Vec<f64>> {
-                let joint = self.program.score(&tape, x, z, true, true)?;
-                let log_w = joint - q.log_prob(z);
+                let joint = self.program.score(&tape, x, (z, local_draws), true, true)?;
+                let mut log_w = joint - q.log_prob(z);
+                if let Some((_, log_q_locals)) = locals {
+                    log_w = log_w - log_q_locals;
+                }
                 Ok(log_w.value().iter().map(|v| v.to_f64()).collect())
             })
             .transpose()?;
@@ -353,13 +398,15 @@ impl<M: Model<T>, T: Real> Fit<'_, M, T> {
         let tape = Tape::for_evaluation(&self.store);
         let x = tape.constant(new_data.clone());
         let z = self.guide.family(&tape, x).rsample(n, rng);
+        let locals = self.program.draw_locals(&tape, x, n, true, rng)?;
+        let draws = (Some(z), locals.map(|(u, _)| u));
         let trace = self
             .program
-            .run(&tape, x, Mode::Predict, Some(z), Some(rng))?;
+            .run(&tape, x, Mode::Predict, draws, Some(rng))?;
         let (names, values) = trace
             .recorded
             .iter()
-            .map(|(name, v)| (name.clone(), v.value().map(|e| e.to_f64())))
+            .map(|(name, _, v)| (name.clone(), v.value().map(|e| e.to_f64())))
             .unzip();
         Ok(Predictions { names, values })
     }

@@ -61,10 +61,11 @@ mod fit;
 mod site;
 mod trace;
 
-pub use compiled::Program;
+pub use compiled::{NoLocals, Program};
 pub use draws::{Draws, Predictions, Summary};
 pub use fit::{
     Approximation, Fit, FitSettings, Init, PROGRAM_PARAMETER_TOLERANCE, PROGRAM_STEPS, Start, fit,
+    fit_in,
 };
 pub use site::Site;
 pub use trace::Trace;

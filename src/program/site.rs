@@ -2,6 +2,7 @@
 //! unconstrained coordinates sit in the flat vector a guide fits.
 
 use crate::dist::Support;
+use crate::model::Scope;
 
 /// One declared parameter of a program.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,11 +17,14 @@ pub struct Site {
     pub offset: usize,
     /// How many unconstrained coordinates it has (K − 1 for a simplex of K, else `len`).
     pub free_len: usize,
+    /// Global (one value for the data set, in the vector a global guide fits) or local (one
+    /// value per data row, `len` coordinates each, in the vector the local guide fits).
+    pub scope: Scope,
 }
 
 impl Site {
     /// The constrained entries' names, 1-based as in Stan: `mu` for a scalar, `theta[1]`,
-    /// `theta[2]`, … for a vector.
+    /// `theta[2]`, … for a vector (for a local site, the names of one row's coordinates).
     pub fn entry_names(&self) -> Vec<String> {
         entry_names(&self.name, self.len)
     }

@@ -5,6 +5,7 @@ use super::site::{Site, free_len};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Distribution, Support, Transform};
 use crate::error::{Error, Result};
+use crate::model::Scope;
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;
@@ -43,14 +44,20 @@ pub struct Trace<'t, 'a, T: Real> {
     draws: usize,
     /// The unconstrained draws (`draws x dim`); absent when declaring or at the prior median.
     unconstrained: Option<Var<'t, T>>,
+    /// The local latents' unconstrained draws, stacked by draw (rows `s·B .. (s+1)·B` are
+    /// draw s for the B data rows), one column per local coordinate; absent: zeros.
+    locals: Option<Var<'t, T>>,
+    /// B, the data rows of this run.
+    rows: usize,
     /// Declaring: the sites so far. Otherwise: the layout the program must follow.
     sites: Sites<'a>,
     next: usize,
     rng: Option<&'a mut dyn Rng>,
     pub(crate) prior: Vec<Var<'t, T>>,
     pub(crate) likelihood: Vec<Var<'t, T>>,
-    /// Record: (name, constrained value); Predict: (name, draws of an observed variable).
-    pub(crate) recorded: Vec<(String, Var<'t, T>)>,
+    /// Record: (name, coordinate of a local site, constrained value); Predict: (name, None,
+    /// draws of an observed variable).
+    pub(crate) recorded: Vec<(String, Option<usize>, Var<'t, T>)>,
     /// PriorMedian: each site's unconstrained point.
     pub(crate) points: Vec<DMatrix<f64>>,
 }
@@ -62,43 +69,27 @@ enum Sites<'a> {
 
 impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
     pub(crate) fn declaring(tape: &'t Tape<'t, T>, data: Var<'t, T>) -> Self {
-        Trace::new(
-            tape,
-            data,
-            Mode::Declare,
-            1,
-            None,
-            Sites::Declaring(Vec::new()),
-            None,
-        )
+        let sites = Sites::Declaring(Vec::new());
+        Trace::new(tape, data, Mode::Declare, (None, None), sites, None)
     }
 
+    /// A run at the given draws: (global, local), either absent for zeros.
     pub(crate) fn at(
         tape: &'t Tape<'t, T>,
         data: Var<'t, T>,
         mode: Mode,
-        unconstrained: Option<Var<'t, T>>,
+        draws: (Option<Var<'t, T>>, Option<Var<'t, T>>),
         sites: &'a [Site],
         rng: Option<&'a mut dyn Rng>,
     ) -> Self {
-        let draws = unconstrained.map_or(1, |u| u.shape().0);
-        Trace::new(
-            tape,
-            data,
-            mode,
-            draws,
-            unconstrained,
-            Sites::Fixed(sites),
-            rng,
-        )
+        Trace::new(tape, data, mode, draws, Sites::Fixed(sites), rng)
     }
 
     fn new(
         tape: &'t Tape<'t, T>,
         data: Var<'t, T>,
         mode: Mode,
-        draws: usize,
-        unconstrained: Option<Var<'t, T>>,
+        (unconstrained, locals): (Option<Var<'t, T>>, Option<Var<'t, T>>),
         sites: Sites<'a>,
         rng: Option<&'a mut dyn Rng>,
     ) -> Self {
@@ -106,8 +97,10 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
             tape,
             data,
             mode,
-            draws,
+            draws: unconstrained.map_or(1, |u| u.shape().0),
             unconstrained,
+            locals,
+            rows: data.shape().0,
             sites,
             next: 0,
             rng,
@@ -187,7 +180,7 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
     pub fn param(&mut self, name: &str, len: usize, support: Support) -> Result<Var<'t, T>> {
         if self.mode == Mode::PriorMedian {
             let point = DMatrix::zeros(1, free_len(len, support));
-            let site = self.site(name, len, support)?;
+            let site = self.site(name, len, support, Scope::Global)?;
             let (x, _) = support.forward(self.tape.constant(point.map(T::of_f64)));
             self.points.push(point);
             self.keep(&site, x);
@@ -217,7 +210,7 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
             )
         })?;
         if self.mode == Mode::PriorMedian {
-            let site = self.site(name, len, support)?;
+            let site = self.site(name, len, support, Scope::Global)?;
             let x = self.prior_median(&site, prior)?;
             let point = support.inverse("prior median", &x)?;
             let value = self.tape.constant(x.map(T::of_f64));
@@ -277,8 +270,8 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
                     .expect("a predicting run has a generator");
                 let columns = value.shape().1;
                 let drawn = draw_shaped(name, distribution, self.draws, columns, rng)?;
-                self.recorded
-                    .push((name.to_string(), self.tape.constant(drawn.map(T::of_f64))));
+                let drawn = self.tape.constant(drawn.map(T::of_f64));
+                self.recorded.push((name.to_string(), None, drawn));
             }
             _ => {}
         }
@@ -313,9 +306,88 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
     pub fn deterministic(&mut self, name: &str, value: Var<'t, T>) -> Result<()> {
         self.check_rows(name, value)?;
         if self.mode == Mode::Record {
-            self.recorded.push((name.to_string(), value));
+            self.recorded.push((name.to_string(), None, value));
         }
         Ok(())
+    }
+
+    /// Declares a local latent: `dim` coordinates for every data row, in `support` (an
+    /// elementwise one), with no density of its own (add one with
+    /// [`Trace::likelihood_term`]). Returns one `draws() x B` matrix per coordinate — rows are
+    /// draws and columns data rows, as for observed variables. Its guide is the program's
+    /// local guide ([`Program::with_local_guide`](super::Program::with_local_guide)); its
+    /// terms and log-Jacobian are scaled by N/B with the data's.
+    ///
+    /// # Errors
+    /// As [`Trace::param`]; [`Error::InvalidParameter`] for an ordered or simplex support.
+    pub fn local(&mut self, name: &str, dim: usize, support: Support) -> Result<Vec<Var<'t, T>>> {
+        if matches!(support, Support::Ordered | Support::Simplex) {
+            return Err(Error::invalid(
+                "support of a local latent",
+                format!("{support:?}"),
+                "an elementwise support (real, positive, bounded, an interval)",
+            ));
+        }
+        let site = self.site(name, dim, support, Scope::Local)?;
+        let mut values = Vec::with_capacity(dim);
+        for j in 0..dim {
+            let u = match self.locals {
+                // Rows s·B + i of the column are (draw s, data row i): a B x S reshape, turned.
+                Some(u) => u
+                    .columns(site.offset + j, 1)
+                    .reshape(self.rows, self.draws)
+                    .transpose(),
+                None => self.tape.constant(DMatrix::zeros(self.draws, self.rows)),
+            };
+            let (x, log_jacobian) = support.forward(u);
+            if self.scores_likelihood_terms() {
+                self.likelihood.push(log_jacobian);
+            }
+            if self.mode == Mode::Record {
+                self.recorded
+                    .push((name.to_string(), (dim > 1).then_some(j + 1), x));
+            }
+            values.push(x);
+        }
+        Ok(values)
+    }
+
+    /// Declares a local latent drawn, coordinate by coordinate, from `prior` (its support is
+    /// the distribution's), whose parameters may depend on global parameters (one row per
+    /// draw); adds its log density with the data's terms. See [`Trace::local`].
+    ///
+    /// # Errors
+    /// As [`Trace::local`] and [`Trace::sample`].
+    pub fn local_sample<D: Distribution<'t, T>>(
+        &mut self,
+        name: &str,
+        prior: &D,
+        dim: usize,
+    ) -> Result<Vec<Var<'t, T>>> {
+        let support = prior.support().ok_or_else(|| {
+            Error::invalid(
+                "prior of local latent",
+                name.to_string(),
+                "a continuous distribution with a fixed support",
+            )
+        })?;
+        let values = self.local(name, dim, support)?;
+        if self.scores_likelihood_terms() {
+            for x in &values {
+                self.likelihood.push(prior.log_prob(*x).row_sums());
+            }
+        }
+        Ok(values)
+    }
+
+    fn scores_likelihood_terms(&self) -> bool {
+        matches!(
+            self.mode,
+            Mode::Score {
+                likelihood: true,
+                ..
+            }
+        )
     }
 
     fn scores_prior(&self) -> bool {
@@ -342,7 +414,7 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
 
     /// Declares or looks up the next site, and returns its constrained value.
     fn visit(&mut self, name: &str, len: usize, support: Support) -> Result<Var<'t, T>> {
-        let site = self.site(name, len, support)?;
+        let site = self.site(name, len, support, Scope::Global)?;
         let u = match self.unconstrained {
             Some(u) => u.columns(site.offset, site.free_len),
             None => self
@@ -359,12 +431,12 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
 
     fn keep(&mut self, site: &Site, x: Var<'t, T>) {
         if self.mode == Mode::Record {
-            self.recorded.push((site.name.clone(), x));
+            self.recorded.push((site.name.clone(), None, x));
         }
     }
 
     /// The next site: appended when declaring, checked against the layout otherwise.
-    fn site(&mut self, name: &str, len: usize, support: Support) -> Result<Site> {
+    fn site(&mut self, name: &str, len: usize, support: Support, scope: Scope) -> Result<Site> {
         let index = self.next;
         self.next += 1;
         match &mut self.sites {
@@ -385,19 +457,28 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
                         "a name declared once",
                     ));
                 }
-                let offset = sites.last().map_or(0, |s| s.offset + s.free_len);
+                let offset = sites
+                    .iter()
+                    .rfind(|s| s.scope == scope)
+                    .map_or(0, |s| s.offset + s.free_len);
                 let site = Site {
                     name: name.to_string(),
                     len,
                     support,
                     offset,
                     free_len: free_len(len, support),
+                    scope,
                 };
                 sites.push(site.clone());
                 Ok(site)
             }
             Sites::Fixed(sites) => match sites.get(index) {
-                Some(site) if site.name == name && site.len == len && site.support == support => {
+                Some(site)
+                    if site.name == name
+                        && site.len == len
+                        && site.support == support
+                        && site.scope == scope =>
+                {
                     Ok(site.clone())
                 }
                 _ => Err(Error::Parameter {
