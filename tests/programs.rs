@@ -15,12 +15,11 @@ fn eight_schools_data() -> DMatrix<f64> {
     DMatrix::from_fn(8, 2, |j, c| if c == 0 { Y[j] } else { SIGMA[j] })
 }
 
-/// Posterior means and sds of μ, τ and θ_j under μ ~ N(0, 5²), τ ~ HalfCauchy(5), by
-/// quadrature over ln τ: given τ, μ and θ are Gaussian in closed form.
-fn eight_schools_reference() -> (Vec<(f64, f64)>, (f64, f64)) {
-    let grid: Vec<f64> = (0..20_001)
-        .map(|i| -14.0 + 24.0 * i as f64 / 20_000.0)
-        .collect();
+/// Posterior means and sds of μ, τ and θ_j under μ ~ N(0, 5²), τ ~ HalfCauchy(5), and ln p(y),
+/// by quadrature over ln τ: given τ, μ and θ are Gaussian in closed form.
+fn eight_schools_reference() -> (Vec<(f64, f64)>, (f64, f64), f64) {
+    let step = 24.0 / 20_000.0;
+    let grid: Vec<f64> = (0..20_001).map(|i| -14.0 + step * i as f64).collect();
     let mut weights = Vec::new();
     let mut moments = Vec::new(); // per grid point: (E, Var) of μ then of each θ_j
     for &s in &grid {
@@ -29,12 +28,16 @@ fn eight_schools_reference() -> (Vec<(f64, f64)>, (f64, f64)) {
         let precision = 1.0 / 25.0 + v.iter().map(|v| 1.0 / v).sum::<f64>();
         let b: f64 = Y.iter().zip(&v).map(|(y, v)| y / v).sum();
         let m = b / precision;
-        let log_marginal = -0.5 * v.iter().map(|v| v.ln()).sum::<f64>()
+        // ln p(y | τ) with every constant: μ integrated out against its N(0, 25) prior.
+        let ln_2pi = (2.0 * std::f64::consts::PI).ln();
+        let log_marginal = -0.5 * v.iter().map(|v| ln_2pi + v.ln()).sum::<f64>()
             - 0.5 * Y.iter().zip(&v).map(|(y, v)| y * y / v).sum::<f64>()
+            - 0.5 * 25f64.ln()
             - 0.5 * precision.ln()
             + 0.5 * b * b / precision;
         // Half-Cauchy(5) density of τ times the Jacobian τ of the grid in ln τ.
-        let log_prior = -(1.0 + (tau / 5.0).powi(2)).ln() + s;
+        let log_prior =
+            (2.0 / (std::f64::consts::PI * 5.0)).ln() - (1.0 + (tau / 5.0).powi(2)).ln() + s;
         weights.push(log_marginal + log_prior);
         let mut row = vec![(m, 1.0 / precision)];
         for j in 0..8 {
@@ -62,7 +65,7 @@ fn eight_schools_reference() -> (Vec<(f64, f64)>, (f64, f64)) {
         out.push((mean, (second - mean * mean).sqrt()));
     }
     let tau = out.pop().unwrap();
-    (out, tau)
+    (out, tau, max + (total * step).ln())
 }
 
 fn mean_of(draws: &Draws, name: &str) -> f64 {
@@ -80,7 +83,7 @@ fn sd_of(draws: &Draws, name: &str) -> f64 {
 
 #[test]
 fn eight_schools_non_centred_full_rank_matches_quadrature() {
-    let (reference, tau) = eight_schools_reference();
+    let (reference, tau, log_evidence) = eight_schools_reference();
     let program = Program::new(EightSchools { centered: false }, eight_schools_data()).unwrap();
     let mut rng = common::rng(1);
     let fit = program::fit(&program, &FitSettings::default(), &mut rng).unwrap();
@@ -112,8 +115,16 @@ fn eight_schools_non_centred_full_rank_matches_quadrature() {
         tau.1
     );
     assert!(error < 0.3, "tau off by {error} sd");
+    // The self-check's estimate of ln p(y), and the ELBO below it.
     let psis = draws.psis().unwrap().unwrap();
-    println!("khat {}", psis.khat);
+    let elbo = draws.elbo().unwrap();
+    println!(
+        "khat {} ln p(y) {} vs {log_evidence}; ELBO {elbo}",
+        psis.khat, psis.log_mean_weight
+    );
+    // (k̂ itself sits near 0.5–0.7 here and moves with the draws: not a number to pin.)
+    assert!((psis.log_mean_weight - log_evidence).abs() < 0.05);
+    assert!(elbo < log_evidence);
 }
 
 /// A design with an intercept and features on different scales and offsets.
