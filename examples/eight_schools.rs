@@ -30,7 +30,7 @@ use std::process::ExitCode;
 #[command(version)]
 struct Args {
     /// JSON with `J`, `y` and `sigma`.
-    #[arg(long, default_value = "data/eight_schools/eight_schools.json")]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/eight_schools/eight_schools.json"))]
     data: PathBuf,
     /// The centred form (θ_j ~ N(μ, τ²) directly).
     #[arg(long)]

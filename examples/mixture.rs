@@ -30,7 +30,7 @@ use std::process::ExitCode;
 #[command(version)]
 struct Args {
     /// CSV with a header row and one column of data.
-    #[arg(long, default_value = "data/mixture/two_groups.csv")]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mixture/two_groups.csv"))]
     csv: PathBuf,
     /// Number of components.
     #[arg(long, default_value_t = 2)]

@@ -56,11 +56,15 @@ struct Args {
 
 fn run(args: &Args) -> elbo::Result<bool> {
     let (link, shipped) = match args.likelihood {
-        Likelihood::Normal => (Link::Normal, "data/regression/normal.csv"),
-        Likelihood::Bernoulli => (Link::Bernoulli, "data/regression/bernoulli.csv"),
-        Likelihood::Poisson => (Link::Poisson, "data/regression/poisson.csv"),
+        Likelihood::Normal => (Link::Normal, "normal.csv"),
+        Likelihood::Bernoulli => (Link::Bernoulli, "bernoulli.csv"),
+        Likelihood::Poisson => (Link::Poisson, "poisson.csv"),
     };
-    let path = args.csv.clone().unwrap_or_else(|| PathBuf::from(shipped));
+    let path = args.csv.clone().unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("data/regression")
+            .join(shipped)
+    });
     let table = read_csv::<f64>(&path)?;
     if let Some(warning) = table.header_warning() {
         eprintln!("warning: {}: {warning}", path.display());
