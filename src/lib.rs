@@ -65,6 +65,7 @@
 #![warn(missing_docs)]
 
 pub mod autodiff;
+pub mod autoencoder;
 pub mod classic;
 pub mod conjugate;
 pub mod data;

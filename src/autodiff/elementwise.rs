@@ -31,11 +31,12 @@ pub(crate) enum UnaryOp<T> {
     Powf(T),
     LnGamma,
     Digamma,
+    StepStraightThrough,
 }
 
 // SELU constants (Klambauer et al. 2017).
-const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
-const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
+pub(crate) const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+pub(crate) const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
 
 /// log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): without overflow for large x or loss of
 /// precision for very negative x, and without libm calls, so that loops over it vectorise.
@@ -96,6 +97,13 @@ impl<T: Real> UnaryOp<T> {
             UnaryOp::Powf(p) => x.powf(p),
             UnaryOp::LnGamma => T::of_f64(special::ln_gamma(x.to_f64())),
             UnaryOp::Digamma => T::of_f64(special::digamma(x.to_f64())),
+            UnaryOp::StepStraightThrough => {
+                if x > T::zero() {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            }
         }
     }
 
@@ -152,6 +160,8 @@ impl<T: Real> UnaryOp<T> {
             UnaryOp::Powf(p) => p * x.powf(p - one),
             UnaryOp::LnGamma => T::of_f64(special::digamma(x.to_f64())),
             UnaryOp::Digamma => T::of_f64(special::trigamma(x.to_f64())),
+            // Straight through: the step's gradient is taken to be the identity's.
+            UnaryOp::StepStraightThrough => one,
         }
     }
 }
@@ -182,6 +192,9 @@ macro_rules! with_known_variant {
             UnaryOp::Powf(p) => with_known_variant!(@ $op, UnaryOp::Powf(p), $body),
             UnaryOp::LnGamma => with_known_variant!(@ $op, UnaryOp::LnGamma, $body),
             UnaryOp::Digamma => with_known_variant!(@ $op, UnaryOp::Digamma, $body),
+            UnaryOp::StepStraightThrough => {
+                with_known_variant!(@ $op, UnaryOp::StepStraightThrough, $body)
+            }
         }
     };
     (@ $op:ident, $known:expr, $body:expr) => {{
@@ -332,6 +345,13 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn tanh(self) -> Self {
         self.unary(UnaryOp::Tanh)
     }
+    /// The binary step 1[x > 0], with the straight-through gradient: backpropagation treats it
+    /// as the identity (its true derivative is 0 almost everywhere, which would stop learning
+    /// below a binary code).
+    pub fn step_straight_through(self) -> Self {
+        self.unary(UnaryOp::StepStraightThrough)
+    }
+
     /// max(x, 0).
     pub fn relu(self) -> Self {
         self.unary(UnaryOp::Relu)

@@ -21,6 +21,7 @@ mod shape;
 mod tape;
 mod vjp;
 
+pub(crate) use elementwise::{SELU_ALPHA, SELU_LAMBDA};
 pub use elementwise::{sigmoid, softplus};
 pub use gradcheck::{GradCheck, GradCheckReport, check_gradients, check_param_gradients};
 pub use tape::{Gradients, Tape, Var};
