@@ -345,7 +345,7 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn tanh(self) -> Self {
         self.unary(UnaryOp::Tanh)
     }
-    /// The binary step 1[x > 0], with the straight-through gradient: backpropagation treats it
+    /// The binary step 𝟙(x > 0), with the straight-through gradient: backpropagation treats it
     /// as the identity (its true derivative is 0 almost everywhere, which would stop learning
     /// below a binary code).
     pub fn step_straight_through(self) -> Self {

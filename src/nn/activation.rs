@@ -25,7 +25,7 @@ pub enum Activation {
     /// Scaled exponential linear unit (Klambauer et al. 2017): λx for x > 0, λα(eˣ − 1)
     /// otherwise, λ ≈ 1.0507, α ≈ 1.6733.
     Selu,
-    /// The binary step 1[x > 0] for binary codes, trained with the straight-through gradient
+    /// The binary step 𝟙(x > 0) for binary codes, trained with the straight-through gradient
     /// (backpropagation passes through it as through the identity).
     Step,
 }
