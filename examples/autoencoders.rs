@@ -1,9 +1,9 @@
 //! The autoencoder family side by side on the digits, each variant showing what it is for.
 //!
 //! ```text
-//! cargo run --release --example autoencoders -- [--variant all|linear|basic|deep|sparse|
+//! cargo run --release --example autoencoders -- [--variant all|linear|basic|deep|stacked|sparse|
 //!     contractive|denoising|robust|overcomplete|overcomplete-denoising, or a comma list]
-//!     [--csv FILE] [--code K] [--epochs N] [--outliers FRACTION] [--seed K]
+//!     [--csv FILE] [--code K] [--epochs N] [--outliers FRACTION] [--seed K] [--out DIR]
 //! ```
 //!
 //! Without `--csv` every variant trains on the 8x8 digits shipped in the crate (1500 training,
@@ -13,18 +13,23 @@
 //! `jacobian_frobenius` (mean ‖J_f(x)‖²_F). With `--csv` (a header row, numeric columns) the
 //! linear variant fits the file and, for at most 20 rows, prints its reconstructions.
 //! `--outliers F` replaces a fraction F of the training images by saturated random pixels, for
-//! the robust variant to show its point. The last line is one JSON object.
+//! the robust variant to show its point. Pictures per variant go to `--out` (default
+//! `target/autoencoders/`): reconstructions; for denoising, corrupted inputs, outputs and clean
+//! targets; the codes' first two principal coordinates by digit; for basic and sparse, a
+//! histogram of code activations. The last line is one JSON object.
 
 use clap::Parser;
 use elbo::ParamStore;
 use elbo::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderLoss, Corruption, Objective, Reconstruction,
-    Sparsity, jacobian_frobenius,
+    Sparsity, jacobian_frobenius, pretrain_layerwise,
 };
 use elbo::data::{Dataset, read_csv};
 use elbo::engine::{ParamGroup, Trainer, TrainerSettings};
+use elbo::io::check_writable_dir;
 use elbo::nn::{Activation, Init};
 use elbo::optim::{Adam, LearningRate};
+use elbo::plot::{image_grid, labelled_scatter, line_chart};
 use elbo::reduction::{Pca, largest_principal_angle};
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
@@ -34,10 +39,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const VARIANTS: [&str; 9] = [
+const VARIANTS: [&str; 10] = [
     "linear",
     "basic",
     "deep",
+    "stacked",
     "sparse",
     "contractive",
     "denoising",
@@ -68,6 +74,9 @@ struct Args {
     /// Seed of the generator.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Folder for the pictures (default: target/autoencoders in the crate).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// A variant's architecture and objective.
@@ -87,7 +96,7 @@ fn variant(name: &str, inputs: usize, code: usize) -> (AutoencoderConfig, Object
             AutoencoderConfig::shallow(inputs, code, Activation::Identity),
             basic,
         ),
-        "deep" => (logistic(vec![inputs, 48, code]), basic),
+        "deep" | "stacked" => (logistic(vec![inputs, 48, code]), basic),
         "sparse" => (
             logistic(vec![inputs, code]),
             Objective {
@@ -142,27 +151,19 @@ struct Trained {
     seconds: f64,
 }
 
-fn train(
-    name: &str,
-    train: &DMatrix<f64>,
-    code: usize,
+/// Runs the engine on `loss` for `epochs` passes in minibatches of 64, Adam's step decaying
+/// tenfold from `start`.
+fn run_engine(
+    loss: &AutoencoderLoss<'_, f64>,
+    store: &mut ParamStore<f64>,
+    data: &DMatrix<f64>,
     epochs: usize,
+    start: f64,
     rng: &mut Pcg64,
-) -> elbo::Result<Trained> {
-    let (config, objective) = variant(name, train.ncols(), code);
-    let mut store = ParamStore::new();
-    let autoencoder = Autoencoder::new(&mut store, name, &config, rng)?;
-    let batch = 64.min(train.nrows());
-    let steps = epochs * train.nrows().div_ceil(batch);
-    let loss = AutoencoderLoss {
-        autoencoder: &autoencoder,
-        objective,
-        range: (train.min(), train.max()),
-    };
-    // The linear autoencoder's loss has slow directions (close eigenvalues of the
-    // covariance): it takes larger steps to reach PCA's subspace in the same epochs.
-    let start = if name == "linear" { 0.03 } else { 0.003 };
-    let group = ParamGroup::all(name, &store, Adam::default()).with_learning_rate(
+) -> elbo::Result<()> {
+    let batch = 64.min(data.nrows());
+    let steps = (epochs * data.nrows().div_ceil(batch)).max(1);
+    let group = ParamGroup::all("all", store, Adam::default()).with_learning_rate(
         LearningRate::Exponential {
             start,
             end: start / 10.0,
@@ -174,8 +175,44 @@ fn train(
         ..TrainerSettings::default()
     };
     let mut trainer = Trainer::new(settings, vec![group])?;
+    trainer.run(loss, store, data, rng, steps, &mut [])?;
+    Ok(())
+}
+
+fn train(
+    name: &str,
+    train: &DMatrix<f64>,
+    code: usize,
+    epochs: usize,
+    rng: &mut Pcg64,
+) -> elbo::Result<Trained> {
+    let (config, objective) = variant(name, train.ncols(), code);
+    let mut store = ParamStore::new();
+    let autoencoder = Autoencoder::new(&mut store, name, &config, rng)?;
+    // The linear autoencoder's loss has slow directions (close eigenvalues of the
+    // covariance): it takes larger steps to reach PCA's subspace in the same epochs.
+    let start = if name == "linear" { 0.03 } else { 0.003 };
     let started = Instant::now();
-    trainer.run(&loss, &mut store, train, rng, steps, &mut [])?;
+    let mut fine_tuning = epochs;
+    if name == "stacked" {
+        // Equal total epochs with the deep variant: a third per layer, a third fine-tuning.
+        let share = epochs / (autoencoder.depth() + 1);
+        fine_tuning = epochs - share * autoencoder.depth();
+        pretrain_layerwise(
+            &autoencoder,
+            &mut store,
+            objective,
+            train,
+            rng,
+            |loss, store, data, rng| run_engine(loss, store, data, share, start, rng),
+        )?;
+    }
+    let loss = AutoencoderLoss {
+        autoencoder: &autoencoder,
+        objective,
+        range: (train.min(), train.max()),
+    };
+    run_engine(&loss, &mut store, train, fine_tuning, start, rng)?;
     Ok(Trained {
         autoencoder,
         store,
@@ -198,8 +235,100 @@ fn decoder_subspace(t: &Trained, inputs: usize, k: usize) -> DMatrix<f64> {
     svd.u.expect("asked for U").columns(0, k).into_owned()
 }
 
+/// Rows of a matrix as images.
+fn rows(m: &DMatrix<f64>, n: usize) -> Vec<Vec<f64>> {
+    m.row_iter()
+        .take(n)
+        .map(|r| r.iter().copied().collect())
+        .collect()
+}
+
+/// A variant's pictures: test images above their reconstructions (for denoising variants:
+/// corrupted inputs, outputs, clean targets), its codes' first two principal coordinates by
+/// digit, and (sparse) a histogram of code activations.
+fn draw(
+    out: &std::path::Path,
+    name: &str,
+    t: &Trained,
+    test: &Dataset<f64>,
+    corrupted: &DMatrix<f64>,
+    unit_codes: &DMatrix<f64>,
+) -> elbo::Result<()> {
+    let Some(shape) = test.image_shape else {
+        return Ok(());
+    };
+    let shown = 10.min(test.len());
+    let path = |file: &str| out.join(format!("{name}_{file}.png"));
+    if name.contains("denoising") {
+        let output = t.autoencoder.reconstruct(&t.store, corrupted);
+        let mut images = rows(corrupted, shown);
+        images.extend(rows(&output, shown));
+        images.extend(rows(&test.x, shown));
+        image_grid(
+            &path("denoising"),
+            &format!("{name}: 30% masked inputs, outputs, clean targets"),
+            &images,
+            shape,
+            shown,
+        )?;
+    }
+    let mut images = rows(&test.x, shown);
+    images.extend(rows(&t.autoencoder.reconstruct(&t.store, &test.x), shown));
+    image_grid(
+        &path("reconstructions"),
+        &format!("{name}: test images (top) and reconstructions (bottom)"),
+        &images,
+        shape,
+        shown,
+    )?;
+    if let Some(labels) = &test.labels {
+        let codes = t.autoencoder.codes(&t.store, &test.x);
+        if codes.ncols() >= 2 {
+            let pca = Pca::fit(&codes, 2)?;
+            let centred = DMatrix::from_fn(codes.nrows(), codes.ncols(), |i, j| {
+                codes[(i, j)] - pca.mean[j]
+            });
+            let xy = centred * &pca.components;
+            let points: Vec<(f64, f64)> = xy.row_iter().map(|r| (r[0], r[1])).collect();
+            labelled_scatter(
+                &path("codes"),
+                &format!("{name}: test codes, first two principal coordinates"),
+                ("PC 1", "PC 2"),
+                &points,
+                labels,
+            )?;
+        }
+    }
+    if name == "sparse" || name == "basic" {
+        let bins = 20;
+        let mut counts = vec![0.0; bins];
+        for v in unit_codes.iter() {
+            counts[((v * bins as f64) as usize).min(bins - 1)] += 1.0;
+        }
+        let total = unit_codes.len() as f64;
+        let series: Vec<(f64, f64)> = counts
+            .iter()
+            .enumerate()
+            .map(|(k, c)| ((k as f64 + 0.5) / bins as f64, c / total))
+            .collect();
+        line_chart(
+            &path("activations"),
+            &format!("{name}: code activations on test images"),
+            "activation (mapped to (0, 1))",
+            "fraction",
+            &[(name, series)],
+        )?;
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> elbo::Result<bool> {
     let mut rng = Pcg64::seed_from_u64(args.seed);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/autoencoders"));
+    check_writable_dir(&out)?;
     let names: Vec<String> = if args.variant == "all" {
         VARIANTS.iter().map(|s| s.to_string()).collect()
     } else {
@@ -212,22 +341,28 @@ fn run(args: &Args) -> elbo::Result<bool> {
         return Err(elbo::Error::invalid(
             "variant",
             bad,
-            "all, or a comma list of: linear, basic, deep, sparse, contractive, denoising, robust, overcomplete, overcomplete-denoising",
+            "all, or a comma list of: linear, basic, deep, stacked, sparse, contractive, denoising, robust, overcomplete, overcomplete-denoising",
         ));
     }
-    let (mut train_x, test_x) = match &args.csv {
+    let (mut train_x, test) = match &args.csv {
         Some(path) => {
             let table = read_csv::<f64>(path)?;
             if let Some(warning) = table.header_warning() {
                 eprintln!("warning: {}: {warning}", path.display());
             }
-            (table.data.clone(), table.data)
+            let test = Dataset {
+                x: table.data.clone(),
+                labels: None,
+                image_shape: None,
+            };
+            (table.data, test)
         }
         None => {
             let (train, test) = Dataset::<f64>::digits8x8();
-            (train.x, test.x)
+            (train.x, test)
         }
     };
+    let test_x = test.x.clone();
     if !(0.0..1.0).contains(&args.outliers) {
         return Err(elbo::Error::invalid(
             "outliers",
@@ -259,13 +394,15 @@ fn run(args: &Args) -> elbo::Result<bool> {
         let t = train(name, &train_x, code, args.epochs, &mut rng)?;
         let activation = t.autoencoder.code_activation();
         let codes = t.autoencoder.codes(&t.store, &test_x);
-        let unit = {
+        let unit_codes = {
             let tape = elbo::autodiff::Tape::<f64>::new();
             activation
                 .to_unit_interval(tape.constant(codes.clone()))
                 .value()
-                .mean()
+                .clone_owned()
         };
+        let unit = unit_codes.mean();
+        draw(&out, name, &t, &test, &corrupted, &unit_codes)?;
         let test_mse = mse(&t.autoencoder.reconstruct(&t.store, &test_x), &test_x);
         let corrupted_mse = mse(&t.autoencoder.reconstruct(&t.store, &corrupted), &test_x);
         let jacobian = jacobian_frobenius(&t.autoencoder, &t.store, &test_x);
@@ -305,6 +442,7 @@ fn run(args: &Args) -> elbo::Result<bool> {
         }
         variants.insert(name.clone(), entry);
     }
+    println!("pictures in {}", out.display());
     println!(
         "{}",
         json!({

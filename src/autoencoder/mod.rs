@@ -8,8 +8,10 @@ mod corruption;
 mod jacobian;
 mod network;
 mod objective;
+mod stacked;
 
 pub use corruption::Corruption;
 pub use jacobian::jacobian_frobenius;
 pub use network::{Autoencoder, AutoencoderConfig};
 pub use objective::{AutoencoderLoss, Objective, Reconstruction, Sparsity};
+pub use stacked::pretrain_layerwise;

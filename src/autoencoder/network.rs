@@ -176,6 +176,38 @@ impl Autoencoder {
         &self.encoder
     }
 
+    /// Decoder layer k's parameters (k = 0 reads the code): its weight if it has its own
+    /// (`None` when tied), and its bias.
+    pub fn decoder_layer_params(&self, k: usize) -> (Option<ParamId>, ParamId) {
+        match &self.decoder[k] {
+            DecoderLayer::Free(l) => (Some(l.params().0), l.params().1),
+            DecoderLayer::Tied { bias, .. } => (None, *bias),
+        }
+    }
+
+    /// Encoder layers and decoder layers (= encoder layers).
+    pub fn depth(&self) -> usize {
+        self.encoder.len()
+    }
+
+    /// The activation after encoder layer k.
+    pub fn encoder_activation(&self, k: usize) -> Activation {
+        if k + 1 == self.encoder.len() {
+            self.code
+        } else {
+            self.hidden
+        }
+    }
+
+    /// The activation after decoder layer k.
+    pub fn decoder_activation(&self, k: usize) -> Activation {
+        if k + 1 == self.decoder.len() {
+            self.output
+        } else {
+            self.hidden
+        }
+    }
+
     /// f(x) with every layer's pre-activation and activation.
     pub(crate) fn encode_layers<'t, T: Real>(&self, x: Var<'t, T>) -> Vec<LayerTrace<'t, T>> {
         let tape = x.tape();
