@@ -12,6 +12,7 @@
 //! axis or are 1 there (a `1 x C` row is added to every row, an `R x 1` column to every column,
 //! a `1 x 1` to everything).
 
+mod conv;
 mod elementwise;
 mod fused;
 mod gradcheck;
@@ -21,6 +22,7 @@ mod shape;
 mod tape;
 mod vjp;
 
+pub use conv::Conv2d;
 pub(crate) use elementwise::{SELU_ALPHA, SELU_LAMBDA};
 pub use elementwise::{sigmoid, softplus};
 pub use gradcheck::{GradCheck, GradCheckReport, check_gradients, check_param_gradients};

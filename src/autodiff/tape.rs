@@ -45,6 +45,12 @@ pub(crate) enum Op<T: Real> {
         b: usize,
     },
     Cholesky(usize),
+    Conv2d {
+        input: usize,
+        kernel: usize,
+        geometry: super::conv::Conv2d,
+        transposed: bool,
+    },
     Columns {
         a: usize,
         start: usize,
@@ -336,6 +342,11 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
         Op::Binary(_, a, b)
         | Op::MatMul { a, b, .. }
         | Op::SolveLower { l: a, b }
+        | Op::Conv2d {
+            input: a,
+            kernel: b,
+            ..
+        }
         | Op::BernoulliLogits {
             logits: a, x: b, ..
         } => f(*a) || f(*b),

@@ -69,6 +69,21 @@ pub(crate) fn propagate<T: Real>(
             send(b, gb);
         }
         Op::Cholesky(a) => send(a, Some(cholesky_vjp(y, &g))),
+        Op::Conv2d {
+            input,
+            kernel,
+            geometry,
+            transposed,
+        } => {
+            let need = (needs(input), needs(kernel));
+            let (gi, gk) = if transposed {
+                geometry.transpose_vjp(value(input), value(kernel), &g, need)
+            } else {
+                geometry.conv_vjp(value(input), value(kernel), &g, need)
+            };
+            send(input, gi);
+            send(kernel, gk);
+        }
         Op::Columns { a, start } => send(a, Some(embed(&g, value(a).shape(), 0, start))),
         Op::Rows { a, start } => send(a, Some(embed(&g, value(a).shape(), start, 0))),
         Op::ConcatColumns(ref parts) => {

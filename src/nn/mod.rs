@@ -1,13 +1,15 @@
 //! Neural-network building blocks on the tape: the [`Network`] trait, affine layers,
-//! activations, multilayer perceptrons and their initialisation.
+//! convolutional layers, activations, multilayer perceptrons and their initialisation.
 
 mod activation;
+mod conv;
 mod init;
 mod linear;
 mod mlp;
 mod network;
 
 pub use activation::Activation;
+pub use conv::ConvLayer;
 pub use init::Init;
 pub use linear::Linear;
 pub use mlp::Mlp;
