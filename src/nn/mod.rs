@@ -7,6 +7,7 @@ mod init;
 mod linear;
 mod mlp;
 mod network;
+mod sequential;
 
 pub use activation::Activation;
 pub use conv::ConvLayer;
@@ -14,3 +15,4 @@ pub use init::Init;
 pub use linear::Linear;
 pub use mlp::Mlp;
 pub use network::{Identity, Network};
+pub use sequential::Sequential;
