@@ -4,12 +4,14 @@
 //! correntropy loss (outliers weigh little). They train through the engine's one loop
 //! ([`AutoencoderLoss`] is an engine [`Loss`](crate::engine::Loss)).
 
+mod codec;
 mod corruption;
 mod jacobian;
 mod network;
 mod objective;
 mod stacked;
 
+pub use codec::{Codec, NetworkAutoencoder};
 pub use corruption::Corruption;
 pub use jacobian::jacobian_frobenius;
 pub use network::{Autoencoder, AutoencoderConfig};

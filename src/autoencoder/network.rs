@@ -1,7 +1,7 @@
 //! The encoder and decoder: stacks of affine layers with activations, the decoder free or tied
 //! to the encoder's weights.
 
-use crate::autodiff::{Tape, Var};
+use crate::autodiff::Var;
 use crate::error::{Error, Result};
 use crate::nn::{Activation, Init, Linear};
 use crate::params::{ParamId, ParamStore};
@@ -275,15 +275,11 @@ impl Autoencoder {
 
     /// Codes of the rows of `x`, off the tape.
     pub fn codes<T: Real>(&self, store: &ParamStore<T>, x: &DMatrix<T>) -> DMatrix<T> {
-        let tape = Tape::for_evaluation(store);
-        self.encode(tape.constant(x.clone())).value().clone_owned()
+        super::Codec::codes(self, store, x)
     }
 
     /// Reconstructions g(f(x)) of the rows of `x`, off the tape.
     pub fn reconstruct<T: Real>(&self, store: &ParamStore<T>, x: &DMatrix<T>) -> DMatrix<T> {
-        let tape = Tape::for_evaluation(store);
-        self.decode(self.encode(tape.constant(x.clone())))
-            .value()
-            .clone_owned()
+        super::Codec::reconstruct(self, store, x)
     }
 }

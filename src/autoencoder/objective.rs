@@ -1,8 +1,8 @@
 //! What an autoencoder minimises: a reconstruction loss, penalties, and the corruption of its
 //! input — as an engine [`Loss`].
 
+use super::codec::Codec;
 use super::corruption::Corruption;
-use super::jacobian::frobenius_of_layers;
 use super::network::Autoencoder;
 use crate::autodiff::{Tape, Var};
 use crate::engine::{Batch, Loss};
@@ -152,17 +152,25 @@ impl Objective {
 /// An autoencoder's [`Objective`] as the engine's [`Loss`]: the per-example terms summed over
 /// the batch and scaled by N/B (the batch stands for the data set), the sparsity penalty times
 /// N, and the weight decay once.
-#[derive(Clone, Copy, Debug)]
-pub struct AutoencoderLoss<'a, T: Real> {
+#[derive(Debug)]
+pub struct AutoencoderLoss<'a, T: Real, A: ?Sized = Autoencoder> {
     /// The model.
-    pub autoencoder: &'a Autoencoder,
+    pub autoencoder: &'a A,
     /// What it minimises.
     pub objective: Objective,
     /// The training data's (minimum, maximum), for salt-and-pepper corruption.
     pub range: (T, T),
 }
 
-impl<T: Real> Loss<T> for AutoencoderLoss<'_, T> {
+impl<T: Real, A: ?Sized> Clone for AutoencoderLoss<'_, T, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Real, A: ?Sized> Copy for AutoencoderLoss<'_, T, A> {}
+
+impl<T: Real, A: Codec<T> + ?Sized> Loss<T> for AutoencoderLoss<'_, T, A> {
     fn loss<'t, R: Rng + ?Sized>(
         &self,
         tape: &'t Tape<'t, T>,
@@ -175,14 +183,13 @@ impl<T: Real> Loss<T> for AutoencoderLoss<'_, T> {
             corruption => tape.constant(corruption.apply(batch.x, self.range, rng)),
         };
         let model = self.autoencoder;
-        let layers = model.encode_layers(input);
-        let code = layers.last().expect("at least one layer").post;
+        let contractive = self.objective.contractive > 0.0;
+        let (code, frobenius) = model.encode_with_jacobian(input, contractive);
         let reconstruction = model.decode_parts(code);
         let mut per_row =
             self.objective
                 .reconstruction_loss(x, reconstruction, model.output_activation());
-        if self.objective.contractive > 0.0 {
-            let frobenius = frobenius_of_layers(&layers, model.inputs());
+        if let Some(frobenius) = frobenius {
             per_row = per_row + frobenius.scale(c(self.objective.contractive));
         }
         let mut total = per_row.sum().scale(batch.scale);
@@ -211,6 +218,14 @@ impl<T: Real> Loss<T> for AutoencoderLoss<'_, T> {
 
     fn validate(&self, data: &DMatrix<T>) -> Result<()> {
         self.objective.validate()?;
+        if self.objective.contractive > 0.0 && !self.autoencoder.has_exact_jacobian() {
+            return Err(Error::invalid(
+                "contractive weight",
+                self.objective.contractive,
+                "0 for an autoencoder whose encoder's Jacobian is not known exactly (use the \
+                 layered Autoencoder)",
+            ));
+        }
         if data.ncols() != self.autoencoder.inputs() {
             return Err(Error::shape(
                 "data (the autoencoder's input columns)",
