@@ -378,3 +378,62 @@ fn layerwise_pretraining_builds_the_deep_autoencoder_from_its_shallow_ones() {
     // any fine-tuning.
     assert!(after < 0.8 * before, "{before} -> {after}");
 }
+
+#[test]
+fn any_two_networks_make_an_autoencoder_without_a_contractive_penalty() {
+    use elbo::autoencoder::NetworkAutoencoder;
+    use elbo::engine::Loss;
+    use elbo::nn::Linear;
+    let data = (common::normal_matrix(100, 2, 15) * common::normal_matrix(2, 6, 16))
+        .map(|v| 1.0 / (1.0 + (-v).exp()));
+    let mut store = ParamStore::new();
+    let mut rng = common::rng(17);
+    let autoencoder = NetworkAutoencoder {
+        encoder: Linear::new(&mut store, "e", 6, 2, Init::Xavier, &mut rng).unwrap(),
+        decoder: Linear::new(&mut store, "d", 2, 6, Init::Xavier, &mut rng).unwrap(),
+        code: Activation::Tanh,
+        output: Activation::Sigmoid,
+        weights: Vec::new(),
+    };
+    let contractive = AutoencoderLoss {
+        autoencoder: &autoencoder,
+        objective: Objective {
+            contractive: 0.1,
+            ..Objective::default()
+        },
+        range: (0.0, 1.0),
+    };
+    assert!(contractive.validate(&data).is_err());
+    let mse = |store: &ParamStore<f64>| {
+        use elbo::autoencoder::Codec;
+        (autoencoder.reconstruct(store, &data) - &data)
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            / 100.0
+    };
+    let before = mse(&store);
+    let objective = Objective {
+        reconstruction: Reconstruction::CrossEntropy,
+        ..Objective::default()
+    };
+    let loss = AutoencoderLoss {
+        autoencoder: &autoencoder,
+        objective,
+        range: (0.0, 1.0),
+    };
+    let group = ParamGroup::all("all", &store, Adam::default()).with_learning_rate(
+        LearningRate::Exponential {
+            start: 0.01,
+            end: 1e-3,
+            steps: 3000,
+        },
+    );
+    let mut trainer = Trainer::new(TrainerSettings::default(), vec![group]).unwrap();
+    trainer
+        .run(&loss, &mut store, &data, &mut rng, 3000, &mut [])
+        .unwrap();
+    let after = mse(&store);
+    // Two codes for data made from two factors: the error falls by an order of magnitude.
+    assert!(after < 0.1 * before, "{before} -> {after}");
+}
