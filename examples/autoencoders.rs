@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release --example autoencoders -- [--variant all|linear|basic|deep|stacked|sparse|
-//!     contractive|denoising|robust|conv|overcomplete|overcomplete-denoising, or a comma list]
+//!     contractive|denoising|robust|conv|lstm|overcomplete|overcomplete-denoising, or a comma
+//!     list]
 //!     [--csv FILE] [--code K] [--epochs N] [--outliers FRACTION] [--seed K] [--out DIR]
 //! ```
 //!
@@ -10,8 +11,8 @@
 //! 297 test images, pixels in [0, 1]) through the engine's one loop, and is measured on the test
 //! images: `test_mse` (squared error per image), `test_mse_corrupted` (inputs with 30% of the
 //! pixels masked, against the clean images), `mean_code_activation` (codes mapped to (0, 1)),
-//! `jacobian_frobenius` (mean ‖J_f(x)‖²_F; null for the convolutional one, whose Jacobian is
-//! not computed in closed form). With `--csv` (a header row, numeric columns) the
+//! `jacobian_frobenius` (mean ‖J_f(x)‖²_F; null for the convolutional and LSTM ones, whose
+//! Jacobians are not computed in closed form). The LSTM variant reads each image row by row. With `--csv` (a header row, numeric columns) the
 //! linear variant fits the file and, for at most 20 rows, prints its reconstructions.
 //! `--outliers F` replaces a fraction F of the training images by saturated random pixels, for
 //! the robust variant to show its point. Pictures per variant go to `--out` (default
@@ -24,7 +25,7 @@ use elbo::ParamStore;
 use elbo::autodiff::Conv2d;
 use elbo::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderLoss, Codec, Corruption, NetworkAutoencoder,
-    Objective, Reconstruction, Sparsity, pretrain_layerwise,
+    Objective, Reconstruction, SequenceAutoencoder, Sparsity, pretrain_layerwise,
 };
 use elbo::data::{Dataset, read_csv};
 use elbo::engine::{ParamGroup, Trainer, TrainerSettings};
@@ -41,7 +42,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const VARIANTS: [&str; 11] = [
+const VARIANTS: [&str; 12] = [
     "linear",
     "basic",
     "deep",
@@ -51,6 +52,7 @@ const VARIANTS: [&str; 11] = [
     "denoising",
     "robust",
     "conv",
+    "lstm",
     "overcomplete",
     "overcomplete-denoising",
 ];
@@ -240,23 +242,37 @@ fn train(
     let mut store = ParamStore::new();
     let range = (train.min(), train.max());
     let started = Instant::now();
-    if name == "conv" {
+    if name == "conv" || name == "lstm" {
         let shape = shape.ok_or_else(|| {
             elbo::Error::invalid(
                 "variant",
-                "conv",
-                "images (the digits, or --data), not a CSV",
+                name.to_string(),
+                "images (the digits), not a CSV",
             )
         })?;
-        let autoencoder = convolutional(&mut store, shape, code, rng)?;
+        let autoencoder: Box<dyn Codec<f64>> = if name == "conv" {
+            Box::new(convolutional(&mut store, shape, code, rng)?)
+        } else {
+            // Each image read row by row: H steps of W pixels, LSTMs of 32 units.
+            let activations = (Activation::Sigmoid, Activation::Sigmoid);
+            Box::new(SequenceAutoencoder::new(
+                &mut store,
+                "lstm",
+                shape,
+                32,
+                code,
+                activations,
+                rng,
+            )?)
+        };
         let loss = AutoencoderLoss {
-            autoencoder: &autoencoder,
+            autoencoder: &*autoencoder,
             objective,
             range,
         };
         run_engine(&loss, &mut store, train, epochs, 0.003, rng)?;
         return Ok(Trained {
-            autoencoder: Box::new(autoencoder),
+            autoencoder,
             store,
             seconds: started.elapsed().as_secs_f64(),
         });
@@ -422,7 +438,7 @@ fn run(args: &Args) -> elbo::Result<bool> {
         return Err(elbo::Error::invalid(
             "variant",
             bad,
-            "all, or a comma list of: linear, basic, deep, stacked, sparse, contractive, denoising, robust, conv, overcomplete, overcomplete-denoising",
+            "all, or a comma list of: linear, basic, deep, stacked, sparse, contractive, denoising, robust, conv, lstm, overcomplete, overcomplete-denoising",
         ));
     }
     let (mut train_x, test) = match &args.csv {

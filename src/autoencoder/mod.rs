@@ -9,6 +9,7 @@ mod corruption;
 mod jacobian;
 mod network;
 mod objective;
+mod sequence;
 mod stacked;
 
 pub use codec::{Codec, NetworkAutoencoder};
@@ -16,4 +17,5 @@ pub use corruption::Corruption;
 pub use jacobian::jacobian_frobenius;
 pub use network::{Autoencoder, AutoencoderConfig};
 pub use objective::{AutoencoderLoss, Objective, Reconstruction, Sparsity};
+pub use sequence::SequenceAutoencoder;
 pub use stacked::pretrain_layerwise;

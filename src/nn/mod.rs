@@ -1,10 +1,11 @@
 //! Neural-network building blocks on the tape: the [`Network`] trait, affine layers,
-//! convolutional layers, activations, multilayer perceptrons and their initialisation.
+//! convolutional layers, the LSTM cell, activations, multilayer perceptrons and their initialisation.
 
 mod activation;
 mod conv;
 mod init;
 mod linear;
+mod lstm;
 mod mlp;
 mod network;
 mod sequential;
@@ -13,6 +14,7 @@ pub use activation::Activation;
 pub use conv::ConvLayer;
 pub use init::Init;
 pub use linear::Linear;
+pub use lstm::Lstm;
 pub use mlp::Mlp;
 pub use network::{Identity, Network};
 pub use sequential::Sequential;
