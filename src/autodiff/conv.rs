@@ -7,7 +7,6 @@
 //! image (im2col); its transpose, the product with Cᵀ for the convolution's sparse matrix C, is
 //! the convolution's own input-gradient map (col2im).
 
-use super::linalg::matmul_vjp;
 use super::tape::{Op, Var};
 use crate::kernels::matmul;
 use crate::real::Real;
@@ -75,35 +74,43 @@ impl Conv2d {
         assert!(self.is_valid(), "{op}: invalid geometry {self:?}");
     }
 
-    /// The input entry under kernel tap (c, i, j) at output position (y, x), if not padding.
-    #[inline]
-    fn source(&self, c: usize, i: usize, j: usize, y: usize, x: usize) -> Option<usize> {
-        let row = (y * self.stride + i).checked_sub(self.padding)?;
-        let col = (x * self.stride + j).checked_sub(self.padding)?;
-        (row < self.height && col < self.width)
-            .then_some(c * self.height * self.width + row * self.width + col)
+    /// Every (output position, patch column, input entry) that one image's convolution reads
+    /// — positions y·W_out + x, columns (c·k + i)·k + j, taps on the padding left out. The
+    /// same for every image, so im2col and its adjoint walk one list.
+    fn taps(&self) -> Vec<(usize, usize, usize)> {
+        let (oh, ow, k) = (self.out_height(), self.out_width(), self.kernel);
+        let mut taps = Vec::with_capacity(oh * ow * self.kernel_shape().1);
+        for y in 0..oh {
+            for x in 0..ow {
+                for c in 0..self.in_channels {
+                    for i in 0..k {
+                        for j in 0..k {
+                            let row = (y * self.stride + i).checked_sub(self.padding);
+                            let col = (x * self.stride + j).checked_sub(self.padding);
+                            if let (Some(row), Some(col)) = (row, col)
+                                && row < self.height
+                                && col < self.width
+                            {
+                                let source = (c * self.height + row) * self.width + col;
+                                taps.push((y * ow + x, (c * k + i) * k + j, source));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        taps
     }
 
     /// Patches of every image: `(B·P) x (C_in·k·k)`, P = H_out·W_out, image b's patches in rows
     /// b·P .. (b+1)·P.
     fn im2col<T: Real>(&self, images: &DMatrix<T>) -> DMatrix<T> {
-        let (oh, ow, k) = (self.out_height(), self.out_width(), self.kernel);
-        let p = oh * ow;
+        let p = self.out_height() * self.out_width();
         let mut out = DMatrix::zeros(images.nrows() * p, self.kernel_shape().1);
+        let taps = self.taps();
         for b in 0..images.nrows() {
-            for y in 0..oh {
-                for x in 0..ow {
-                    let r = b * p + y * ow + x;
-                    for c in 0..self.in_channels {
-                        for i in 0..k {
-                            for j in 0..k {
-                                if let Some(s) = self.source(c, i, j, y, x) {
-                                    out[(r, (c * k + i) * k + j)] = images[(b, s)];
-                                }
-                            }
-                        }
-                    }
-                }
+            for &(position, column, source) in &taps {
+                out[(b * p + position, column)] = images[(b, source)];
             }
         }
         out
@@ -111,23 +118,12 @@ impl Conv2d {
 
     /// The adjoint of [`Conv2d::im2col`]: patch entries added back into `B` images.
     fn col2im<T: Real>(&self, patches: &DMatrix<T>, images: usize) -> DMatrix<T> {
-        let (oh, ow, k) = (self.out_height(), self.out_width(), self.kernel);
-        let p = oh * ow;
+        let p = self.out_height() * self.out_width();
         let mut out = DMatrix::zeros(images, self.input_len());
+        let taps = self.taps();
         for b in 0..images {
-            for y in 0..oh {
-                for x in 0..ow {
-                    let r = b * p + y * ow + x;
-                    for c in 0..self.in_channels {
-                        for i in 0..k {
-                            for j in 0..k {
-                                if let Some(s) = self.source(c, i, j, y, x) {
-                                    out[(b, s)] += patches[(r, (c * k + i) * k + j)];
-                                }
-                            }
-                        }
-                    }
-                }
+            for &(position, column, source) in &taps {
+                out[(b, source)] += patches[(b * p + position, column)];
             }
         }
         out
@@ -169,17 +165,14 @@ impl Conv2d {
         need: (bool, bool),
     ) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
         let gi = need.0.then(|| self.transpose(g, kernel));
+        // y_pos = patches · Kᵀ: dK = g_posᵀ · patches.
         let gk = need.1.then(|| {
-            // y_pos = patches · Kᵀ: dK = g_posᵀ · patches.
-            let (_, gk_t) = matmul_vjp(
-                &self.im2col(images),
-                kernel,
-                false,
-                true,
+            matmul(
                 &self.images_to_positions(g),
-                (false, true),
-            );
-            gk_t.expect("asked for")
+                true,
+                &self.im2col(images),
+                false,
+            )
         });
         (gi, gk)
     }
