@@ -115,19 +115,13 @@ impl<T: Real> Network<T> for ConvLayer {
             let y = x.conv2d(tape.param(self.kernel), g);
             (y, g.out_channels, g.out_height() * g.out_width())
         };
-        // The channel biases spread over their pixels by a constant 0/1 matrix.
-        let spread = tape.constant(DMatrix::from_fn(
-            channels,
-            channels * per_channel,
-            |c, e| {
-                if e / per_channel == c {
-                    T::one()
-                } else {
-                    T::zero()
-                }
-            },
-        ));
-        y + tape.param(self.bias).matmul(spread)
+        // Each channel's bias over its pixels: the outer product 1_P bᵀ is P x C, whose
+        // column-major entries run pixel by pixel within each channel — the row layout.
+        let ones = tape.constant(DMatrix::from_element(per_channel, 1, T::one()));
+        let spread = ones
+            .matmul(tape.param(self.bias))
+            .reshape(1, channels * per_channel);
+        y + spread
     }
 
     fn inputs(&self) -> usize {
