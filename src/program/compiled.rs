@@ -181,6 +181,11 @@ impl<M: Model<T>, T: Real, G: Guide<T>> Program<M, T, G> {
         &self.data
     }
 
+    /// The same data, shared (a tape holds it without a copy).
+    pub(crate) fn shared_data(&self) -> &Arc<DMatrix<T>> {
+        &self.data
+    }
+
     /// Runs the model at `unconstrained` draws (global, and local where given) in `mode`.
     pub(crate) fn run<'t, 'a>(
         &'a self,

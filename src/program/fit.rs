@@ -329,8 +329,7 @@ impl<M: Model<T>, T: Real, G: Guide<T>> Fit<'_, M, T, G> {
             return Err(Error::invalid("draws", 0, "at least 1"));
         }
         let tape = Tape::for_evaluation(&self.store);
-        let data = Arc::new(self.program.data().clone());
-        let x = tape.constant_shared(Arc::clone(&data));
+        let x = tape.constant_shared(Arc::clone(self.program.shared_data()));
         let q = self.guide.family(&tape, x);
         let z = q.rsample(n, rng);
         let locals = self.program.draw_locals(&tape, x, n, true, rng)?;
