@@ -13,7 +13,9 @@
 //! pixels masked, against the clean images), `mean_code_activation` (codes mapped to (0, 1)),
 //! `jacobian_frobenius` (mean ‖J_f(x)‖²_F; null for the convolutional and LSTM ones, whose
 //! Jacobians are not computed in closed form). The LSTM variant reads each image row by row. With `--csv` (a header row, numeric columns) the
-//! linear variant fits the file and, for at most 20 rows, prints its reconstructions.
+//! linear variant fits the file and, for at most 20 rows, prints its reconstructions. A CSV is
+//! mapped into [0, 1] (each column's minimum, one scale for all) for training, and every figure
+//! is reported in its own units. Every variant trains for at least 5,000 steps.
 //! `--outliers F` replaces a fraction F of the training images by saturated random pixels, for
 //! the robust variant to show its point. Pictures per variant go to `--out` (default
 //! `target/autoencoders/`): reconstructions; for denoising, corrupted inputs, outputs and clean
@@ -27,7 +29,7 @@ use elbo::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderLoss, Codec, Corruption, NetworkAutoencoder,
     Objective, Reconstruction, SequenceAutoencoder, Sparsity, pretrain_layerwise,
 };
-use elbo::data::{Dataset, read_csv};
+use elbo::data::{Dataset, Standardization, read_csv};
 use elbo::engine::{ParamGroup, Trainer, TrainerSettings};
 use elbo::io::check_writable_dir;
 use elbo::nn::{Activation, ConvLayer, Init, Linear, Sequential};
@@ -145,6 +147,9 @@ fn variant(name: &str, inputs: usize, code: usize) -> (AutoencoderConfig, Object
     }
 }
 
+/// The fewest steps a variant trains for, whatever the data's size.
+const MIN_STEPS: usize = 5_000;
+
 /// Mean over rows of the squared error per row.
 fn mse(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
     (a - b).iter().map(|v| v * v).sum::<f64>() / a.nrows() as f64
@@ -167,7 +172,9 @@ fn run_engine<A: Codec<f64> + ?Sized>(
     rng: &mut Pcg64,
 ) -> elbo::Result<()> {
     let batch = 64.min(data.nrows());
-    let steps = (epochs * data.nrows().div_ceil(batch)).max(1);
+    // At least 5,000 steps, so that a small CSV (one minibatch an epoch) still converges in
+    // the default epochs.
+    let steps = (epochs * data.nrows().div_ceil(batch)).max(MIN_STEPS);
     let group = ParamGroup::all("all", store, Adam::default()).with_learning_rate(
         LearningRate::Exponential {
             start,
@@ -441,24 +448,45 @@ fn run(args: &Args) -> elbo::Result<bool> {
             "all, or a comma list of: linear, basic, deep, stacked, sparse, contractive, denoising, robust, conv, lstm, overcomplete, overcomplete-denoising",
         ));
     }
-    let (mut train_x, test) = match &args.csv {
+    // A CSV is mapped into [0, 1] — the range the logistic outputs, the masking (to 0) and the
+    // digits assume — by each column's minimum and one scale for all columns (the largest
+    // range), which keeps the data's geometry (PCA's subspace) and is undone for every figure.
+    let (mut train_x, test, units) = match &args.csv {
         Some(path) => {
             let table = read_csv::<f64>(path)?;
             if let Some(warning) = table.header_warning() {
                 eprintln!("warning: {}: {warning}", path.display());
             }
+            let offset: Vec<f64> = table.data.column_iter().map(|c| c.min()).collect();
+            let range = table
+                .data
+                .column_iter()
+                .zip(&offset)
+                .map(|(c, low)| c.max() - low)
+                .fold(0.0, f64::max);
+            let units = Standardization {
+                offset,
+                scale: if range > 0.0 { range } else { 1.0 },
+            };
+            let x = units.apply(&table.data);
             let test = Dataset {
-                x: table.data.clone(),
+                x: x.clone(),
                 labels: None,
                 image_shape: None,
             };
-            (table.data, test)
+            (x, test, units)
         }
         None => {
             let (train, test) = Dataset::<f64>::digits8x8();
-            (train.x, test)
+            let units = Standardization {
+                offset: vec![0.0; train.x.ncols()],
+                scale: 1.0,
+            };
+            (train.x, test, units)
         }
     };
+    // Squared errors back in the data's units; the Jacobian of f with respect to raw x.
+    let squared_units = units.scale * units.scale;
     let test_x = test.x.clone();
     if !(0.0..1.0).contains(&args.outliers) {
         return Err(elbo::Error::invalid(
@@ -507,10 +535,17 @@ fn run(args: &Args) -> elbo::Result<bool> {
         };
         let unit = unit_codes.mean();
         draw(&out, name, &t, &test, &corrupted, &unit_codes)?;
-        let test_mse = mse(&t.autoencoder.reconstruct(&t.store, &test_x), &test_x);
-        let corrupted_mse = mse(&t.autoencoder.reconstruct(&t.store, &corrupted), &test_x);
-        let jacobian = mean_jacobian(&t, &test_x);
-        let shown = jacobian.map_or("-".to_string(), |j| format!("{j:.4}"));
+        let test_mse = squared_units * mse(&t.autoencoder.reconstruct(&t.store, &test_x), &test_x);
+        let corrupted_mse =
+            squared_units * mse(&t.autoencoder.reconstruct(&t.store, &corrupted), &test_x);
+        let jacobian = mean_jacobian(&t, &test_x).map(|j| j / squared_units);
+        let shown = jacobian.map_or("-".to_string(), |j| {
+            if j == 0.0 || j >= 0.01 {
+                format!("{j:.4}")
+            } else {
+                format!("{j:.3e}")
+            }
+        });
         println!(
             "{name:<24} {test_mse:>10.4} {corrupted_mse:>12.4} {unit:>10.4} {shown:>10} {:>8.2}",
             t.seconds
@@ -526,7 +561,7 @@ fn run(args: &Args) -> elbo::Result<bool> {
             let pca = Pca::fit(&train_x, code)?;
             let subspace = decoder_subspace(&t, train_x.ncols(), code);
             let angle = largest_principal_angle(&subspace, &pca.components);
-            let pca_mse = mse(&pca.reconstruct(&test_x), &test_x);
+            let pca_mse = squared_units * mse(&pca.reconstruct(&test_x), &test_x);
             entry["subspace_angle_deg"] = json!(angle);
             entry["pca_test_mse"] = json!(pca_mse);
             println!(
@@ -534,7 +569,7 @@ fn run(args: &Args) -> elbo::Result<bool> {
                  {pca_mse:.4}"
             );
             if test_x.nrows() <= 20 {
-                let r = t.autoencoder.reconstruct(&t.store, &test_x);
+                let r = units.invert(t.autoencoder.reconstruct(&t.store, &test_x));
                 let rows: Vec<Vec<f64>> = r
                     .row_iter()
                     .map(|row| row.iter().copied().collect())
