@@ -6,11 +6,11 @@ mod common;
 use elbo::ParamStore;
 use elbo::autodiff::{GradCheck, Tape, check_param_gradients};
 use elbo::autoencoder::{AutoencoderLoss, Codec, Objective, SequenceAutoencoder};
+use elbo::data::NoisySines;
 use elbo::engine::{ParamGroup, Trainer, TrainerSettings};
 use elbo::nn::{Activation, Lstm};
 use elbo::optim::{Adam, LearningRate};
 use nalgebra::DMatrix;
-use rand::RngExt;
 
 fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())
@@ -65,17 +65,9 @@ fn a_sequence_autoencoder_learns_noisy_sine_waves() {
     // 300 waves of 16 steps, random frequency and phase, noise sd 0.05.
     let mut rng = common::rng(8);
     let steps = 16;
-    let mut waves = DMatrix::zeros(300, steps);
-    for i in 0..300 {
-        let (w, phase): (f64, f64) = (
-            rng.random_range(0.3..0.8),
-            rng.random_range(0.0..std::f64::consts::TAU),
-        );
-        for t in 0..steps {
-            waves[(i, t)] = (w * t as f64 + phase).sin()
-                + 0.05 * <f64 as elbo::Real>::standard_normal(&mut rng);
-        }
-    }
+    let waves = NoisySines::<f64>::generate(300, steps, 0.05, &mut rng)
+        .unwrap()
+        .noisy;
     let mut store = ParamStore::new();
     let model = SequenceAutoencoder::new(
         &mut store,
@@ -119,4 +111,40 @@ fn a_sequence_autoencoder_learns_noisy_sine_waves() {
     // A wave's squared norm is about 8 (16 steps of mean square ½).
     println!("squared error per wave {before} -> {after}");
     assert!(after < 0.25 * before, "{before} -> {after}");
+}
+
+/// The noise is what was asked for (its sample variance within a Monte Carlo tolerance), the
+/// clean waves are sines of unit amplitude, and bad sizes are refused.
+#[test]
+fn noisy_sines_have_the_noise_asked_for() {
+    let mut rng = common::rng(9);
+    let (count, steps, sd) = (400, 20, 0.3);
+    let waves = NoisySines::<f64>::generate(count, steps, sd, &mut rng).unwrap();
+    let n = (count * steps) as f64;
+    let variance = (&waves.noisy - &waves.clean)
+        .iter()
+        .map(|e| e * e)
+        .sum::<f64>()
+        / n;
+    // The sample variance of n normal draws has sd σ²·√(2/n); allow four of them.
+    assert!(
+        (variance - sd * sd).abs() < 4.0 * sd * sd * (2.0 / n).sqrt(),
+        "{variance}"
+    );
+    assert!(waves.clean.iter().all(|v| v.abs() <= 1.0));
+    // Each clean wave satisfies the sine recurrence x_{t+1} + x_{t-1} = 2 cos(ω) x_t with one
+    // ω in the stated range.
+    for row in waves.clean.row_iter().take(20) {
+        let omega = ((row[2] + row[0]) / (2.0 * row[1])).acos();
+        if row[1].abs() > 0.1 {
+            assert!(NoisySines::<f64>::FREQUENCIES.contains(&omega), "{omega}");
+            for t in 1..steps - 1 {
+                assert!((row[t + 1] + row[t - 1] - 2.0 * omega.cos() * row[t]).abs() < 1e-9);
+            }
+        }
+    }
+    assert!(NoisySines::<f64>::generate(0, 5, 0.1, &mut rng).is_err());
+    assert!(NoisySines::<f64>::generate(5, 0, 0.1, &mut rng).is_err());
+    assert!(NoisySines::<f64>::generate(5, 5, -0.1, &mut rng).is_err());
+    assert!(NoisySines::<f64>::generate(5, 5, f64::NAN, &mut rng).is_err());
 }

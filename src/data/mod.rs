@@ -1,10 +1,11 @@
 //! Data sets and the file formats they come in (IDX, CSV), the digits shipped with the crate,
-//! seeded minibatches, and standardisation.
+//! noisy sine waves, seeded minibatches, and standardisation.
 
 mod csv;
 mod dataset;
 mod idx;
 mod minibatch;
+mod sines;
 mod standardization;
 
 pub use crate::validate::check_finite;
@@ -16,4 +17,5 @@ pub use idx::{
 };
 pub use minibatch::Minibatches;
 pub(crate) use minibatch::{row_block, select_rows_of_transpose};
+pub use sines::NoisySines;
 pub use standardization::Standardization;
