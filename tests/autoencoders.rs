@@ -13,6 +13,7 @@ use elbo::engine::{ParamGroup, Trainer, TrainerSettings};
 use elbo::nn::{Activation, Init};
 use elbo::optim::{Adam, LearningRate};
 use nalgebra::DMatrix;
+use rand::RngExt;
 
 fn train(
     autoencoder: &Autoencoder,
@@ -436,4 +437,60 @@ fn any_two_networks_make_an_autoencoder_without_a_contractive_penalty() {
     let after = mse(&store);
     // Two codes for data made from two factors: the error falls by an order of magnitude.
     assert!(after < 0.1 * before, "{before} -> {after}");
+}
+
+/// A tenth of the training rows replaced by saturated random entries: the correntropy
+/// autoencoder, started from the least-squares fit as the example starts it, discounts them and
+/// reconstructs clean held-out rows better than the squared-error one trained on the same rows.
+#[test]
+fn the_robust_autoencoder_discounts_outliers_that_pull_the_basic_one() {
+    let mix = common::normal_matrix(3, 16, 8);
+    let rows =
+        |seed| (common::normal_matrix(300, 3, seed) * &mix).map(|v| 1.0 / (1.0 + (-v).exp()));
+    let mut train_x = rows(7);
+    let test = rows(17);
+    let mut rng = common::rng(12);
+    for i in 0..30 {
+        for v in train_x.row_mut(i).iter_mut() {
+            *v = if rng.random::<bool>() { 1.0 } else { 0.0 };
+        }
+    }
+    let fit = |robust: bool| {
+        let mut store = ParamStore::new();
+        let config = AutoencoderConfig {
+            sizes: vec![16, 4],
+            hidden: Activation::Sigmoid,
+            code: Activation::Sigmoid,
+            output: Activation::Sigmoid,
+            tied: false,
+            init: Init::Xavier,
+        };
+        let autoencoder = Autoencoder::new(&mut store, "ae", &config, &mut common::rng(9)).unwrap();
+        train(
+            &autoencoder,
+            &mut store,
+            Objective::default(),
+            &train_x,
+            1000,
+            10,
+        );
+        let last = Objective {
+            reconstruction: if robust {
+                Reconstruction::Correntropy { bandwidth: 0.3 }
+            } else {
+                Reconstruction::SquaredError
+            },
+            ..Objective::default()
+        };
+        train(&autoencoder, &mut store, last, &train_x, 2000, 11);
+        (autoencoder.reconstruct(&store, &test) - &test)
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            / 300.0
+    };
+    let (basic, robust) = (fit(false), fit(true));
+    println!("clean held-out error: basic {basic}, robust {robust}");
+    // Over three draws of the data and outliers the ratio was 0.73, 0.82 and 0.86.
+    assert!(robust < 0.9 * basic, "basic {basic}, robust {robust}");
 }
