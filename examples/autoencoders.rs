@@ -59,6 +59,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+#[path = "support/step_bar.rs"]
+mod step_bar;
+use step_bar::StepBar;
+
 const VARIANTS: [&str; 15] = [
     "linear",
     "basic",
@@ -259,6 +263,7 @@ struct Trained {
 /// Runs the engine on `loss` for `epochs` passes (at least [`MIN_STEPS`] steps) in
 /// minibatches of 64, Adam's step decaying tenfold from `start`.
 fn run_engine<A: Codec<f64> + ?Sized>(
+    what: &str,
     loss: &AutoencoderLoss<'_, f64, A>,
     store: &mut ParamStore<f64>,
     data: &DMatrix<f64>,
@@ -280,7 +285,8 @@ fn run_engine<A: Codec<f64> + ?Sized>(
         ..TrainerSettings::default()
     };
     let mut trainer = Trainer::new(settings, vec![group])?;
-    trainer.run(loss, store, data, rng, steps, &mut [])?;
+    let mut bar = StepBar::new(what, steps);
+    trainer.run(loss, store, data, rng, steps, &mut [&mut bar])?;
     Ok(())
 }
 
@@ -408,8 +414,12 @@ fn train_conv_vae(
         training,
         Pcg64::seed_from_u64(rng.random()),
     )?;
-    for _ in 0..epochs_for(epochs, task.train.nrows()) {
+    let epochs = epochs_for(epochs, task.train.nrows());
+    let per_epoch = task.train.nrows().div_ceil(BATCH);
+    let bar = StepBar::new("vae-conv", epochs * per_epoch);
+    for _ in 0..epochs {
         vae.train_epoch(&task.train, |_| {})?;
+        bar.0.inc(per_epoch as u64);
     }
     Ok(vae)
 }
@@ -473,7 +483,7 @@ fn train(
             objective: Objective::default(),
             range,
         };
-        run_engine(&loss, &mut store, train, epochs, 0.003, rng)?;
+        run_engine(name, &loss, &mut store, train, epochs, 0.003, rng)?;
         return Ok(trained(Model::Autoencoder { codec, store }));
     }
     let (config, objective) = variant(name, train.ncols(), code);
@@ -494,7 +504,17 @@ fn train(
             objective,
             train,
             rng,
-            |loss, store, data, rng| run_engine(loss, store, data, share, start, rng),
+            |loss, store, data, rng| {
+                run_engine(
+                    &format!("{name} (a layer)"),
+                    loss,
+                    store,
+                    data,
+                    share,
+                    start,
+                    rng,
+                )
+            },
         )?;
     }
     if name == "robust" {
@@ -512,14 +532,22 @@ fn train(
             },
             range,
         };
-        run_engine(&least_squares, &mut store, train, share, start, rng)?;
+        run_engine(
+            "robust (least squares)",
+            &least_squares,
+            &mut store,
+            train,
+            share,
+            start,
+            rng,
+        )?;
     }
     let loss = AutoencoderLoss {
         autoencoder: &autoencoder,
         objective,
         range,
     };
-    run_engine(&loss, &mut store, train, fine_tuning, start, rng)?;
+    run_engine(name, &loss, &mut store, train, fine_tuning, start, rng)?;
     Ok(trained(Model::Autoencoder {
         codec: Box::new(autoencoder),
         store,
