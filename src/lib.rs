@@ -21,7 +21,9 @@
 //! - [`engine`]: the one training loop ([`engine::Trainer`]) with parameter groups, observers,
 //!   stop reasons and checkpoints of any model;
 //! - [`optim`]: the open [`optim::Optimizer`] trait, Adam, SGD, learning-rate schedules;
-//! - [`vae`]: the variational autoencoder and the linear VAE;
+//! - [`vae`]: the variational autoencoder and the linear VAE; [`autoencoder`]: the
+//!   deterministic autoencoders; [`generative`]: GANs, moment matching, adversarial and
+//!   MMD-regularised autoencoders, conditional generation;
 //! - [`conjugate`] and [`reduction`]: models with exact answers, which prove a fit right;
 //! - [`dist`], [`nn`], [`special`]: densities, networks, special functions on the tape.
 //!
@@ -72,6 +74,7 @@ pub mod data;
 pub mod dist;
 pub mod engine;
 pub mod error;
+pub mod generative;
 pub mod guide;
 pub mod infer;
 pub mod io;

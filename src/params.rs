@@ -208,6 +208,20 @@ impl<T: Real> ParamStore<T> {
         self.id
     }
 
+    /// The parameters named `prefix` or `prefix.…` (a network registered under that name):
+    /// what a parameter group of one part of a model holds.
+    pub fn ids_under(&self, prefix: &str) -> Vec<ParamId> {
+        self.ids()
+            .filter(|&id| {
+                let name = self.name(id);
+                name == prefix
+                    || name
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+            .collect()
+    }
+
     /// True if `id` was made by this store.
     pub fn owns(&self, id: ParamId) -> bool {
         id.store == self.id && id.index < self.values.len()

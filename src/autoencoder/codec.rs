@@ -15,6 +15,9 @@ pub trait Codec<T: Real>: Sync {
     /// Input columns D.
     fn inputs(&self) -> usize;
 
+    /// Code units K.
+    fn code_width(&self) -> usize;
+
     /// The code f(x) of each row and, if `jacobian` and the model knows it exactly,
     /// ‖J_f(x)‖²_F per row (`B x 1`).
     fn encode_with_jacobian<'t>(
@@ -60,6 +63,9 @@ pub trait Codec<T: Real>: Sync {
 impl<T: Real> Codec<T> for Autoencoder {
     fn inputs(&self) -> usize {
         Autoencoder::inputs(self)
+    }
+    fn code_width(&self) -> usize {
+        Autoencoder::code_size(self)
     }
     fn encode_with_jacobian<'t>(
         &self,
@@ -108,6 +114,9 @@ pub struct NetworkAutoencoder<E, D> {
 impl<T: Real, E: Network<T>, D: Network<T>> Codec<T> for NetworkAutoencoder<E, D> {
     fn inputs(&self) -> usize {
         self.encoder.inputs()
+    }
+    fn code_width(&self) -> usize {
+        self.encoder.outputs()
     }
     fn encode_with_jacobian<'t>(
         &self,

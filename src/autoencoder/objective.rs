@@ -170,13 +170,15 @@ impl<T: Real, A: ?Sized> Clone for AutoencoderLoss<'_, T, A> {
 
 impl<T: Real, A: ?Sized> Copy for AutoencoderLoss<'_, T, A> {}
 
-impl<T: Real, A: Codec<T> + ?Sized> Loss<T> for AutoencoderLoss<'_, T, A> {
-    fn loss<'t, R: Rng + ?Sized>(
+impl<T: Real, A: Codec<T> + ?Sized> AutoencoderLoss<'_, T, A> {
+    /// The loss and the batch's codes (of the corrupted input, if any), for objectives that
+    /// add a term on the codes (an adversarial or MMD-regularised autoencoder).
+    pub(crate) fn loss_and_codes<'t, R: Rng + ?Sized>(
         &self,
         tape: &'t Tape<'t, T>,
         batch: &Batch<'_, T>,
         rng: &mut R,
-    ) -> Result<Var<'t, T>> {
+    ) -> (Var<'t, T>, Var<'t, T>) {
         let x = tape.constant_shared(Arc::clone(batch.x));
         let input = match self.objective.corruption {
             Corruption::None => x,
@@ -208,7 +210,18 @@ impl<T: Real, A: Codec<T> + ?Sized> Loss<T> for AutoencoderLoss<'_, T, A> {
                         .scale(c(self.objective.weight_decay));
             }
         }
-        Ok(total)
+        (total, code)
+    }
+}
+
+impl<T: Real, A: Codec<T> + ?Sized> Loss<T> for AutoencoderLoss<'_, T, A> {
+    fn loss<'t, R: Rng + ?Sized>(
+        &self,
+        tape: &'t Tape<'t, T>,
+        batch: &Batch<'_, T>,
+        rng: &mut R,
+    ) -> Result<Var<'t, T>> {
+        Ok(self.loss_and_codes(tape, batch, rng).0)
     }
 
     /// A sum over rows when no term looks at the batch as a whole or at no row at all.

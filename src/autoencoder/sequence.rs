@@ -78,6 +78,10 @@ impl<T: Real> Codec<T> for SequenceAutoencoder {
         self.steps * self.encoder.inputs()
     }
 
+    fn code_width(&self) -> usize {
+        self.to_code.outputs()
+    }
+
     fn encode_with_jacobian<'t>(
         &self,
         x: Var<'t, T>,

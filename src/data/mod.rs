@@ -1,10 +1,11 @@
 //! Data sets and the file formats they come in (IDX, CSV), the digits shipped with the crate,
-//! noisy sine waves, seeded minibatches, and standardisation.
+//! noisy sine waves, one-hot labels, seeded minibatches, and standardisation.
 
 mod csv;
 mod dataset;
 mod idx;
 mod minibatch;
+mod one_hot;
 mod sines;
 mod standardization;
 
@@ -17,5 +18,6 @@ pub use idx::{
 };
 pub use minibatch::Minibatches;
 pub(crate) use minibatch::{row_block, select_rows_of_transpose};
+pub use one_hot::{one_hot, with_one_hot};
 pub use sines::NoisySines;
 pub use standardization::Standardization;

@@ -1,7 +1,9 @@
 //! Neural-network building blocks on the tape: the [`Network`] trait, affine layers,
-//! convolutional layers, the LSTM cell, activations, multilayer perceptrons and their initialisation.
+//! convolutional layers, the LSTM cell, activations, multilayer perceptrons and their
+//! initialisation, and a softmax classifier.
 
 mod activation;
+mod classifier;
 mod conv;
 mod init;
 mod linear;
@@ -11,6 +13,7 @@ mod network;
 mod sequential;
 
 pub use activation::Activation;
+pub use classifier::Classifier;
 pub use conv::ConvLayer;
 pub use init::Init;
 pub use linear::Linear;
