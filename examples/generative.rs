@@ -92,23 +92,29 @@ const BATCH: usize = 64;
 /// Samples each model is judged on.
 const SAMPLES: usize = 1000;
 
-/// Adam with β₁ = 0.5, as adversarial training usually takes it, at a step decaying tenfold.
-fn group<'o>(
-    name: &str,
-    params: Vec<elbo::ParamId>,
+/// One parameter group per network, by the name its parameters were registered under: Adam
+/// with β₁ = 0.5, as adversarial training usually takes it, at a step decaying tenfold.
+fn network_groups<'o>(
+    store: &ParamStore<f64>,
+    networks: &[&str],
     start: f64,
     steps: usize,
-) -> ParamGroup<'o, f64> {
-    ParamGroup::new(
-        name,
-        params,
-        Adam::new(0.5, 0.999, 1e-8).expect("valid betas"),
-    )
-    .with_learning_rate(LearningRate::Exponential {
-        start,
-        end: start / 10.0,
-        steps,
-    })
+) -> Vec<ParamGroup<'o, f64>> {
+    networks
+        .iter()
+        .map(|name| {
+            ParamGroup::new(
+                *name,
+                store.ids_under(name),
+                Adam::new(0.5, 0.999, 1e-8).expect("valid betas"),
+            )
+            .with_learning_rate(LearningRate::Exponential {
+                start,
+                end: start / 10.0,
+                steps,
+            })
+        })
+        .collect()
 }
 
 /// Runs `steps` steps of `loss` with `groups` in minibatches of `batch`, averaging the parameters over the second half
@@ -238,15 +244,7 @@ fn gaussian1d(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elb
                 discriminator,
                 loss: GanLoss::NonSaturating,
             };
-            let groups = vec![
-                group(
-                    "discriminator",
-                    store.ids_under("discriminator"),
-                    2e-3,
-                    steps,
-                ),
-                group("generator", store.ids_under("generator"), 2e-3, steps),
-            ];
+            let groups = network_groups(&store, &["discriminator", "generator"], 2e-3, steps);
             run_engine(
                 (name, steps, 2 * BATCH),
                 &gan,
@@ -266,12 +264,7 @@ fn gaussian1d(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elb
                 },
                 kernels: GaussianKernels::scaled(1.0, &[0.25, 0.5, 1.0, 2.0, 4.0]),
             };
-            let groups = vec![group(
-                "generator",
-                store.ids_under("generator"),
-                3e-3,
-                steps,
-            )];
+            let groups = network_groups(&store, &["generator"], 3e-3, steps);
             run_engine(
                 (name, steps, BATCH),
                 &gmn,
@@ -527,15 +520,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                     discriminator,
                     loss: GanLoss::NonSaturating,
                 };
-                let groups = vec![
-                    group(
-                        "discriminator",
-                        store.ids_under("discriminator"),
-                        1e-3,
-                        steps,
-                    ),
-                    group("generator", store.ids_under("generator"), 1e-3, steps),
-                ];
+                let groups = network_groups(&store, &["discriminator", "generator"], 1e-3, steps);
                 run_engine(
                     (name, steps, BATCH),
                     &gan,
@@ -597,12 +582,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                     },
                     kernels: GaussianKernels::scaled(kernels.bandwidths[1], &[0.25, 0.5, 1.0, 2.0]),
                 };
-                let groups = vec![group(
-                    "generator",
-                    store.ids_under("generator"),
-                    1e-3,
-                    steps,
-                )];
+                let groups = network_groups(&store, &["generator"], 1e-3, steps);
                 run_engine(
                     (name, steps, BATCH),
                     &gmn,
@@ -651,21 +631,12 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                         discriminator,
                         prior,
                     };
-                    let groups = vec![
-                        group("autoencoder", store.ids_under("autoencoder"), 1e-3, steps),
-                        group(
-                            "discriminator",
-                            store.ids_under("discriminator"),
-                            1e-3,
-                            steps,
-                        ),
-                        group(
-                            "encoder",
-                            store.ids_under("autoencoder.encoder"),
-                            1e-3,
-                            steps,
-                        ),
-                    ];
+                    let groups = network_groups(
+                        &store,
+                        &["autoencoder", "discriminator", "autoencoder.encoder"],
+                        1e-3,
+                        steps,
+                    );
                     run_engine(
                         (name, steps, BATCH),
                         &model,
@@ -689,12 +660,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                         ),
                         weight: 100.0,
                     };
-                    let groups = vec![group(
-                        "autoencoder",
-                        store.ids_under("autoencoder"),
-                        1e-3,
-                        steps,
-                    )];
+                    let groups = network_groups(&store, &["autoencoder"], 1e-3, steps);
                     run_engine(
                         (name, steps, BATCH),
                         &model,

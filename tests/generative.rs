@@ -96,19 +96,24 @@ fn mmd2_gradients_match_finite_differences_and_bad_input_is_refused() {
     assert!(GaussianKernels::median_distance(&DMatrix::<f64>::zeros(5, 2)).is_err());
 }
 
-/// A 1-D GAN: generator 1 → 16 → 16 → 1 from normal noise, discriminator 1 → 32 → 32 → 1.
-fn gan_1d(store: &mut ParamStore<f64>, seed: u64) -> Gan<Mlp, Mlp> {
-    let mut rng = common::rng(seed);
-    let generator = Mlp::new(
+/// The 1-D generator network, 1 → 16 → 16 → 1 (tanh).
+fn generator_1d(store: &mut ParamStore<f64>, rng: &mut rand_pcg::Pcg64) -> Mlp {
+    Mlp::new(
         store,
         "generator",
         &[1, 16, 16, 1],
         Activation::Tanh,
         Activation::Identity,
         Init::Xavier,
-        &mut rng,
+        rng,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A 1-D GAN: generator 1 → 16 → 16 → 1 from normal noise, discriminator 1 → 32 → 32 → 1.
+fn gan_1d(store: &mut ParamStore<f64>, seed: u64) -> Gan<Mlp, Mlp> {
+    let mut rng = common::rng(seed);
+    let generator = generator_1d(store, &mut rng);
     let discriminator = Mlp::new(
         store,
         "discriminator",
@@ -215,12 +220,14 @@ fn an_alternating_step_leaves_the_frozen_network_bit_identical() {
     assert!(gan.loss(&tape, &batch, &mut rng).is_err());
 }
 
-/// Draws of N(M, S²) standardised; the generated draws mapped back; mean and sd of 10,000.
-fn generated_moments(
+/// Trains `name` on 10,000 draws of N(M, S²), standardised; maps 10,000 generated draws back
+/// and checks their mean within 0.1 of M and their sd within 0.1·max(1, S) of S.
+fn reaches_target(
+    name: &str,
     train: impl Fn(&DMatrix<f64>, &mut ParamStore<f64>) -> Generator<Mlp>,
     mean: f64,
     sd: f64,
-) -> (f64, f64) {
+) {
     let data = gaussian_sample(10_000, &[mean], sd, 6);
     let units = Standardization::of(&data);
     let mut store = ParamStore::new();
@@ -232,13 +239,16 @@ fn generated_moments(
     );
     let m = draws.mean();
     let s = (draws.iter().map(|v| (v - m).powi(2)).sum::<f64>() / 9_999.0).sqrt();
-    (m, s)
+    println!("{name}: mean {m} (target {mean}), sd {s} (target {sd})");
+    assert!((m - mean).abs() < 0.1, "{name}: mean {m}");
+    assert!((s - sd).abs() < 0.1 * sd.max(1.0), "{name}: sd {s}");
 }
 
 #[test]
 fn a_1d_gan_reaches_its_target() {
     let (mean, sd) = (-3.0, 2.5);
-    let (m, s) = generated_moments(
+    reaches_target(
+        "GAN",
         |data, store| {
             let gan = gan_1d(store, 8);
             let steps = 4000;
@@ -263,27 +273,16 @@ fn a_1d_gan_reaches_its_target() {
         mean,
         sd,
     );
-    println!("GAN: mean {m} (target {mean}), sd {s} (target {sd})");
-    assert!((m - mean).abs() < 0.1, "{m}");
-    assert!((s - sd).abs() < 0.1 * sd.max(1.0), "{s}");
 }
 
 #[test]
 fn a_1d_moment_matching_generator_reaches_its_target() {
     let (mean, sd) = (4.0, 0.3);
-    let (m, s) = generated_moments(
+    reaches_target(
+        "GMN",
         |data, store| {
             let mut rng = common::rng(10);
-            let network = Mlp::new(
-                store,
-                "generator",
-                &[1, 16, 16, 1],
-                Activation::Tanh,
-                Activation::Identity,
-                Init::Xavier,
-                &mut rng,
-            )
-            .unwrap();
+            let network = generator_1d(store, &mut rng);
             let model = MomentMatching {
                 generator: Generator {
                     network,
@@ -303,9 +302,6 @@ fn a_1d_moment_matching_generator_reaches_its_target() {
         mean,
         sd,
     );
-    println!("GMN: mean {m} (target {mean}), sd {s} (target {sd})");
-    assert!((m - mean).abs() < 0.1, "{m}");
-    assert!((s - sd).abs() < 0.1 * sd.max(1.0), "{s}");
 }
 
 /// A step size no network survives: the run ends with the typed divergence error.

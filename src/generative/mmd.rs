@@ -131,13 +131,9 @@ impl GaussianKernels {
     /// (1/m(m−1)) Σ_{i≠j} k(s_i, s_j) for a sample of m ≥ 2 rows.
     pub(crate) fn within<'t, T: Real>(&self, s: Var<'t, T>) -> Var<'t, T> {
         let rows = s.shape().0;
-        // The diagonal (each row with itself) is left out by a 0/1 mask.
-        let off_diagonal = s.tape().constant(DMatrix::from_fn(rows, rows, |i, j| {
-            if i == j { T::zero() } else { T::one() }
-        }));
-        (self.matrix(s, s) * off_diagonal)
-            .sum()
-            .scale(c(1.0 / (rows * (rows - 1)) as f64))
+        // Each row with itself is left out: the diagonal's sum taken off the whole sum.
+        let k = self.matrix(s, s);
+        (k.sum() - k.diagonal().sum()).scale(c(1.0 / (rows * (rows - 1)) as f64))
     }
 
     /// (2/mn) Σ_{i,j} k(x_i, y_j).
