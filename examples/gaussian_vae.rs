@@ -301,12 +301,15 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
             .expect("a valid template"),
     );
     let (mut curve_train, mut curve_test) = (Vec::new(), Vec::new());
+    let mut epoch_seconds = Vec::new();
     let mut training_seconds = 0.0;
     for epoch in first_epoch..=args.epochs {
         let start = Instant::now();
         let done = bar.position();
         let report = vae.train_epoch(&train.x, |rows| bar.set_position(done + rows as u64))?;
-        training_seconds += start.elapsed().as_secs_f64();
+        let seconds = start.elapsed().as_secs_f64();
+        epoch_seconds.push(seconds);
+        training_seconds += seconds;
         let mut rng = eval_rng(epoch);
         let (train_elbo, test_elbo) = (vae.elbo(&monitor, &mut rng)?, vae.elbo(&test.x, &mut rng)?);
         curve_train.push((epoch as f64, train_elbo));
@@ -325,7 +328,9 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
     let mut rng = eval_rng(0);
 
     let test_elbo = vae.elbo(&test.x, &mut rng)?;
+    let iwae_start = Instant::now();
     let test_iwae = vae.iwae(&test.x, args.iwae_k, &mut rng)?;
+    let iwae_seconds = iwae_start.elapsed().as_secs_f64();
     let recon = vae.reconstruction_error(&test.x);
     let active = vae.active_units(&test.x);
     let trained_epochs = (args.epochs + 1).saturating_sub(first_epoch);
@@ -371,7 +376,7 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
     };
     println!("  {trained} in {training_seconds:.2} s ({samples_per_sec:.0} samples/s)");
     println!(
-        "  test ELBO {test_elbo:.3} nats per image; IWAE (K = {}) {test_iwae:.3}",
+        "  test ELBO {test_elbo:.3} nats per image; IWAE (K = {}) {test_iwae:.3} ({iwae_seconds:.2} s)",
         args.iwae_k
     );
     println!(
@@ -411,10 +416,12 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         "init": format!("{:?}", args.init).to_lowercase(),
         "precision": if args.f64 { "f64" } else { "f32" },
         "seconds": training_seconds,
+        "epoch_seconds": epoch_seconds,
         "train_samples_per_sec": samples_per_sec,
         "test_elbo": test_elbo,
         "test_iwae": test_iwae,
         "iwae_k": args.iwae_k,
+        "iwae_seconds": iwae_seconds,
         "reconstruction_error": recon,
         "active_units": active,
         "converged": settled,

@@ -4,8 +4,13 @@
 //! for more memory than exists. Allocating it would abort the process (or let the kernel kill
 //! it after minutes of swapping), so every constructor that allocates from a user's size asks
 //! [`ensure_available`] first and returns [`Error::TooLarge`] instead.
+//!
+//! The crate also keeps the storage of large matrices between training steps for reuse:
+//! [`cached_bytes`] says how much, [`release_cached`] frees it.
 
 use crate::error::{Error, Result};
+use crate::kernels::buffers;
+use crate::real::Real;
 
 /// The product of `factors`, or `None` if it overflows.
 pub fn entries(factors: &[usize]) -> Option<usize> {
@@ -44,6 +49,21 @@ pub fn ensure_available<T>(
         });
     }
     Ok(())
+}
+
+/// Bytes of matrix storage the crate keeps for reuse, for `T`.
+///
+/// Tapes hand the storage of their large matrices back when they are dropped, and the next
+/// step's matrices of the same sizes are made in it: the system's allocator would otherwise
+/// unmap and fault that memory in again at every step. At most 1 GiB is kept per element type.
+pub fn cached_bytes<T: Real>() -> usize {
+    buffers::kept_bytes::<T>()
+}
+
+/// Frees the matrix storage kept for reuse (see [`cached_bytes`]): for a program that is done
+/// training and wants the memory back. Later steps allocate afresh and fill the cache again.
+pub fn release_cached<T: Real>() {
+    buffers::release::<T>();
 }
 
 /// Memory the system can give a process now: MemAvailable plus free swap on Linux; on other

@@ -18,7 +18,13 @@ mod sealed {
 /// normal draw and a matrix product that reaches the fast kernels with transposes and without
 /// copies. The trait is sealed: the matrix kernels exist for these two types only.
 pub trait Real:
-    RealField + Copy + Default + std::fmt::LowerExp + sealed::Sealed + crate::kernels::VectorMath
+    RealField
+    + Copy
+    + Default
+    + std::fmt::LowerExp
+    + sealed::Sealed
+    + crate::kernels::VectorMath
+    + crate::kernels::Recycled
 {
     /// Converts an `f64` constant (rounding to nearest for `f32`).
     fn of_f64(x: f64) -> Self;

@@ -1,7 +1,7 @@
 //! Elementwise operations: unary maps and binary operations with row/column broadcasting.
 
 use super::tape::{Op, Var};
-use crate::kernels::wide;
+use crate::kernels::{buffers, wide};
 use crate::real::{Real, c};
 use crate::special;
 use nalgebra::DMatrix;
@@ -246,10 +246,17 @@ pub(crate) fn zip_broadcast<T: Real>(
     f: impl Fn(T, T) -> T,
 ) -> DMatrix<T> {
     if a.shape() == b.shape() {
-        return a.zip_map(b, f);
+        let mut out = buffers::uninitialized(a.nrows(), a.ncols());
+        let entries = out
+            .as_mut_slice()
+            .iter_mut()
+            .zip(a.as_slice().iter().zip(b.as_slice()));
+        wide(a.len(), || entries.for_each(|(o, (&x, &y))| *o = f(x, y)));
+        return out;
     }
     let (r, c) = broadcast_shape(a.shape(), b.shape(), what);
-    let mut out = DMatrix::zeros(r, c);
+    // Every entry is written below.
+    let mut out = buffers::uninitialized(r, c);
     // Column j of an operand: its own column j, or its only column; a one-row operand repeats
     // its single entry down the column.
     for (j, out_col) in out.as_mut_slice().chunks_exact_mut(r).enumerate() {
@@ -279,7 +286,7 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
     if g.shape() == shape {
         return g;
     }
-    let mut out = DMatrix::zeros(shape.0, shape.1);
+    let mut out = buffers::zeros(shape.0, shape.1);
     let rows = g.nrows();
     for (j, col) in g.as_slice().chunks_exact(rows.max(1)).enumerate() {
         let jj = if shape.1 == 1 { 0 } else { j };
@@ -301,7 +308,7 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
 impl<'t, T: Real> Var<'t, T> {
     pub(crate) fn unary(self, op: UnaryOp<T>) -> Var<'t, T> {
         // A copy mapped in place: a plain slice loop, which vectorises (a collected map did not).
-        let mut value = self.with_value(DMatrix::clone);
+        let mut value = self.with_value(buffers::copy);
         let (len, entries) = (value.len(), value.as_mut_slice().iter_mut());
         with_known_variant!(op => wide(len, #[inline(always)] || {
             for y in entries {
@@ -437,8 +444,18 @@ pub(crate) fn binary_vjp<T: Real>(
     need: (bool, bool),
 ) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
     let (ga, gb) = match op {
-        BinaryOp::Add => (need.0.then(|| g.clone()), need.1.then(|| g.clone())),
-        BinaryOp::Sub => (need.0.then(|| g.clone()), need.1.then(|| -g)),
+        BinaryOp::Add => (
+            need.0.then(|| buffers::copy(g)),
+            need.1.then(|| buffers::copy(g)),
+        ),
+        BinaryOp::Sub => (
+            need.0.then(|| buffers::copy(g)),
+            need.1.then(|| {
+                let mut minus = buffers::copy(g);
+                minus.neg_mut();
+                minus
+            }),
+        ),
         BinaryOp::Mul => (
             need.0.then(|| zip_broadcast(g, b, "mul", |g, b| g * b)),
             need.1.then(|| zip_broadcast(g, a, "mul", |g, a| g * a)),
@@ -447,8 +464,10 @@ pub(crate) fn binary_vjp<T: Real>(
             need.0.then(|| zip_broadcast(g, b, "div", |g, b| g / b)),
             need.1.then(|| {
                 // d(a/b)/db = -y/b
-                let gy = g.component_mul(y);
-                zip_broadcast(&gy, b, "div", |gy, b| -gy / b)
+                let gy = zip_broadcast(g, y, "mul", |g, y| g * y);
+                let gb = zip_broadcast(&gy, b, "div", |gy, b| -gy / b);
+                buffers::recycle(gy);
+                gb
             }),
         ),
     };

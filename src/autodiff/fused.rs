@@ -4,7 +4,7 @@
 
 use super::elementwise::{sigmoid, softplus};
 use super::tape::{Op, Var};
-use crate::kernels::wide;
+use crate::kernels::{buffers, wide};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -26,13 +26,14 @@ impl<'t, T: Real> Var<'t, T> {
                 "bernoulli_log_prob: logits and targets differ in shape"
             );
             let rows = l.nrows().max(1);
-            let mut out = DMatrix::zeros(l.nrows(), 1);
+            let mut out = buffers::zeros(l.nrows(), 1);
             let columns = l
                 .as_slice()
                 .chunks_exact(rows)
                 .zip(xv.as_slice().chunks_exact(rows));
             let residual = if wants_gradient {
-                let mut residual = DMatrix::zeros(l.nrows(), l.ncols());
+                // Every entry is written below.
+                let mut residual = buffers::uninitialized(l.nrows(), l.ncols());
                 let slots = residual.as_mut_slice().chunks_exact_mut(rows);
                 wide(
                     l.len(),
@@ -96,7 +97,7 @@ pub(crate) fn bernoulli_vjp<T: Real>(
 /// Row i of `m` times g_i.
 fn scale_rows<T: Real>(m: &DMatrix<T>, g: &DMatrix<T>) -> DMatrix<T> {
     let rows = m.nrows().max(1);
-    let mut out = m.clone();
+    let mut out = buffers::copy(m);
     wide(
         m.len(),
         #[inline(always)]

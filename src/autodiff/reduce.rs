@@ -1,6 +1,7 @@
 //! Reductions: sums, means and log-sum-exp over everything, each row or each column.
 
 use super::tape::{Op, Var};
+use crate::kernels::buffers;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -93,7 +94,17 @@ fn spread<T: Real>(
     shape: (usize, usize),
     weight: impl Fn(usize, usize) -> T,
 ) -> DMatrix<T> {
-    DMatrix::from_fn(shape.0, shape.1, |i, j| g[how.slot(i, j)] * weight(i, j))
+    let mut out = buffers::uninitialized(shape.0, shape.1);
+    for (j, column) in out
+        .as_mut_slice()
+        .chunks_exact_mut(shape.0.max(1))
+        .enumerate()
+    {
+        for (i, o) in column.iter_mut().enumerate() {
+            *o = g[how.slot(i, j)] * weight(i, j);
+        }
+    }
+    out
 }
 
 impl<'t, T: Real> Var<'t, T> {

@@ -1,6 +1,7 @@
 //! Operations that move entries around: slices, concatenation, reshaping and tiling.
 
 use super::tape::{Op, Var};
+use crate::kernels::buffers;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -36,7 +37,7 @@ impl<'t, T: Real> Var<'t, T> {
                 "concat_columns: row counts differ"
             );
             let cols = values.iter().map(|v| v.ncols()).sum();
-            let mut out = DMatrix::zeros(rows, cols);
+            let mut out = buffers::uninitialized(rows, cols);
             let mut at = 0;
             for v in values {
                 out.columns_mut(at, v.ncols()).copy_from(*v);
@@ -60,7 +61,7 @@ impl<'t, T: Real> Var<'t, T> {
                 "concat_rows: column counts differ"
             );
             let rows = values.iter().map(|v| v.nrows()).sum();
-            let mut out = DMatrix::zeros(rows, cols);
+            let mut out = buffers::uninitialized(rows, cols);
             let mut at = 0;
             for v in values {
                 out.rows_mut(at, v.nrows()).copy_from(*v);
@@ -96,7 +97,22 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn tile_rows(self, times: usize) -> Self {
         let value = self.with_value(|v| {
             let r = v.nrows();
-            DMatrix::from_fn(r * times, v.ncols(), |i, j| v[(i % r, j)])
+            let mut out = buffers::uninitialized(r * times, v.ncols());
+            if r > 0 {
+                let sources = v.as_slice().chunks_exact(r);
+                for (column, source) in out.as_mut_slice().chunks_exact_mut(r * times).zip(sources)
+                {
+                    if r == 1 {
+                        // One entry repeated: a fill, not `times` one-entry copies.
+                        column.fill(source[0]);
+                    } else {
+                        column
+                            .chunks_exact_mut(r)
+                            .for_each(|copy| copy.copy_from_slice(source));
+                    }
+                }
+            }
+            out
         });
         self.record(value, Op::TileRows { a: self.id, times })
     }
@@ -109,7 +125,7 @@ pub(crate) fn embed<T: Real>(
     row: usize,
     col: usize,
 ) -> DMatrix<T> {
-    let mut out = DMatrix::zeros(shape.0, shape.1);
+    let mut out = buffers::zeros(shape.0, shape.1);
     out.view_mut((row, col), g.shape()).copy_from(g);
     out
 }
@@ -117,9 +133,14 @@ pub(crate) fn embed<T: Real>(
 /// Sums the `times` stacked blocks of `g`: the vector-Jacobian product of [`Var::tile_rows`].
 pub(crate) fn untile<T: Real>(g: &DMatrix<T>, times: usize) -> DMatrix<T> {
     let r = g.nrows() / times;
-    let mut out = DMatrix::zeros(r, g.ncols());
-    for k in 0..times {
-        out += g.rows(k * r, r);
+    let mut out = buffers::zeros(r, g.ncols());
+    if r > 0 {
+        let blocks = g.as_slice().chunks_exact(r * times);
+        for (column, blocks) in out.as_mut_slice().chunks_exact_mut(r).zip(blocks) {
+            for block in blocks.chunks_exact(r) {
+                column.iter_mut().zip(block).for_each(|(o, &v)| *o += v);
+            }
+        }
     }
     out
 }

@@ -3,7 +3,7 @@
 use super::elementwise::{BinaryOp, UnaryOp};
 use super::reduce::Reduce;
 use crate::error::{Error, Result};
-use crate::kernels::{PIECE, wide, worth_spreading};
+use crate::kernels::{PIECE, buffers, wide, worth_spreading};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use crate::validate::first_failing;
@@ -323,6 +323,23 @@ impl<'p, T: Real> Tape<'p, T> {
     }
 }
 
+impl<T: Real> Drop for Node<T> {
+    /// Hands the value the tape computed back for the next tape's matrices. (On the node, not
+    /// on [`Tape`]: a `Drop` on the tape would keep its borrow of the parameter store alive to
+    /// the end of the scope, and a caller could no longer update the store after its last use.)
+    fn drop(&mut self) {
+        if let Value::Owned(m) = &mut self.value {
+            buffers::recycle(std::mem::replace(m, DMatrix::zeros(0, 0)));
+        }
+        if let Op::BernoulliLogits {
+            residual: Some(r), ..
+        } = &mut self.op
+        {
+            buffers::recycle(std::mem::replace(r, DMatrix::zeros(0, 0)));
+        }
+    }
+}
+
 /// True if `f` holds for any parent node index of `op` (checked without allocating).
 pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool {
     match op {
@@ -374,14 +391,15 @@ fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
                     },
                 )
             };
-            let (acc, g) = (acc.as_mut_slice(), g.as_slice());
-            if worth_spreading(g.len()) {
+            let (acc, values) = (acc.as_mut_slice(), g.as_slice());
+            if worth_spreading(values.len()) {
                 acc.par_chunks_mut(PIECE)
-                    .zip(g.par_chunks(PIECE))
+                    .zip(values.par_chunks(PIECE))
                     .for_each(add);
             } else {
-                add((acc, g));
+                add((acc, values));
             }
+            buffers::recycle(g);
         }
         None => *slot = Some(g),
     }
@@ -477,9 +495,13 @@ impl<T: Real> Gradients<T> {
     ///
     /// # Panics
     /// If the two come from different stores.
-    pub(crate) fn add(&mut self, other: Gradients<T>) {
+    pub(crate) fn add(&mut self, mut other: Gradients<T>) {
         assert_eq!(self.store, other.store, "gradients of different stores");
-        for (mine, theirs) in self.params.iter_mut().zip(other.params) {
+        for (mine, theirs) in self
+            .params
+            .iter_mut()
+            .zip(std::mem::take(&mut other.params))
+        {
             if let Some(g) = theirs {
                 accumulate(mine, g);
             }
@@ -491,6 +513,15 @@ impl<T: Real> Gradients<T> {
         self.iter()
             .find(|(_, g)| first_failing(g.as_slice(), |v| v.is_finite()).is_some())
             .map(|(id, _)| id)
+    }
+}
+
+impl<T: Real> Drop for Gradients<T> {
+    /// Hands the gradients' storage back for the next step's matrices.
+    fn drop(&mut self) {
+        for g in self.nodes.drain(..).chain(self.params.drain(..)).flatten() {
+            buffers::recycle(g);
+        }
     }
 }
 

@@ -7,8 +7,9 @@ use super::linalg::{cholesky_vjp, lower_mask, matmul_vjp, solve_lower_vjp};
 use super::reduce::{logsumexp_vjp, sum_vjp};
 use super::shape::{embed, untile};
 use super::tape::{Node, Op};
+use crate::kernels::buffers;
 use crate::real::Real;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, Dyn};
 
 /// Sends `g`, the gradient of node `i`, to its parents through `emit(parent, contribution)`.
 /// Parents that need no gradient get nothing (and cost nothing).
@@ -26,9 +27,18 @@ pub(crate) fn propagate<T: Real>(
             emit(p, c)
         }
     };
+    // Ops whose parent's gradient is `g` itself, transformed in place; the others read `g`, which
+    // then goes back to the recycled buffers.
     match nodes[i].op {
-        Op::Constant | Op::Input | Op::Param(_) => {}
-        Op::Unary(op, a) => send(a, Some(unary_vjp(op, value(a), y, g))),
+        Op::Unary(op, a) => return send(a, Some(unary_vjp(op, value(a), y, g))),
+        Op::Reshape(a) => {
+            let (r, c) = value(a).shape();
+            return send(a, Some(g.reshape_generic(Dyn(r), Dyn(c))));
+        }
+        _ => {}
+    }
+    match nodes[i].op {
+        Op::Constant | Op::Input | Op::Param(_) | Op::Unary(..) | Op::Reshape(_) => {}
         Op::Binary(op, a, b) => {
             let (ga, gb) = binary_vjp(op, value(a), value(b), y, &g, (needs(a), needs(b)));
             send(a, ga);
@@ -42,10 +52,6 @@ pub(crate) fn propagate<T: Real>(
         Op::Reduce(how, a) => send(a, Some(sum_vjp(how, value(a).shape(), &g))),
         Op::LogSumExp(how, a) => send(a, Some(logsumexp_vjp(how, value(a), y, &g))),
         Op::Transpose(a) => send(a, Some(g.transpose())),
-        Op::Reshape(a) => {
-            let (r, c) = value(a).shape();
-            send(a, Some(DMatrix::from_column_slice(r, c, g.as_slice())));
-        }
         Op::LowerTriangle {
             a,
             include_diagonal,
@@ -118,4 +124,5 @@ pub(crate) fn propagate<T: Real>(
             send(x, gx);
         }
     }
+    buffers::recycle(g);
 }

@@ -1,6 +1,7 @@
 //! Matrix products: the one entry point to the GEMM kernels (the gemm crate's, called
 //! single-threaded) and the plain loops used for products too small to pay for packing.
 
+use super::buffers;
 use super::wide::worth_spreading;
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -38,7 +39,7 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
     // Packing for the blocked kernel costs O(mk + kn): not worth it for tiny products or for
     // matrix-vector shapes, where it would cost as much as the product itself.
     if m * n * k <= 4096 || m.min(n) <= 4 {
-        let mut out = DMatrix::<T>::zeros(m, n);
+        let mut out = buffers::zeros::<T>(m, n);
         small_matmul(
             a.as_slice(),
             (ra, ca),
@@ -50,7 +51,7 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
         return out;
     }
     // No zeroing: with β = 0 the kernel writes every entry of c without reading it.
-    let mut out = Vec::<T>::with_capacity(m * n);
+    let mut out = buffers::uninitialized::<T>(m, n);
     let product = Product {
         m,
         k,
@@ -65,13 +66,11 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
         1
     };
     // SAFETY: the strides describe op(a) (m x k), op(b) (k x n) and out (m x n) inside their
-    // column-major buffers (out's capacity is m * n), and `out` outlives the call.
+    // column-major buffers, and `out` outlives the call.
     unsafe {
         product.run(pieces);
-        // Every one of the m * n entries has been written.
-        out.set_len(m * n);
     }
-    DMatrix::from_vec(m, n, out)
+    out
 }
 
 /// One `c = op(a) op(b)` on raw column-major parts: sizes, then (pointer, row stride, column
@@ -161,7 +160,9 @@ fn small_matmul<T: Real>(
     (m, k, n): (usize, usize, usize),
 ) {
     let (ra, ca, rb, cb) = (ra as usize, ca as usize, rb as usize, cb as usize);
-    if ra == 1 {
+    // A single row (m = 1) is contiguous either way: dot products with op(b)'s columns beat
+    // axpys of length 1.
+    if ra == 1 && !(m == 1 && ca == 1) {
         // op(a) has contiguous columns: out[:, j] += op(a)[:, p] * op(b)[p, j].
         for j in 0..n {
             let col = &mut out[j * m..(j + 1) * m];

@@ -1,11 +1,14 @@
-//! The numeric kernels: matrix products, vectorised maths and the rules for running hot loops
-//! wide and on every core. Nothing here knows about models; everything above calls through these
-//! few functions, which is the boundary a GPU backend will have to provide.
+//! The numeric kernels: matrix products, vectorised maths, recycled storage and the rules for
+//! running hot loops wide and on every core. Nothing here knows about models; everything above
+//! calls through these few functions, which is the boundary a GPU backend will have to provide.
 
+pub(crate) mod buffers;
 mod matmul;
 mod vmath;
 mod wide;
 
+#[doc(hidden)]
+pub use buffers::Recycled;
 pub use matmul::matmul;
 #[doc(hidden)]
 pub use vmath::VectorMath;

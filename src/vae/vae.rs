@@ -20,6 +20,7 @@ use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::path::Path;
@@ -208,8 +209,9 @@ pub struct EpochReport {
     pub skipped: usize,
 }
 
-/// Entries (rows × particles × columns) evaluated on one tape, to bound memory.
-const EVALUATION_BUDGET: usize = 1 << 22;
+/// Entries (rows × particles × columns) evaluated on one tape, to bound memory: each thread
+/// holds one such tape (a few matrices of this many entries) at a time.
+const EVALUATION_BUDGET: usize = 1 << 20;
 
 /// Rows of `columns`-wide data evaluated on one tape with `particles` draws each: as many as
 /// the budget allows, at least one.
@@ -562,6 +564,11 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
     /// The mean per row of `data` of any bound (`objective`), evaluated in chunks of rows that
     /// keep each tape within a fixed budget of entries, so memory stays bounded.
     ///
+    /// The chunks run in parallel on rayon's threads, each on an evaluation tape with its own
+    /// generator seeded from `rng`. The chunks, their seeds and the order in which their sums
+    /// are added depend only on the data's size, never on the thread count: the result is the
+    /// same to the bit on any number of threads.
+    ///
     /// # Errors
     /// As [`Svi::validate_data`] and [`Objective::validate`]; [`Error::TooLarge`] if even one
     /// row's particles do not fit in memory.
@@ -577,15 +584,23 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
         let log_jacobian = self.log_jacobian(data.ncols());
         let data = &*self.standardize(data);
         let rows_per_chunk = rows_per_chunk(objective.particles, data.ncols());
-        let mut total = 0.0;
-        for start in (0..data.nrows()).step_by(rows_per_chunk) {
-            let rows = rows_per_chunk.min(data.nrows() - start);
-            // Validated above as a whole; the result is the sum over the chunk's rows.
-            let chunk = Arc::new(data.rows(start, rows).into_owned());
-            total += self
-                .svi
-                .evaluate_batch(&self.params, &chunk, &objective, rng)?;
-        }
+        let chunks: Vec<(usize, u64)> = (0..data.nrows())
+            .step_by(rows_per_chunk)
+            .map(|start| (start, rng.next_u64()))
+            .collect();
+        // The networks and their parameters, not the trainer (whose optimizer is not Sync).
+        let (svi, params) = (&self.svi, &self.params);
+        let sums = chunks
+            .par_iter()
+            .map(|&(start, seed)| {
+                let rows = rows_per_chunk.min(data.nrows() - start);
+                // Validated above as a whole; the result is the sum over the chunk's rows.
+                let chunk = Arc::new(data.rows(start, rows).into_owned());
+                let mut rng = Pcg64::seed_from_u64(seed);
+                svi.evaluate_batch(params, &chunk, &objective, &mut rng)
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        let total: f64 = sums.iter().sum();
         Ok(total / data.nrows() as f64 - log_jacobian)
     }
 
@@ -594,9 +609,11 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
     /// not finish before it spends time training.
     ///
     /// # Errors
-    /// [`Error::TooLarge`] if even one row's particles do not fit.
+    /// [`Error::TooLarge`] if the tapes of rayon's threads, each for a chunk of at least one
+    /// row's particles, do not fit.
     pub fn check_evaluation_size(&self, particles: usize, columns: usize) -> Result<()> {
-        // A tape holds a few matrices of particles x (data + latent) entries per row.
+        // A tape holds a few matrices of particles x (data + latent) entries per row, and every
+        // thread holds one.
         let latent = Prior::<T>::dim(&self.svi.prior);
         ensure_available::<T>(
             "an evaluation",
@@ -606,6 +623,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
                 particles,
                 columns.max(1) + latent,
                 8,
+                rayon::current_num_threads(),
             ]),
         )
     }
