@@ -90,7 +90,15 @@ proptest! {
         assert_grads(&[a.clone(), b.clone()], |v| v[0].matmul(v[1]));
         assert_grads(&[a.clone(), b.transpose()], |v| v[0].matmul_t(v[1]));
         assert_grads(&[a.transpose(), b.clone()], |v| v[0].t_matmul(v[1]));
-        assert_grads(&[a], |v| v[0].transpose());
+        assert_grads(&[a.clone()], |v| v[0].transpose());
+        let bias = random(1, n, seed ^ 2);
+        assert_grads(&[a.clone(), b.clone(), bias.clone()], |v| v[0].affine(v[1], v[2]));
+        // The same as the product plus the broadcast bias, up to the order of the additions.
+        let tape = Tape::<f64>::new();
+        let (x, w, c) = (tape.constant(a), tape.constant(b), tape.constant(bias));
+        let fused = x.affine(w, c).value();
+        let apart = (x.matmul(w) + c).value();
+        prop_assert!((&*fused - &*apart).amax() <= 1e-12 * (1.0 + apart.amax()));
     }
 
     #[test]
@@ -99,6 +107,7 @@ proptest! {
         let a = random(20, 20, seed);
         let b = random(20, 20, seed ^ 1);
         assert_grads(&[a.clone(), b.clone()], |v| v[0].matmul(v[1]));
+        assert_grads(&[a.clone(), b.clone(), random(1, 20, seed ^ 2)], |v| v[0].affine(v[1], v[2]));
         assert_grads(&[a, b], |v| v[0].t_matmul(v[1]).tanh());
     }
 

@@ -2,7 +2,7 @@
 //! Gaussian needs (lower triangles, diagonals, triangular solves).
 
 use super::tape::{Op, Var};
-use crate::kernels::matmul;
+use crate::kernels::{buffers, matmul, matmul_add, wide};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -17,6 +17,39 @@ impl<'t, T: Real> Var<'t, T> {
                 b: other.id,
                 ta,
                 tb,
+            },
+        )
+    }
+
+    /// `self * w + b`, a dense layer's pre-activation, with `b` a single row added to every row
+    /// of the product. The same as `self.matmul(w) + b`, in one node: the bias is broadcast
+    /// into the output first and the product's kernel adds to it, so neither the sum nor its
+    /// gradient takes a pass (or a matrix) of its own.
+    ///
+    /// # Panics
+    /// If the inner dimensions differ or `b` is not one row as wide as `w`.
+    pub fn affine(self, w: Var<'t, T>, b: Var<'t, T>) -> Self {
+        let value = Var::with_values([self, w, b], |[x, w, b]| {
+            assert_eq!(
+                b.shape(),
+                (1, w.ncols()),
+                "affine: the bias is not one row as wide as the weights"
+            );
+            let rows = x.nrows();
+            let mut out = buffers::uninitialized(rows, w.ncols());
+            if rows > 0 {
+                for (column, &bias) in out.as_mut_slice().chunks_exact_mut(rows).zip(b.iter()) {
+                    column.fill(bias);
+                }
+            }
+            matmul_add(x, false, w, false, out)
+        });
+        self.record(
+            value,
+            Op::Affine {
+                x: self.id,
+                w: w.id,
+                b: b.id,
             },
         )
     }
@@ -166,6 +199,18 @@ pub(crate) fn lower_mask<T: Real>(m: &DMatrix<T>, include_diagonal: bool) -> DMa
 }
 
 /// Vector-Jacobian products of `C = op(A) op(B)`.
+/// The sum of each column of `g`, as one row: the gradient of a bias broadcast down the rows.
+pub(crate) fn column_sums<T: Real>(g: &DMatrix<T>) -> DMatrix<T> {
+    let rows = g.nrows().max(1);
+    let mut out = DMatrix::zeros(1, g.ncols());
+    wide(g.len(), || {
+        for (o, column) in out.iter_mut().zip(g.as_slice().chunks_exact(rows)) {
+            *o = column.iter().fold(T::zero(), |acc, &v| acc + v);
+        }
+    });
+    out
+}
+
 pub(crate) fn matmul_vjp<T: Real>(
     a: &DMatrix<T>,
     b: &DMatrix<T>,

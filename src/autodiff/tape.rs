@@ -30,6 +30,12 @@ pub(crate) enum Op<T: Real> {
         ta: bool,
         tb: bool,
     },
+    /// `x w + b` with `b` one row, broadcast down the rows.
+    Affine {
+        x: usize,
+        w: usize,
+        b: usize,
+    },
     Reduce(Reduce, usize),
     LogSumExp(Reduce, usize),
     Transpose(usize),
@@ -367,6 +373,7 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
         | Op::BernoulliLogits {
             logits: a, x: b, ..
         } => f(*a) || f(*b),
+        Op::Affine { x, w, b } => f(*x) || f(*w) || f(*b),
         Op::ConcatColumns(v) | Op::ConcatRows(v) => v.iter().any(|&p| f(p)),
     }
 }

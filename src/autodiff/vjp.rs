@@ -3,7 +3,7 @@
 
 use super::elementwise::{binary_vjp, unary_vjp};
 use super::fused::bernoulli_vjp;
-use super::linalg::{cholesky_vjp, lower_mask, matmul_vjp, solve_lower_vjp};
+use super::linalg::{cholesky_vjp, column_sums, lower_mask, matmul_vjp, solve_lower_vjp};
 use super::reduce::{logsumexp_vjp, sum_vjp};
 use super::shape::{embed, untile};
 use super::tape::{Node, Op};
@@ -43,6 +43,12 @@ pub(crate) fn propagate<T: Real>(
             let (ga, gb) = binary_vjp(op, value(a), value(b), y, &g, (needs(a), needs(b)));
             send(a, ga);
             send(b, gb);
+        }
+        Op::Affine { x, w, b } => {
+            let (gx, gw) = matmul_vjp(value(x), value(w), false, false, &g, (needs(x), needs(w)));
+            send(x, gx);
+            send(w, gw);
+            send(b, needs(b).then(|| column_sums(&g)));
         }
         Op::MatMul { a, b, ta, tb } => {
             let (ga, gb) = matmul_vjp(value(a), value(b), ta, tb, &g, (needs(a), needs(b)));

@@ -5,6 +5,7 @@ use super::loss::{Batch, Loss};
 use crate::autodiff::{Gradients, Tape};
 use crate::data::row_block;
 use crate::error::Result;
+use crate::kernels::with_product_threads;
 use crate::params::ParamStore;
 use crate::real::Real;
 use rand::{Rng, SeedableRng};
@@ -12,9 +13,11 @@ use rand_pcg::Pcg64;
 use rayon::prelude::*;
 use std::sync::Arc;
 
-/// The fewest rows a shard gets: below this, a thread's share of the work no longer pays for
-/// its tape and its synchronisation.
-pub(crate) const MIN_SHARD_ROWS: usize = 16;
+/// The fewest rows a shard gets. Every shard pays for a full set of parameter gradients (and
+/// their merging) and repacks the weights for each of its products, whatever its size; below
+/// this many rows that fixed cost outweighs the shard's share of the work, and its threads serve
+/// the fewer, larger shards' products instead (see [`loss_and_gradients`]).
+pub(crate) const MIN_SHARD_ROWS: usize = 32;
 
 /// The loss on `batch` and its gradient with respect to the parameters marked in `trainable`,
 /// on a tape of its own.
@@ -39,8 +42,11 @@ where
 ///
 /// The batch is cut into shards of consecutive rows, one per thread of rayon's pool (each at
 /// least [`MIN_SHARD_ROWS`] rows); each shard is differentiated on its own tape with its own
-/// generator seeded from `rng`, and the values and gradients are added in shard order. The
-/// numbers then depend on the seed and on the number of threads, not on the scheduling.
+/// generator seeded from `rng`. When the shards are fewer than the threads, each shard's large
+/// products are split over its share of them. The values and gradients are then added pairwise
+/// in a fixed tree (shards 0 + 1, 2 + 3, ..., then those sums pairwise), the pairs of a level in
+/// parallel, so that merging 16 shards costs four rounds, not fifteen. The numbers depend on
+/// the seed and on the number of threads, not on the scheduling.
 pub(crate) fn loss_and_gradients<T, L, R>(
     loss: &L,
     store: &ParamStore<T>,
@@ -54,8 +60,9 @@ where
     R: Rng + ?Sized,
 {
     let rows = batch.x.nrows();
+    let threads = rayon::current_num_threads();
     let shards = if loss.row_separable() {
-        (rows / MIN_SHARD_ROWS).clamp(1, rayon::current_num_threads())
+        (rows / MIN_SHARD_ROWS).clamp(1, threads)
     } else {
         1
     };
@@ -69,21 +76,43 @@ where
             (part, rng.next_u64())
         })
         .collect();
-    let mut results = parts
+    let share = threads / shards;
+    let mut level = parts
         .par_iter()
         .map(|(part, seed)| {
             let mut rng = Pcg64::seed_from_u64(*seed);
             let shard = Batch { x: part, ..*batch };
-            differentiate(loss, store, trainable, &shard, &mut rng)
+            with_product_threads(share, || {
+                differentiate(loss, store, trainable, &shard, &mut rng)
+            })
         })
-        .collect::<Result<Vec<_>>>()?
-        .into_iter();
-    let (mut value, mut grads) = results.next().expect("at least two shards");
-    for (v, g) in results {
-        value += v;
-        grads.add(g);
+        .collect::<Result<Vec<_>>>()?;
+    // Pairs merged on the pool while there are more than two; the last pair from the caller,
+    // where the additions spread over every thread.
+    while level.len() > 2 {
+        level = level
+            .into_par_iter()
+            .chunks(2)
+            .map(|pair| {
+                pair.into_iter()
+                    .reduce(merge)
+                    .expect("a chunk is never empty")
+            })
+            .collect();
     }
-    Ok((value, grads))
+    Ok(level
+        .into_iter()
+        .reduce(merge)
+        .expect("at least two shards"))
+}
+
+/// The sum of two shards' values and gradients.
+fn merge<T: Real>(
+    (value, mut grads): (T, Gradients<T>),
+    (other_value, other): (T, Gradients<T>),
+) -> (T, Gradients<T>) {
+    grads.add(other);
+    (value + other_value, grads)
 }
 
 #[cfg(test)]
@@ -99,8 +128,9 @@ mod tests {
 
     type Vae = Svi<StandardNormal, BernoulliDecoder, GaussianEncoder>;
 
-    /// A small VAE (6 pixels, 2 latents), 32 data rows in [0, 1], and the decoder's output bias.
-    fn small_vae() -> (Vae, ParamStore<f64>, Arc<DMatrix<f64>>, ParamId) {
+    /// A small VAE (6 pixels, 2 latents), `rows` data rows in [0, 1], and the decoder's output
+    /// bias.
+    fn small_vae(rows: usize) -> (Vae, ParamStore<f64>, Arc<DMatrix<f64>>, ParamId) {
         let mut rng = Pcg64::seed_from_u64(3);
         let mut store = ParamStore::new();
         let (relu, id) = (Activation::Relu, Activation::Identity);
@@ -117,7 +147,7 @@ mod tests {
             BernoulliDecoder::new(net),
             encoder,
         );
-        let x = DMatrix::from_fn(32, 6, |i, j| ((i * 7 + j * 3) % 5) as f64 / 4.0);
+        let x = DMatrix::from_fn(rows, 6, |i, j| ((i * 7 + j * 3) % 5) as f64 / 4.0);
         (svi, store, Arc::new(x), bias)
     }
 
@@ -137,11 +167,11 @@ mod tests {
     }
 
     #[test]
-    fn a_sharded_step_is_the_sum_of_its_shards_each_on_its_own_generator() {
-        let (svi, store, x, bias) = small_vae();
+    fn a_sharded_step_is_the_pairwise_sum_of_its_shards_each_on_its_own_generator() {
+        let (svi, store, x, bias) = small_vae(4 * MIN_SHARD_ROWS);
         let objective = Objective::default();
         let all = vec![true; store.len()];
-        let (value, grads) = on_threads(2, || {
+        let (value, grads) = on_threads(4, || {
             let mut rng = Pcg64::seed_from_u64(11);
             loss_and_gradients(
                 &svi.loss(objective),
@@ -152,25 +182,30 @@ mod tests {
             )
             .unwrap()
         });
-        // By hand: rows 0..16 and 16..32, generators seeded by two draws, scale 320 / 32.
+        // By hand: four shards of consecutive rows, generators seeded by four draws, added as
+        // (0 + 1) + (2 + 3).
         let mut rng = Pcg64::seed_from_u64(11);
-        let seeds = [rng.next_u64(), rng.next_u64()];
-        let mut want_value = 0.0;
-        let mut want_grad = DMatrix::zeros(1, 6);
-        for (s, seed) in seeds.into_iter().enumerate() {
-            let part = Arc::new(row_block(&x, 16 * s, 16));
-            let mut shard_rng = Pcg64::seed_from_u64(seed);
-            let (v, g) = differentiate(
-                &svi.loss(objective),
-                &store,
-                &all,
-                &batch(&part, 10.0),
-                &mut shard_rng,
-            )
-            .unwrap();
-            want_value += v;
-            want_grad += g.param(bias).unwrap();
-        }
+        let seeds: Vec<u64> = (0..4).map(|_| rng.next_u64()).collect();
+        let shards: Vec<(f64, DMatrix<f64>)> = seeds
+            .into_iter()
+            .enumerate()
+            .map(|(s, seed)| {
+                let part = Arc::new(row_block(&x, MIN_SHARD_ROWS * s, MIN_SHARD_ROWS));
+                let mut shard_rng = Pcg64::seed_from_u64(seed);
+                let (v, g) = differentiate(
+                    &svi.loss(objective),
+                    &store,
+                    &all,
+                    &batch(&part, 10.0),
+                    &mut shard_rng,
+                )
+                .unwrap();
+                (v, g.param(bias).unwrap().clone())
+            })
+            .collect();
+        let pair = |a: &(f64, DMatrix<f64>), b: &(f64, DMatrix<f64>)| (a.0 + b.0, &a.1 + &b.1);
+        let (want_value, want_grad) =
+            pair(&pair(&shards[0], &shards[1]), &pair(&shards[2], &shards[3]));
         assert_eq!(value, want_value);
         assert_eq!(grads.param(bias).unwrap(), &want_grad);
     }
@@ -179,7 +214,7 @@ mod tests {
     fn sharding_leaves_the_gradient_unbiased() {
         // The mean over many seeds of the decoder bias's gradient, on one thread (one tape) and
         // on two (two shards), must agree within the Monte Carlo error of their difference.
-        let (svi, store, x, bias) = small_vae();
+        let (svi, store, x, bias) = small_vae(2 * MIN_SHARD_ROWS);
         let objective = Objective::default();
         let all = vec![true; store.len()];
         let draws = 400;

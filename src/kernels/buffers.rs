@@ -12,9 +12,12 @@
 //! The free lists are shared by all threads behind one lock per element type: gradients made on
 //! a worker thread are freed on the thread that merges them, and must be found again by the
 //! workers on the next step. Only buffers of [`MIN_BYTES`] or more are kept (the allocator
-//! serves smaller ones from its own caches), and at most [`MAX_BYTES`] in all: past that the
-//! lists are emptied, so a change of shapes (a new batch size, an evaluation after training)
-//! cannot pin memory the new shapes never ask for again.
+//! serves smaller ones from its own caches), and of each length only as many as were handed out
+//! and not yet given back: a tape also holds matrices made elsewhere (by a model's own code, or
+//! an op that does not ask here), and keeping those too would grow the lists by a few every step.
+//! At most [`MAX_BYTES`] are kept in all: past that the lists are emptied, so a change of shapes
+//! (a new batch size, an evaluation after training) cannot pin memory the new shapes never ask
+//! for again.
 
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -28,8 +31,24 @@ const MAX_BYTES: usize = 1 << 30;
 
 /// Free buffers of one element type, by length.
 pub struct FreeLists<T> {
-    by_len: BTreeMap<usize, Vec<Vec<T>>>,
+    by_len: BTreeMap<usize, Slot<T>>,
     bytes: usize,
+}
+
+/// The buffers of one length.
+struct Slot<T> {
+    free: Vec<Vec<T>>,
+    /// Buffers of this length handed out and not given back yet.
+    out: usize,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            free: Vec::new(),
+            out: 0,
+        }
+    }
 }
 
 impl<T> FreeLists<T> {
@@ -80,8 +99,10 @@ pub(crate) fn uninitialized<T: Real>(rows: usize, cols: usize) -> DMatrix<T> {
     let len = rows * cols;
     if worth_keeping::<T>(len) {
         let mut lists = lock::<T>();
-        if let Some(buffer) = lists.by_len.get_mut(&len).and_then(Vec::pop) {
-            lists.bytes -= len * std::mem::size_of::<T>();
+        let slot = lists.by_len.entry(len).or_default();
+        slot.out += 1;
+        if let Some(buffer) = slot.free.pop() {
+            lists.bytes -= buffer.capacity() * std::mem::size_of::<T>();
             drop(lists);
             return DMatrix::from_vec(rows, cols, buffer);
         }
@@ -109,9 +130,14 @@ pub(crate) fn recycle<T: Real>(m: DMatrix<T>) {
     if !worth_keeping::<T>(len) {
         return;
     }
+    let mut lists = lock::<T>();
+    match lists.by_len.get_mut(&len) {
+        Some(slot) if slot.out > 0 => slot.out -= 1,
+        // More of this length given back than handed out: made elsewhere, not kept.
+        _ => return,
+    }
     let buffer: Vec<T> = m.data.into();
     let bytes = buffer.capacity() * std::mem::size_of::<T>();
-    let mut lists = lock::<T>();
     if lists.bytes + bytes > MAX_BYTES {
         // Emptied outside the lock: freeing a gigabyte takes a while.
         let old = std::mem::take(&mut lists.by_len);
@@ -121,7 +147,7 @@ pub(crate) fn recycle<T: Real>(m: DMatrix<T>) {
         lists = lock::<T>();
     }
     lists.bytes += bytes;
-    lists.by_len.entry(len).or_default().push(buffer);
+    lists.by_len.entry(len).or_default().free.push(buffer);
 }
 
 /// Frees every buffer kept for `T`.
@@ -148,7 +174,8 @@ mod tests {
         // f64 is used by other tests in parallel; an odd size no other test makes keeps this one
         // to itself.
         let (rows, cols) = (1031, 7);
-        let m = DMatrix::<f64>::from_element(rows, cols, 3.5);
+        let mut m = uninitialized::<f64>(rows, cols);
+        m.fill(3.5);
         let address = m.as_ptr();
         recycle(m);
         let other = uninitialized::<f64>(cols, rows + 1);
@@ -167,13 +194,34 @@ mod tests {
     fn a_dropped_tape_hands_its_values_back() {
         use crate::autodiff::Tape;
         let (rows, cols) = (517, 9);
-        let address = {
+        let addresses = {
             let tape = Tape::<f64>::new();
             let x = tape.constant(DMatrix::from_element(rows, cols, 2.0));
-            let y = x.exp();
-            y.with_value(|v| v.as_ptr())
+            let y = x.exp(); // its value is made here
+            [x, y].map(|v| v.with_value(|v| v.as_ptr()))
         };
-        assert_eq!(uninitialized::<f64>(rows, cols).as_ptr(), address);
+        // One buffer was handed out, so one of the two is kept.
+        assert!(addresses.contains(&uninitialized::<f64>(rows, cols).as_ptr()));
+    }
+
+    #[test]
+    fn only_as_many_buffers_are_kept_as_were_handed_out() {
+        let (rows, cols) = (2039, 3);
+        let handed = uninitialized::<f64>(rows, cols);
+        let made_elsewhere = DMatrix::<f64>::zeros(rows, cols);
+        let foreign = made_elsewhere.as_ptr();
+        recycle(made_elsewhere);
+        recycle(handed);
+        // One was handed out, so one is kept: the first given back. The second is freed.
+        let again = uninitialized::<f64>(rows, cols);
+        assert_eq!(again.as_ptr(), foreign);
+        // Given back, it is kept again; another foreign one, beyond what was handed out, is not.
+        recycle(again);
+        let ones = DMatrix::<f64>::from_element(rows, cols, 1.0);
+        let ones_address = ones.as_ptr();
+        recycle(ones);
+        assert_eq!(uninitialized::<f64>(rows, cols).as_ptr(), foreign);
+        assert_ne!(foreign, ones_address);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! single-threaded) and the plain loops used for products too small to pay for packing.
 
 use super::buffers;
-use super::wide::worth_spreading;
+use super::wide::product_threads;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -10,11 +10,46 @@ use nalgebra::DMatrix;
 ///
 /// Small products run a plain loop (the packing of the blocked kernel would cost more than the
 /// product); larger ones go to the gemm crate's kernels, split over rayon's threads when called
-/// from outside rayon's pool (inside it, a data-parallel step already uses every thread).
+/// from outside rayon's pool, and over the calling shard's share of them inside it (a
+/// data-parallel step with as many shards as threads leaves none to share).
 ///
 /// # Panics
 /// If the inner dimensions differ.
 pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DMatrix<T> {
+    let (m, n) = (
+        if ta { a.ncols() } else { a.nrows() },
+        if tb { b.nrows() } else { b.ncols() },
+    );
+    // No zeroing: with β = 0 the kernel writes every entry of c without reading it (the small
+    // loop adds, and asks for zeros itself).
+    let out = buffers::uninitialized::<T>(m, n);
+    product_into(a, ta, b, tb, out, false)
+}
+
+/// `c + op(a) * op(b)`, computed in `c`'s storage (a layer's bias, broadcast into `c`, is then
+/// added by the product's kernel instead of by a pass of its own).
+///
+/// # Panics
+/// If the inner dimensions differ or `c` is not `op(a)`'s rows by `op(b)`'s columns.
+pub(crate) fn matmul_add<T: Real>(
+    a: &DMatrix<T>,
+    ta: bool,
+    b: &DMatrix<T>,
+    tb: bool,
+    c: DMatrix<T>,
+) -> DMatrix<T> {
+    product_into(a, ta, b, tb, c, true)
+}
+
+/// `op(a) * op(b)`, plus `out`'s entries if `add`, in `out`'s storage.
+fn product_into<T: Real>(
+    a: &DMatrix<T>,
+    ta: bool,
+    b: &DMatrix<T>,
+    tb: bool,
+    mut out: DMatrix<T>,
+    add: bool,
+) -> DMatrix<T> {
     let (m, k) = if ta {
         (a.ncols(), a.nrows())
     } else {
@@ -29,6 +64,7 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
         k, k2,
         "matmul: inner dimensions differ ({m}x{k} times {k2}x{n})"
     );
+    assert_eq!(out.shape(), (m, n), "matmul: the output is not {m}x{n}");
     // Strides (row step, column step) of op(x) in x's column-major storage.
     let strides = |x: &DMatrix<T>, t: bool| -> (isize, isize) {
         let ld = x.nrows() as isize;
@@ -39,7 +75,9 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
     // Packing for the blocked kernel costs O(mk + kn): not worth it for tiny products or for
     // matrix-vector shapes, where it would cost as much as the product itself.
     if m * n * k <= 4096 || m.min(n) <= 4 {
-        let mut out = buffers::zeros::<T>(m, n);
+        if !add {
+            out.fill(T::zero());
+        }
         small_matmul(
             a.as_slice(),
             (ra, ca),
@@ -50,8 +88,6 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
         );
         return out;
     }
-    // No zeroing: with β = 0 the kernel writes every entry of c without reading it.
-    let mut out = buffers::uninitialized::<T>(m, n);
     let product = Product {
         m,
         k,
@@ -59,12 +95,9 @@ pub fn matmul<T: Real>(a: &DMatrix<T>, ta: bool, b: &DMatrix<T>, tb: bool) -> DM
         a: (a.as_ptr(), ra, ca),
         b: (b.as_ptr(), rb, cb),
         c: (out.as_mut_ptr(), 1, m as isize),
+        beta: if add { T::one() } else { T::zero() },
     };
-    let pieces = if worth_spreading(m * n * k) {
-        rayon::current_num_threads()
-    } else {
-        1
-    };
+    let pieces = product_threads(m * n * k);
     // SAFETY: the strides describe op(a) (m x k), op(b) (k x n) and out (m x n) inside their
     // column-major buffers, and `out` outlives the call.
     unsafe {
@@ -83,6 +116,8 @@ struct Product<T> {
     a: (*const T, isize, isize),
     b: (*const T, isize, isize),
     c: (*mut T, isize, isize),
+    /// 1 to add the product to c's entries, 0 to overwrite them (c is then not read).
+    beta: T,
 }
 
 // SAFETY: a `Product` is only run while the buffers it points into are alive (`matmul` waits for
@@ -100,9 +135,6 @@ impl<T: Real> Product<T> {
     /// of `c`, recursively. The split depends only on the shape and `pieces` (the thread count),
     /// never on the scheduling, so results repeat to the bit for a given thread count (the
     /// kernel's blocking follows each piece's shape, so another split may round differently).
-    /// Called from inside the pool (a
-    /// data-parallel training step), a product runs whole on its thread: the other threads are
-    /// busy with their own shards, and a split would only repack operands.
     ///
     /// # Safety
     /// As [`Real::gemm_raw`].
@@ -118,7 +150,7 @@ impl<T: Real> Product<T> {
                     T::one(),
                     self.a,
                     self.b,
-                    T::zero(),
+                    self.beta,
                     self.c,
                 )
             };
@@ -272,6 +304,7 @@ mod tests {
                     a: (a.as_ptr(), if ta { ld } else { 1 }, if ta { 1 } else { ld }),
                     b: (b.as_ptr(), 1, k as isize),
                     c: (out.as_mut_ptr(), 1, m as isize),
+                    beta: 0.0,
                 };
                 // SAFETY: the parts describe a, b and out above.
                 unsafe { product.run(pieces) };
@@ -286,6 +319,31 @@ mod tests {
                 assert!((&split - &whole).amax() <= 1e-5 * scale, "{pieces} pieces");
                 assert_eq!(split.as_slice(), product_in(pieces).as_slice());
             }
+        }
+    }
+    #[test]
+    fn inside_the_pool_a_product_uses_its_share_of_the_threads() {
+        use crate::kernels::with_product_threads;
+        let a = DMatrix::<f64>::from_fn(64, 600, |i, j| ((i * 7 + j * 3) as f64 * 0.01).sin());
+        let b = DMatrix::<f64>::from_fn(600, 256, |i, j| ((i * 5 + j) as f64 * 0.013).cos());
+        let whole = matmul(&a, false, &b, false);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        let (alone, shared) = pool.install(|| {
+            // On a pool thread a product runs whole unless a share of threads was given.
+            assert_eq!(product_threads(64 * 600 * 256), 1);
+            let alone = matmul(&a, false, &b, false);
+            let shared = with_product_threads(4, || {
+                assert_eq!(product_threads(64 * 600 * 256), 4);
+                matmul(&a, false, &b, false)
+            });
+            assert_eq!(product_threads(1), 1, "the share ends with the closure");
+            (alone, shared)
+        });
+        for product in [alone, shared] {
+            assert!((&product - &whole).amax() <= 1e-12 * whole.amax());
         }
     }
 }

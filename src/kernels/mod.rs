@@ -10,6 +10,7 @@ mod wide;
 #[doc(hidden)]
 pub use buffers::Recycled;
 pub use matmul::matmul;
+pub(crate) use matmul::matmul_add;
 #[doc(hidden)]
 pub use vmath::VectorMath;
-pub(crate) use wide::{PIECE, wide, worth_spreading};
+pub(crate) use wide::{PIECE, wide, with_product_threads, worth_spreading};

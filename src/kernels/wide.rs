@@ -38,6 +38,38 @@ pub(crate) fn wide<R>(entries: usize, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+use std::cell::Cell;
+
+thread_local! {
+    /// Threads of rayon's pool that the product on this (pool) thread may spread over: set by a
+    /// data-parallel step whose shards are fewer than the threads.
+    static PRODUCT_THREADS: Cell<usize> = const { Cell::new(1) };
+}
+
+/// Runs `f` (on one of rayon's threads) with `threads` of the pool counted as this thread's
+/// share for its matrix products: a step cut into fewer shards than there are threads lets each
+/// shard's large products use the idle ones.
+pub(crate) fn with_product_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    let before = PRODUCT_THREADS.replace(threads.max(1));
+    let result = f();
+    PRODUCT_THREADS.set(before);
+    result
+}
+
+/// Threads a product of `work` multiply-adds may be split over here: all of the pool's from
+/// outside it, this thread's share (see [`with_product_threads`]) from inside it.
+pub(crate) fn product_threads(work: usize) -> usize {
+    if rayon::current_thread_index().is_none() {
+        if work > PIECE {
+            rayon::current_num_threads()
+        } else {
+            1
+        }
+    } else {
+        PRODUCT_THREADS.get()
+    }
+}
+
 /// Entries per piece when a long loop is spread over rayon's threads.
 pub(crate) const PIECE: usize = 1 << 14;
 

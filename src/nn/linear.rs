@@ -51,7 +51,7 @@ impl Linear {
     /// x W + b on the tape of `x`.
     pub fn forward<'t, T: Real>(&self, x: Var<'t, T>) -> Var<'t, T> {
         let tape = x.tape();
-        x.matmul(tape.param(self.weight)) + tape.param(self.bias)
+        x.affine(tape.param(self.weight), tape.param(self.bias))
     }
 
     /// Input width.

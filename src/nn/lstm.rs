@@ -79,7 +79,7 @@ impl Lstm {
         let tape = x.tape();
         let n = self.hidden;
         let gates =
-            Var::concat_columns(&[x, h]).matmul(tape.param(self.weight)) + tape.param(self.bias);
+            Var::concat_columns(&[x, h]).affine(tape.param(self.weight), tape.param(self.bias));
         let input = gates.columns(0, n).sigmoid();
         let forget = gates.columns(n, n).sigmoid();
         let candidate = gates.columns(2 * n, n).tanh();

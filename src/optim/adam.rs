@@ -85,11 +85,8 @@ impl<T: Real> Optimizer<T> for Adam<T> {
             let update = |(((p, m), v), g): Slices<'_, T>| {
                 wide(
                     p.len(),
-                    // `move`: the constants are copied in. Captured by reference, they were
-                    // reloaded from memory at every entry (they might alias the slices, as far
-                    // as the compiler knew), and the loop ran one entry at a time.
                     #[inline(always)]
-                    move || {
+                    || {
                         for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
                             *m = b1 * *m + (T::one() - b1) * g;
                             *v = b2 * *v + (T::one() - b2) * g * g;
