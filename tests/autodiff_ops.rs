@@ -90,7 +90,7 @@ proptest! {
         assert_grads(&[a.clone(), b.clone()], |v| v[0].matmul(v[1]));
         assert_grads(&[a.clone(), b.transpose()], |v| v[0].matmul_t(v[1]));
         assert_grads(&[a.transpose(), b.clone()], |v| v[0].t_matmul(v[1]));
-        assert_grads(&[a.clone()], |v| v[0].transpose());
+        assert_grads(std::slice::from_ref(&a), |v| v[0].transpose());
         let bias = random(1, n, seed ^ 2);
         assert_grads(&[a.clone(), b.clone(), bias.clone()], |v| v[0].affine(v[1], v[2]));
         // The same as the product plus the broadcast bias, up to the order of the additions.
