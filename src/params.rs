@@ -140,6 +140,16 @@ impl<T: Real> ParamStore<T> {
         Arc::make_mut(&mut self.values[i])
     }
 
+    /// Mutable access to every value at once, in the store's order (for an update that runs
+    /// over all parameters in one parallel pass).
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut DMatrix<T>)> {
+        let store = self.id;
+        self.values
+            .iter_mut()
+            .enumerate()
+            .map(move |(i, v)| (ParamId::new(store, i), Arc::make_mut(v)))
+    }
+
     /// Replaces a value, keeping its shape.
     ///
     /// # Errors

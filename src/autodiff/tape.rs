@@ -378,6 +378,19 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
     }
 }
 
+/// `acc += g`, on the slices: nalgebra's `+=` walks both matrices with strided iterators.
+fn add_to<T: Real>(acc: &mut [T], g: &[T]) {
+    wide(
+        g.len(),
+        #[inline(always)]
+        || {
+            for (a, &b) in acc.iter_mut().zip(g) {
+                *a += b;
+            }
+        },
+    )
+}
+
 fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
     match slot {
         Some(acc) => {
@@ -386,25 +399,13 @@ fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
                 g.shape(),
                 "gradient contributions differ in shape"
             );
-            // On the slices: nalgebra's `+=` walks both matrices with strided iterators.
-            let add = |(acc, g): (&mut [T], &[T])| {
-                wide(
-                    g.len(),
-                    #[inline(always)]
-                    || {
-                        for (a, &b) in acc.iter_mut().zip(g) {
-                            *a += b;
-                        }
-                    },
-                )
-            };
             let (acc, values) = (acc.as_mut_slice(), g.as_slice());
             if worth_spreading(values.len()) {
                 acc.par_chunks_mut(PIECE)
                     .zip(values.par_chunks(PIECE))
-                    .for_each(add);
+                    .for_each(|(acc, g)| add_to(acc, g));
             } else {
-                add((acc, values));
+                add_to(acc, values);
             }
             buffers::recycle(g);
         }
@@ -504,22 +505,64 @@ impl<T: Real> Gradients<T> {
     /// If the two come from different stores.
     pub(crate) fn add(&mut self, mut other: Gradients<T>) {
         assert_eq!(self.store, other.store, "gradients of different stores");
+        // Every parameter's pieces added in one parallel pass (a pass per parameter paid a
+        // wake-up of the pool's threads for each); a gradient only one side has is moved.
+        let mut theirs_kept = Vec::new();
+        let mut pieces = Vec::new();
         for (mine, theirs) in self
             .params
             .iter_mut()
             .zip(std::mem::take(&mut other.params))
         {
-            if let Some(g) = theirs {
-                accumulate(mine, g);
+            match (mine, theirs) {
+                (Some(acc), Some(g)) => {
+                    assert_eq!(
+                        acc.shape(),
+                        g.shape(),
+                        "gradient contributions differ in shape"
+                    );
+                    theirs_kept.push(g);
+                    pieces.push(acc);
+                }
+                (mine @ None, theirs) => *mine = theirs,
+                (Some(_), None) => {}
             }
         }
+        let pairs: Vec<(&mut [T], &[T])> = pieces
+            .into_iter()
+            .zip(&theirs_kept)
+            .flat_map(|(acc, g)| {
+                acc.as_mut_slice()
+                    .chunks_mut(PIECE)
+                    .zip(g.as_slice().chunks(PIECE))
+            })
+            .collect();
+        let entries = pairs.iter().map(|(_, g)| g.len()).sum();
+        let add = |(acc, g): (&mut [T], &[T])| add_to(acc, g);
+        if worth_spreading(entries) {
+            pairs.into_par_iter().for_each(add);
+        } else {
+            pairs.into_iter().for_each(add);
+        }
+        theirs_kept.into_iter().for_each(buffers::recycle);
     }
 
     /// The first parameter whose gradient holds NaN or an infinity.
     pub fn first_non_finite(&self) -> Option<ParamId> {
-        self.iter()
-            .find(|(_, g)| first_failing(g.as_slice(), |v| v.is_finite()).is_some())
-            .map(|(id, _)| id)
+        // One parallel pass over every parameter's pieces, in order.
+        let pieces: Vec<(ParamId, &[T])> = self
+            .iter()
+            .flat_map(|(id, g)| g.as_slice().chunks(PIECE).map(move |piece| (id, piece)))
+            .collect();
+        let entries: usize = pieces.iter().map(|(_, piece)| piece.len()).sum();
+        let fails =
+            |(_, piece): &(ParamId, &[T])| first_failing(piece, |v| v.is_finite()).is_some();
+        let first = if worth_spreading(entries) {
+            pieces.par_iter().position_first(fails)
+        } else {
+            pieces.iter().position(fails)
+        };
+        first.map(|i| pieces[i].0)
     }
 }
 

@@ -74,38 +74,46 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         // Fold both bias corrections into the step size.
         let step = lr * (T::one() - b2.powi(self.steps)).sqrt() / (T::one() - b1.powi(self.steps));
         for (id, g) in grads.iter() {
-            let (m, v) = self.moments.entry(id).or_insert_with(|| {
+            self.moments.entry(id).or_insert_with(|| {
                 (
                     DMatrix::zeros(g.nrows(), g.ncols()),
                     DMatrix::zeros(g.nrows(), g.ncols()),
                 )
             });
-            let p = params.get_mut(id).as_mut_slice();
-            let (m, v, g) = (m.as_mut_slice(), v.as_mut_slice(), g.as_slice());
-            let update = |(((p, m), v), g): Slices<'_, T>| {
-                wide(
-                    p.len(),
-                    #[inline(always)]
-                    || {
-                        for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-                            *m = b1 * *m + (T::one() - b1) * g;
-                            *v = b2 * *v + (T::one() - b2) * g * g;
-                            *p -= step * *m / (v.sqrt() + eps);
-                        }
-                    },
-                )
+        }
+        // Every parameter's pieces, updated in one parallel pass: a pass per parameter paid a
+        // wake-up of the pool's threads for each (ten per step for a two-layer VAE).
+        let mut moments: BTreeMap<ParamId, _> =
+            self.moments.iter_mut().map(|(&id, mv)| (id, mv)).collect();
+        let mut pieces: Vec<Slices<'_, T>> = Vec::new();
+        for (id, p) in params.values_mut() {
+            let (Some(g), Some((m, v))) = (grads.param(id), moments.remove(&id)) else {
+                continue;
             };
-            // Large parameters are updated in pieces on every core; each entry's update is the
-            // same arithmetic wherever it runs.
-            if worth_spreading(p.len()) {
-                p.par_chunks_mut(PIECE)
-                    .zip(m.par_chunks_mut(PIECE))
-                    .zip(v.par_chunks_mut(PIECE))
-                    .zip(g.par_chunks(PIECE))
-                    .for_each(update);
-            } else {
-                update((((p, m), v), g));
-            }
+            let chunks = p.as_mut_slice().chunks_mut(PIECE);
+            let chunks = chunks.zip(m.as_mut_slice().chunks_mut(PIECE));
+            let chunks = chunks.zip(v.as_mut_slice().chunks_mut(PIECE));
+            pieces.extend(chunks.zip(g.as_slice().chunks(PIECE)));
+        }
+        let update = |(((p, m), v), g): Slices<'_, T>| {
+            wide(
+                p.len(),
+                #[inline(always)]
+                || {
+                    for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                        *m = b1 * *m + (T::one() - b1) * g;
+                        *v = b2 * *v + (T::one() - b2) * g * g;
+                        *p -= step * *m / (v.sqrt() + eps);
+                    }
+                },
+            )
+        };
+        // Each entry's update is the same arithmetic wherever it runs.
+        let entries: usize = pieces.iter().map(|piece| piece.1.len()).sum();
+        if worth_spreading(entries) {
+            pieces.into_par_iter().for_each(update);
+        } else {
+            pieces.into_iter().for_each(update);
         }
         Ok(())
     }
