@@ -416,7 +416,7 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         "init": format!("{:?}", args.init).to_lowercase(),
         "precision": if args.f64 { "f64" } else { "f32" },
         "seconds": training_seconds,
-        "epoch_seconds": epoch_seconds,
+        "median_epoch_seconds": median_after_first(&epoch_seconds),
         "train_samples_per_sec": samples_per_sec,
         "test_elbo": test_elbo,
         "test_iwae": test_iwae,
@@ -556,4 +556,16 @@ fn project_2d(means: &DMatrix<f64>) -> (Vec<(f64, f64)>, (&'static str, &'static
             )
         }
     }
+}
+
+/// The median of `seconds` after the first entry (the whole list if it has one entry; 0 if
+/// none): an epoch's time, without the first epoch's warm-up.
+fn median_after_first(seconds: &[f64]) -> f64 {
+    let mut timed = seconds
+        .get(1..)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(seconds)
+        .to_vec();
+    timed.sort_by(f64::total_cmp);
+    timed.get(timed.len() / 2).copied().unwrap_or(0.0)
 }
