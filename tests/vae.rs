@@ -172,6 +172,30 @@ fn training_raises_the_held_out_elbo_far_above_untrained_and_z_ignoring_models()
 }
 
 #[test]
+fn evaluation_gives_the_same_bits_on_any_number_of_threads() {
+    // 400 rows with 2000 particles each are several chunks, evaluated in parallel. The VAE is
+    // trained inside each pool (it is not Send); its minibatches of 32 rows are one shard on
+    // any number of threads, so the trained parameters are the same.
+    let data = curve_data(400, 21);
+    let bounds = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut vae = small_vae(22);
+            vae.train_epoch(&data, |_| {}).unwrap();
+            let mut rng = common::rng(5);
+            let iwae = vae.iwae(&data, 2000, &mut rng).unwrap();
+            (iwae, vae.elbo(&data, &mut rng).unwrap())
+        })
+    };
+    let one = bounds(1);
+    assert!(one.0.is_finite() && one.1.is_finite());
+    assert_eq!(one, bounds(3));
+}
+
+#[test]
 fn same_seed_trains_to_identical_parameters() {
     let data = curve_data(64, 11);
     let run = || {

@@ -198,7 +198,6 @@ pub(crate) fn lower_mask<T: Real>(m: &DMatrix<T>, include_diagonal: bool) -> DMa
     out
 }
 
-/// Vector-Jacobian products of `C = op(A) op(B)`.
 /// The sum of each column of `g`, as one row: the gradient of a bias broadcast down the rows.
 pub(crate) fn column_sums<T: Real>(g: &DMatrix<T>) -> DMatrix<T> {
     let rows = g.nrows().max(1);
@@ -211,6 +210,7 @@ pub(crate) fn column_sums<T: Real>(g: &DMatrix<T>) -> DMatrix<T> {
     out
 }
 
+/// Vector-Jacobian products of `C = op(A) op(B)`.
 pub(crate) fn matmul_vjp<T: Real>(
     a: &DMatrix<T>,
     b: &DMatrix<T>,

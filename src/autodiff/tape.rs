@@ -3,7 +3,7 @@
 use super::elementwise::{BinaryOp, UnaryOp};
 use super::reduce::Reduce;
 use crate::error::{Error, Result};
-use crate::kernels::{PIECE, buffers, wide, worth_spreading};
+use crate::kernels::{PIECE, buffers, for_each_piece, wide, worth_spreading};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use crate::validate::first_failing;
@@ -538,12 +538,7 @@ impl<T: Real> Gradients<T> {
             })
             .collect();
         let entries = pairs.iter().map(|(_, g)| g.len()).sum();
-        let add = |(acc, g): (&mut [T], &[T])| add_to(acc, g);
-        if worth_spreading(entries) {
-            pairs.into_par_iter().for_each(add);
-        } else {
-            pairs.into_iter().for_each(add);
-        }
+        for_each_piece(pairs, entries, |(acc, g)| add_to(acc, g));
         theirs_kept.into_iter().for_each(buffers::recycle);
     }
 

@@ -13,4 +13,4 @@ pub use matmul::matmul;
 pub(crate) use matmul::matmul_add;
 #[doc(hidden)]
 pub use vmath::VectorMath;
-pub(crate) use wide::{PIECE, wide, with_product_threads, worth_spreading};
+pub(crate) use wide::{PIECE, for_each_piece, wide, with_product_threads, worth_spreading};

@@ -38,6 +38,7 @@ pub(crate) fn wide<R>(entries: usize, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+use rayon::prelude::*;
 use std::cell::Cell;
 
 thread_local! {
@@ -50,10 +51,15 @@ thread_local! {
 /// share for its matrix products: a step cut into fewer shards than there are threads lets each
 /// shard's large products use the idle ones.
 pub(crate) fn with_product_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
-    let before = PRODUCT_THREADS.replace(threads.max(1));
-    let result = f();
-    PRODUCT_THREADS.set(before);
-    result
+    /// Puts the previous share back, also when `f` panics (rayon may reuse the thread).
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PRODUCT_THREADS.set(self.0);
+        }
+    }
+    let _restore = Restore(PRODUCT_THREADS.replace(threads.max(1)));
+    f()
 }
 
 /// Threads a product of `work` multiply-adds may be split over here: all of the pool's from
@@ -72,6 +78,17 @@ pub(crate) fn product_threads(work: usize) -> usize {
 
 /// Entries per piece when a long loop is spread over rayon's threads.
 pub(crate) const PIECE: usize = 1 << 14;
+
+/// Runs `f` on each of `pieces` (at most [`PIECE`] entries each, `entries` in all): on rayon's
+/// pool when [`worth_spreading`] says so, in order here otherwise. One call per step's loop,
+/// over every parameter's pieces at once: a call per parameter wakes the pool for each.
+pub(crate) fn for_each_piece<P: Send>(pieces: Vec<P>, entries: usize, f: impl Fn(P) + Sync + Send) {
+    if worth_spreading(entries) {
+        pieces.into_par_iter().for_each(f);
+    } else {
+        pieces.into_iter().for_each(f);
+    }
+}
 
 /// True if a loop over `entries` values should be cut into [`PIECE`]s for rayon's threads: it is
 /// long, and the caller is not one of the pool's threads (those are busy with their own share of

@@ -3,11 +3,10 @@
 use super::{Optimizer, OptimizerState};
 use crate::autodiff::Gradients;
 use crate::error::{Error, Result, require_positive};
-use crate::kernels::{PIECE, wide, worth_spreading};
+use crate::kernels::{PIECE, for_each_piece, wide};
 use crate::params::{ParamId, ParamStore};
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// A piece of a parameter with its moments and gradient, as rayon's zipped chunks hand it out.
@@ -109,12 +108,8 @@ impl<T: Real> Optimizer<T> for Adam<T> {
             )
         };
         // Each entry's update is the same arithmetic wherever it runs.
-        let entries: usize = pieces.iter().map(|piece| piece.1.len()).sum();
-        if worth_spreading(entries) {
-            pieces.into_par_iter().for_each(update);
-        } else {
-            pieces.into_iter().for_each(update);
-        }
+        let entries = pieces.iter().map(|piece| piece.1.len()).sum();
+        for_each_piece(pieces, entries, update);
         Ok(())
     }
 
