@@ -44,9 +44,10 @@ import subprocess
 import sys
 import time
 
+import bench_venv
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "target", "compare_vae")
-VENV = os.path.join(ROOT, "target", "bench-venv")
 CONTENDERS = ["elbo", "elbo-f64", "torch", "torch-f64", "torch-compile", "pyro", "numpyro"]
 # Contenders that also time the IWAE bound (the f64 twins and Pyro would repeat PyTorch's code).
 IWAE_CONTENDERS = {"elbo", "torch", "numpyro"}
@@ -375,14 +376,6 @@ def importable(module):
     return subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode == 0
 
 
-def ensure_venv():
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
-    subprocess.check_call([python, "-m", "pip", "install", "-q"] + PIP)
-    os.execv(python, [python, os.path.abspath(__file__)] + [a for a in sys.argv[1:] if a != "--install"])
-
-
 def cores(threads):
     """The first `threads` cores this process may run on; exits if there are fewer."""
     allowed = sorted(os.sched_getaffinity(0))
@@ -503,7 +496,7 @@ def main():
     if args.worker:
         return worker(args)
     if args.install:
-        ensure_venv()
+        bench_venv.install_and_rerun(PIP, __file__)
     if args.epochs < 2:
         sys.exit("--epochs must be at least 2: the first epoch is not timed")
     cores(args.threads)

@@ -12,6 +12,11 @@ use crate::error::{Error, Result};
 use crate::kernels::buffers;
 use crate::real::Real;
 
+/// Entries (draws or particles × data rows × columns) that one evaluation tape holds at a time:
+/// evaluations of a bound or of a fit's draws over large data are cut into chunks of this many,
+/// so that each of rayon's threads holds a few matrices of this size, whatever the data's.
+pub const EVALUATION_BUDGET: usize = 1 << 20;
+
 /// The product of `factors`, or `None` if it overflows.
 pub fn entries(factors: &[usize]) -> Option<usize> {
     factors

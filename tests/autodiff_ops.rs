@@ -76,6 +76,19 @@ proptest! {
         let bshape = [(r, c), (1, c), (r, 1), (1, 1)][which];
         let b = random(bshape.0, bshape.1, seed ^ 1);
         for (x, y) in [(a.clone(), b.clone()), (b.clone(), a.clone())] {
+            // The values, entry by entry, against the broadcast written out.
+            let tape = Tape::<f64>::new();
+            let (vx, vy) = (tape.constant(x.clone()), tape.constant(y.clone()));
+            let at = |m: &DMatrix<f64>, i: usize, j: usize| {
+                m[(if m.nrows() == 1 { 0 } else { i }, if m.ncols() == 1 { 0 } else { j })]
+            };
+            let (difference, quotient) = ((vx - vy).value(), (vx / vy).value());
+            for i in 0..r {
+                for j in 0..c {
+                    prop_assert_eq!(difference[(i, j)], at(&x, i, j) - at(&y, i, j));
+                    prop_assert_eq!(quotient[(i, j)], at(&x, i, j) / at(&y, i, j));
+                }
+            }
             assert_grads(&[x.clone(), y.clone()], |v| v[0] + v[1]);
             assert_grads(&[x.clone(), y.clone()], |v| v[0] - v[1]);
             assert_grads(&[x.clone(), y.clone()], |v| v[0] * v[1]);

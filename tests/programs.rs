@@ -758,3 +758,73 @@ fn a_linear_vae_written_as_a_program_reaches_ppca() {
         w.iter().zip(truth.iter()).map(|(a, b)| a * b).sum::<f64>() / (norm * truth.norm());
     assert!(cosine.abs() > 0.999, "cosine {cosine}");
 }
+
+/// A regression on a million rows in f32, fitted on minibatches of 10⁴ rows. In f32 the log
+/// joint of a million rows is ~10⁶ nats with steps of 0.06 between representable values, and
+/// its gradient is a sum over a million rows: the Laplace start must still find the mode
+/// (sums accumulate in f64; Newton stops at the arithmetic's resolution), the fit must land on
+/// the least-squares answer, and its draws — scored one per tape at this size — must not depend
+/// on the thread count.
+#[test]
+fn a_million_row_regression_in_f32_fits_on_minibatches() {
+    let n = 1_000_000;
+    let data = regression_data(n, &[2.0, -0.5, 1.5], 8, |eta, rng| {
+        eta + 0.5 * <f64 as elbo::Real>::standard_normal(rng)
+    });
+    // Least squares in f64 on the f32 data, and the posterior sds with σ at its estimate (the
+    // N(0, 10²) prior moves the mean by ~10⁻⁸ sds here).
+    let data32 = data.map(|v| v as f32);
+    let x = data32.columns(0, 3).map(f64::from);
+    let y = data32.column(3).map(f64::from);
+    let xtx = x.transpose() * &x;
+    let ols = xtx.clone().cholesky().unwrap().solve(&(x.transpose() * &y));
+    let sigma = ((&y - &x * &ols).norm_squared() / n as f64).sqrt();
+    let cov = xtx.clone().try_inverse().unwrap() * (sigma * sigma);
+
+    let program = Program::new(Regression::new(Link::Normal), data32).unwrap();
+    let mut settings = FitSettings {
+        approximation: Approximation::Diagonal,
+        ..FitSettings::default()
+    };
+    settings.svi.trainer.batch_size = Some(10_000);
+    let mut rng = common::rng(21);
+    let fit = program::fit(&program, &settings, &mut rng).unwrap();
+    match fit.start() {
+        program::Start::Laplace(l) => assert!(l.converged, "Newton stopped at {l:?}"),
+        other => panic!("no Laplace start: {other:?}"),
+    }
+    assert!(fit.converged());
+    let pools: Vec<Draws> = [1, 3]
+        .iter()
+        .map(|&threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| fit.draws(6, &mut common::rng(5)).unwrap())
+        })
+        .collect();
+    assert_eq!(pools[0], pools[1]);
+    let draws = fit.draws(400, &mut rng).unwrap();
+    for j in 0..3 {
+        let name = format!("beta[{}]", j + 1);
+        let sd = cov[(j, j)].sqrt();
+        // The averaged parameters are known to 0.02 sds (the convergence rule), the mean of 400
+        // draws to 0.05: half an sd is ten times both.
+        let gap = (mean_of(&draws, &name) - ols[j]).abs() / sd;
+        assert!(
+            gap < 0.5,
+            "{name}: {} vs {} ± {sd}",
+            mean_of(&draws, &name),
+            ols[j]
+        );
+        // A diagonal q's sd is the conditional one, 1 / √(precision_jj).
+        let conditional = sigma / xtx[(j, j)].sqrt();
+        let ratio = sd_of(&draws, &name) / conditional;
+        assert!(
+            (ratio - 1.0).abs() < 0.2,
+            "{name}: sd {ratio} of the conditional one"
+        );
+    }
+    assert!((mean_of(&draws, "sigma") / sigma - 1.0).abs() < 1e-3);
+}

@@ -257,6 +257,53 @@ pub(crate) fn zip_broadcast<T: Real>(
     let (r, c) = broadcast_shape(a.shape(), b.shape(), what);
     // Every entry is written below.
     let mut out = buffers::uninitialized(r, c);
+    // A 1 x 1 operand: one loop over the other's storage (a one-row matrix's columns are
+    // single entries, which the loop by columns below would visit one at a time).
+    if a.len() == 1 || b.len() == 1 {
+        let len = out.len();
+        let entries = out.as_mut_slice().iter_mut();
+        if a.len() == 1 {
+            let (x, ys) = (a[0], b.as_slice());
+            wide(len, || entries.zip(ys).for_each(|(o, &y)| *o = f(x, y)));
+        } else {
+            let (xs, y) = (a.as_slice(), b[0]);
+            wide(len, || entries.zip(xs).for_each(|(o, &x)| *o = f(x, y)));
+        }
+        return out;
+    }
+    // A full operand against a vector repeated across it — a row down every column (draws by
+    // data rows against a data row) or a column across every row (a draw's scale against its
+    // row of data terms) — in one pass: the loop by columns below dispatches per column.
+    let repeats = |full: &DMatrix<T>, vector: &DMatrix<T>| {
+        full.shape() == (r, c) && r > 1 && c > 1 && matches!(vector.shape(), (1, _) | (_, 1))
+    };
+    if repeats(a, b) || repeats(b, a) {
+        let vector_is_b = repeats(a, b);
+        let (full, vector) = if vector_is_b { (a, b) } else { (b, a) };
+        let (v, is_row) = (vector.as_slice(), vector.nrows() == 1);
+        let columns = out
+            .as_mut_slice()
+            .chunks_exact_mut(r)
+            .zip(full.as_slice().chunks_exact(r))
+            .enumerate();
+        let g = |w, x| if vector_is_b { f(w, x) } else { f(x, w) };
+        wide(r * c, || {
+            for (j, (out_col, full_col)) in columns {
+                if is_row {
+                    out_col
+                        .iter_mut()
+                        .zip(full_col)
+                        .for_each(|(o, &w)| *o = g(w, v[j]));
+                } else {
+                    out_col
+                        .iter_mut()
+                        .zip(full_col.iter().zip(v))
+                        .for_each(|(o, (&w, &x))| *o = g(w, x));
+                }
+            }
+        });
+        return out;
+    }
     // Column j of an operand: its own column j, or its only column; a one-row operand repeats
     // its single entry down the column.
     for (j, out_col) in out.as_mut_slice().chunks_exact_mut(r).enumerate() {

@@ -69,7 +69,13 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The transpose.
     pub fn transpose(self) -> Self {
-        let value = self.with_value(|v| v.transpose());
+        let value = self.with_value(|v| {
+            if v.nrows() == 1 || v.ncols() == 1 {
+                transposed(buffers::copy(v))
+            } else {
+                v.transpose()
+            }
+        });
         self.record(value, Op::Transpose(self.id))
     }
 
@@ -251,4 +257,14 @@ pub(crate) fn solve_lower_vjp<T: Real>(
         .0
         .then(|| -lower_mask(&matmul(&gb, false, x, true), true));
     (gl, need.1.then_some(gb))
+}
+/// `m`ᵀ, in `m`'s storage when `m` is a vector (whose transpose has the same entries in the
+/// same order).
+pub(crate) fn transposed<T: Real>(m: DMatrix<T>) -> DMatrix<T> {
+    let (rows, cols) = m.shape();
+    if rows == 1 || cols == 1 {
+        m.reshape_generic(nalgebra::Dyn(cols), nalgebra::Dyn(rows))
+    } else {
+        m.transpose()
+    }
 }

@@ -1,7 +1,7 @@
 //! Reductions: sums, means and log-sum-exp over everything, each row or each column.
 
 use super::tape::{Op, Var};
-use crate::kernels::buffers;
+use crate::kernels::{self, buffers};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -41,14 +41,16 @@ fn sum<T: Real>(x: &DMatrix<T>, how: Reduce) -> DMatrix<T> {
     let mut out = DMatrix::zeros(r, c);
     // Walk the column-major storage column by column.
     let columns = x.as_slice().chunks_exact(x.nrows().max(1));
-    let total = |col: &[T]| col.iter().fold(T::zero(), |a, &v| a + v);
     match how {
-        Reduce::All => out[0] = columns.map(total).fold(T::zero(), |a, v| a + v),
+        // Every entry at once, whatever the shape (a 1 x N row is N columns of one entry).
+        Reduce::All => out[0] = kernels::sum(x.as_slice()),
         Reduce::EachColumn => {
             for (o, col) in out.iter_mut().zip(columns) {
-                *o = total(col);
+                *o = kernels::sum(col);
             }
         }
+        // One row: every entry at once, as for `All`.
+        Reduce::EachRow if r == 1 => out[0] = kernels::sum(x.as_slice()),
         Reduce::EachRow => {
             for col in columns {
                 for (o, &v) in out.iter_mut().zip(col) {

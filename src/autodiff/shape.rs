@@ -1,7 +1,7 @@
 //! Operations that move entries around: slices, concatenation, reshaping and tiling.
 
 use super::tape::{Op, Var};
-use crate::kernels::buffers;
+use crate::kernels::{buffers, row_block};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -11,7 +11,16 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the range is out of bounds.
     pub fn columns(self, start: usize, n: usize) -> Self {
-        let value = self.with_value(|v| v.columns(start, n).into_owned());
+        // Columns of a column-major matrix are one contiguous stretch: copied as such (the
+        // view's `into_owned` went entry by entry, a fifth of a regression step on 10⁴ rows).
+        let value = self.with_value(|v| {
+            let rows = v.nrows();
+            assert!(start + n <= v.ncols(), "columns: columns past the end");
+            let mut out = buffers::uninitialized(rows, n);
+            out.as_mut_slice()
+                .copy_from_slice(&v.as_slice()[start * rows..(start + n) * rows]);
+            out
+        });
         self.record(value, Op::Columns { a: self.id, start })
     }
 
@@ -20,7 +29,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the range is out of bounds.
     pub fn rows(self, start: usize, n: usize) -> Self {
-        let value = self.with_value(|v| v.rows(start, n).into_owned());
+        let value = self.with_value(|v| row_block(v, start, n));
         self.record(value, Op::Rows { a: self.id, start })
     }
 

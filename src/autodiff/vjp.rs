@@ -3,7 +3,9 @@
 
 use super::elementwise::{binary_vjp, unary_vjp};
 use super::fused::bernoulli_vjp;
-use super::linalg::{cholesky_vjp, column_sums, lower_mask, matmul_vjp, solve_lower_vjp};
+use super::linalg::{
+    cholesky_vjp, column_sums, lower_mask, matmul_vjp, solve_lower_vjp, transposed,
+};
 use super::reduce::{logsumexp_vjp, sum_vjp};
 use super::shape::{embed, untile};
 use super::tape::{Node, Op};
@@ -34,6 +36,9 @@ pub(crate) fn propagate<T: Real>(
         Op::Reshape(a) => {
             let (r, c) = value(a).shape();
             return send(a, Some(g.reshape_generic(Dyn(r), Dyn(c))));
+        }
+        Op::Transpose(a) if g.nrows() == 1 || g.ncols() == 1 => {
+            return send(a, Some(transposed(g)));
         }
         _ => {}
     }

@@ -1,5 +1,6 @@
 //! Generalised linear models: normal, logistic and Poisson regression.
 
+use crate::autodiff::Var;
 use crate::dist::{Bernoulli, HalfNormal, Normal, Poisson};
 use crate::error::{Error, Result};
 use crate::program::{Model, Trace};
@@ -56,8 +57,11 @@ impl<T: Real> Model<T> for Regression {
         if !m.scores_likelihood() {
             return Ok(());
         }
-        // One row of linear predictors per draw, one column per data row.
-        let eta = beta.matmul_t(m.data().columns(0, p));
+        // One row of linear predictors per draw, one column per data row: [β 0] [X y]ᵀ, the
+        // zero weight on y sparing a copy of the feature columns at every step.
+        let zero = m.tape().constant(DMatrix::zeros(beta.shape().0, 1));
+        let weights = Var::concat_columns(&[beta, zero]);
+        let eta = weights.matmul_t(m.data());
         let y = m.column(p);
         match (self.link, sigma) {
             (Link::Normal, Some(sigma)) => m.observe("y", &Normal::new(eta, sigma)?, y),

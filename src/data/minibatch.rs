@@ -1,7 +1,5 @@
 //! Seeded minibatches: shuffle once per epoch, then walk the permutation.
 
-use crate::real::Real;
-use nalgebra::DMatrix;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -55,41 +53,4 @@ impl Minibatches {
         self.next = (start + self.batch).min(self.order.len());
         &self.order[start..self.next]
     }
-}
-
-/// The rows `indices` of a data set given by its transpose `data_t` (one column per data row).
-///
-/// Each row is then one contiguous read; a gather from column-major data jumps between all its
-/// columns for every row, which on a data set larger than the cache cost a fifth of a VAE step.
-///
-/// # Panics
-/// If an index is not a column of `data_t`.
-pub(crate) fn select_rows_of_transpose<T: Real>(
-    data_t: &DMatrix<T>,
-    indices: &[usize],
-) -> DMatrix<T> {
-    let (dim, rows) = (data_t.nrows(), indices.len());
-    let mut out = DMatrix::zeros(rows, dim);
-    let out_slice = out.as_mut_slice();
-    for (r, &i) in indices.iter().enumerate() {
-        let row = data_t.column(i);
-        for (j, &v) in row.as_slice().iter().enumerate() {
-            out_slice[r + j * rows] = v;
-        }
-    }
-    out
-}
-
-/// Rows `start .. start + len` of `data`: one contiguous copy per column.
-///
-/// # Panics
-/// If the rows run past the end of `data`.
-pub(crate) fn row_block<T: Real>(data: &DMatrix<T>, start: usize, len: usize) -> DMatrix<T> {
-    let rows = data.nrows();
-    assert!(start + len <= rows, "row_block: rows past the end");
-    let mut out = Vec::with_capacity(len * data.ncols());
-    for column in data.as_slice().chunks_exact(rows.max(1)) {
-        out.extend_from_slice(&column[start..start + len]);
-    }
-    DMatrix::from_vec(len, data.ncols(), out)
 }

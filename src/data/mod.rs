@@ -17,7 +17,6 @@ pub use idx::{
     read_idx_images, read_idx_labels,
 };
 pub use minibatch::Minibatches;
-pub(crate) use minibatch::{row_block, select_rows_of_transpose};
 pub use one_hot::{one_hot, with_one_hot};
 pub use sines::NoisySines;
 pub use standardization::Standardization;

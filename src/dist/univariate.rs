@@ -4,6 +4,7 @@
 use super::Support;
 use crate::autodiff::Var;
 use crate::error::{Error, Result};
+use crate::kernels::wide;
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;
@@ -88,12 +89,15 @@ pub(crate) fn require<T: Real>(
     valid: impl Fn(f64) -> bool,
     expected: &'static str,
 ) -> Result<()> {
-    match parameter
-        .value()
-        .iter()
-        .map(|v| v.to_f64())
-        .find(|&v| !valid(v))
-    {
+    let value = parameter.value();
+    // A pass without an early exit, which vectorises, then the search only on failure.
+    let all_valid = wide(value.len(), || {
+        value.iter().fold(true, |ok, v| ok & valid(v.to_f64()))
+    });
+    if all_valid {
+        return Ok(());
+    }
+    match value.iter().map(|v| v.to_f64()).find(|&v| !valid(v)) {
         Some(bad) => Err(Error::invalid(name, bad, expected)),
         None => Ok(()),
     }

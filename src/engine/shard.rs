@@ -3,9 +3,8 @@
 
 use super::loss::{Batch, Loss};
 use crate::autodiff::{Gradients, Tape};
-use crate::data::row_block;
 use crate::error::Result;
-use crate::kernels::with_product_threads;
+use crate::kernels::{buffers, row_block, with_product_threads};
 use crate::params::ParamStore;
 use crate::real::Real;
 use rand::{Rng, SeedableRng};
@@ -69,22 +68,24 @@ where
     if shards == 1 {
         return differentiate(loss, store, trainable, batch, rng);
     }
-    let parts: Vec<_> = (0..shards)
-        .map(|s| {
+    let seeds: Vec<u64> = (0..shards).map(|_| rng.next_u64()).collect();
+    let share = threads / shards;
+    let mut level = seeds
+        .into_par_iter()
+        .enumerate()
+        .map(|(s, seed)| {
+            // Each shard copies its own rows, on its own thread.
             let (start, end) = (s * rows / shards, (s + 1) * rows / shards);
             let part = Arc::new(row_block(batch.x, start, end - start));
-            (part, rng.next_u64())
-        })
-        .collect();
-    let share = threads / shards;
-    let mut level = parts
-        .par_iter()
-        .map(|(part, seed)| {
-            let mut rng = Pcg64::seed_from_u64(*seed);
-            let shard = Batch { x: part, ..*batch };
-            with_product_threads(share, || {
+            let mut rng = Pcg64::seed_from_u64(seed);
+            let shard = Batch { x: &part, ..*batch };
+            let outcome = with_product_threads(share, || {
                 differentiate(loss, store, trainable, &shard, &mut rng)
-            })
+            });
+            if let Ok(part) = Arc::try_unwrap(part) {
+                buffers::recycle(part);
+            }
+            outcome
         })
         .collect::<Result<Vec<_>>>()?;
     // Pairs merged on the pool while there are more than two; the last pair from the caller,

@@ -6,8 +6,9 @@ use super::group::ParamGroup;
 use super::loss::{Batch, Loss};
 use super::observer::{Control, EpochEvent, Observer, StepEvent};
 use super::shard::loss_and_gradients;
-use crate::data::{Minibatches, select_rows_of_transpose};
+use crate::data::Minibatches;
 use crate::error::{Error, Result, require_positive};
+use crate::kernels::{buffers, gather_rows_of_transpose};
 use crate::params::ParamStore;
 use crate::real::{Real, c};
 use crate::validate::check_finite;
@@ -272,7 +273,7 @@ impl<'o, T: Real> Trainer<'o, T> {
             let x = match (&full, &data_t, self.progress.minibatches.as_mut()) {
                 (Some(full), _, _) => Arc::clone(full),
                 (None, Some(data_t), Some(batches)) => {
-                    Arc::new(select_rows_of_transpose(data_t, batches.next_batch(rng)))
+                    Arc::new(gather_rows_of_transpose(data_t, batches.next_batch(rng)))
                 }
                 _ => unreachable!("minibatches exist exactly when a batch size is in force"),
             };
@@ -317,6 +318,11 @@ impl<'o, T: Real> Trainer<'o, T> {
                 let lr = c(group.learning_rate.at(step));
                 group.optimizer.step(store, &grads, lr)?;
                 losses[g] = Some(value.to_f64());
+            }
+            // A gathered minibatch's storage serves the next one (the full data is shared with
+            // `full` and stays).
+            if let Ok(batch) = Arc::try_unwrap(x) {
+                buffers::recycle(batch);
             }
             self.progress.steps_done += 1;
             self.progress.rows_in_epoch += rows;

@@ -192,14 +192,58 @@ fn small_matmul<T: Real>(
     (m, k, n): (usize, usize, usize),
 ) {
     let (ra, ca, rb, cb) = (ra as usize, ca as usize, rb as usize, cb as usize);
-    // A single row (m = 1) is contiguous either way: dot products with op(b)'s columns beat
-    // axpys of length 1.
-    if ra == 1 && !(m == 1 && ca == 1) {
+    // A few rows of op(a) against long contiguous columns of op(b) (the gradient of a few draws'
+    // weights over a minibatch's rows): op(a)'s rows copied out contiguous once, so that each
+    // entry is one long dot product; the column axpys below would have length m.
+    if ra == 1 && (2..8).contains(&m) && rb == 1 && k >= 64 {
+        let rows: Vec<T> = (0..m)
+            .flat_map(|i| (0..k).map(move |p| a[i + p * ca]))
+            .collect();
+        for j in 0..n {
+            let column = &b[j * cb..j * cb + k];
+            for (i, row) in rows.chunks_exact(k).enumerate() {
+                out[i + j * m] += dot(row, column);
+            }
+        }
+        return;
+    }
+    // Axpys down op(a)'s columns need them long: a single row (m = 1) is contiguous either way
+    // and takes dot products, and a few rows against op(b)'s contiguous rows take the row
+    // branch.
+    let b_rows_contiguous = cb == 1 && rb != 1;
+    if ra == 1 && !(m == 1 && ca == 1) && !(b_rows_contiguous && m < 8) {
         // op(a) has contiguous columns: out[:, j] += op(a)[:, p] * op(b)[p, j].
         for j in 0..n {
             let col = &mut out[j * m..(j + 1) * m];
             for p in 0..k {
                 axpy(col, b[p * rb + j * cb], &a[p * ca..p * ca + m]);
+            }
+        }
+    } else if b_rows_contiguous {
+        // op(b) = bᵀ has contiguous rows (a row of draws times a transposed data set, say):
+        // out[i, :] += Σ_p op(a)[i, p] op(b)[p, :], along op(b)'s rows. Dot products would
+        // read op(b)'s columns, one entry from each of k distant rows.
+        // In stretches of columns that stay in L1 across the k passes.
+        const STRETCH: usize = 2048;
+        let mut row = vec![T::zero(); if m == 1 { 0 } else { STRETCH.min(n) }];
+        for start in (0..n).step_by(STRETCH) {
+            let len = STRETCH.min(n - start);
+            for i in 0..m {
+                let target = if m == 1 {
+                    &mut out[start..start + len]
+                } else {
+                    row.fill(T::zero());
+                    &mut row[..len]
+                };
+                for p in 0..k {
+                    let from = p * rb + start;
+                    axpy(target, a[i * ra + p * ca], &b[from..from + len]);
+                }
+                if m > 1 {
+                    for (j, &v) in row[..len].iter().enumerate() {
+                        out[i + (start + j) * m] += v;
+                    }
+                }
             }
         }
     } else {
@@ -236,21 +280,22 @@ fn axpy<T: Real>(y: &mut [T], alpha: T, x: &[T]) {
 }
 
 /// Σ x_i y_i with eight independent partial sums, so that the compiler can vectorise it (one
-/// running sum would fix the order of the additions and forbid that).
+/// running sum would fix the order of the additions and forbid that), accumulated in f64 as
+/// [`super::sum`] is: a 1-row product over a million data rows is a gradient's entry.
 fn dot<T: Real>(x: &[T], y: &[T]) -> T {
-    let mut lanes = [T::zero(); 8];
+    let mut lanes = [0.0f64; 8];
     let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let tail: T = xc
+    let tail: f64 = xc
         .remainder()
         .iter()
         .zip(yc.remainder())
-        .fold(T::zero(), |a, (&u, &v)| a + u * v);
+        .fold(0.0, |a, (&u, &v)| a + (u * v).to_f64());
     for (u, v) in xc.zip(yc) {
         for l in 0..8 {
-            lanes[l] += u[l] * v[l];
+            lanes[l] += (u[l] * v[l]).to_f64();
         }
     }
-    lanes.iter().fold(tail, |a, &l| a + l)
+    T::of_f64(lanes.iter().fold(tail, |a, &l| a + l))
 }
 
 #[cfg(test)]
@@ -266,6 +311,12 @@ mod tests {
             (500, 21, 1),
             (1, 30, 40),
             (3, 50, 60),
+            // A row or a few rows of weights against a transposed data set (the row branch,
+            // over more than one stretch) and their gradients (the dot-product branch).
+            (1, 11, 5000),
+            (4, 11, 5000),
+            (4, 3000, 11),
+            (7, 100, 3),
         ] {
             let a = DMatrix::<f64>::from_fn(m, k, |i, j| (i as f64 * 0.7 - j as f64 * 0.3).sin());
             let b = DMatrix::<f64>::from_fn(k, n, |i, j| (i as f64 * 0.2 + j as f64 * 0.9).cos());
@@ -279,7 +330,7 @@ mod tests {
                 (&at, true, &bt, true),
             ] {
                 let got = matmul(x, tx, y, ty);
-                assert!((got - &want).abs().max() < 1e-12);
+                assert!((got - &want).abs().max() < 1e-12, "{m}x{k}x{n}, {tx} {ty}");
             }
         }
     }

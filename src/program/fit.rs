@@ -10,12 +10,15 @@ use crate::engine::TrainerSettings;
 use crate::error::{Error, Result};
 use crate::guide::{AutoGuide, GuideFamily};
 use crate::infer::{FitReport, Laplace, Svi, SviConfig};
+use crate::memory::EVALUATION_BUDGET;
 use crate::model::{GaussianGuide, Guide, VariationalFamily};
 use crate::optim::{Adam, LearningRate};
 use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// The posterior approximation, over the unconstrained parameters.
@@ -279,6 +282,25 @@ where
     })
 }
 
+/// Draws scored on one tape when each is scored against `entries_per_draw` entries (data rows,
+/// times the local latents' draws): as many as [`EVALUATION_BUDGET`] allows, at least one.
+fn chunk_draws(entries_per_draw: usize) -> usize {
+    (EVALUATION_BUDGET / entries_per_draw.max(1)).max(1)
+}
+
+/// The matrices one under another (all with the same columns).
+fn stack_rows(parts: &[&DMatrix<f64>]) -> DMatrix<f64> {
+    let rows = parts.iter().map(|p| p.nrows()).sum();
+    let cols = parts.first().map_or(0, |p| p.ncols());
+    let mut out = DMatrix::zeros(rows, cols);
+    let mut at = 0;
+    for part in parts {
+        out.rows_mut(at, part.nrows()).copy_from(*part);
+        at += part.nrows();
+    }
+    out
+}
+
 fn start_at_prior_median<T: Real>(
     guide: &AutoGuide,
     store: &mut ParamStore<T>,
@@ -322,12 +344,44 @@ impl<M: Model<T>, T: Real, G: Guide<T>> Fit<'_, M, T, G> {
     /// `n` draws from the fitted q, each parameter in its own space, with derived quantities
     /// and the importance weights p(x, z)/q(z) over the whole data.
     ///
+    /// The draws are scored in chunks that keep each tape within
+    /// [`EVALUATION_BUDGET`](crate::memory::EVALUATION_BUDGET) entries of draws × data rows (one
+    /// draw at a time on a million rows), so that memory stays bounded whatever the data's
+    /// size; the chunks run in parallel, each with its own generator seeded from `rng` in
+    /// chunk order, so the draws are the same on any number of threads.
+    ///
     /// # Errors
     /// [`Error::InvalidParameter`] for n = 0; what the model reports.
     pub fn draws<R: Rng>(&self, n: usize, rng: &mut R) -> Result<Draws> {
         if n == 0 {
             return Err(Error::invalid("draws", 0, "at least 1"));
         }
+        let per_row = 1 + self.program.local_dim();
+        let per_chunk = chunk_draws(self.program.data().nrows().saturating_mul(per_row));
+        let chunks: Vec<(usize, u64)> = (0..n)
+            .step_by(per_chunk)
+            .map(|start| (per_chunk.min(n - start), rng.next_u64()))
+            .collect();
+        let parts = chunks
+            .into_par_iter()
+            .map(|(draws, seed)| self.draw_chunk(draws, &mut Pcg64::seed_from_u64(seed)))
+            .collect::<Result<Vec<_>>>()?;
+        let names = parts[0].names.clone();
+        let values: Vec<&DMatrix<f64>> = parts.iter().map(|p| &p.values).collect();
+        let log_weights = parts
+            .iter()
+            .map(|p| p.log_weights.clone())
+            .collect::<Option<Vec<_>>>()
+            .map(|w| w.concat());
+        Ok(Draws {
+            names,
+            values: stack_rows(&values),
+            log_weights,
+        })
+    }
+
+    /// [`Fit::draws`] on one tape.
+    fn draw_chunk<R: Rng>(&self, n: usize, rng: &mut R) -> Result<Draws> {
         let tape = Tape::for_evaluation(&self.store);
         let x = tape.constant_shared(Arc::clone(self.program.shared_data()));
         let q = self.guide.family(&tape, x);

@@ -10,7 +10,7 @@ use crate::error::{Error, Result, require_positive};
 use crate::guide::GaussianEncoder;
 use crate::infer::{Estimator, GradientEstimator, Objective, Svi};
 use crate::likelihood::{BernoulliDecoder, GaussianDecoder, ObservationVariance};
-use crate::memory::{ensure_available, entries, total};
+use crate::memory::{EVALUATION_BUDGET, ensure_available, entries, total};
 use crate::model::{Decoder, Prior};
 use crate::nn::{Activation, Init, Mlp, Network};
 use crate::optim::{Adam, LearningRate};
@@ -208,10 +208,6 @@ pub struct EpochReport {
     /// Steps skipped for a non-finite loss or gradient.
     pub skipped: usize,
 }
-
-/// Entries (rows × particles × columns) evaluated on one tape, to bound memory: each thread
-/// holds one such tape (a few matrices of this many entries) at a time.
-const EVALUATION_BUDGET: usize = 1 << 20;
 
 /// Rows of `columns`-wide data evaluated on one tape with `particles` draws each: as many as
 /// the budget allows, at least one.
