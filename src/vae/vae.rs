@@ -209,10 +209,45 @@ pub struct EpochReport {
     pub skipped: usize,
 }
 
-/// Rows of `columns`-wide data evaluated on one tape with `particles` draws each: as many as
-/// the budget allows, at least one.
-fn rows_per_chunk(particles: usize, columns: usize) -> usize {
-    (EVALUATION_BUDGET / particles.max(1).saturating_mul(columns.max(1))).max(1)
+/// The shape of one evaluation tape's chunk of `columns`-wide data with `particles` draws per
+/// row, as (rows, particles): as many rows as the budget allows with all their particles, or,
+/// where one row's particles alone pass it (an IWAE with K = 1000 on 784 pixels), one row with
+/// as many of its particles as fit.
+fn chunk_shape(particles: usize, columns: usize) -> (usize, usize) {
+    let per_row = particles.max(1).saturating_mul(columns.max(1));
+    if per_row <= EVALUATION_BUDGET {
+        (EVALUATION_BUDGET / per_row, particles)
+    } else {
+        (1, (EVALUATION_BUDGET / columns.max(1)).max(1))
+    }
+}
+
+/// One tape's share of an evaluation: rows `start .. start + rows`, `particles` of each row's
+/// draws, and the seed of its generator.
+#[derive(Clone, Copy)]
+struct Chunk {
+    start: usize,
+    rows: usize,
+    particles: usize,
+    seed: u64,
+}
+
+/// A row's bound from the bounds of its particle chunks (`(K_c, bound_c)`, K particles in all):
+/// the ELBO's estimates are means over particles, so the chunks' are averaged with weights
+/// K_c / K; the IWAE's are log-mean-exps, so log Σ_c exp(bound_c + ln K_c) − ln K.
+fn combine_particle_chunks(estimator: Estimator, parts: &[(usize, f64)]) -> f64 {
+    let k: usize = parts.iter().map(|&(kc, _)| kc).sum();
+    let k = k as f64;
+    if estimator == Estimator::Iwae {
+        let logs: Vec<f64> = parts.iter().map(|&(kc, b)| b + (kc as f64).ln()).collect();
+        let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !top.is_finite() {
+            return top;
+        }
+        top + logs.iter().map(|l| (l - top).exp()).sum::<f64>().ln() - k.ln()
+    } else {
+        parts.iter().map(|&(kc, b)| kc as f64 * b).sum::<f64>() / k
+    }
 }
 
 /// The encoder of every [`Vae`]: a Gaussian q(z | x) on any network.
@@ -557,8 +592,9 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
         })
     }
 
-    /// The mean per row of `data` of any bound (`objective`), evaluated in chunks of rows that
-    /// keep each tape within a fixed budget of entries, so memory stays bounded.
+    /// The mean per row of `data` of any bound (`objective`), evaluated in chunks of rows (or,
+    /// where one row's particles pass the budget, of one row's particles) that keep each tape
+    /// within [`EVALUATION_BUDGET`] entries, so memory stays bounded.
     ///
     /// The chunks run in parallel on rayon's threads, each on an evaluation tape with its own
     /// generator seeded from `rng`. The chunks, their seeds and the order in which their sums
@@ -579,24 +615,54 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
         self.check_evaluation_size(objective.particles, data.ncols())?;
         let log_jacobian = self.log_jacobian(data.ncols());
         let data = &*self.standardize(data);
-        let rows_per_chunk = rows_per_chunk(objective.particles, data.ncols());
-        let chunks: Vec<(usize, u64)> = (0..data.nrows())
-            .step_by(rows_per_chunk)
-            .map(|start| (start, rng.next_u64()))
-            .collect();
+        let (rows_per_chunk, particles_per_chunk) = chunk_shape(objective.particles, data.ncols());
+        let mut chunks = Vec::new();
+        for start in (0..data.nrows()).step_by(rows_per_chunk) {
+            let rows = rows_per_chunk.min(data.nrows() - start);
+            for done in (0..objective.particles).step_by(particles_per_chunk) {
+                let particles = particles_per_chunk.min(objective.particles - done);
+                let seed = rng.next_u64();
+                chunks.push(Chunk {
+                    start,
+                    rows,
+                    particles,
+                    seed,
+                });
+            }
+        }
         // The networks and their parameters, not the trainer (whose optimizer is not Sync).
         let (svi, params) = (&self.svi, &self.params);
         let sums = chunks
             .par_iter()
-            .map(|&(start, seed)| {
-                let rows = rows_per_chunk.min(data.nrows() - start);
+            .map(|chunk| {
                 // Validated above as a whole; the result is the sum over the chunk's rows.
-                let chunk = Arc::new(data.rows(start, rows).into_owned());
-                let mut rng = Pcg64::seed_from_u64(seed);
-                svi.evaluate_batch(params, &chunk, &objective, &mut rng)
+                let rows = Arc::new(data.rows(chunk.start, chunk.rows).into_owned());
+                let mut rng = Pcg64::seed_from_u64(chunk.seed);
+                let objective = Objective {
+                    particles: chunk.particles,
+                    ..objective
+                };
+                svi.evaluate_batch(params, &rows, &objective, &mut rng)
             })
             .collect::<Result<Vec<f64>>>()?;
-        let total: f64 = sums.iter().sum();
+        let total: f64 = if particles_per_chunk >= objective.particles {
+            sums.iter().sum()
+        } else {
+            // One row per chunk: each row's particle chunks are consecutive.
+            let per_row = objective.particles.div_ceil(particles_per_chunk);
+            chunks
+                .chunks(per_row)
+                .zip(sums.chunks(per_row))
+                .map(|(parts, bounds)| {
+                    let parts: Vec<(usize, f64)> = parts
+                        .iter()
+                        .map(|c| c.particles)
+                        .zip(bounds.iter().copied())
+                        .collect();
+                    combine_particle_chunks(objective.estimator, &parts)
+                })
+                .sum()
+        };
         Ok(total / data.nrows() as f64 - log_jacobian)
     }
 
@@ -605,17 +671,19 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
     /// not finish before it spends time training.
     ///
     /// # Errors
-    /// [`Error::TooLarge`] if the tapes of rayon's threads, each for a chunk of at least one
-    /// row's particles, do not fit.
+    /// [`Error::TooLarge`] if the tapes of rayon's threads, each for at least one row with all
+    /// its particles, would not fit.
     pub fn check_evaluation_size(&self, particles: usize, columns: usize) -> Result<()> {
         // A tape holds a few matrices of particles x (data + latent) entries per row, and every
-        // thread holds one.
+        // thread holds one. All of a row's particles are counted, though a row whose particles
+        // pass the budget is evaluated in chunks of them: a K whose single row would not fit in
+        // memory at once is refused, not left to run for days in chunks.
         let latent = Prior::<T>::dim(&self.svi.prior);
         ensure_available::<T>(
             "an evaluation",
             format!("{particles} particles per row"),
             entries(&[
-                rows_per_chunk(particles, columns),
+                chunk_shape(particles, columns).0,
                 particles,
                 columns.max(1) + latent,
                 8,
@@ -780,5 +848,29 @@ impl<T: Real, F: FnMut(usize)> Observer<T> for EpochWatch<F> {
     fn on_epoch(&mut self, event: &EpochEvent<'_, T>) -> Control {
         self.loss = Some(event.loss);
         Control::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bounds of a row's particle chunks, each from its own log weights, combine to the
+    /// bound over all of them.
+    #[test]
+    fn particle_chunks_combine_to_the_bound_over_all_particles() {
+        let log_w = [-3.0, -1.5, -2.2, -0.4, -5.0];
+        let log_mean_exp = |w: &[f64]| {
+            let top = w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            top + (w.iter().map(|v| (v - top).exp()).sum::<f64>() / w.len() as f64).ln()
+        };
+        let mean = |w: &[f64]| w.iter().sum::<f64>() / w.len() as f64;
+        let (first, rest) = log_w.split_at(2);
+        let iwae = [(2, log_mean_exp(first)), (3, log_mean_exp(rest))];
+        let combined = combine_particle_chunks(Estimator::Iwae, &iwae);
+        assert!((combined - log_mean_exp(&log_w)).abs() < 1e-12);
+        let elbo = [(2, mean(first)), (3, mean(rest))];
+        let combined = combine_particle_chunks(Estimator::Elbo, &elbo);
+        assert!((combined - mean(&log_w)).abs() < 1e-12);
     }
 }
