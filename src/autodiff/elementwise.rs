@@ -233,6 +233,7 @@ fn broadcast_shape(a: (usize, usize), b: (usize, usize), what: &str) -> (usize, 
 }
 
 /// Column `j` of `m` under broadcasting: its own column `j`, or its only column.
+#[inline(always)]
 fn broadcast_column<T: Real>(m: &DMatrix<T>, j: usize) -> &[T] {
     let jj = if m.ncols() == 1 { 0 } else { j };
     &m.as_slice()[jj * m.nrows()..(jj + 1) * m.nrows()]
@@ -271,60 +272,31 @@ pub(crate) fn zip_broadcast<T: Real>(
         }
         return out;
     }
-    // A full operand against a vector repeated across it — a row down every column (draws by
-    // data rows against a data row) or a column across every row (a draw's scale against its
-    // row of data terms) — in one pass: the loop by columns below dispatches per column.
-    let repeats = |full: &DMatrix<T>, vector: &DMatrix<T>| {
-        full.shape() == (r, c) && r > 1 && c > 1 && matches!(vector.shape(), (1, _) | (_, 1))
-    };
-    if repeats(a, b) || repeats(b, a) {
-        let vector_is_b = repeats(a, b);
-        let (full, vector) = if vector_is_b { (a, b) } else { (b, a) };
-        let (v, is_row) = (vector.as_slice(), vector.nrows() == 1);
-        let columns = out
-            .as_mut_slice()
-            .chunks_exact_mut(r)
-            .zip(full.as_slice().chunks_exact(r))
-            .enumerate();
-        let g = |w, x| if vector_is_b { f(w, x) } else { f(x, w) };
-        wide(r * c, || {
-            for (j, (out_col, full_col)) in columns {
-                if is_row {
-                    out_col
-                        .iter_mut()
-                        .zip(full_col)
-                        .for_each(|(o, &w)| *o = g(w, v[j]));
-                } else {
-                    out_col
-                        .iter_mut()
-                        .zip(full_col.iter().zip(v))
-                        .for_each(|(o, (&w, &x))| *o = g(w, x));
-                }
-            }
-        });
-        return out;
-    }
     // Column j of an operand: its own column j, or its only column; a one-row operand repeats
-    // its single entry down the column.
-    for (j, out_col) in out.as_mut_slice().chunks_exact_mut(r).enumerate() {
-        let (ca, cb) = (broadcast_column(a, j), broadcast_column(b, j));
-        // A one-row operand repeats its single entry down the column.
-        match (ca.len() == 1 && r > 1, cb.len() == 1 && r > 1) {
-            (false, false) => out_col
-                .iter_mut()
-                .zip(ca.iter().zip(cb))
-                .for_each(|(o, (&x, &y))| *o = f(x, y)),
-            (true, false) => out_col
-                .iter_mut()
-                .zip(cb)
-                .for_each(|(o, &y)| *o = f(ca[0], y)),
-            (false, true) => out_col
-                .iter_mut()
-                .zip(ca)
-                .for_each(|(o, &x)| *o = f(x, cb[0])),
-            (true, true) => out_col.iter_mut().for_each(|o| *o = f(ca[0], cb[0])),
+    // its single entry down the column. One wide loop over all columns (draws by data rows
+    // against a data row or a column of scales has short columns: a dispatch per column cost
+    // more than the column).
+    let columns = out.as_mut_slice().chunks_exact_mut(r).enumerate();
+    wide(r * c, || {
+        for (j, out_col) in columns {
+            let (ca, cb) = (broadcast_column(a, j), broadcast_column(b, j));
+            match (ca.len() == 1 && r > 1, cb.len() == 1 && r > 1) {
+                (false, false) => out_col
+                    .iter_mut()
+                    .zip(ca.iter().zip(cb))
+                    .for_each(|(o, (&x, &y))| *o = f(x, y)),
+                (true, false) => out_col
+                    .iter_mut()
+                    .zip(cb)
+                    .for_each(|(o, &y)| *o = f(ca[0], y)),
+                (false, true) => out_col
+                    .iter_mut()
+                    .zip(ca)
+                    .for_each(|(o, &x)| *o = f(x, cb[0])),
+                (true, true) => out_col.iter_mut().for_each(|o| *o = f(ca[0], cb[0])),
+            }
         }
-    }
+    });
     out
 }
 

@@ -2,7 +2,7 @@
 //! Gaussian needs (lower triangles, diagonals, triangular solves).
 
 use super::tape::{Op, Var};
-use crate::kernels::{buffers, matmul, matmul_add, wide};
+use crate::kernels::{buffers, matmul, matmul_add};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -204,18 +204,6 @@ pub(crate) fn lower_mask<T: Real>(m: &DMatrix<T>, include_diagonal: bool) -> DMa
     out
 }
 
-/// The sum of each column of `g`, as one row: the gradient of a bias broadcast down the rows.
-pub(crate) fn column_sums<T: Real>(g: &DMatrix<T>) -> DMatrix<T> {
-    let rows = g.nrows().max(1);
-    let mut out = DMatrix::zeros(1, g.ncols());
-    wide(g.len(), || {
-        for (o, column) in out.iter_mut().zip(g.as_slice().chunks_exact(rows)) {
-            *o = column.iter().fold(T::zero(), |acc, &v| acc + v);
-        }
-    });
-    out
-}
-
 /// Vector-Jacobian products of `C = op(A) op(B)`.
 pub(crate) fn matmul_vjp<T: Real>(
     a: &DMatrix<T>,
@@ -258,6 +246,7 @@ pub(crate) fn solve_lower_vjp<T: Real>(
         .then(|| -lower_mask(&matmul(&gb, false, x, true), true));
     (gl, need.1.then_some(gb))
 }
+
 /// `m`ᵀ, in `m`'s storage when `m` is a vector (whose transpose has the same entries in the
 /// same order).
 pub(crate) fn transposed<T: Real>(m: DMatrix<T>) -> DMatrix<T> {

@@ -36,7 +36,7 @@ impl Reduce {
     }
 }
 
-fn sum<T: Real>(x: &DMatrix<T>, how: Reduce) -> DMatrix<T> {
+pub(crate) fn sum<T: Real>(x: &DMatrix<T>, how: Reduce) -> DMatrix<T> {
     let (r, c) = how.out_shape(x.shape());
     let mut out = DMatrix::zeros(r, c);
     // Walk the column-major storage column by column.

@@ -399,14 +399,12 @@ fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
                 g.shape(),
                 "gradient contributions differ in shape"
             );
-            let (acc, values) = (acc.as_mut_slice(), g.as_slice());
-            if worth_spreading(values.len()) {
-                acc.par_chunks_mut(PIECE)
-                    .zip(values.par_chunks(PIECE))
-                    .for_each(|(acc, g)| add_to(acc, g));
-            } else {
-                add_to(acc, values);
-            }
+            let pieces: Vec<(&mut [T], &[T])> = acc
+                .as_mut_slice()
+                .chunks_mut(PIECE)
+                .zip(g.as_slice().chunks(PIECE))
+                .collect();
+            for_each_piece(pieces, g.len(), |(acc, g)| add_to(acc, g));
             buffers::recycle(g);
         }
         None => *slot = Some(g),

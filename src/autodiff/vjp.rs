@@ -3,10 +3,8 @@
 
 use super::elementwise::{binary_vjp, unary_vjp};
 use super::fused::bernoulli_vjp;
-use super::linalg::{
-    cholesky_vjp, column_sums, lower_mask, matmul_vjp, solve_lower_vjp, transposed,
-};
-use super::reduce::{logsumexp_vjp, sum_vjp};
+use super::linalg::{cholesky_vjp, lower_mask, matmul_vjp, solve_lower_vjp, transposed};
+use super::reduce::{Reduce, logsumexp_vjp, sum, sum_vjp};
 use super::shape::{embed, untile};
 use super::tape::{Node, Op};
 use crate::kernels::buffers;
@@ -53,7 +51,7 @@ pub(crate) fn propagate<T: Real>(
             let (gx, gw) = matmul_vjp(value(x), value(w), false, false, &g, (needs(x), needs(w)));
             send(x, gx);
             send(w, gw);
-            send(b, needs(b).then(|| column_sums(&g)));
+            send(b, needs(b).then(|| sum(&g, Reduce::EachColumn)));
         }
         Op::MatMul { a, b, ta, tb } => {
             let (ga, gb) = matmul_vjp(value(a), value(b), ta, tb, &g, (needs(a), needs(b)));

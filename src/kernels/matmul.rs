@@ -223,26 +223,20 @@ fn small_matmul<T: Real>(
         // op(b) = bᵀ has contiguous rows (a row of draws times a transposed data set, say):
         // out[i, :] += Σ_p op(a)[i, p] op(b)[p, :], along op(b)'s rows. Dot products would
         // read op(b)'s columns, one entry from each of k distant rows.
-        // In stretches of columns that stay in L1 across the k passes.
+        // In stretches of columns that stay in L1 across the k passes, summed into a row of
+        // their own and then added to out's row i (strided by m).
         const STRETCH: usize = 2048;
-        let mut row = vec![T::zero(); if m == 1 { 0 } else { STRETCH.min(n) }];
+        let mut row = vec![T::zero(); STRETCH.min(n)];
         for start in (0..n).step_by(STRETCH) {
-            let len = STRETCH.min(n - start);
+            let row = &mut row[..STRETCH.min(n - start)];
             for i in 0..m {
-                let target = if m == 1 {
-                    &mut out[start..start + len]
-                } else {
-                    row.fill(T::zero());
-                    &mut row[..len]
-                };
+                row.fill(T::zero());
                 for p in 0..k {
                     let from = p * rb + start;
-                    axpy(target, a[i * ra + p * ca], &b[from..from + len]);
+                    axpy(row, a[i * ra + p * ca], &b[from..from + row.len()]);
                 }
-                if m > 1 {
-                    for (j, &v) in row[..len].iter().enumerate() {
-                        out[i + (start + j) * m] += v;
-                    }
+                for (j, &v) in row.iter().enumerate() {
+                    out[i + (start + j) * m] += v;
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The numeric kernels: matrix products, vectorised maths and sums, row gathers, recycled
-//! storage and the rules for running hot loops wide and on every core. Nothing here knows about models; everything above
-//! calls through these few functions, which is the boundary a GPU backend will have to provide.
+//! storage and the rules for running hot loops wide and on every core. Nothing here knows about
+//! models; everything above calls through these few functions, which is the boundary a GPU
+//! backend will have to provide.
 
 pub(crate) mod buffers;
 mod gather;

@@ -7,6 +7,9 @@
 //! 8 lanes. Only the width changes: each entry gets the same arithmetic in the same order (no
 //! FMA contraction), so results are bit-identical whichever path runs.
 
+use rayon::prelude::*;
+use std::cell::Cell;
+
 /// Loops over fewer entries than this run at baseline width: the dispatch would cost more than
 /// the wider vectors save (the conjugate models' steps are made of such loops).
 const MIN_ENTRIES: usize = 256;
@@ -37,9 +40,6 @@ pub(crate) fn wide<R>(entries: usize, f: impl FnOnce() -> R) -> R {
     }
     f()
 }
-
-use rayon::prelude::*;
-use std::cell::Cell;
 
 thread_local! {
     /// Threads of rayon's pool that the product on this (pool) thread may spread over: set by a
