@@ -159,6 +159,24 @@ pub enum Error {
         /// What is wrong, including the column where it applies.
         problem: String,
     },
+    /// A compute device was asked for that this machine or build cannot give.
+    #[error("{device} is not available: {reason}")]
+    DeviceUnavailable {
+        /// The device asked for (`cuda:0`, say).
+        device: String,
+        /// Why, and what to do about it.
+        reason: String,
+    },
+    /// A device failed at an operation it had accepted (out of memory, a failed launch).
+    #[error("{device} failed at {operation}: {problem}")]
+    Device {
+        /// The device.
+        device: String,
+        /// What it was doing.
+        operation: &'static str,
+        /// The driver's or library's message.
+        problem: String,
+    },
 }
 
 impl Error {

@@ -68,6 +68,7 @@
 
 pub mod autodiff;
 pub mod autoencoder;
+pub mod backend;
 pub mod classic;
 pub mod conjugate;
 pub mod data;

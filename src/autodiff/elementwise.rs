@@ -1,6 +1,7 @@
 //! Elementwise operations: unary maps and binary operations with row/column broadcasting.
 
 use super::tape::{Op, Var};
+use crate::backend::{Backend, Cpu};
 use crate::kernels::{buffers, wide};
 use crate::real::{Real, c};
 use crate::special;
@@ -300,6 +301,32 @@ pub(crate) fn zip_broadcast<T: Real>(
     out
 }
 
+/// `op` applied to every entry of `x`.
+pub(crate) fn unary_map<T: Real>(op: UnaryOp<T>, x: &DMatrix<T>) -> DMatrix<T> {
+    // A copy mapped in place: a plain slice loop, which vectorises (a collected map did not).
+    let mut value = buffers::copy(x);
+    let (len, entries) = (value.len(), value.as_mut_slice().iter_mut());
+    with_known_variant!(op => wide(len, #[inline(always)] || {
+        for y in entries {
+            *y = op.apply(*y);
+        }
+    }));
+    value
+}
+
+/// `a op b` entry by entry, over the shape the two broadcast to.
+///
+/// # Panics
+/// If the shapes do not broadcast.
+pub(crate) fn binary_map<T: Real>(op: BinaryOp, a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+    match op {
+        BinaryOp::Add => zip_broadcast(a, b, "add", |x, y| x + y),
+        BinaryOp::Sub => zip_broadcast(a, b, "sub", |x, y| x - y),
+        BinaryOp::Mul => zip_broadcast(a, b, "mul", |x, y| x * y),
+        BinaryOp::Div => zip_broadcast(a, b, "div", |x, y| x / y),
+    }
+}
+
 /// Sums `g` over the axes along which an operand of `shape` was broadcast.
 pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMatrix<T> {
     if g.shape() == shape {
@@ -326,24 +353,12 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
 
 impl<'t, T: Real> Var<'t, T> {
     pub(crate) fn unary(self, op: UnaryOp<T>) -> Var<'t, T> {
-        // A copy mapped in place: a plain slice loop, which vectorises (a collected map did not).
-        let mut value = self.with_value(buffers::copy);
-        let (len, entries) = (value.len(), value.as_mut_slice().iter_mut());
-        with_known_variant!(op => wide(len, #[inline(always)] || {
-            for y in entries {
-                *y = op.apply(*y);
-            }
-        }));
+        let Ok(value) = self.with_value(|x| Cpu.unary(op, x));
         self.record(value, Op::Unary(op, self.id))
     }
 
     fn binary(self, op: BinaryOp, other: Var<'t, T>) -> Var<'t, T> {
-        let value = Var::with_values([self, other], |[a, b]| match op {
-            BinaryOp::Add => zip_broadcast(a, b, "add", |x, y| x + y),
-            BinaryOp::Sub => zip_broadcast(a, b, "sub", |x, y| x - y),
-            BinaryOp::Mul => zip_broadcast(a, b, "mul", |x, y| x * y),
-            BinaryOp::Div => zip_broadcast(a, b, "div", |x, y| x / y),
-        });
+        let Ok(value) = Var::with_values([self, other], |[a, b]| Cpu.binary(op, a, b));
         self.record(value, Op::Binary(op, self.id, other.id))
     }
 

@@ -4,6 +4,7 @@
 
 use super::elementwise::{sigmoid, softplus};
 use super::tape::{Op, Var};
+use crate::backend::{Backend, Cpu};
 use crate::kernels::{buffers, wide};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -19,51 +20,8 @@ impl<'t, T: Real> Var<'t, T> {
         // The logits' gradient, x − σ(l), shares e^−|l| with the value: computed here, it
         // spares the backward pass a second exponential per entry.
         let wants_gradient = self.tape.nodes.borrow()[self.id].requires_grad;
-        let (value, residual) = Var::with_values([self, x], |[l, xv]| {
-            assert_eq!(
-                l.shape(),
-                xv.shape(),
-                "bernoulli_log_prob: logits and targets differ in shape"
-            );
-            let rows = l.nrows().max(1);
-            let mut out = buffers::zeros(l.nrows(), 1);
-            let columns = l
-                .as_slice()
-                .chunks_exact(rows)
-                .zip(xv.as_slice().chunks_exact(rows));
-            let residual = if wants_gradient {
-                // Every entry is written below.
-                let mut residual = buffers::uninitialized(l.nrows(), l.ncols());
-                let slots = residual.as_mut_slice().chunks_exact_mut(rows);
-                wide(
-                    l.len(),
-                    #[inline(always)]
-                    || {
-                        for ((lc, xc), rc) in columns.zip(slots) {
-                            let entries = out.as_mut_slice().iter_mut().zip(lc).zip(xc).zip(rc);
-                            for (((o, &lv), &xv), r) in entries {
-                                *o += xv * lv - softplus(lv);
-                                *r = xv - sigmoid(lv);
-                            }
-                        }
-                    },
-                );
-                Some(residual)
-            } else {
-                wide(
-                    l.len(),
-                    #[inline(always)]
-                    || {
-                        for (lc, xc) in columns {
-                            for ((o, &lv), &xv) in out.as_mut_slice().iter_mut().zip(lc).zip(xc) {
-                                *o += xv * lv - softplus(lv);
-                            }
-                        }
-                    },
-                );
-                None
-            };
-            (out, residual)
+        let Ok((value, residual)) = Var::with_values([self, x], |[l, xv]| {
+            Cpu.bernoulli_logits(l, xv, wants_gradient)
         });
         self.record(
             value,
@@ -74,6 +32,62 @@ impl<'t, T: Real> Var<'t, T> {
             },
         )
     }
+}
+
+/// The rows' Bernoulli log-likelihoods Σ_j x_ij l_ij − softplus(l_ij) (R x 1) of logits `l` and
+/// targets `xv`, with the residual x − σ(l) when `wants_gradient`.
+///
+/// # Panics
+/// If the shapes differ.
+pub(crate) fn bernoulli_logits<T: Real>(
+    l: &DMatrix<T>,
+    xv: &DMatrix<T>,
+    wants_gradient: bool,
+) -> (DMatrix<T>, Option<DMatrix<T>>) {
+    assert_eq!(
+        l.shape(),
+        xv.shape(),
+        "bernoulli_log_prob: logits and targets differ in shape"
+    );
+    let rows = l.nrows().max(1);
+    let mut out = buffers::zeros(l.nrows(), 1);
+    let columns = l
+        .as_slice()
+        .chunks_exact(rows)
+        .zip(xv.as_slice().chunks_exact(rows));
+    let residual = if wants_gradient {
+        // Every entry is written below.
+        let mut residual = buffers::uninitialized(l.nrows(), l.ncols());
+        let slots = residual.as_mut_slice().chunks_exact_mut(rows);
+        wide(
+            l.len(),
+            #[inline(always)]
+            || {
+                for ((lc, xc), rc) in columns.zip(slots) {
+                    let entries = out.as_mut_slice().iter_mut().zip(lc).zip(xc).zip(rc);
+                    for (((o, &lv), &xv), r) in entries {
+                        *o += xv * lv - softplus(lv);
+                        *r = xv - sigmoid(lv);
+                    }
+                }
+            },
+        );
+        Some(residual)
+    } else {
+        wide(
+            l.len(),
+            #[inline(always)]
+            || {
+                for (lc, xc) in columns {
+                    for ((o, &lv), &xv) in out.as_mut_slice().iter_mut().zip(lc).zip(xc) {
+                        *o += xv * lv - softplus(lv);
+                    }
+                }
+            },
+        );
+        None
+    };
+    (out, residual)
 }
 
 /// Vector-Jacobian products of [`Var::bernoulli_log_prob`]: g_i (x_ij − σ(l_ij)) for the

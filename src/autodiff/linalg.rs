@@ -2,6 +2,7 @@
 //! Gaussian needs (lower triangles, diagonals, triangular solves).
 
 use super::tape::{Op, Var};
+use crate::backend::{Backend, Cpu};
 use crate::kernels::{buffers, matmul, matmul_add};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -9,7 +10,7 @@ use nalgebra::DMatrix;
 impl<'t, T: Real> Var<'t, T> {
     fn product(self, other: Var<'t, T>, ta: bool, tb: bool) -> Self {
         self.same_tape(&other);
-        let value = Var::with_values([self, other], |[a, b]| matmul(a, ta, b, tb));
+        let Ok(value) = Var::with_values([self, other], |[a, b]| Cpu.matmul(a, ta, b, tb));
         self.record(
             value,
             Op::MatMul {

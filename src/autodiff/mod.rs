@@ -13,17 +13,18 @@
 //! a `1 x 1` to everything).
 
 mod conv;
-mod elementwise;
-mod fused;
+pub(crate) mod elementwise;
+pub(crate) mod fused;
 mod gradcheck;
-mod linalg;
-mod reduce;
+pub(crate) mod linalg;
+pub(crate) mod reduce;
 mod shape;
 mod tape;
 mod vjp;
 
 pub use conv::Conv2d;
-pub(crate) use elementwise::{SELU_ALPHA, SELU_LAMBDA};
+pub(crate) use elementwise::{BinaryOp, SELU_ALPHA, SELU_LAMBDA, UnaryOp};
 pub use elementwise::{sigmoid, softplus};
 pub use gradcheck::{GradCheck, GradCheckReport, check_gradients, check_param_gradients};
+pub(crate) use reduce::Reduce;
 pub use tape::{Gradients, Tape, Var};

@@ -1,6 +1,7 @@
 //! Reductions: sums, means and log-sum-exp over everything, each row or each column.
 
 use super::tape::{Op, Var};
+use crate::backend::{Backend, Cpu};
 use crate::kernels::{self, buffers};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -62,7 +63,7 @@ pub(crate) fn sum<T: Real>(x: &DMatrix<T>, how: Reduce) -> DMatrix<T> {
     out
 }
 
-fn logsumexp<T: Real>(x: &DMatrix<T>, how: Reduce) -> DMatrix<T> {
+pub(crate) fn logsumexp<T: Real>(x: &DMatrix<T>, how: Reduce) -> DMatrix<T> {
     let (r, c) = how.out_shape(x.shape());
     let mut max = DMatrix::from_element(r, c, T::of_f64(f64::NEG_INFINITY));
     for j in 0..x.ncols() {
@@ -111,12 +112,12 @@ fn spread<T: Real>(
 
 impl<'t, T: Real> Var<'t, T> {
     fn reduce(self, how: Reduce) -> Self {
-        let value = self.with_value(|v| sum(v, how));
+        let Ok(value) = self.with_value(|v| Cpu.sum(v, how));
         self.record(value, Op::Reduce(how, self.id))
     }
 
     fn lse(self, how: Reduce) -> Self {
-        let value = self.with_value(|v| logsumexp(v, how));
+        let Ok(value) = self.with_value(|v| Cpu.logsumexp(v, how));
         self.record(value, Op::LogSumExp(how, self.id))
     }
 

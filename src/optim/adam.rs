@@ -63,15 +63,58 @@ impl<T: Real> Adam<T> {
     pub fn steps(&self) -> usize {
         self.steps as usize
     }
+
+    /// The update of the step just counted, at learning rate `lr`.
+    fn update(&self, lr: T) -> AdamUpdate<T> {
+        let (b1, b2) = (self.beta1, self.beta2);
+        AdamUpdate {
+            beta1: b1,
+            beta2: b2,
+            epsilon: self.epsilon,
+            // Both bias corrections folded into the step size.
+            step: lr * (T::one() - b2.powi(self.steps)).sqrt() / (T::one() - b1.powi(self.steps)),
+        }
+    }
+}
+
+/// One Adam update, entry by entry: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − step ·
+/// m / (√v + ε), with the bias corrections folded into `step`. Every backend applies this.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdamUpdate<T> {
+    pub(crate) beta1: T,
+    pub(crate) beta2: T,
+    pub(crate) epsilon: T,
+    pub(crate) step: T,
+}
+
+impl<T: Real> AdamUpdate<T> {
+    /// Updates the parameter entries `p` and their moments `m`, `v` by the gradient `g`.
+    pub(crate) fn apply(self, p: &mut [T], m: &mut [T], v: &mut [T], g: &[T]) {
+        let AdamUpdate {
+            beta1: b1,
+            beta2: b2,
+            epsilon: eps,
+            step,
+        } = self;
+        wide(
+            p.len(),
+            #[inline(always)]
+            || {
+                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                    *m = b1 * *m + (T::one() - b1) * g;
+                    *v = b2 * *v + (T::one() - b2) * g * g;
+                    *p -= step * *m / (v.sqrt() + eps);
+                }
+            },
+        )
+    }
 }
 
 impl<T: Real> Optimizer<T> for Adam<T> {
     fn step(&mut self, params: &mut ParamStore<T>, grads: &Gradients<T>, lr: T) -> Result<()> {
         grads.check_store(params)?;
         self.steps = self.steps.saturating_add(1);
-        let (b1, b2, eps) = (self.beta1, self.beta2, self.epsilon);
-        // Fold both bias corrections into the step size.
-        let step = lr * (T::one() - b2.powi(self.steps)).sqrt() / (T::one() - b1.powi(self.steps));
+        let update = self.update(lr);
         for (id, g) in grads.iter() {
             self.moments.entry(id).or_insert_with(|| {
                 (
@@ -94,22 +137,11 @@ impl<T: Real> Optimizer<T> for Adam<T> {
             let chunks = chunks.zip(v.as_mut_slice().chunks_mut(PIECE));
             pieces.extend(chunks.zip(g.as_slice().chunks(PIECE)));
         }
-        let update = |(((p, m), v), g): Slices<'_, T>| {
-            wide(
-                p.len(),
-                #[inline(always)]
-                || {
-                    for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-                        *m = b1 * *m + (T::one() - b1) * g;
-                        *v = b2 * *v + (T::one() - b2) * g * g;
-                        *p -= step * *m / (v.sqrt() + eps);
-                    }
-                },
-            )
-        };
         // Each entry's update is the same arithmetic wherever it runs.
         let entries = pieces.iter().map(|piece| piece.1.len()).sum();
-        for_each_piece(pieces, entries, update);
+        for_each_piece(pieces, entries, |(((p, m), v), g): Slices<'_, T>| {
+            update.apply(p, m, v, g)
+        });
         Ok(())
     }
 

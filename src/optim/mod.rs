@@ -11,6 +11,7 @@ mod schedule;
 mod sgd;
 
 pub use adam::Adam;
+pub(crate) use adam::AdamUpdate;
 pub use schedule::LearningRate;
 pub use sgd::Sgd;
 

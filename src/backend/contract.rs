@@ -1,0 +1,417 @@
+//! The kernel contract every backend is held to: each kernel of [`Backend`] against a plain
+//! definition computed in f64 on the host, on awkward shapes (single rows and columns, every
+//! broadcast, lengths that are no power of two). The CPU backend runs it in every test run; the
+//! GPU backend where a GPU is present.
+
+use super::Backend;
+use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
+use crate::optim::AdamUpdate;
+use crate::real::Real;
+use crate::special;
+use nalgebra::DMatrix;
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64;
+
+/// Runs the whole contract on `b`; `tol` bounds the relative error of a kernel's entries
+/// (against max(1, |reference|)).
+pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
+    eprintln!("checking the kernel contract on {}", b.device());
+    let mut rng = Pcg64::seed_from_u64(17);
+    products(b, &mut rng, tol);
+    unary_maps(b, &mut rng, tol);
+    binary_maps(b, &mut rng, tol);
+    reductions(b, &mut rng, tol);
+    bernoulli(b, &mut rng, tol);
+    adam(b, &mut rng, tol);
+    gather(b, &mut rng);
+    normal_draws(b);
+}
+
+/// A plain definition of one entry's value, from one or two inputs.
+type Unary = fn(f64) -> f64;
+type Binary = fn(f64, f64) -> f64;
+
+fn random(rng: &mut Pcg64, rows: usize, cols: usize, low: f64, high: f64) -> DMatrix<f64> {
+    DMatrix::from_fn(rows, cols, |_, _| rng.random_range(low..high))
+}
+
+fn up<T: Real, B: Backend<T>>(b: &B, m: &DMatrix<f64>) -> B::Matrix {
+    b.upload(&m.map(T::of_f64)).expect("upload")
+}
+
+fn down<T: Real, B: Backend<T>>(b: &B, m: &B::Matrix) -> DMatrix<f64> {
+    b.download(m).expect("download").map(|v| v.to_f64())
+}
+
+/// Entries of `got` within `tol` of `want`, relative to max(1, |want|); equal infinities pass.
+fn assert_close(what: &str, got: &DMatrix<f64>, want: &DMatrix<f64>, tol: f64) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    for (k, (&g, &w)) in got.iter().zip(want.iter()).enumerate() {
+        let ok = if w.is_infinite() {
+            g == w
+        } else {
+            (g - w).abs() <= tol * w.abs().max(1.0)
+        };
+        assert!(ok, "{what}: entry {k} is {g}, expected {w}");
+    }
+}
+
+fn products<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    for (m, k, n) in [
+        (1, 1, 1),
+        (3, 5, 2),
+        (37, 64, 19),
+        (1, 300, 7),
+        (130, 1, 9),
+        (4, 0, 3),
+    ] {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = random(
+                rng,
+                if ta { k } else { m },
+                if ta { m } else { k },
+                -1.0,
+                1.0,
+            );
+            let bm = random(
+                rng,
+                if tb { n } else { k },
+                if tb { k } else { n },
+                -1.0,
+                1.0,
+            );
+            let (oa, ob) = (
+                if ta { a.transpose() } else { a.clone() },
+                if tb { bm.transpose() } else { bm.clone() },
+            );
+            let want = DMatrix::from_fn(m, n, |i, j| (0..k).map(|l| oa[(i, l)] * ob[(l, j)]).sum());
+            let got = b.matmul(&up(b, &a), ta, &up(b, &bm), tb).expect("matmul");
+            assert_close(
+                &format!("matmul {m}x{k}x{n} {ta} {tb}"),
+                &down(b, &got),
+                &want,
+                tol,
+            );
+        }
+    }
+    let a = random(rng, 5, 3, -1.0, 1.0);
+    let t = b.transpose(&up(b, &a)).expect("transpose");
+    let exact = a.map(|v| T::of_f64(v).to_f64());
+    assert_close("transpose", &down(b, &t), &exact.transpose(), 0.0);
+}
+
+/// Each unary op, its plain definition, and inputs where it is defined and smooth.
+fn unary_cases<T: Real>() -> Vec<(UnaryOp<T>, Unary, f64, f64)> {
+    let c = T::of_f64;
+    vec![
+        (UnaryOp::Neg, |x| -x, -3.0, 3.0),
+        (UnaryOp::Exp, f64::exp, -5.0, 5.0),
+        (UnaryOp::Log, f64::ln, 0.1, 9.0),
+        (UnaryOp::Log1p, f64::ln_1p, -0.5, 9.0),
+        (UnaryOp::Softplus, |x| x.exp().ln_1p(), -20.0, 20.0),
+        (UnaryOp::Sigmoid, |x| 1.0 / (1.0 + (-x).exp()), -20.0, 20.0),
+        (UnaryOp::Tanh, f64::tanh, -4.0, 4.0),
+        (UnaryOp::Relu, |x| x.max(0.0), -3.0, 3.0),
+        (
+            UnaryOp::LeakyRelu(c(0.1)),
+            |x| if x > 0.0 { x } else { 0.1 * x },
+            -3.0,
+            3.0,
+        ),
+        (UnaryOp::Selu, selu, -3.0, 3.0),
+        (UnaryOp::Square, |x| x * x, -3.0, 3.0),
+        (UnaryOp::Sqrt, f64::sqrt, 0.1, 9.0),
+        (UnaryOp::Scale(c(-2.5)), |x| -2.5 * x, -3.0, 3.0),
+        (UnaryOp::Shift(c(0.75)), |x| x + 0.75, -3.0, 3.0),
+        (UnaryOp::Abs, f64::abs, -3.0, 3.0),
+        (UnaryOp::Recip, |x| 1.0 / x, 0.5, 4.0),
+        (UnaryOp::Powi(3), |x| x.powi(3), -2.0, 2.0),
+        (UnaryOp::Powf(c(1.5)), |x| x.powf(1.5), 0.1, 4.0),
+        (UnaryOp::LnGamma, special::ln_gamma, 0.2, 12.0),
+        (UnaryOp::Digamma, special::digamma, 0.2, 12.0),
+        (
+            UnaryOp::StepStraightThrough,
+            |x| f64::from(x > 0.0),
+            -3.0,
+            3.0,
+        ),
+    ]
+}
+
+fn selu(x: f64) -> f64 {
+    let (alpha, lambda) = (crate::autodiff::SELU_ALPHA, crate::autodiff::SELU_LAMBDA);
+    if x > 0.0 {
+        lambda * x
+    } else {
+        lambda * alpha * x.exp_m1()
+    }
+}
+
+fn unary_maps<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    for (op, f, low, high) in unary_cases::<T>() {
+        // Away from the kinks at 0, where the finite differences below would straddle them.
+        let x = random(rng, 7, 5, low, high).map(|v| if v.abs() < 0.05 { v + 0.1 } else { v });
+        let g = random(rng, 7, 5, -1.0, 1.0);
+        let (xd, gd) = (up(b, &x), up(b, &g));
+        let y = b.unary(op, &xd).expect("unary");
+        assert_close(&format!("{op:?}"), &down(b, &y), &x.map(f), tol);
+        // The derivative by central differences (straight through: the identity's).
+        let h = 1e-6;
+        let slope = |v: f64| match op {
+            UnaryOp::StepStraightThrough => 1.0,
+            _ => (f(v + h) - f(v - h)) / (2.0 * h),
+        };
+        let want = g.zip_map(&x, |g, v| g * slope(v));
+        let got = b.unary_vjp(op, &xd, &y, &gd).expect("unary_vjp");
+        assert_close(&format!("{op:?}'"), &down(b, &got), &want, tol.max(1e-5));
+    }
+}
+
+fn broadcast_entry(m: &DMatrix<f64>, i: usize, j: usize) -> f64 {
+    m[(
+        if m.nrows() == 1 { 0 } else { i },
+        if m.ncols() == 1 { 0 } else { j },
+    )]
+}
+
+/// `m` summed down to `shape` over the axes it was broadcast along.
+fn reduce_to(m: &DMatrix<f64>, shape: (usize, usize)) -> DMatrix<f64> {
+    let mut out = DMatrix::zeros(shape.0, shape.1);
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            out[(i.min(shape.0 - 1), j.min(shape.1 - 1))] += m[(i, j)];
+        }
+    }
+    out
+}
+
+fn binary_maps<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    let shapes = [
+        ((4, 3), (4, 3)),
+        ((4, 3), (1, 3)),
+        ((4, 3), (4, 1)),
+        ((4, 3), (1, 1)),
+        ((1, 3), (4, 1)),
+        ((1, 1), (5, 2)),
+        ((1, 70), (1, 70)),
+    ];
+    for (sa, sb) in shapes {
+        let (r, c) = (sa.0.max(sb.0), sa.1.max(sb.1));
+        let a = random(rng, sa.0, sa.1, 0.5, 2.0);
+        let bm = random(rng, sb.0, sb.1, 0.5, 2.0);
+        let g = random(rng, r, c, -1.0, 1.0);
+        let (ad, bd, gd) = (up(b, &a), up(b, &bm), up(b, &g));
+        for (op, f) in [
+            (BinaryOp::Add, (|x, y| x + y) as Binary),
+            (BinaryOp::Sub, |x, y| x - y),
+            (BinaryOp::Mul, |x, y| x * y),
+            (BinaryOp::Div, |x, y| x / y),
+        ] {
+            let what = format!("{op:?} {sa:?} {sb:?}");
+            let want = DMatrix::from_fn(r, c, |i, j| {
+                f(broadcast_entry(&a, i, j), broadcast_entry(&bm, i, j))
+            });
+            let y = b.binary(op, &ad, &bd).expect("binary");
+            assert_close(&what, &down(b, &y), &want, tol);
+            // ∂y/∂a and ∂y/∂b by entry, times g, summed back to each operand's shape.
+            let (da, db): (Binary, Binary) = match op {
+                BinaryOp::Add => (|_, _| 1.0, |_, _| 1.0),
+                BinaryOp::Sub => (|_, _| 1.0, |_, _| -1.0),
+                BinaryOp::Mul => (|_, y| y, |x, _| x),
+                BinaryOp::Div => (|_, y| 1.0 / y, |x, y| -x / (y * y)),
+            };
+            let partial = |d: Binary| {
+                DMatrix::from_fn(r, c, |i, j| {
+                    g[(i, j)] * d(broadcast_entry(&a, i, j), broadcast_entry(&bm, i, j))
+                })
+            };
+            let (ga, gb) = b
+                .binary_vjp(op, [&ad, &bd, &y, &gd], (true, true))
+                .expect("binary_vjp");
+            let (ga, gb) = (ga.expect("asked for"), gb.expect("asked for"));
+            assert_close(
+                &format!("{what} ∂a"),
+                &down(b, &ga),
+                &reduce_to(&partial(da), sa),
+                tol,
+            );
+            assert_close(
+                &format!("{what} ∂b"),
+                &down(b, &gb),
+                &reduce_to(&partial(db), sb),
+                tol,
+            );
+            let (none, _) = b
+                .binary_vjp(op, [&ad, &bd, &y, &gd], (false, true))
+                .unwrap();
+            assert!(none.is_none(), "{what}: a gradient nobody asked for");
+        }
+    }
+}
+
+fn reductions<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    for (r, c) in [(1, 1), (1, 7), (7, 1), (33, 5), (2000, 3), (3, 1500)] {
+        // Offsets far from 0: a sum accumulated in the element type would lose digits.
+        let x = random(rng, r, c, 99.0, 101.0);
+        let xd = up(b, &x);
+        for (how, shape) in [
+            (Reduce::All, (1, 1)),
+            (Reduce::EachRow, (r, 1)),
+            (Reduce::EachColumn, (1, c)),
+        ] {
+            let what = format!("{how:?} of {r}x{c}");
+            let sums = b.sum(&xd, how).expect("sum");
+            assert_close(
+                &format!("sum {what}"),
+                &down(b, &sums),
+                &reduce_to(&x, shape),
+                tol,
+            );
+            // log Σ e^x, shifted by the slot's maximum.
+            let shifted = x.map(|v| (v - 101.0).exp());
+            let want = reduce_to(&shifted, shape).map(|s| s.ln() + 101.0);
+            let lse = b.logsumexp(&xd, how).expect("logsumexp");
+            assert_close(&format!("logsumexp {what}"), &down(b, &lse), &want, tol);
+            let g = random(rng, shape.0, shape.1, -1.0, 1.0);
+            let gd = up(b, &g);
+            let spread = DMatrix::from_fn(r, c, |i, j| broadcast_entry(&g, i, j));
+            let got = b.sum_vjp(&gd, (r, c)).expect("sum_vjp");
+            assert_close(&format!("sum' {what}"), &down(b, &got), &spread, tol);
+            let got = b.logsumexp_vjp(&xd, &lse, &gd).expect("logsumexp_vjp");
+            let weights = DMatrix::from_fn(r, c, |i, j| {
+                (x[(i, j)] - broadcast_entry(&want, i, j)).exp()
+            });
+            assert_close(
+                &format!("logsumexp' {what}"),
+                &down(b, &got),
+                &spread.component_mul(&weights),
+                tol,
+            );
+            let back = b.unbroadcast(&up(b, &spread), shape).expect("unbroadcast");
+            assert_close(
+                &format!("unbroadcast {what}"),
+                &down(b, &back),
+                &reduce_to(&spread, shape),
+                tol,
+            );
+        }
+    }
+    // A column of −∞ has log-sum-exp −∞; a +∞ entry makes it +∞.
+    let x = DMatrix::from_column_slice(
+        2,
+        2,
+        &[f64::NEG_INFINITY, f64::NEG_INFINITY, 1.0, f64::INFINITY],
+    );
+    let lse = b
+        .logsumexp(&up(b, &x), Reduce::EachColumn)
+        .expect("logsumexp");
+    assert_close(
+        "logsumexp of infinities",
+        &down(b, &lse),
+        &DMatrix::from_row_slice(1, 2, &[f64::NEG_INFINITY, f64::INFINITY]),
+        0.0,
+    );
+}
+
+fn bernoulli<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    for (r, c) in [(1, 1), (5, 784), (130, 3)] {
+        let l = random(rng, r, c, -30.0, 30.0);
+        let x = random(rng, r, c, 0.0, 1.0);
+        let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let terms = l.zip_map(&x, |l, x| x * l - l.exp().ln_1p());
+        let (value, residual) = b
+            .bernoulli_logits(&up(b, &l), &up(b, &x), true)
+            .expect("bernoulli");
+        assert_close(
+            "bernoulli",
+            &down(b, &value),
+            &reduce_to(&terms, (r, 1)),
+            tol,
+        );
+        let want = x.zip_map(&l, |x, l| x - sigmoid(l));
+        assert_close(
+            "bernoulli residual",
+            &down(b, &residual.expect("asked for")),
+            &want,
+            tol,
+        );
+        let (_, none) = b.bernoulli_logits(&up(b, &l), &up(b, &x), false).unwrap();
+        assert!(none.is_none(), "a residual nobody asked for");
+    }
+}
+
+fn adam<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    let (p, m, g) = (
+        random(rng, 9, 4, -1.0, 1.0),
+        random(rng, 9, 4, -0.1, 0.1),
+        random(rng, 9, 4, -1.0, 1.0),
+    );
+    let v = random(rng, 9, 4, 0.0, 0.01);
+    let update = AdamUpdate {
+        beta1: T::of_f64(0.9),
+        beta2: T::of_f64(0.999),
+        epsilon: T::of_f64(1e-8),
+        step: T::of_f64(0.01),
+    };
+    let (mut pd, mut md, mut vd) = (up(b, &p), up(b, &m), up(b, &v));
+    b.adam(update, &mut pd, &mut md, &mut vd, &up(b, &g))
+        .expect("adam");
+    let m1 = m.zip_map(&g, |m, g| 0.9 * m + 0.1 * g);
+    let v1 = v.zip_map(&g, |v, g| 0.999 * v + 0.001 * g * g);
+    let p1 = DMatrix::from_fn(9, 4, |i, j| {
+        p[(i, j)] - 0.01 * m1[(i, j)] / (v1[(i, j)].sqrt() + 1e-8)
+    });
+    assert_close("adam m", &down(b, &md), &m1, tol);
+    assert_close("adam v", &down(b, &vd), &v1, tol);
+    assert_close("adam p", &down(b, &pd), &p1, tol);
+}
+
+fn gather<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64) {
+    let data_t = random(rng, 6, 50, -1.0, 1.0);
+    let indices = [49, 0, 7, 7, 23];
+    let got = b
+        .gather_rows_of_transpose(&up(b, &data_t), &indices)
+        .expect("gather");
+    let want = DMatrix::from_fn(indices.len(), 6, |i, d| data_t[(d, indices[i])]);
+    assert_close(
+        "gather",
+        &down(b, &got),
+        &want.map(|v| T::of_f64(v).to_f64()),
+        0.0,
+    );
+}
+
+/// Moments of 40,000 draws within 5 standard errors of the standard normal's.
+fn normal_draws<T: Real, B: Backend<T>>(b: &B) {
+    let draw = |seed| down(b, &b.standard_normal(200, 200, seed).expect("draws"));
+    let z = draw(3);
+    assert_eq!(z.shape(), (200, 200));
+    assert_eq!(z, draw(3), "the same seed must give the same draws");
+    assert_ne!(z, draw(4), "another seed must give other draws");
+    let n = z.len() as f64;
+    let mean = z.sum() / n;
+    let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    let beyond_two = z.iter().filter(|v| v.abs() > 2.0).count() as f64 / n;
+    let p = 0.045_500_26;
+    assert!(mean.abs() < 5.0 / n.sqrt(), "mean {mean}");
+    assert!((var - 1.0).abs() < 5.0 * (2.0 / n).sqrt(), "variance {var}");
+    assert!(
+        (beyond_two - p).abs() < 5.0 * (p * (1.0 - p) / n).sqrt(),
+        "P(|z| > 2) = {beyond_two}"
+    );
+    let odd = down(b, &b.standard_normal(3, 7, 5).expect("draws"));
+    assert_eq!(odd.shape(), (3, 7));
+    assert!(odd.iter().all(|v| v.is_finite()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Cpu;
+
+    #[test]
+    fn the_cpu_backend_meets_the_contract_in_f64_and_f32() {
+        check_contract::<f64, _>(&Cpu, 1e-10);
+        check_contract::<f32, _>(&Cpu, 2e-5);
+    }
+}

@@ -1,0 +1,146 @@
+//! The CPU backend: nalgebra matrices in host memory and the kernels the tape runs today.
+
+use super::{Backend, Device};
+use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
+use crate::autodiff::{elementwise, fused, linalg, reduce};
+use crate::kernels::{self, buffers};
+use crate::optim::AdamUpdate;
+use crate::real::Real;
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+use std::convert::Infallible;
+
+/// The host's cores: matrices are `nalgebra::DMatrix`, kernels the crate's own (spread over
+/// rayon's pool where they are long enough).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu;
+
+impl<T: Real> Backend<T> for Cpu {
+    type Matrix = DMatrix<T>;
+    type Error = Infallible;
+
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    fn shape(&self, m: &DMatrix<T>) -> (usize, usize) {
+        m.shape()
+    }
+
+    fn upload(&self, m: &DMatrix<T>) -> Result<DMatrix<T>, Infallible> {
+        Ok(buffers::copy(m))
+    }
+
+    fn download(&self, m: &DMatrix<T>) -> Result<DMatrix<T>, Infallible> {
+        Ok(buffers::copy(m))
+    }
+
+    fn zeros(&self, rows: usize, cols: usize) -> Result<DMatrix<T>, Infallible> {
+        Ok(buffers::zeros(rows, cols))
+    }
+
+    fn matmul(
+        &self,
+        a: &DMatrix<T>,
+        ta: bool,
+        b: &DMatrix<T>,
+        tb: bool,
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(kernels::matmul(a, ta, b, tb))
+    }
+
+    fn transpose(&self, a: &DMatrix<T>) -> Result<DMatrix<T>, Infallible> {
+        Ok(linalg::transposed(buffers::copy(a)))
+    }
+
+    fn unary(&self, op: UnaryOp<T>, x: &DMatrix<T>) -> Result<DMatrix<T>, Infallible> {
+        Ok(elementwise::unary_map(op, x))
+    }
+
+    fn unary_vjp(
+        &self,
+        op: UnaryOp<T>,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        g: &DMatrix<T>,
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(elementwise::unary_vjp(op, x, y, buffers::copy(g)))
+    }
+
+    fn binary(
+        &self,
+        op: BinaryOp,
+        a: &DMatrix<T>,
+        b: &DMatrix<T>,
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(elementwise::binary_map(op, a, b))
+    }
+
+    fn sum(&self, x: &DMatrix<T>, how: Reduce) -> Result<DMatrix<T>, Infallible> {
+        Ok(reduce::sum(x, how))
+    }
+
+    fn logsumexp(&self, x: &DMatrix<T>, how: Reduce) -> Result<DMatrix<T>, Infallible> {
+        Ok(reduce::logsumexp(x, how))
+    }
+
+    fn bernoulli_logits(
+        &self,
+        logits: &DMatrix<T>,
+        x: &DMatrix<T>,
+        residual: bool,
+    ) -> Result<(DMatrix<T>, Option<DMatrix<T>>), Infallible> {
+        Ok(fused::bernoulli_logits(logits, x, residual))
+    }
+
+    fn adam(
+        &self,
+        update: AdamUpdate<T>,
+        param: &mut DMatrix<T>,
+        first: &mut DMatrix<T>,
+        second: &mut DMatrix<T>,
+        grad: &DMatrix<T>,
+    ) -> Result<(), Infallible> {
+        update.apply(
+            param.as_mut_slice(),
+            first.as_mut_slice(),
+            second.as_mut_slice(),
+            grad.as_slice(),
+        );
+        Ok(())
+    }
+
+    fn gather_rows_of_transpose(
+        &self,
+        data_t: &DMatrix<T>,
+        indices: &[usize],
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(kernels::gather_rows_of_transpose(data_t, indices))
+    }
+
+    fn standard_normal(
+        &self,
+        rows: usize,
+        cols: usize,
+        seed: u64,
+    ) -> Result<DMatrix<T>, Infallible> {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        Ok(DMatrix::from_fn(rows, cols, |_, _| {
+            T::standard_normal(&mut rng)
+        }))
+    }
+
+    fn unbroadcast(&self, g: &DMatrix<T>, shape: (usize, usize)) -> Result<DMatrix<T>, Infallible> {
+        Ok(elementwise::unbroadcast(buffers::copy(g), shape))
+    }
+
+    fn binary_vjp(
+        &self,
+        op: BinaryOp,
+        [a, b, y, g]: [&DMatrix<T>; 4],
+        need: (bool, bool),
+    ) -> Result<(Option<DMatrix<T>>, Option<DMatrix<T>>), Infallible> {
+        Ok(elementwise::binary_vjp(op, a, b, y, g, need))
+    }
+}

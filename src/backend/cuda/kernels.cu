@@ -1,0 +1,306 @@
+// The CUDA backend's kernels, compiled by NVRTC when a GPU is opened, once for each element
+// type: REAL is defined as float or double on the command line. Matrices are column-major, as
+// on the host: entry (i, j) of an r-row matrix is at i + j * r. Loops are grid-stride, so any
+// launch size covers any length. Sums accumulate in double whatever REAL is, as on the host.
+
+typedef REAL real;
+typedef unsigned long long u64;
+
+#define GRID_STRIDE(i, n) \
+    for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < (n); i += (u64)gridDim.x * blockDim.x)
+
+// The operation codes of UnaryOp and BinaryOp (src/backend/cuda/mod.rs, `unary_code`).
+enum {
+    NEG, EXP, LOG, LOG1P, SOFTPLUS, SIGMOID, TANH, RELU, LEAKY_RELU, SELU, SQUARE, SQRT, SCALE,
+    SHIFT, ABS, RECIP, POWI, POWF, LN_GAMMA, DIGAMMA, STEP_STRAIGHT_THROUGH
+};
+enum { ADD, SUB, MUL, DIV };
+
+#define SELU_ALPHA 1.6732632423543772
+#define SELU_LAMBDA 1.0507009873554805
+#define PI 3.141592653589793
+#define NEG_INF __longlong_as_double(0xfff0000000000000ull)
+
+__device__ __forceinline__ real softplus_of(real x) {
+    return fmax(x, (real)0) + log1p(exp(-fabs(x)));
+}
+
+__device__ __forceinline__ real sigmoid_of(real x) {
+    real u = exp(-fabs(x));
+    real r = (real)1 / ((real)1 + u);
+    return x >= (real)0 ? r : u * r;
+}
+
+// ψ(x): the recurrence up to x ≥ 10, then the asymptotic series (as special::digamma).
+__device__ double digamma_of(double x) {
+    if (isnan(x) || (x <= 0.0 && x == floor(x))) return nan("");
+    double reflected = 0.0;
+    if (x < 0.0) {
+        reflected = -PI / tan(PI * x);
+        x = 1.0 - x;
+    }
+    double shift = 0.0;
+    while (x < 10.0) {
+        shift -= 1.0 / x;
+        x += 1.0;
+    }
+    double r = 1.0 / (x * x);
+    double series = r * (1.0 / 12.0 - r * (1.0 / 120.0 - r * (1.0 / 252.0
+        - r * (1.0 / 240.0 - r * (1.0 / 132.0 - r * 691.0 / 32760.0)))));
+    return reflected + shift + log(x) - 0.5 / x - series;
+}
+
+// ψ'(x), as special::trigamma.
+__device__ double trigamma_of(double x) {
+    if (isnan(x) || (x <= 0.0 && x == floor(x))) return nan("");
+    if (x < 0.0) {
+        double s = sin(PI * x);
+        return -trigamma_of(1.0 - x) + PI * PI / (s * s);
+    }
+    double shift = 0.0;
+    while (x < 10.0) {
+        shift += 1.0 / (x * x);
+        x += 1.0;
+    }
+    double r = 1.0 / (x * x);
+    double series = r * (1.0 / 6.0 - r * (1.0 / 30.0 - r * (1.0 / 42.0 - r * (1.0 / 30.0
+        - r * 5.0 / 66.0))));
+    return shift + 1.0 / x + 0.5 * r + series / x;
+}
+
+__device__ real apply_unary(int op, real p, real x) {
+    switch (op) {
+    case NEG: return -x;
+    case EXP: return exp(x);
+    case LOG: return log(x);
+    case LOG1P: return log1p(x);
+    case SOFTPLUS: return softplus_of(x);
+    case SIGMOID: return sigmoid_of(x);
+    case TANH: return tanh(x);
+    case RELU: return x > (real)0 ? x : (real)0;
+    case LEAKY_RELU: return x > (real)0 ? x : p * x;
+    case SELU: return x > (real)0 ? (real)SELU_LAMBDA * x
+                                  : (real)(SELU_LAMBDA * SELU_ALPHA) * (exp(x) - (real)1);
+    case SQUARE: return x * x;
+    case SQRT: return sqrt(x);
+    case SCALE: return p * x;
+    case SHIFT: return x + p;
+    case ABS: return fabs(x);
+    case RECIP: return (real)1 / x;
+    case POWI: return pow(x, p);
+    case POWF: return pow(x, p);
+    case LN_GAMMA: return (real)lgamma((double)x);
+    case DIGAMMA: return (real)digamma_of((double)x);
+    case STEP_STRAIGHT_THROUGH: return x > (real)0 ? (real)1 : (real)0;
+    }
+    return nan("");
+}
+
+// dy/dx at input x with output y.
+__device__ real unary_derivative(int op, real p, real x, real y) {
+    switch (op) {
+    case NEG: return -1;
+    case EXP: return y;
+    case LOG: return (real)1 / x;
+    case LOG1P: return (real)1 / ((real)1 + x);
+    case SOFTPLUS: return sigmoid_of(x);
+    case SIGMOID: return y * ((real)1 - y);
+    case TANH: return (real)1 - y * y;
+    case RELU: return x > (real)0 ? (real)1 : (real)0;
+    case LEAKY_RELU: return x > (real)0 ? (real)1 : p;
+    case SELU: return x > (real)0 ? (real)SELU_LAMBDA : y + (real)(SELU_LAMBDA * SELU_ALPHA);
+    case SQUARE: return x + x;
+    case SQRT: return (real)0.5 / y;
+    case SCALE: return p;
+    case SHIFT: return 1;
+    case ABS: return x > (real)0 ? (real)1 : (x < (real)0 ? (real)-1 : (real)0);
+    case RECIP: return -y * y;
+    case POWI: return p == (real)0 ? (real)0 : p * pow(x, p - (real)1);
+    case POWF: return p * pow(x, p - (real)1);
+    case LN_GAMMA: return (real)digamma_of((double)x);
+    case DIGAMMA: return (real)trigamma_of((double)x);
+    case STEP_STRAIGHT_THROUGH: return 1;
+    }
+    return nan("");
+}
+
+extern "C" __global__ void unary_map(int op, real p, const real* x, real* y, u64 n) {
+    GRID_STRIDE(i, n) y[i] = apply_unary(op, p, x[i]);
+}
+
+extern "C" __global__ void unary_vjp(
+    int op, real p, const real* x, const real* y, const real* g, real* out, u64 n) {
+    GRID_STRIDE(i, n) out[i] = g[i] * unary_derivative(op, p, x[i], y[i]);
+}
+
+// Entry (i, j) of an ar x ac operand broadcast to a larger shape.
+__device__ __forceinline__ real broadcast_entry(const real* m, int mr, int mc, u64 i, u64 j) {
+    return m[(mr == 1 ? 0 : i) + (mc == 1 ? 0 : j) * (u64)mr];
+}
+
+extern "C" __global__ void binary_map(
+    int op, const real* a, int ar, int ac, const real* b, int br, int bc, real* out, int rows,
+    int cols) {
+    GRID_STRIDE(k, (u64)rows * cols) {
+        u64 i = k % rows, j = k / rows;
+        real x = broadcast_entry(a, ar, ac, i, j), y = broadcast_entry(b, br, bc, i, j);
+        real v;
+        switch (op) {
+        case ADD: v = x + y; break;
+        case SUB: v = x - y; break;
+        case MUL: v = x * y; break;
+        default: v = x / y; break;
+        }
+        out[k] = v;
+    }
+}
+
+#define BLOCK 256
+
+// Sums of consecutive segments of `len` entries (the last may be shorter): one block per
+// segment, accumulated in double, then a tree in shared memory. Column sums are segments of a
+// column's length; a total is a first pass over segments, then a pass over their sums.
+extern "C" __global__ void segment_sums(const real* x, u64 n, u64 len, real* out) {
+    __shared__ double partial[BLOCK];
+    u64 start = blockIdx.x * len;
+    u64 end = start + len < n ? start + len : n;
+    double acc = 0.0;
+    for (u64 k = start + threadIdx.x; k < end; k += blockDim.x) acc += (double)x[k];
+    partial[threadIdx.x] = acc;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) out[blockIdx.x] = (real)partial[0];
+}
+
+// Sums along each row: one thread per row walks the columns (neighbouring threads read
+// neighbouring entries of each column).
+extern "C" __global__ void row_sums(const real* x, int rows, int cols, real* out) {
+    GRID_STRIDE(i, (u64)rows) {
+        double acc = 0.0;
+        for (int j = 0; j < cols; j++) acc += (double)x[i + j * (u64)rows];
+        out[i] = (real)acc;
+    }
+}
+
+// log Σ e^x over each segment of `len` entries (one block each), shifted by the segment's
+// maximum; an infinite maximum is the answer itself.
+extern "C" __global__ void segment_logsumexp(const real* x, u64 n, u64 len, real* out) {
+    __shared__ double partial[BLOCK];
+    u64 start = blockIdx.x * len;
+    u64 end = start + len < n ? start + len : n;
+    double m = NEG_INF;
+    for (u64 k = start + threadIdx.x; k < end; k += blockDim.x) m = fmax(m, (double)x[k]);
+    partial[threadIdx.x] = m;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if (threadIdx.x < half)
+            partial[threadIdx.x] = fmax(partial[threadIdx.x], partial[threadIdx.x + half]);
+        __syncthreads();
+    }
+    double max = partial[0];
+    __syncthreads();
+    double shift = isinf(max) ? 0.0 : max;
+    double acc = 0.0;
+    for (u64 k = start + threadIdx.x; k < end; k += blockDim.x) acc += exp((double)x[k] - shift);
+    partial[threadIdx.x] = acc;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) out[blockIdx.x] = (real)(isinf(max) ? max : log(partial[0]) + shift);
+}
+
+// log Σ e^x along each row, one thread per row.
+extern "C" __global__ void row_logsumexp(const real* x, int rows, int cols, real* out) {
+    GRID_STRIDE(i, (u64)rows) {
+        double m = NEG_INF;
+        for (int j = 0; j < cols; j++) m = fmax(m, (double)x[i + j * (u64)rows]);
+        double shift = isinf(m) ? 0.0 : m;
+        double acc = 0.0;
+        for (int j = 0; j < cols; j++) acc += exp((double)x[i + j * (u64)rows] - shift);
+        out[i] = (real)(isinf(m) ? m : log(acc) + shift);
+    }
+}
+
+// Per row, Σ_j x_ij l_ij − softplus(l_ij); with `residual` non-null, also x − σ(l) entry by
+// entry. One thread per row.
+extern "C" __global__ void bernoulli_logits(
+    const real* l, const real* x, int rows, int cols, real* out, real* residual) {
+    GRID_STRIDE(i, (u64)rows) {
+        double acc = 0.0;
+        for (int j = 0; j < cols; j++) {
+            u64 k = i + j * (u64)rows;
+            real lv = l[k], xv = x[k];
+            acc += (double)(xv * lv - softplus_of(lv));
+            if (residual) residual[k] = xv - sigmoid_of(lv);
+        }
+        out[i] = (real)acc;
+    }
+}
+
+extern "C" __global__ void adam_update(
+    real beta1, real beta2, real epsilon, real step, real* p, real* m, real* v, const real* g,
+    u64 n) {
+    GRID_STRIDE(i, n) {
+        real gi = g[i];
+        real mi = beta1 * m[i] + ((real)1 - beta1) * gi;
+        real vi = beta2 * v[i] + ((real)1 - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step * mi / (sqrt(vi) + epsilon);
+    }
+}
+
+// Row r of the output is column indices[r] of data_t (dim x N): out is rows x dim.
+extern "C" __global__ void gather_rows_of_transpose(
+    const real* data_t, int dim, const u64* indices, int rows, real* out) {
+    GRID_STRIDE(k, (u64)rows * dim) {
+        u64 r = k % rows, d = k / rows;
+        out[k] = data_t[d + indices[r] * (u64)dim];
+    }
+}
+
+extern "C" __global__ void transpose(const real* a, int rows, int cols, real* out) {
+    GRID_STRIDE(k, (u64)rows * cols) {
+        u64 i = k % rows, j = k / rows;
+        out[j + i * (u64)cols] = a[k];
+    }
+}
+
+// Philox4x32-10 (Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3"): counter
+// `c` under key `k`, ten rounds.
+__device__ uint4 philox(uint4 c, uint2 k) {
+    for (int round = 0; round < 10; round++) {
+        unsigned hi0 = __umulhi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
+        unsigned hi1 = __umulhi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
+        c = make_uint4(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+        k.x += 0x9E3779B9u;
+        k.y += 0xBB67AE85u;
+    }
+    return c;
+}
+
+// A uniform in (0, 1) from 32 random bits.
+__device__ __forceinline__ double open_unit(unsigned bits) {
+    return ((double)bits + 0.5) * 2.3283064365386963e-10;
+}
+
+// Entries 4t .. 4t + 3 are Box–Muller pairs from the Philox block of counter t under the seed:
+// the same seed gives the same draws for any launch size.
+extern "C" __global__ void standard_normal(u64 seed, real* out, u64 n) {
+    uint2 key = make_uint2((unsigned)seed, (unsigned)(seed >> 32));
+    GRID_STRIDE(t, (n + 3) / 4) {
+        uint4 bits = philox(make_uint4((unsigned)t, (unsigned)(t >> 32), 0u, 0u), key);
+        double r0 = sqrt(-2.0 * log(open_unit(bits.x))), a0 = 2.0 * PI * open_unit(bits.y);
+        double r1 = sqrt(-2.0 * log(open_unit(bits.z))), a1 = 2.0 * PI * open_unit(bits.w);
+        double z[4] = {r0 * cos(a0), r0 * sin(a0), r1 * cos(a1), r1 * sin(a1)};
+        for (int q = 0; q < 4; q++) {
+            u64 k = 4 * t + q;
+            if (k < n) out[k] = (real)z[q];
+        }
+    }
+}

@@ -1,0 +1,691 @@
+//! The CUDA backend (feature `cuda`): matrices in an NVIDIA GPU's memory, products by cuBLAS,
+//! every other kernel from `kernels.cu`, compiled by NVRTC when the GPU is opened.
+//!
+//! The driver (`libcuda`), cuBLAS and NVRTC are loaded by cudarc when [`Gpu::open`] first runs,
+//! not linked: a `cuda` build runs anywhere, and where one of them is missing, opening a GPU is
+//! an [`Error::DeviceUnavailable`] naming it. Everything runs on one stream, in order; a host
+//! copy ([`Gpu::download`]) waits for the kernels before it.
+
+mod matrix;
+
+pub use matrix::CudaMatrix;
+
+use super::{Backend, Device};
+use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
+use crate::error::{Error, Result};
+use crate::optim::AdamUpdate;
+use crate::real::Real;
+use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, sys::cublasOperation_t};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DeviceRepr, LaunchConfig,
+    PushKernelArg, ValidAsZeroBits,
+};
+use cudarc::nvrtc::{CompileOptions, Ptx};
+use nalgebra::DMatrix;
+use std::sync::Arc;
+
+/// The kernels' source, compiled once per element type.
+const SOURCE: &str = include_str!("kernels.cu");
+
+/// Threads per block: the reductions' shared-memory trees are this wide (`BLOCK` in the source).
+const BLOCK: u32 = 256;
+
+/// Entries per block of a total's first pass.
+const TOTAL_SEGMENT: usize = 4096;
+
+/// Queues kernel `$name` (element type `$t`) with `threads: n` (grid-stride over n items) or
+/// `blocks: n` (a block per item), and these arguments (references to values that outlive the
+/// launch).
+macro_rules! launch {
+    ($gpu:expr, $t:ty, $name:expr, $how:ident: $n:expr; $($arg:expr),* $(,)?) => {{
+        let gpu: &Gpu = $gpu;
+        let per_block = stringify!($how) == "blocks";
+        match gpu.prepare::<$t>($name, $n, per_block)? {
+            None => Ok::<(), Error>(()),
+            Some((function, config)) => {
+                let mut builder = gpu.stream.launch_builder(&function);
+                $( builder.arg($arg); )*
+                // SAFETY: every kernel checks its indices against the lengths passed with its
+                // buffers, and each buffer holds the entries its shape says.
+                unsafe { builder.launch(config) }
+                    .map(drop)
+                    .map_err(|e| gpu.error("launching", ($name, e)))
+            }
+        }
+    }};
+}
+
+/// An open NVIDIA GPU: its context, one stream, a cuBLAS handle and the compiled kernels.
+pub struct Gpu {
+    ordinal: usize,
+    name: String,
+    stream: Arc<CudaStream>,
+    blas: CudaBlas,
+    f32_kernels: Arc<CudaModule>,
+    f64_kernels: Arc<CudaModule>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gpu(cuda:{}, {})", self.ordinal, self.name)
+    }
+}
+
+/// An element type the kernels are compiled for (`f32`, `f64`).
+pub trait GpuReal: Real + DeviceRepr + ValidAsZeroBits
+where
+    CudaBlas: Gemm<Self>,
+{
+    /// Its name in CUDA C.
+    const CUDA_NAME: &'static str;
+    #[doc(hidden)]
+    fn module(gpu: &Gpu) -> &Arc<CudaModule>;
+}
+
+impl GpuReal for f32 {
+    const CUDA_NAME: &'static str = "float";
+    fn module(gpu: &Gpu) -> &Arc<CudaModule> {
+        &gpu.f32_kernels
+    }
+}
+
+impl GpuReal for f64 {
+    const CUDA_NAME: &'static str = "double";
+    fn module(gpu: &Gpu) -> &Arc<CudaModule> {
+        &gpu.f64_kernels
+    }
+}
+
+/// The libraries a GPU needs, how cudarc finds each, and what to tell a user who lacks it.
+fn missing_library() -> Option<&'static str> {
+    // SAFETY: each call only tries to load the library (dlopen) and closes it again.
+    let present = unsafe {
+        [
+            (
+                cudarc::driver::sys::is_culib_present(),
+                "the NVIDIA driver (libcuda.so) was not found: install the driver, or run on \
+                 the CPU (--device cpu)",
+            ),
+            (
+                cudarc::cublas::sys::is_culib_present(),
+                "cuBLAS (libcublas.so) was not found: install the CUDA toolkit's libraries, or \
+                 put their directory on LD_LIBRARY_PATH",
+            ),
+            (
+                cudarc::nvrtc::sys::is_culib_present(),
+                "NVRTC (libnvrtc.so) was not found: install the CUDA toolkit's libraries, or \
+                 put their directory on LD_LIBRARY_PATH",
+            ),
+        ]
+    };
+    present
+        .into_iter()
+        .find_map(|(found, message)| (!found).then_some(message))
+}
+
+/// The kernels compiled to PTX for `real` (`float` or `double`). Needs NVRTC only, no GPU.
+///
+/// # Errors
+/// [`Error::DeviceUnavailable`] if NVRTC is missing or rejects the source (with its log).
+pub(crate) fn compile_kernels(real: &str) -> Result<Ptx> {
+    let unavailable = |reason: String| Error::DeviceUnavailable {
+        device: "cuda".into(),
+        reason,
+    };
+    // SAFETY: as in `missing_library`.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err(unavailable(
+            "NVRTC (libnvrtc.so) was not found: install the CUDA toolkit's libraries".into(),
+        ));
+    }
+    let options = CompileOptions {
+        options: vec![format!("-DREAL={real}")],
+        name: Some(format!("elbo_kernels_{real}.cu")),
+        ..Default::default()
+    };
+    cudarc::nvrtc::compile_ptx_with_opts(SOURCE, options).map_err(|e| {
+        unavailable(format!(
+            "NVRTC could not compile the kernels for {real}: {e:?}"
+        ))
+    })
+}
+
+impl Gpu {
+    /// Opens GPU `ordinal` (0 for the first): loads the driver, cuBLAS and NVRTC, makes a
+    /// stream and compiles the kernels (a second or so).
+    ///
+    /// # Errors
+    /// [`Error::DeviceUnavailable`] naming what is missing (a library, or a GPU of that
+    /// ordinal), and [`Error::Device`] if the driver refuses an operation.
+    pub fn open(ordinal: usize) -> Result<Gpu> {
+        let device = Device::Cuda(ordinal).to_string();
+        let unavailable = |reason: String| Error::DeviceUnavailable {
+            device: device.clone(),
+            reason,
+        };
+        if let Some(reason) = missing_library() {
+            return Err(unavailable(reason.into()));
+        }
+        let count = CudaContext::device_count()
+            .map_err(|e| unavailable(format!("the driver cannot count its GPUs ({e})")))?;
+        if ordinal >= count.max(0) as usize {
+            return Err(unavailable(format!(
+                "this machine has {count} CUDA GPU(s); choose one of cuda:0 to cuda:{}",
+                count - 1
+            )));
+        }
+        let failed = |operation| {
+            let device = device.clone();
+            move |e: &dyn std::fmt::Debug| Error::Device {
+                device: device.clone(),
+                operation,
+                problem: format!("{e:?}"),
+            }
+        };
+        let context = CudaContext::new(ordinal).map_err(|e| failed("opening a context")(&e))?;
+        let name = context.name().map_err(|e| failed("reading its name")(&e))?;
+        let stream = context.default_stream();
+        let blas = CudaBlas::new(stream.clone()).map_err(|e| failed("opening cuBLAS")(&e))?;
+        let load = |real: &str| -> Result<Arc<CudaModule>> {
+            let ptx = compile_kernels(real)?;
+            context
+                .load_module(ptx)
+                .map_err(|e| failed("loading the kernels")(&e))
+        };
+        Ok(Gpu {
+            ordinal,
+            name,
+            blas,
+            f32_kernels: load("float")?,
+            f64_kernels: load("double")?,
+            stream,
+        })
+    }
+
+    /// The GPU's name, as the driver reports it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A copy of a host matrix in the GPU's memory.
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the GPU cannot allocate it.
+    pub fn upload<T: GpuReal>(&self, m: &DMatrix<T>) -> Result<CudaMatrix<T>>
+    where
+        CudaBlas: Gemm<T>,
+    {
+        <Self as Backend<T>>::upload(self, m)
+    }
+
+    /// A host copy of `m`, once every kernel queued before it has run.
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the copy, or a kernel before it, failed.
+    pub fn download<T: GpuReal>(&self, m: &CudaMatrix<T>) -> Result<DMatrix<T>>
+    where
+        CudaBlas: Gemm<T>,
+    {
+        <Self as Backend<T>>::download(self, m)
+    }
+
+    fn error(&self, operation: &'static str, problem: impl std::fmt::Debug) -> Error {
+        Error::Device {
+            device: Device::Cuda(self.ordinal).to_string(),
+            operation,
+            problem: format!("{problem:?}"),
+        }
+    }
+
+    fn kernel<T: GpuReal>(&self, name: &'static str) -> Result<CudaFunction>
+    where
+        CudaBlas: Gemm<T>,
+    {
+        T::module(self)
+            .load_function(name)
+            .map_err(|e| self.error("finding a kernel", (name, e)))
+    }
+
+    fn alloc<T: GpuReal>(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>>
+    where
+        CudaBlas: Gemm<T>,
+    {
+        // At least one entry: the driver refuses empty allocations.
+        let data = self
+            .stream
+            .alloc_zeros::<T>((rows * cols).max(1))
+            .map_err(|e| self.error("allocating", e))?;
+        Ok(CudaMatrix { data, rows, cols })
+    }
+
+    /// The kernel `name` and a launch over `n` items (a block per item, or grid-stride
+    /// threads), or `None` when there is nothing to do.
+    fn prepare<T: GpuReal>(
+        &self,
+        name: &'static str,
+        n: usize,
+        block_per_item: bool,
+    ) -> Result<Option<(CudaFunction, LaunchConfig)>>
+    where
+        CudaBlas: Gemm<T>,
+    {
+        if n == 0 {
+            return Ok(None);
+        }
+        let blocks = if block_per_item {
+            u32::try_from(n).map_err(|_| self.error("launching", (name, "too many blocks")))?
+        } else {
+            n.div_ceil(BLOCK as usize).min(1 << 16) as u32
+        };
+        let config = LaunchConfig {
+            grid_dim: (blocks, 1, 1),
+            block_dim: (BLOCK, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        Ok(Some((self.kernel::<T>(name)?, config)))
+    }
+
+    /// Sums or log-sum-exps (`segment`, `row`: the kernels) of `x` over `how`.
+    fn reduce<T: GpuReal>(
+        &self,
+        x: &CudaMatrix<T>,
+        how: Reduce,
+        [segment, row]: [&'static str; 2],
+    ) -> Result<CudaMatrix<T>>
+    where
+        CudaBlas: Gemm<T>,
+    {
+        let (r, c) = (x.rows, x.cols);
+        let (ri, ci, n) = (r as i32, c as i32, (r * c) as u64);
+        match how {
+            Reduce::EachRow if r > 1 => {
+                let mut out = self.alloc(r, 1)?;
+                launch!(self, T, row, threads: r; &x.data, &ri, &ci, &mut out.data)?;
+                Ok(out)
+            }
+            Reduce::EachColumn if c > 1 => {
+                let mut out = self.alloc(1, c)?;
+                self.segments(segment, &x.data, n, r as u64, &mut out.data)?;
+                Ok(out)
+            }
+            // Everything, or a single row or column: one total, in one or two passes.
+            _ => {
+                let (rows, cols) = match how {
+                    Reduce::All => (1, 1),
+                    Reduce::EachRow => (r, 1),
+                    Reduce::EachColumn => (1, c),
+                };
+                let mut out = self.alloc(rows, cols)?;
+                // Log-sum-exp in one block (it is rare over everything); sums in two passes.
+                let len = if segment == "segment_sums" {
+                    TOTAL_SEGMENT as u64
+                } else {
+                    n
+                };
+                if n <= len {
+                    self.segments(segment, &x.data, n, n, &mut out.data)?;
+                    return Ok(out);
+                }
+                let parts = n.div_ceil(len);
+                let mut partial = self.alloc::<T>(parts as usize, 1)?;
+                self.segments(segment, &x.data, n, len, &mut partial.data)?;
+                self.segments(segment, &partial.data, parts, parts, &mut out.data)?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// Runs `kernel` with one block for each segment of `len` entries of the first `n` of `x`.
+    fn segments<T: GpuReal>(
+        &self,
+        kernel: &'static str,
+        x: &CudaSlice<T>,
+        n: u64,
+        len: u64,
+        out: &mut CudaSlice<T>,
+    ) -> Result<()>
+    where
+        CudaBlas: Gemm<T>,
+    {
+        if len == 0 {
+            return Ok(());
+        }
+        let blocks = n.div_ceil(len) as usize;
+        launch!(self, T, kernel, blocks: blocks; x, &n, &len, out)
+    }
+}
+
+/// The kernels' code for a unary op and its parameter.
+fn unary_code<T: Real>(op: UnaryOp<T>) -> (i32, T) {
+    let none = T::zero();
+    match op {
+        UnaryOp::Neg => (0, none),
+        UnaryOp::Exp => (1, none),
+        UnaryOp::Log => (2, none),
+        UnaryOp::Log1p => (3, none),
+        UnaryOp::Softplus => (4, none),
+        UnaryOp::Sigmoid => (5, none),
+        UnaryOp::Tanh => (6, none),
+        UnaryOp::Relu => (7, none),
+        UnaryOp::LeakyRelu(a) => (8, a),
+        UnaryOp::Selu => (9, none),
+        UnaryOp::Square => (10, none),
+        UnaryOp::Sqrt => (11, none),
+        UnaryOp::Scale(s) => (12, s),
+        UnaryOp::Shift(s) => (13, s),
+        UnaryOp::Abs => (14, none),
+        UnaryOp::Recip => (15, none),
+        UnaryOp::Powi(n) => (16, T::of_f64(f64::from(n))),
+        UnaryOp::Powf(p) => (17, p),
+        UnaryOp::LnGamma => (18, none),
+        UnaryOp::Digamma => (19, none),
+        UnaryOp::StepStraightThrough => (20, none),
+    }
+}
+
+fn binary_code(op: BinaryOp) -> i32 {
+    match op {
+        BinaryOp::Add => 0,
+        BinaryOp::Sub => 1,
+        BinaryOp::Mul => 2,
+        BinaryOp::Div => 3,
+    }
+}
+
+/// The shape two operands broadcast to.
+///
+/// # Panics
+/// If they do not broadcast (a programming error, as on the host).
+fn broadcast_shape(a: (usize, usize), b: (usize, usize)) -> (usize, usize) {
+    let axis = |x: usize, y: usize| match (x, y) {
+        _ if x == y || y == 1 => x,
+        (1, _) => y,
+        _ => panic!(
+            "shapes {}x{} and {}x{} do not broadcast",
+            a.0, a.1, b.0, b.1
+        ),
+    };
+    (axis(a.0, b.0), axis(a.1, b.1))
+}
+
+fn operation(transposed: bool) -> cublasOperation_t {
+    if transposed {
+        cublasOperation_t::CUBLAS_OP_T
+    } else {
+        cublasOperation_t::CUBLAS_OP_N
+    }
+}
+
+impl<T: GpuReal> Backend<T> for Gpu
+where
+    CudaBlas: Gemm<T>,
+{
+    type Matrix = CudaMatrix<T>;
+    type Error = Error;
+
+    fn device(&self) -> Device {
+        Device::Cuda(self.ordinal)
+    }
+
+    fn shape(&self, m: &CudaMatrix<T>) -> (usize, usize) {
+        (m.rows, m.cols)
+    }
+
+    fn upload(&self, m: &DMatrix<T>) -> Result<CudaMatrix<T>> {
+        let mut out = self.alloc(m.nrows(), m.ncols())?;
+        if !m.is_empty() {
+            self.stream
+                .memcpy_htod(m.as_slice(), &mut out.data)
+                .map_err(|e| self.error("copying to the GPU", e))?;
+        }
+        Ok(out)
+    }
+
+    fn download(&self, m: &CudaMatrix<T>) -> Result<DMatrix<T>> {
+        let mut entries = self
+            .stream
+            .clone_dtoh(&m.data)
+            .map_err(|e| self.error("copying from the GPU", e))?;
+        entries.truncate(m.rows * m.cols);
+        Ok(DMatrix::from_vec(m.rows, m.cols, entries))
+    }
+
+    fn zeros(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>> {
+        self.alloc(rows, cols)
+    }
+
+    fn matmul(
+        &self,
+        a: &CudaMatrix<T>,
+        ta: bool,
+        b: &CudaMatrix<T>,
+        tb: bool,
+    ) -> Result<CudaMatrix<T>> {
+        let (m, k) = if ta {
+            (a.cols, a.rows)
+        } else {
+            (a.rows, a.cols)
+        };
+        let (kb, n) = if tb {
+            (b.cols, b.rows)
+        } else {
+            (b.rows, b.cols)
+        };
+        assert_eq!(k, kb, "matmul: inner dimensions {k} and {kb} differ");
+        let mut out = self.alloc(m, n)?;
+        if m == 0 || n == 0 || k == 0 {
+            return Ok(out);
+        }
+        let int = |v: usize| i32::try_from(v).expect("a matrix dimension past 2^31");
+        let config = GemmConfig {
+            transa: operation(ta),
+            transb: operation(tb),
+            m: int(m),
+            n: int(n),
+            k: int(k),
+            alpha: T::one(),
+            lda: int(a.rows.max(1)),
+            ldb: int(b.rows.max(1)),
+            beta: T::zero(),
+            ldc: int(m),
+        };
+        // SAFETY: the dimensions and leading dimensions are those of the three buffers.
+        unsafe { self.blas.gemm(config, &a.data, &b.data, &mut out.data) }
+            .map_err(|e| self.error("a cuBLAS product", e))?;
+        Ok(out)
+    }
+
+    fn transpose(&self, a: &CudaMatrix<T>) -> Result<CudaMatrix<T>> {
+        let mut out = self.alloc(a.cols, a.rows)?;
+        let (ar, ac) = (a.rows as i32, a.cols as i32);
+        launch!(self, T, "transpose", threads: a.rows * a.cols; &a.data, &ar, &ac, &mut out.data)?;
+        Ok(out)
+    }
+
+    fn unary(&self, op: UnaryOp<T>, x: &CudaMatrix<T>) -> Result<CudaMatrix<T>> {
+        let (code, p) = unary_code(op);
+        let mut out = self.alloc(x.rows, x.cols)?;
+        let n = (x.rows * x.cols) as u64;
+        launch!(self, T, "unary_map", threads: n as usize; &code, &p, &x.data, &mut out.data, &n)?;
+        Ok(out)
+    }
+
+    fn unary_vjp(
+        &self,
+        op: UnaryOp<T>,
+        x: &CudaMatrix<T>,
+        y: &CudaMatrix<T>,
+        g: &CudaMatrix<T>,
+    ) -> Result<CudaMatrix<T>> {
+        let (code, p) = unary_code(op);
+        let mut out = self.alloc(x.rows, x.cols)?;
+        let n = (x.rows * x.cols) as u64;
+        launch!(self, T, "unary_vjp", threads: n as usize;
+            &code, &p, &x.data, &y.data, &g.data, &mut out.data, &n
+        )?;
+        Ok(out)
+    }
+
+    fn binary(&self, op: BinaryOp, a: &CudaMatrix<T>, b: &CudaMatrix<T>) -> Result<CudaMatrix<T>> {
+        let (r, c) = broadcast_shape((a.rows, a.cols), (b.rows, b.cols));
+        let mut out = self.alloc(r, c)?;
+        let code = binary_code(op);
+        let [ar, ac, br, bc, ri, ci] = [a.rows, a.cols, b.rows, b.cols, r, c].map(|v| v as i32);
+        launch!(self, T, "binary_map", threads: r * c;
+            &code, &a.data, &ar, &ac, &b.data, &br, &bc, &mut out.data, &ri, &ci
+        )?;
+        Ok(out)
+    }
+
+    fn sum(&self, x: &CudaMatrix<T>, how: Reduce) -> Result<CudaMatrix<T>> {
+        self.reduce(x, how, ["segment_sums", "row_sums"])
+    }
+
+    fn logsumexp(&self, x: &CudaMatrix<T>, how: Reduce) -> Result<CudaMatrix<T>> {
+        self.reduce(x, how, ["segment_logsumexp", "row_logsumexp"])
+    }
+
+    fn bernoulli_logits(
+        &self,
+        logits: &CudaMatrix<T>,
+        x: &CudaMatrix<T>,
+        residual: bool,
+    ) -> Result<(CudaMatrix<T>, Option<CudaMatrix<T>>)> {
+        assert_eq!(
+            (logits.rows, logits.cols),
+            (x.rows, x.cols),
+            "bernoulli_log_prob: logits and targets differ in shape"
+        );
+        let (r, c) = (logits.rows, logits.cols);
+        let mut out = self.alloc(r, 1)?;
+        let mut kept = if residual {
+            Some(self.alloc(r, c)?)
+        } else {
+            None
+        };
+        let (ri, ci) = (r as i32, c as i32);
+        match kept.as_mut() {
+            Some(kept) => launch!(self, T, "bernoulli_logits", threads: r;
+                &logits.data, &x.data, &ri, &ci, &mut out.data, &mut kept.data
+            )?,
+            // A null pointer: the kernel then skips the residual.
+            None => launch!(self, T, "bernoulli_logits", threads: r;
+                &logits.data, &x.data, &ri, &ci, &mut out.data, &0u64
+            )?,
+        }
+        Ok((out, kept))
+    }
+
+    fn adam(
+        &self,
+        update: AdamUpdate<T>,
+        param: &mut CudaMatrix<T>,
+        first: &mut CudaMatrix<T>,
+        second: &mut CudaMatrix<T>,
+        grad: &CudaMatrix<T>,
+    ) -> Result<()> {
+        let n = (param.rows * param.cols) as u64;
+        launch!(self, T, "adam_update", threads: n as usize;
+            &update.beta1, &update.beta2, &update.epsilon, &update.step, &mut param.data,
+            &mut first.data, &mut second.data, &grad.data, &n
+        )
+    }
+
+    fn gather_rows_of_transpose(
+        &self,
+        data_t: &CudaMatrix<T>,
+        indices: &[usize],
+    ) -> Result<CudaMatrix<T>> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= data_t.cols) {
+            panic!("gather: row {bad} of a data set of {} rows", data_t.cols);
+        }
+        let rows = indices.len();
+        let mut out = self.alloc(rows, data_t.rows)?;
+        let (dim, ri) = (data_t.rows as i32, rows as i32);
+        if rows == 0 {
+            return Ok(out);
+        }
+        let indices: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
+        let indices = self
+            .stream
+            .clone_htod(&indices)
+            .map_err(|e| self.error("copying indices to the GPU", e))?;
+        launch!(self, T, "gather_rows_of_transpose", threads: rows * data_t.rows;
+            &data_t.data, &dim, &indices, &ri, &mut out.data
+        )?;
+        Ok(out)
+    }
+
+    fn standard_normal(&self, rows: usize, cols: usize, seed: u64) -> Result<CudaMatrix<T>> {
+        let mut out = self.alloc(rows, cols)?;
+        let n = (rows * cols) as u64;
+        launch!(self, T, "standard_normal", threads: (n as usize).div_ceil(4);
+            &seed, &mut out.data, &n
+        )?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The GPU, or `None` (with the reason printed) where this machine has none.
+    fn gpu() -> Option<Gpu> {
+        match Gpu::open(0) {
+            Ok(gpu) => Some(gpu),
+            Err(e) => {
+                eprintln!("skipped: no GPU to test ({e})");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn the_kernels_compile_for_both_element_types() {
+        // SAFETY: only tries to load the library.
+        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+            eprintln!("skipped: NVRTC (libnvrtc.so) is not on this machine");
+            return;
+        }
+        for real in ["float", "double"] {
+            let ptx = compile_kernels(real).unwrap_or_else(|e| panic!("{e}"));
+            let text = ptx.to_src();
+            for kernel in [
+                "unary_map",
+                "binary_map",
+                "segment_sums",
+                "bernoulli_logits",
+                "standard_normal",
+            ] {
+                assert!(text.contains(kernel), "{real}: no {kernel} in the PTX");
+            }
+        }
+    }
+
+    #[test]
+    fn opening_a_gpu_that_is_not_there_names_what_is_missing() {
+        if let Err(e) = Gpu::open(1 << 20) {
+            let message = e.to_string();
+            assert!(
+                message.starts_with("cuda:1048576 is not available: "),
+                "{message}"
+            );
+            assert!(
+                ["libcuda", "libcublas", "libnvrtc", "choose one of"]
+                    .iter()
+                    .any(|what| message.contains(what)),
+                "{message}"
+            );
+        } else {
+            panic!("a GPU of ordinal 2^20 opened");
+        }
+    }
+
+    #[test]
+    fn the_gpu_backend_meets_the_contract_in_f64_and_f32() {
+        let Some(gpu) = gpu() else { return };
+        super::super::contract::check_contract::<f64, _>(&gpu, 1e-10);
+        super::super::contract::check_contract::<f32, _>(&gpu, 2e-5);
+    }
+}

@@ -1,0 +1,98 @@
+//! Naming a compute device: what a `--device` flag parses into.
+
+use crate::error::{Error, Result};
+use std::fmt;
+use std::str::FromStr;
+
+/// Where matrices live and kernels run.
+///
+/// ```
+/// use elbo::backend::Device;
+///
+/// assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
+/// assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda(0));
+/// assert_eq!("cuda:1".parse::<Device>().unwrap(), Device::Cuda(1));
+/// assert_eq!(Device::Cuda(1).to_string(), "cuda:1");
+/// assert!("gpu".parse::<Device>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Device {
+    /// The host's cores (the default): nalgebra matrices and the crate's own kernels.
+    #[default]
+    Cpu,
+    /// The NVIDIA GPU of this ordinal (0 for the first), through the `cuda` feature.
+    Cuda(usize),
+}
+
+impl Device {
+    /// Checks that this device can be used by this build on this machine, without keeping it
+    /// open: the CPU always can; a GPU needs the `cuda` feature, the NVIDIA driver, cuBLAS,
+    /// NVRTC and a device of that ordinal.
+    ///
+    /// # Errors
+    /// [`Error::DeviceUnavailable`], saying which of those is missing and what to do.
+    pub fn check(self) -> Result<()> {
+        match self {
+            Device::Cpu => Ok(()),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ordinal) => super::cuda::Gpu::open(ordinal).map(drop),
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => Err(Error::DeviceUnavailable {
+                device: self.to_string(),
+                reason: "this build of elbo has no CUDA backend: build it with `--features cuda`"
+                    .into(),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(ordinal) => write!(f, "cuda:{ordinal}"),
+        }
+    }
+}
+
+impl FromStr for Device {
+    type Err = Error;
+
+    /// `cpu`, `cuda` (the first GPU) or `cuda:N`.
+    fn from_str(s: &str) -> Result<Self> {
+        let invalid = || Error::invalid("device", s, "`cpu`, `cuda` or `cuda:N` (N = 0, 1, ...)");
+        match s.trim() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(invalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_bad_names_say_what_is_valid() {
+        for device in [Device::Cpu, Device::Cuda(0), Device::Cuda(7)] {
+            assert_eq!(device.to_string().parse::<Device>().unwrap(), device);
+        }
+        for bad in ["", "gpu", "cuda:", "cuda:-1", "cuda:x", "CPU"] {
+            let message = bad.parse::<Device>().unwrap_err().to_string();
+            assert!(message.contains("cuda:N"), "{bad:?}: {message}");
+        }
+        assert!(Device::Cpu.check().is_ok());
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn a_gpu_without_the_feature_is_a_clear_error() {
+        let message = Device::Cuda(0).check().unwrap_err().to_string();
+        assert!(message.contains("--features cuda"), "{message}");
+    }
+}

@@ -1,0 +1,193 @@
+//! Compute backends: where matrices live and the kernels that run on them.
+//!
+//! The CPU backend ([`Cpu`]: nalgebra matrices in host memory, the crate's own kernels) is what
+//! every model runs on today. With the `cuda` feature, [`cuda::Gpu`] holds matrices in an NVIDIA
+//! GPU's memory and runs the same kernels there: products through cuBLAS, the rest compiled
+//! from `cuda/kernels.cu` by NVRTC when the device is opened. The driver and both libraries are
+//! loaded when a GPU is opened, not linked, so a `cuda` build still runs where there is none and
+//! says so ([`Device::check`]).
+//!
+//! Both implement one kernel contract, `Backend`: the operations a training step of the
+//! crate's models needs (products, elementwise maps with broadcasting and their derivatives,
+//! sums, log-sum-exp, the fused Bernoulli likelihood, the Adam update, the minibatch gather,
+//! standard-normal draws). One test suite (`contract.rs`) checks every backend against plain
+//! definitions. The tape does not yet choose its backend by where its values live; that design
+//! is in `docs/architecture.md` ("What a compute backend must provide").
+
+mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+mod device;
+
+#[cfg(test)]
+pub(crate) mod contract;
+
+pub use cpu::Cpu;
+pub use device::Device;
+
+use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
+use crate::optim::AdamUpdate;
+use crate::real::Real;
+use nalgebra::DMatrix;
+
+/// The kernels a backend provides, over its own matrices (column-major, like nalgebra's).
+///
+/// Shapes that do not fit are programming errors and panic, as on the tape; `Self::Error` is
+/// for what a device can fail at (memory, a launch): [`std::convert::Infallible`] on the CPU.
+/// The provided methods compose the required ones; a backend overrides them where it has a
+/// faster fused kernel.
+// The CPU tape calls the forward kernels through this trait; the rest are called by the GPU
+// backend's users and the contract tests until the tape chooses its backend by device.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) trait Backend<T: Real> {
+    /// A matrix in this backend's memory.
+    type Matrix;
+    /// What its kernels can fail with.
+    type Error: std::fmt::Debug;
+
+    /// The device this backend runs on.
+    fn device(&self) -> Device;
+    /// `(rows, columns)` of `m`.
+    fn shape(&self, m: &Self::Matrix) -> (usize, usize);
+    /// A copy of a host matrix in this backend's memory.
+    fn upload(&self, m: &DMatrix<T>) -> Result<Self::Matrix, Self::Error>;
+    /// A copy of `m` in host memory.
+    fn download(&self, m: &Self::Matrix) -> Result<DMatrix<T>, Self::Error>;
+    /// A `rows x cols` matrix of zeros.
+    fn zeros(&self, rows: usize, cols: usize) -> Result<Self::Matrix, Self::Error>;
+
+    /// `op(a) op(b)`, where `op` transposes when its flag is set.
+    fn matmul(
+        &self,
+        a: &Self::Matrix,
+        ta: bool,
+        b: &Self::Matrix,
+        tb: bool,
+    ) -> Result<Self::Matrix, Self::Error>;
+    /// The transpose of `a`.
+    fn transpose(&self, a: &Self::Matrix) -> Result<Self::Matrix, Self::Error>;
+    /// `op` applied to every entry.
+    fn unary(&self, op: UnaryOp<T>, x: &Self::Matrix) -> Result<Self::Matrix, Self::Error>;
+    /// `g` times the derivative of `op` at input `x` with output `y`, entry by entry.
+    fn unary_vjp(
+        &self,
+        op: UnaryOp<T>,
+        x: &Self::Matrix,
+        y: &Self::Matrix,
+        g: &Self::Matrix,
+    ) -> Result<Self::Matrix, Self::Error>;
+    /// `a op b` over the shape the two broadcast to (along each axis the sizes agree or one is
+    /// 1).
+    fn binary(
+        &self,
+        op: BinaryOp,
+        a: &Self::Matrix,
+        b: &Self::Matrix,
+    ) -> Result<Self::Matrix, Self::Error>;
+    /// Sums over everything, each row or each column, accumulated in f64.
+    fn sum(&self, x: &Self::Matrix, how: Reduce) -> Result<Self::Matrix, Self::Error>;
+    /// log Σ exp over everything, each row or each column; a slot whose maximum is infinite is
+    /// that maximum.
+    fn logsumexp(&self, x: &Self::Matrix, how: Reduce) -> Result<Self::Matrix, Self::Error>;
+    /// Per row, Σ_j x_ij l_ij − softplus(l_ij) (R x 1), and the residual x − σ(l) when asked.
+    #[allow(clippy::type_complexity)]
+    fn bernoulli_logits(
+        &self,
+        logits: &Self::Matrix,
+        x: &Self::Matrix,
+        residual: bool,
+    ) -> Result<(Self::Matrix, Option<Self::Matrix>), Self::Error>;
+    /// One Adam update of a parameter and its moments, in place.
+    fn adam(
+        &self,
+        update: AdamUpdate<T>,
+        param: &mut Self::Matrix,
+        first: &mut Self::Matrix,
+        second: &mut Self::Matrix,
+        grad: &Self::Matrix,
+    ) -> Result<(), Self::Error>;
+    /// Rows `indices` of a data set held as its transpose (one column per data row).
+    ///
+    /// # Panics
+    /// If an index is not a column of `data_t`.
+    fn gather_rows_of_transpose(
+        &self,
+        data_t: &Self::Matrix,
+        indices: &[usize],
+    ) -> Result<Self::Matrix, Self::Error>;
+    /// Independent standard-normal draws. The same seed gives the same draws on the same
+    /// backend; backends draw differently from one another.
+    fn standard_normal(
+        &self,
+        rows: usize,
+        cols: usize,
+        seed: u64,
+    ) -> Result<Self::Matrix, Self::Error>;
+
+    /// `g` summed over the axes along which an operand of `shape` was broadcast.
+    fn unbroadcast(
+        &self,
+        g: &Self::Matrix,
+        shape: (usize, usize),
+    ) -> Result<Self::Matrix, Self::Error> {
+        let (r, c) = self.shape(g);
+        match (shape.0 == 1 && r != 1, shape.1 == 1 && c != 1) {
+            (true, true) => self.sum(g, Reduce::All),
+            (true, false) => self.sum(g, Reduce::EachColumn),
+            (false, true) => self.sum(g, Reduce::EachRow),
+            (false, false) => self.binary(BinaryOp::Add, g, &self.zeros(1, 1)?),
+        }
+    }
+
+    /// Vector-Jacobian products of `a op b` (output `y`), for whichever operands `need` them.
+    #[allow(clippy::type_complexity)]
+    fn binary_vjp(
+        &self,
+        op: BinaryOp,
+        [a, b, y, g]: [&Self::Matrix; 4],
+        need: (bool, bool),
+    ) -> Result<(Option<Self::Matrix>, Option<Self::Matrix>), Self::Error> {
+        let back = |g: Self::Matrix, to: &Self::Matrix| self.unbroadcast(&g, self.shape(to));
+        let ga = match (need.0, op) {
+            (false, _) => None,
+            (true, BinaryOp::Add | BinaryOp::Sub) => {
+                Some(back(self.unary(UnaryOp::Scale(T::one()), g)?, a)?)
+            }
+            (true, BinaryOp::Mul) => Some(back(self.binary(BinaryOp::Mul, g, b)?, a)?),
+            (true, BinaryOp::Div) => Some(back(self.binary(BinaryOp::Div, g, b)?, a)?),
+        };
+        let gb = match (need.1, op) {
+            (false, _) => None,
+            (true, BinaryOp::Add) => Some(back(self.unary(UnaryOp::Scale(T::one()), g)?, b)?),
+            (true, BinaryOp::Sub) => Some(back(self.unary(UnaryOp::Neg, g)?, b)?),
+            (true, BinaryOp::Mul) => Some(back(self.binary(BinaryOp::Mul, g, a)?, b)?),
+            // d(a/b)/db = −y/b.
+            (true, BinaryOp::Div) => {
+                let gy = self.binary(BinaryOp::Mul, g, y)?;
+                let minus = self.binary(BinaryOp::Div, &gy, b)?;
+                Some(back(self.unary(UnaryOp::Neg, &minus)?, b)?)
+            }
+        };
+        Ok((ga, gb))
+    }
+
+    /// Vector-Jacobian product of a sum (`g` has the reduced shape): `g` spread over `shape`.
+    fn sum_vjp(
+        &self,
+        g: &Self::Matrix,
+        shape: (usize, usize),
+    ) -> Result<Self::Matrix, Self::Error> {
+        self.binary(BinaryOp::Add, &self.zeros(shape.0, shape.1)?, g)
+    }
+
+    /// Vector-Jacobian product of a log-sum-exp with input `x` and output `y`: g e^(x − y).
+    fn logsumexp_vjp(
+        &self,
+        x: &Self::Matrix,
+        y: &Self::Matrix,
+        g: &Self::Matrix,
+    ) -> Result<Self::Matrix, Self::Error> {
+        let weights = self.unary(UnaryOp::Exp, &self.binary(BinaryOp::Sub, x, y)?)?;
+        self.binary(BinaryOp::Mul, &weights, g)
+    }
+}
