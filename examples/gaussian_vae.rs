@@ -117,6 +117,10 @@ struct Args {
     /// training batch is cut into k shards, so results depend on it as on the seed.
     #[arg(long)]
     threads: Option<usize>,
+    /// Where training and evaluation run: cpu, cuda (the first GPU; needs a build with
+    /// `--features cuda`), cuda:N, or emulated (the device code path on the CPU, for testing).
+    #[arg(long, default_value = "cpu")]
+    device: elbo::backend::Device,
 }
 
 /// The smallest rise of the held-out ELBO, in nats per image per window, that counts as still
@@ -242,7 +246,10 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         learning_rate: args.lr,
         beta: args.beta,
         warmup_epochs: args.warmup,
+        device: args.device,
     };
+    // Before anything is read or trained: a device that cannot be used is said at once.
+    args.device.check()?;
     for (flag, value) in [("--iwae-k", args.iwae_k), ("--epochs", args.epochs)] {
         if value == 0 {
             return Err(elbo::Error::invalid(flag, 0, "at least 1"));

@@ -25,6 +25,7 @@ pub trait Real:
     + sealed::Sealed
     + crate::kernels::VectorMath
     + crate::kernels::Recycled
+    + crate::backend::DeviceElement
 {
     /// Converts an `f64` constant (rounding to nearest for `f32`).
     fn of_f64(x: f64) -> Self;

@@ -4,6 +4,7 @@
 mod common;
 
 use elbo::autodiff::{GradCheck, Tape, Var, check_gradients};
+use elbo::backend::Device;
 use nalgebra::DMatrix;
 use proptest::prelude::*;
 
@@ -19,9 +20,28 @@ fn weighted_sum<'t>(y: Var<'t, f64>) -> Var<'t, f64> {
     (y * y.tape().constant(w)).sum()
 }
 
+/// The gradients against finite differences on the CPU and on the emulated device (where every
+/// op takes the device code path), and the values the same on both.
 fn assert_grads(inputs: &[DMatrix<f64>], f: impl for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>) {
-    let report = check_gradients(inputs, GradCheck::default(), |x| weighted_sum(f(x)));
-    assert!(report.passed(TOL), "{report:?}");
+    for device in [Device::Cpu, Device::Emulated] {
+        let check = GradCheck {
+            device,
+            ..GradCheck::default()
+        };
+        let report = check_gradients(inputs, check, |x| weighted_sum(f(x)));
+        assert!(report.passed(TOL), "{device}: {report:?}");
+    }
+    let value = |device| {
+        let tape = Tape::new().on_device(device).unwrap();
+        let vars: Vec<_> = inputs.iter().map(|m| tape.input(m.clone())).collect();
+        f(&vars).value().as_ref().clone()
+    };
+    let (host, emulated) = (value(Device::Cpu), value(Device::Emulated));
+    let scale = host.abs().max().max(1.0);
+    assert!(
+        (&host - &emulated).abs().max() <= 1e-12 * scale,
+        "{host} against {emulated}"
+    );
 }
 
 fn positive(m: DMatrix<f64>) -> DMatrix<f64> {

@@ -353,11 +353,19 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
 
 impl<'t, T: Real> Var<'t, T> {
     pub(crate) fn unary(self, op: UnaryOp<T>) -> Var<'t, T> {
+        let record = || Op::Unary(op, self.id);
+        if let Some(y) = Var::on_device([self], record, |k, [x]| k.unary(op, x)) {
+            return y;
+        }
         let Ok(value) = self.with_value(|x| Cpu.unary(op, x));
         self.record(value, Op::Unary(op, self.id))
     }
 
     fn binary(self, op: BinaryOp, other: Var<'t, T>) -> Var<'t, T> {
+        let record = || Op::Binary(op, self.id, other.id);
+        if let Some(y) = Var::on_device([self, other], record, |k, [a, b]| k.binary(op, a, b)) {
+            return y;
+        }
         let Ok(value) = Var::with_values([self, other], |[a, b]| Cpu.binary(op, a, b));
         self.record(value, Op::Binary(op, self.id, other.id))
     }

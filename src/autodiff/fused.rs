@@ -3,7 +3,7 @@
 //! each cost a full-size allocation.
 
 use super::elementwise::{sigmoid, softplus};
-use super::tape::{Op, Var};
+use super::tape::{OnDevice, Op, Value, Var, device_result};
 use crate::backend::{Backend, Cpu};
 use crate::kernels::{buffers, wide};
 use crate::real::Real;
@@ -20,17 +20,24 @@ impl<'t, T: Real> Var<'t, T> {
         // The logits' gradient, x − σ(l), shares e^−|l| with the value: computed here, it
         // spares the backward pass a second exponential per entry.
         let wants_gradient = self.tape.nodes.borrow()[self.id].requires_grad;
+        let op = |residual| Op::BernoulliLogits {
+            logits: self.id,
+            x: x.id,
+            residual,
+        };
+        if let Some(kernels) = &self.tape.kernels {
+            let (value, residual) = device_result(Var::with_device_values([self, x], |[l, xv]| {
+                kernels.bernoulli_logits(l, xv, wants_gradient)
+            }));
+            let residual = residual.map(|r| Value::Device(OnDevice::new(r)));
+            return self
+                .tape
+                .push(Value::Device(OnDevice::new(value)), op(residual));
+        }
         let Ok((value, residual)) = Var::with_values([self, x], |[l, xv]| {
             Cpu.bernoulli_logits(l, xv, wants_gradient)
         });
-        self.record(
-            value,
-            Op::BernoulliLogits {
-                logits: self.id,
-                x: x.id,
-                residual,
-            },
-        )
+        self.record(value, op(residual.map(Value::Owned)))
     }
 }
 

@@ -2,6 +2,7 @@
 //! operations, and how a user checks a custom model.
 
 use super::tape::{Tape, Var};
+use crate::backend::Device;
 use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -11,13 +12,19 @@ use nalgebra::DMatrix;
 pub struct GradCheck {
     /// The finite-difference step `h` in `(f(x + h) - f(x - h)) / 2h`.
     pub step: f64,
+    /// Where the tapes run ([`Device::Cpu`] by default): a check on another device tests its
+    /// kernels and derivatives against the same finite differences.
+    pub device: Device,
 }
 
 impl Default for GradCheck {
     /// A step of 1e-6: about the cube root of f64's epsilon, which balances the O(h²) truncation
     /// error of central differences against rounding. Use f64 for checks; in f32 take `1e-2`.
     fn default() -> Self {
-        GradCheck { step: 1e-6 }
+        GradCheck {
+            step: 1e-6,
+            device: Device::Cpu,
+        }
     }
 }
 
@@ -66,13 +73,18 @@ where
     T: Real,
     F: for<'t> Fn(&'t Tape<'t, T>) -> Var<'t, T>,
 {
+    fn on_device<T: Real>(s: &ParamStore<T>, device: Device) -> Tape<'_, T> {
+        Tape::with_params(s)
+            .on_device(device)
+            .unwrap_or_else(|e| panic!("check_param_gradients: {e}"))
+    }
     let analytic = {
-        let tape = Tape::with_params(store);
+        let tape = on_device(store, opts.device);
         let loss = f(&tape);
         tape.backward(loss)
     };
     let evaluate = |s: &ParamStore<T>| {
-        let tape = Tape::with_params(s);
+        let tape = on_device(s, opts.device);
         f(&tape).scalar().to_f64()
     };
     let h = T::of_f64(opts.step);

@@ -1,6 +1,7 @@
 //! Linear algebra on the tape: matrix products, transposes, and what a Cholesky-parameterised
 //! Gaussian needs (lower triangles, diagonals, triangular solves).
 
+use super::elementwise::BinaryOp;
 use super::tape::{Op, Var};
 use crate::backend::{Backend, Cpu};
 use crate::kernels::{buffers, matmul, matmul_add};
@@ -10,16 +11,17 @@ use nalgebra::DMatrix;
 impl<'t, T: Real> Var<'t, T> {
     fn product(self, other: Var<'t, T>, ta: bool, tb: bool) -> Self {
         self.same_tape(&other);
+        let op = || Op::MatMul {
+            a: self.id,
+            b: other.id,
+            ta,
+            tb,
+        };
+        if let Some(y) = Var::on_device([self, other], op, |k, [a, b]| k.matmul(a, ta, b, tb)) {
+            return y;
+        }
         let Ok(value) = Var::with_values([self, other], |[a, b]| Cpu.matmul(a, ta, b, tb));
-        self.record(
-            value,
-            Op::MatMul {
-                a: self.id,
-                b: other.id,
-                ta,
-                tb,
-            },
-        )
+        self.record(value, op())
     }
 
     /// `self * w + b`, a dense layer's pre-activation, with `b` a single row added to every row
@@ -30,12 +32,23 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the inner dimensions differ or `b` is not one row as wide as `w`.
     pub fn affine(self, w: Var<'t, T>, b: Var<'t, T>) -> Self {
+        assert_eq!(
+            b.shape(),
+            (1, w.shape().1),
+            "affine: the bias is not one row as wide as the weights"
+        );
+        let op = || Op::Affine {
+            x: self.id,
+            w: w.id,
+            b: b.id,
+        };
+        let on_device = Var::on_device([self, w, b], op, |k, [x, w, b]| {
+            k.binary(BinaryOp::Add, &k.matmul(x, false, w, false)?, b)
+        });
+        if let Some(y) = on_device {
+            return y;
+        }
         let value = Var::with_values([self, w, b], |[x, w, b]| {
-            assert_eq!(
-                b.shape(),
-                (1, w.ncols()),
-                "affine: the bias is not one row as wide as the weights"
-            );
             let rows = x.nrows();
             let mut out = buffers::uninitialized(rows, w.ncols());
             if rows > 0 {
@@ -45,14 +58,7 @@ impl<'t, T: Real> Var<'t, T> {
             }
             matmul_add(x, false, w, false, out)
         });
-        self.record(
-            value,
-            Op::Affine {
-                x: self.id,
-                w: w.id,
-                b: b.id,
-            },
-        )
+        self.record(value, op())
     }
 
     /// Matrix product `self * other`.
@@ -70,6 +76,10 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The transpose.
     pub fn transpose(self) -> Self {
+        let op = || Op::Transpose(self.id);
+        if let Some(y) = Var::on_device([self], op, |k, [a]| k.transpose(a)) {
+            return y;
+        }
         let value = self.with_value(|v| {
             if v.nrows() == 1 || v.ncols() == 1 {
                 transposed(buffers::copy(v))

@@ -13,6 +13,7 @@
 //! a `1 x 1` to everything).
 
 mod conv;
+mod device_vjp;
 pub(crate) mod elementwise;
 pub(crate) mod fused;
 mod gradcheck;

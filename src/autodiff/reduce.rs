@@ -112,11 +112,19 @@ fn spread<T: Real>(
 
 impl<'t, T: Real> Var<'t, T> {
     fn reduce(self, how: Reduce) -> Self {
+        let op = || Op::Reduce(how, self.id);
+        if let Some(y) = Var::on_device([self], op, |k, [x]| k.sum(x, how)) {
+            return y;
+        }
         let Ok(value) = self.with_value(|v| Cpu.sum(v, how));
         self.record(value, Op::Reduce(how, self.id))
     }
 
     fn lse(self, how: Reduce) -> Self {
+        let op = || Op::LogSumExp(how, self.id);
+        if let Some(y) = Var::on_device([self], op, |k, [x]| k.logsumexp(x, how)) {
+            return y;
+        }
         let Ok(value) = self.with_value(|v| Cpu.logsumexp(v, how));
         self.record(value, Op::LogSumExp(how, self.id))
     }

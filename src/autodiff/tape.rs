@@ -2,6 +2,7 @@
 
 use super::elementwise::{BinaryOp, UnaryOp};
 use super::reduce::Reduce;
+use crate::backend::{Device, DeviceMatrix, Kernels};
 use crate::error::{Error, Result};
 use crate::kernels::{PIECE, buffers, for_each_piece, wide, worth_spreading};
 use crate::params::{ParamId, ParamStore};
@@ -10,11 +11,11 @@ use crate::validate::first_failing;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// How a node was made: its parents (node indices) and whatever its vector-Jacobian product
 /// needs beyond the parents' values and its own.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) enum Op<T: Real> {
     /// A leaf without gradient.
     Constant,
@@ -75,7 +76,7 @@ pub(crate) enum Op<T: Real> {
         logits: usize,
         x: usize,
         /// x − σ(logits), kept when the logits need a gradient.
-        residual: Option<DMatrix<T>>,
+        residual: Option<Value<T>>,
     },
 }
 
@@ -84,18 +85,68 @@ pub(crate) enum Op<T: Real> {
 pub(crate) enum Value<T: Real> {
     Owned(DMatrix<T>),
     Shared(Arc<DMatrix<T>>),
+    /// On the tape's device (every value of a tape made with [`Tape::on_device`]).
+    Device(Arc<OnDevice<T>>),
 }
 
-impl<T: Real> std::ops::Deref for Value<T> {
-    type Target = DMatrix<T>;
-    fn deref(&self) -> &DMatrix<T> {
+/// A value on a device, with the host copy that ops without a device kernel read (made on
+/// first use, once).
+pub(crate) struct OnDevice<T: Real> {
+    pub(crate) matrix: DeviceMatrix<T>,
+    host: OnceLock<DMatrix<T>>,
+}
+
+impl<T: Real> OnDevice<T> {
+    pub(crate) fn new(matrix: DeviceMatrix<T>) -> Arc<Self> {
+        Arc::new(OnDevice {
+            matrix,
+            host: OnceLock::new(),
+        })
+    }
+}
+
+impl<T: Real> std::fmt::Debug for Value<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (r, c) = self.shape();
+        let place = if matches!(self, Value::Device(_)) {
+            "device"
+        } else {
+            "host"
+        };
+        write!(f, "Value({r}x{c} on the {place})")
+    }
+}
+
+impl<T: Real> Value<T> {
+    /// `(rows, columns)`, without reading a device value back.
+    pub(crate) fn shape(&self) -> (usize, usize) {
         match self {
-            Value::Owned(m) => m,
-            Value::Shared(m) => m,
+            Value::Owned(m) => m.shape(),
+            Value::Shared(m) => m.shape(),
+            Value::Device(d) => d.matrix.shape(),
         }
     }
 }
 
+impl<T: Real> std::ops::Deref for Value<T> {
+    type Target = DMatrix<T>;
+    /// The host matrix; for a device value, its host copy (read back on first use).
+    fn deref(&self) -> &DMatrix<T> {
+        match self {
+            Value::Owned(m) => m,
+            Value::Shared(m) => m,
+            Value::Device(d) => d.host.get_or_init(|| device_result(d.matrix.to_host())),
+        }
+    }
+}
+
+/// The value of a device operation. A device that fails mid-pass (out of memory, a failed
+/// launch) leaves nothing to continue with: the message names the device and the operation.
+pub(crate) fn device_result<R>(result: Result<R>) -> R {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One recorded operation: its value, how it was made, and whether a gradient flows to it.
 pub(crate) struct Node<T: Real> {
     pub(crate) value: Value<T>,
     pub(crate) op: Op<T>,
@@ -127,6 +178,8 @@ pub struct Tape<'p, T: Real> {
     /// others load as constants (a parameter group's step leaves the other groups alone).
     trainable: Option<&'p [bool]>,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    /// The device's kernels, for a tape made with [`Tape::on_device`]; `None` on the CPU.
+    pub(crate) kernels: Option<Kernels>,
 }
 
 /// A handle to a matrix on a tape. Copy it freely; operations on it record new nodes.
@@ -161,6 +214,7 @@ impl<'p, T: Real> Tape<'p, T> {
             gradients: true,
             trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
+            kernels: None,
         }
     }
 
@@ -171,6 +225,7 @@ impl<'p, T: Real> Tape<'p, T> {
             gradients: true,
             trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
+            kernels: None,
         }
     }
 
@@ -190,6 +245,39 @@ impl<'p, T: Real> Tape<'p, T> {
             trainable: Some(trainable),
             ..Self::with_params(params)
         }
+    }
+
+    /// This tape, with its values on `device`: constants, inputs and parameters are copied there
+    /// as they are loaded, operations run there (those without a kernel on the device read
+    /// their operands back and copy their result over), and [`Tape::backward`] returns the
+    /// gradients on the host. On [`Device::Cpu`] the tape is unchanged.
+    ///
+    /// ```
+    /// use elbo::autodiff::Tape;
+    /// use elbo::backend::Device;
+    /// use nalgebra::DMatrix;
+    ///
+    /// let tape = Tape::<f64>::new().on_device(Device::Emulated).unwrap();
+    /// let x = tape.input(DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
+    /// let y = (x * x).sum();
+    /// assert_eq!(y.scalar(), 5.0);
+    /// assert_eq!(tape.backward(y).wrt(x).unwrap().as_slice(), &[2.0, 4.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::DeviceUnavailable`] if this build or machine cannot use `device`.
+    pub fn on_device(mut self, device: Device) -> Result<Self> {
+        assert!(
+            self.is_empty(),
+            "Tape::on_device on a tape that has recorded operations"
+        );
+        self.kernels = Kernels::of(device)?;
+        Ok(self)
+    }
+
+    /// The device this tape's values live on.
+    pub fn device(&self) -> Device {
+        self.kernels.as_ref().map_or(Device::Cpu, Kernels::device)
     }
 
     /// The store this tape loads parameters from, if any.
@@ -267,6 +355,19 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
+        // On a device, a host value (a constant, a parameter, an op's result computed on the
+        // host) is copied over.
+        let value = match (&self.kernels, value) {
+            (Some(kernels), Value::Owned(m)) => {
+                let on_device = device_result(kernels.upload(&m));
+                buffers::recycle(m);
+                Value::Device(OnDevice::new(on_device))
+            }
+            (Some(kernels), Value::Shared(m)) => {
+                Value::Device(OnDevice::new(device_result(kernels.upload(&m))))
+            }
+            (_, value) => value,
+        };
         let mut nodes = self.nodes.borrow_mut();
         let requires_grad = match &op {
             Op::Constant => false,
@@ -295,6 +396,9 @@ impl<'p, T: Real> Tape<'p, T> {
             self as *const _ as *const u8
         ));
         assert_eq!(loss.shape(), (1, 1), "backward needs a 1x1 loss");
+        if let Some(kernels) = &self.kernels {
+            return super::device_vjp::backward(self, kernels, loss);
+        }
         let nodes = self.nodes.borrow();
         let mut grads: Vec<Option<DMatrix<T>>> = vec![None; loss.id + 1];
         grads[loss.id] = Some(DMatrix::from_element(1, 1, T::one()));
@@ -338,7 +442,8 @@ impl<T: Real> Drop for Node<T> {
             buffers::recycle(std::mem::replace(m, DMatrix::zeros(0, 0)));
         }
         if let Op::BernoulliLogits {
-            residual: Some(r), ..
+            residual: Some(Value::Owned(r)),
+            ..
         } = &mut self.op
         {
             buffers::recycle(std::mem::replace(r, DMatrix::zeros(0, 0)));
@@ -425,6 +530,19 @@ pub struct Gradients<T: Real> {
 }
 
 impl<T: Real> Gradients<T> {
+    /// Gradients by node and by parameter position, taken on a tape of the store `store`.
+    pub(crate) fn new(
+        store: Option<u64>,
+        nodes: Vec<Option<DMatrix<T>>>,
+        params: Vec<Option<DMatrix<T>>>,
+    ) -> Self {
+        Gradients {
+            store,
+            nodes,
+            params,
+        }
+    }
+
     /// Gradient with respect to a parameter; `None` if the loss does not depend on it (or it
     /// was frozen, or loaded as a constant).
     ///
@@ -575,6 +693,7 @@ impl<'t, T: Real> Var<'t, T> {
         match &self.tape.nodes.borrow()[self.id].value {
             Value::Owned(m) => Arc::new(m.clone()),
             Value::Shared(m) => Arc::clone(m),
+            device @ Value::Device(_) => Arc::new((**device).clone()),
         }
     }
 
@@ -592,11 +711,7 @@ impl<'t, T: Real> Var<'t, T> {
         vars: [Var<'t, T>; N],
         f: impl FnOnce([&DMatrix<T>; N]) -> R,
     ) -> R {
-        if let Some(first) = vars.first() {
-            vars.iter().for_each(|v| first.same_tape(v));
-        }
-        let nodes = vars.first().map(|v| v.tape.nodes.borrow());
-        f(vars.map(|v| &*nodes.as_ref().expect("a variable")[v.id].value))
+        Var::with_values_raw(vars, |values| f(values.map(|v| &**v)))
     }
 
     /// As [`Var::with_values`], for a slice of variables.
@@ -634,8 +749,46 @@ impl<'t, T: Real> Var<'t, T> {
         let value = match &self.tape.nodes.borrow()[self.id].value {
             Value::Owned(m) => Value::Owned(m.clone()),
             Value::Shared(m) => Value::Shared(Arc::clone(m)),
+            Value::Device(d) => Value::Device(Arc::clone(d)),
         };
         self.tape.push(value, Op::Constant)
+    }
+
+    /// On a device tape, runs `f` on the device values of `vars` and records its result made by
+    /// `op`; on the CPU, `None`.
+    pub(crate) fn on_device<const N: usize>(
+        vars: [Var<'t, T>; N],
+        op: impl FnOnce() -> Op<T>,
+        f: impl FnOnce(&Kernels, [&DeviceMatrix<T>; N]) -> Result<DeviceMatrix<T>>,
+    ) -> Option<Var<'t, T>> {
+        let tape = vars.first().expect("a variable").tape;
+        let kernels = tape.kernels.as_ref()?;
+        let value = Var::with_device_values(vars, |values| f(kernels, values));
+        Some(tape.push(Value::Device(OnDevice::new(device_result(value))), op()))
+    }
+
+    /// Runs `f` on the device values of `vars` (all on this tape, which is on a device).
+    pub(crate) fn with_device_values<R, const N: usize>(
+        vars: [Var<'t, T>; N],
+        f: impl FnOnce([&DeviceMatrix<T>; N]) -> R,
+    ) -> R {
+        Var::with_values_raw(vars, |values| {
+            f(values.map(|v| match v {
+                Value::Device(d) => &d.matrix,
+                _ => unreachable!("every value of a device tape is on the device"),
+            }))
+        })
+    }
+
+    /// Runs `f` on the stored values of `vars` (all on this tape), host or device.
+    fn with_values_raw<R, const N: usize>(
+        vars: [Var<'t, T>; N],
+        f: impl FnOnce([&Value<T>; N]) -> R,
+    ) -> R {
+        let first = vars.first().expect("a variable");
+        vars.iter().for_each(|v| first.same_tape(v));
+        let nodes = first.tape.nodes.borrow();
+        f(vars.map(|v| &nodes[v.id].value))
     }
 
     /// Records `value` made by `op` on this variable's tape.

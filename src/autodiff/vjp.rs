@@ -128,7 +128,8 @@ pub(crate) fn propagate<T: Real>(
             ref residual,
         } => {
             let need = (needs(logits), needs(x));
-            let (gl, gx) = bernoulli_vjp(value(logits), residual.as_ref(), &g, need);
+            let residual = residual.as_ref().map(|r| &**r);
+            let (gl, gx) = bernoulli_vjp(value(logits), residual, &g, need);
             send(logits, gl);
             send(x, gx);
         }

@@ -1,6 +1,7 @@
 //! Naming a compute device: what a `--device` flag parses into.
 
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
@@ -15,13 +16,18 @@ use std::str::FromStr;
 /// assert_eq!(Device::Cuda(1).to_string(), "cuda:1");
 /// assert!("gpu".parse::<Device>().is_err());
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum Device {
     /// The host's cores (the default): nalgebra matrices and the crate's own kernels.
     #[default]
     Cpu,
     /// The NVIDIA GPU of this ordinal (0 for the first), through the `cuda` feature.
     Cuda(usize),
+    /// A device emulated in host memory: values are held as device matrices and every
+    /// operation takes the device code path, with the CPU backend's kernels. It computes what
+    /// the CPU does (to rounding), more slowly; it is for testing, without a GPU, that a model
+    /// runs on a device.
+    Emulated,
 }
 
 impl Device {
@@ -33,9 +39,9 @@ impl Device {
     /// [`Error::DeviceUnavailable`], saying which of those is missing and what to do.
     pub fn check(self) -> Result<()> {
         match self {
-            Device::Cpu => Ok(()),
+            Device::Cpu | Device::Emulated => Ok(()),
             #[cfg(feature = "cuda")]
-            Device::Cuda(ordinal) => super::cuda::Gpu::open(ordinal).map(drop),
+            Device::Cuda(ordinal) => super::cuda::shared(ordinal).map(drop),
             #[cfg(not(feature = "cuda"))]
             Device::Cuda(_) => Err(Error::DeviceUnavailable {
                 device: self.to_string(),
@@ -51,6 +57,7 @@ impl fmt::Display for Device {
         match self {
             Device::Cpu => write!(f, "cpu"),
             Device::Cuda(ordinal) => write!(f, "cuda:{ordinal}"),
+            Device::Emulated => write!(f, "emulated"),
         }
     }
 }
@@ -58,11 +65,18 @@ impl fmt::Display for Device {
 impl FromStr for Device {
     type Err = Error;
 
-    /// `cpu`, `cuda` (the first GPU) or `cuda:N`.
+    /// `cpu`, `cuda` (the first GPU), `cuda:N` or `emulated`.
     fn from_str(s: &str) -> Result<Self> {
-        let invalid = || Error::invalid("device", s, "`cpu`, `cuda` or `cuda:N` (N = 0, 1, ...)");
+        let invalid = || {
+            Error::invalid(
+                "device",
+                s,
+                "`cpu`, `cuda`, `cuda:N` (N = 0, 1, ...) or `emulated`",
+            )
+        };
         match s.trim() {
             "cpu" => Ok(Device::Cpu),
+            "emulated" => Ok(Device::Emulated),
             "cuda" => Ok(Device::Cuda(0)),
             other => other
                 .strip_prefix("cuda:")
@@ -79,7 +93,12 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_bad_names_say_what_is_valid() {
-        for device in [Device::Cpu, Device::Cuda(0), Device::Cuda(7)] {
+        for device in [
+            Device::Cpu,
+            Device::Cuda(0),
+            Device::Cuda(7),
+            Device::Emulated,
+        ] {
             assert_eq!(device.to_string().parse::<Device>().unwrap(), device);
         }
         for bad in ["", "gpu", "cuda:", "cuda:-1", "cuda:x", "CPU"] {
@@ -87,6 +106,7 @@ mod tests {
             assert!(message.contains("cuda:N"), "{bad:?}: {message}");
         }
         assert!(Device::Cpu.check().is_ok());
+        assert!(Device::Emulated.check().is_ok());
     }
 
     #[cfg(not(feature = "cuda"))]

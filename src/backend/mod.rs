@@ -11,19 +11,35 @@
 //! crate's models needs (products, elementwise maps with broadcasting and their derivatives,
 //! sums, log-sum-exp, the fused Bernoulli likelihood, the Adam update, the minibatch gather,
 //! standard-normal draws). One test suite (`contract.rs`) checks every backend against plain
-//! definitions. The tape does not yet choose its backend by where its values live; that design
-//! is in `docs/architecture.md` ("What a compute backend must provide").
+//! definitions.
+//!
+//! A tape runs on a device when made with [`crate::autodiff::Tape::on_device`] (a trainer, with
+//! `TrainerSettings::device`): its values are then device matrices and its ops dispatch on the
+//! device (`on_device.rs`). [`Device::Emulated`] takes that path with the CPU backend's kernels,
+//! which is how it is tested without a GPU. The design is in `docs/architecture.md` ("The tape
+//! on a device").
 
 mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 mod device;
+mod on_device;
 
 #[cfg(test)]
 pub(crate) mod contract;
 
 pub use cpu::Cpu;
 pub use device::Device;
+pub(crate) use on_device::{DeviceMatrix, Kernels};
+
+/// What the device backends need of an element type; every [`Real`] has it.
+#[cfg(feature = "cuda")]
+pub trait DeviceElement: cuda::GpuReal {}
+/// What the device backends need of an element type; every [`Real`] has it.
+#[cfg(not(feature = "cuda"))]
+pub trait DeviceElement {}
+impl DeviceElement for f32 {}
+impl DeviceElement for f64 {}
 
 use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
 use crate::optim::AdamUpdate;
@@ -36,8 +52,9 @@ use nalgebra::DMatrix;
 /// for what a device can fail at (memory, a launch): [`std::convert::Infallible`] on the CPU.
 /// The provided methods compose the required ones; a backend overrides them where it has a
 /// faster fused kernel.
-// The CPU tape calls the forward kernels through this trait; the rest are called by the GPU
-// backend's users and the contract tests until the tape chooses its backend by device.
+// Outside the tests some kernels have no caller yet: the Adam update, the gather
+// and the draws are for the parameters and data on the device (the next step), and are held to
+// the contract already.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) trait Backend<T: Real> {
     /// A matrix in this backend's memory.

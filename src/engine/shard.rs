@@ -3,6 +3,7 @@
 
 use super::loss::{Batch, Loss};
 use crate::autodiff::{Gradients, Tape};
+use crate::backend::Device;
 use crate::error::Result;
 use crate::kernels::{buffers, row_block, with_product_threads};
 use crate::params::ParamStore;
@@ -19,25 +20,27 @@ use std::sync::Arc;
 pub(crate) const MIN_SHARD_ROWS: usize = 32;
 
 /// The loss on `batch` and its gradient with respect to the parameters marked in `trainable`,
-/// on a tape of its own.
+/// on a tape of its own on `device`.
 pub(crate) fn differentiate<T, L, R>(
     loss: &L,
     store: &ParamStore<T>,
     trainable: &[bool],
     batch: &Batch<'_, T>,
     rng: &mut R,
+    device: Device,
 ) -> Result<(T, Gradients<T>)>
 where
     T: Real,
     L: Loss<T> + ?Sized,
     R: Rng + ?Sized,
 {
-    let tape = Tape::for_group(store, trainable);
+    let tape = Tape::for_group(store, trainable).on_device(device)?;
     let value = loss.loss(&tape, batch, rng)?;
     Ok((value.scalar(), tape.backward(value)))
 }
 
-/// [`differentiate`] over the whole batch, in shards when the loss is a sum over rows.
+/// [`differentiate`] over the whole batch, in shards when the loss is a sum over rows and the
+/// tape runs on the CPU.
 ///
 /// The batch is cut into shards of consecutive rows, one per thread of rayon's pool (each at
 /// least [`MIN_SHARD_ROWS`] rows); each shard is differentiated on its own tape with its own
@@ -52,6 +55,7 @@ pub(crate) fn loss_and_gradients<T, L, R>(
     trainable: &[bool],
     batch: &Batch<'_, T>,
     rng: &mut R,
+    device: Device,
 ) -> Result<(T, Gradients<T>)>
 where
     T: Real,
@@ -60,13 +64,13 @@ where
 {
     let rows = batch.x.nrows();
     let threads = rayon::current_num_threads();
-    let shards = if loss.row_separable() {
+    let shards = if loss.row_separable() && device == Device::Cpu {
         (rows / MIN_SHARD_ROWS).clamp(1, threads)
     } else {
         1
     };
     if shards == 1 {
-        return differentiate(loss, store, trainable, batch, rng);
+        return differentiate(loss, store, trainable, batch, rng, device);
     }
     let seeds: Vec<u64> = (0..shards).map(|_| rng.next_u64()).collect();
     let share = threads / shards;
@@ -80,7 +84,7 @@ where
             let mut rng = Pcg64::seed_from_u64(seed);
             let shard = Batch { x: &part, ..*batch };
             let outcome = with_product_threads(share, || {
-                differentiate(loss, store, trainable, &shard, &mut rng)
+                differentiate(loss, store, trainable, &shard, &mut rng, device)
             });
             if let Ok(part) = Arc::try_unwrap(part) {
                 buffers::recycle(part);
@@ -180,6 +184,7 @@ mod tests {
                 &all,
                 &batch(&x, 10.0),
                 &mut rng,
+                Device::Cpu,
             )
             .unwrap()
         });
@@ -199,6 +204,7 @@ mod tests {
                     &all,
                     &batch(&part, 10.0),
                     &mut shard_rng,
+                    Device::Cpu,
                 )
                 .unwrap();
                 (v, g.param(bias).unwrap().clone())
@@ -230,6 +236,7 @@ mod tests {
                             &all,
                             &batch(&x, 1.0),
                             &mut rng,
+                            Device::Cpu,
                         )
                         .unwrap();
                         g.param(bias).unwrap().clone()

@@ -6,6 +6,7 @@ use super::group::ParamGroup;
 use super::loss::{Batch, Loss};
 use super::observer::{Control, EpochEvent, Observer, StepEvent};
 use super::shard::loss_and_gradients;
+use crate::backend::Device;
 use crate::data::Minibatches;
 use crate::error::{Error, Result, require_positive};
 use crate::kernels::{buffers, gather_rows_of_transpose};
@@ -44,6 +45,10 @@ pub struct TrainerSettings {
     /// Give up with [`Error::Diverged`] after this many updates of a group in a row with a
     /// non-finite loss or gradient (each is skipped: the parameters keep their values).
     pub max_skipped_in_row: usize,
+    /// Where each step's tape runs. On a device other than the CPU a step is one tape (the
+    /// device spreads the work itself); the parameters, their gradients and the optimizer stay
+    /// on the host, copied over and back each step.
+    pub device: Device,
 }
 
 impl Default for TrainerSettings {
@@ -55,6 +60,7 @@ impl Default for TrainerSettings {
             parameter_tolerance: None,
             average_from: None,
             max_skipped_in_row: 20,
+            device: Device::Cpu,
         }
     }
 }
@@ -63,7 +69,8 @@ impl TrainerSettings {
     /// Checks every setting.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming the first bad one.
+    /// [`Error::InvalidParameter`] naming the first bad one; [`Error::DeviceUnavailable`] if
+    /// the device cannot be used.
     pub fn validate(&self) -> Result<()> {
         if self.batch_size == Some(0) {
             return Err(Error::invalid("batch size", 0, "at least 1"));
@@ -80,7 +87,7 @@ impl TrainerSettings {
         if self.max_skipped_in_row == 0 {
             return Err(Error::invalid("max_skipped_in_row", 0, "at least 1"));
         }
-        Ok(())
+        self.device.check()
     }
 }
 
@@ -291,7 +298,8 @@ impl<'o, T: Real> Trainer<'o, T> {
                     steps_per_epoch,
                     group: g,
                 };
-                let (value, mut grads) = loss_and_gradients(loss, store, &masks[g], &batch, rng)?;
+                let (value, mut grads) =
+                    loss_and_gradients(loss, store, &masks[g], &batch, rng, self.settings.device)?;
                 let culprit = if !value.is_finite() {
                     Some("loss".to_string())
                 } else {

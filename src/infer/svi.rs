@@ -3,6 +3,7 @@
 use super::estimator::Objective;
 use super::laplace::{Laplace, laplace};
 use crate::autodiff::{Tape, Var};
+use crate::backend::Device;
 use crate::engine::{Batch, Loss, ParamGroup, StopReason, Trainer, TrainerSettings};
 use crate::error::{Error, Result, require_positive};
 use crate::model::{GaussianGuide, Guide, Likelihood, Prior, Scope};
@@ -315,16 +316,18 @@ impl<P, L, G> Svi<P, L, G> {
         R: Rng + ?Sized,
     {
         self.validate_data(data)?;
-        self.evaluate_batch(store, &Arc::new(data.clone()), objective, rng)
+        self.evaluate_batch(store, &Arc::new(data.clone()), objective, rng, Device::Cpu)
     }
 
-    /// [`Svi::evaluate`] on a batch already shared and validated by the caller.
+    /// [`Svi::evaluate`] on a batch already shared and validated by the caller, on a tape on
+    /// `device`.
     pub(crate) fn evaluate_batch<T, R>(
         &self,
         store: &ParamStore<T>,
         batch: &Arc<DMatrix<T>>,
         objective: &Objective,
         rng: &mut R,
+        device: Device,
     ) -> Result<f64>
     where
         T: Real,
@@ -333,7 +336,7 @@ impl<P, L, G> Svi<P, L, G> {
         G: Guide<T>,
         R: Rng + ?Sized,
     {
-        let tape = Tape::for_evaluation(store);
+        let tape = Tape::for_evaluation(store).on_device(device)?;
         Ok(self
             .bound(&tape, objective, batch, T::one(), rng)?
             .scalar()

@@ -1,6 +1,7 @@
 //! The variational autoencoder: amortized SGVB with a neural encoder and decoder.
 
 use crate::autodiff::{Tape, Var};
+use crate::backend::Device;
 use crate::data::Standardization;
 use crate::engine::{
     Batch, Checkpoint, Control, EpochEvent, Loss, Observer, ParamGroup, StepEvent, Trainer,
@@ -155,6 +156,10 @@ pub struct VaeTraining {
     pub beta: f64,
     /// Epochs over which β rises linearly from 0 to `beta` (0: no warm-up).
     pub warmup_epochs: usize,
+    /// Where training and evaluation run (the CPU by default; checkpoints written before this
+    /// setting existed read back as the CPU).
+    #[serde(default)]
+    pub device: Device,
 }
 
 impl Default for VaeTraining {
@@ -165,6 +170,7 @@ impl Default for VaeTraining {
             learning_rate: 1e-3,
             beta: 1.0,
             warmup_epochs: 0,
+            device: Device::Cpu,
         }
     }
 }
@@ -188,6 +194,7 @@ impl VaeTraining {
     fn trainer<'o, T: Real>(&self, store: &ParamStore<T>) -> Result<Trainer<'o, T>> {
         let settings = TrainerSettings {
             batch_size: Some(self.batch_size),
+            device: self.device,
             ..TrainerSettings::default()
         };
         let group = ParamGroup::all("vae", store, Adam::default())
@@ -447,6 +454,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
         training.validate()?;
         let settings = TrainerSettings {
             batch_size: Some(training.batch_size),
+            device: training.device,
             ..self.trainer.settings().clone()
         };
         self.trainer.set_settings(settings)?;
@@ -631,7 +639,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
             }
         }
         // The networks and their parameters, not the trainer (whose optimizer is not Sync).
-        let (svi, params) = (&self.svi, &self.params);
+        let (svi, params, device) = (&self.svi, &self.params, self.training.device);
         let sums = chunks
             .par_iter()
             .map(|chunk| {
@@ -642,7 +650,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
                     particles: chunk.particles,
                     ..objective
                 };
-                svi.evaluate_batch(params, &rows, &objective, &mut rng)
+                svi.evaluate_batch(params, &rows, &objective, &mut rng, device)
             })
             .collect::<Result<Vec<f64>>>()?;
         let total: f64 = if particles_per_chunk >= objective.particles {

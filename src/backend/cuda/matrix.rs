@@ -1,6 +1,9 @@
 //! A matrix in a GPU's memory.
 
+use crate::error::{Error, Result};
+use crate::real::Real;
 use cudarc::driver::CudaSlice;
+use nalgebra::DMatrix;
 
 /// A column-major `rows x cols` matrix in a GPU's memory, made and read back by
 /// [`super::Gpu`]. (An empty matrix keeps one unused entry: the driver refuses empty
@@ -11,10 +14,25 @@ pub struct CudaMatrix<T> {
     pub(super) cols: usize,
 }
 
-impl<T> CudaMatrix<T> {
+impl<T: Real> CudaMatrix<T> {
     /// `(rows, columns)`.
     pub fn shape(&self) -> (usize, usize) {
         (self.rows, self.cols)
+    }
+
+    /// A host copy, once the kernels queued before it on its stream have run.
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the copy, or a kernel before it, failed.
+    pub fn to_host(&self) -> Result<DMatrix<T>> {
+        let stream = self.data.stream();
+        let mut entries = stream.clone_dtoh(&self.data).map_err(|e| Error::Device {
+            device: format!("cuda:{}", stream.context().ordinal()),
+            operation: "copying from the GPU",
+            problem: format!("{e:?}"),
+        })?;
+        entries.truncate(self.rows * self.cols);
+        Ok(DMatrix::from_vec(self.rows, self.cols, entries))
     }
 }
 

@@ -17,12 +17,13 @@ use crate::optim::AdamUpdate;
 use crate::real::Real;
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, sys::cublasOperation_t};
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DeviceRepr, LaunchConfig,
-    PushKernelArg, ValidAsZeroBits,
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
+    ValidAsZeroBits,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx};
 use nalgebra::DMatrix;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The kernels' source, compiled once per element type.
 const SOURCE: &str = include_str!("kernels.cu");
@@ -55,14 +56,34 @@ macro_rules! launch {
     }};
 }
 
+/// The kernels of `kernels.cu`, looked up once when the GPU is opened.
+const KERNELS: [&str; 12] = [
+    "unary_map",
+    "unary_vjp",
+    "binary_map",
+    "segment_sums",
+    "row_sums",
+    "segment_logsumexp",
+    "row_logsumexp",
+    "bernoulli_logits",
+    "adam_update",
+    "gather_rows_of_transpose",
+    "transpose",
+    "standard_normal",
+];
+
 /// An open NVIDIA GPU: its context, one stream, a cuBLAS handle and the compiled kernels.
+///
+/// Tapes on several threads may share it (evaluation runs its chunks in parallel): their
+/// launches queue on the one stream, each thread's in its own order, and the cuBLAS handle is
+/// used by one product at a time.
 pub struct Gpu {
     ordinal: usize,
     name: String,
     stream: Arc<CudaStream>,
-    blas: CudaBlas,
-    f32_kernels: Arc<CudaModule>,
-    f64_kernels: Arc<CudaModule>,
+    blas: Mutex<CudaBlas>,
+    /// By element type (its CUDA name) and kernel name.
+    kernels: BTreeMap<(&'static str, &'static str), CudaFunction>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -71,29 +92,60 @@ impl std::fmt::Debug for Gpu {
     }
 }
 
-/// An element type the kernels are compiled for (`f32`, `f64`).
-pub trait GpuReal: Real + DeviceRepr + ValidAsZeroBits
-where
-    CudaBlas: Gemm<Self>,
-{
+/// An element type the kernels are compiled for (`f32`, `f64`): every [`Real`], through
+/// [`super::DeviceElement`].
+pub trait GpuReal: DeviceRepr + ValidAsZeroBits + Sized {
     /// Its name in CUDA C.
     const CUDA_NAME: &'static str;
+    /// cuBLAS's product for this type.
+    ///
+    /// # Safety
+    /// As `cudarc::cublas::Gemm::gemm`: the configuration must describe the three buffers.
     #[doc(hidden)]
-    fn module(gpu: &Gpu) -> &Arc<CudaModule>;
+    unsafe fn gemm(
+        blas: &CudaBlas,
+        config: GemmConfig<Self>,
+        a: &CudaSlice<Self>,
+        b: &CudaSlice<Self>,
+        c: &mut CudaSlice<Self>,
+    ) -> std::result::Result<(), cudarc::cublas::result::CublasError>;
 }
 
-impl GpuReal for f32 {
-    const CUDA_NAME: &'static str = "float";
-    fn module(gpu: &Gpu) -> &Arc<CudaModule> {
-        &gpu.f32_kernels
-    }
+macro_rules! gpu_real {
+    ($t:ty, $name:literal) => {
+        impl GpuReal for $t {
+            const CUDA_NAME: &'static str = $name;
+            unsafe fn gemm(
+                blas: &CudaBlas,
+                config: GemmConfig<Self>,
+                a: &CudaSlice<Self>,
+                b: &CudaSlice<Self>,
+                c: &mut CudaSlice<Self>,
+            ) -> std::result::Result<(), cudarc::cublas::result::CublasError> {
+                // SAFETY: passed on to the caller.
+                unsafe { blas.gemm(config, a, b, c) }
+            }
+        }
+    };
 }
 
-impl GpuReal for f64 {
-    const CUDA_NAME: &'static str = "double";
-    fn module(gpu: &Gpu) -> &Arc<CudaModule> {
-        &gpu.f64_kernels
+gpu_real!(f32, "float");
+gpu_real!(f64, "double");
+
+/// The process's handle on GPU `ordinal`, opened on first use (so the kernels are compiled
+/// once) and kept to the end.
+///
+/// # Errors
+/// As [`Gpu::open`].
+pub(crate) fn shared(ordinal: usize) -> Result<Arc<Gpu>> {
+    static OPEN: Mutex<BTreeMap<usize, Arc<Gpu>>> = Mutex::new(BTreeMap::new());
+    let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(gpu) = open.get(&ordinal) {
+        return Ok(Arc::clone(gpu));
     }
+    let gpu = Arc::new(Gpu::open(ordinal)?);
+    open.insert(ordinal, Arc::clone(&gpu));
+    Ok(gpu)
 }
 
 /// The libraries a GPU needs, how cudarc finds each, and what to tell a user who lacks it.
@@ -186,18 +238,23 @@ impl Gpu {
         let name = context.name().map_err(|e| failed("reading its name")(&e))?;
         let stream = context.default_stream();
         let blas = CudaBlas::new(stream.clone()).map_err(|e| failed("opening cuBLAS")(&e))?;
-        let load = |real: &str| -> Result<Arc<CudaModule>> {
-            let ptx = compile_kernels(real)?;
-            context
-                .load_module(ptx)
-                .map_err(|e| failed("loading the kernels")(&e))
-        };
+        let mut kernels = BTreeMap::new();
+        for real in [f32::CUDA_NAME, f64::CUDA_NAME] {
+            let module = context
+                .load_module(compile_kernels(real)?)
+                .map_err(|e| failed("loading the kernels")(&e))?;
+            for name in KERNELS {
+                let function = module
+                    .load_function(name)
+                    .map_err(|e| failed("finding a kernel")(&(name, e)))?;
+                kernels.insert((real, name), function);
+            }
+        }
         Ok(Gpu {
             ordinal,
             name,
-            blas,
-            f32_kernels: load("float")?,
-            f64_kernels: load("double")?,
+            blas: Mutex::new(blas),
+            kernels,
             stream,
         })
     }
@@ -211,10 +268,7 @@ impl Gpu {
     ///
     /// # Errors
     /// [`Error::Device`] if the GPU cannot allocate it.
-    pub fn upload<T: GpuReal>(&self, m: &DMatrix<T>) -> Result<CudaMatrix<T>>
-    where
-        CudaBlas: Gemm<T>,
-    {
+    pub fn upload<T: Real>(&self, m: &DMatrix<T>) -> Result<CudaMatrix<T>> {
         <Self as Backend<T>>::upload(self, m)
     }
 
@@ -222,10 +276,7 @@ impl Gpu {
     ///
     /// # Errors
     /// [`Error::Device`] if the copy, or a kernel before it, failed.
-    pub fn download<T: GpuReal>(&self, m: &CudaMatrix<T>) -> Result<DMatrix<T>>
-    where
-        CudaBlas: Gemm<T>,
-    {
+    pub fn download<T: Real>(&self, m: &CudaMatrix<T>) -> Result<DMatrix<T>> {
         <Self as Backend<T>>::download(self, m)
     }
 
@@ -237,19 +288,12 @@ impl Gpu {
         }
     }
 
-    fn kernel<T: GpuReal>(&self, name: &'static str) -> Result<CudaFunction>
-    where
-        CudaBlas: Gemm<T>,
-    {
-        T::module(self)
-            .load_function(name)
-            .map_err(|e| self.error("finding a kernel", (name, e)))
+    fn kernel<T: Real>(&self, name: &'static str) -> Result<CudaFunction> {
+        let found = self.kernels.get(&(T::CUDA_NAME, name)).cloned();
+        found.ok_or_else(|| self.error("finding a kernel", (name, "not in KERNELS")))
     }
 
-    fn alloc<T: GpuReal>(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>>
-    where
-        CudaBlas: Gemm<T>,
-    {
+    fn alloc<T: Real>(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>> {
         // At least one entry: the driver refuses empty allocations.
         let data = self
             .stream
@@ -260,15 +304,12 @@ impl Gpu {
 
     /// The kernel `name` and a launch over `n` items (a block per item, or grid-stride
     /// threads), or `None` when there is nothing to do.
-    fn prepare<T: GpuReal>(
+    fn prepare<T: Real>(
         &self,
         name: &'static str,
         n: usize,
         block_per_item: bool,
-    ) -> Result<Option<(CudaFunction, LaunchConfig)>>
-    where
-        CudaBlas: Gemm<T>,
-    {
+    ) -> Result<Option<(CudaFunction, LaunchConfig)>> {
         if n == 0 {
             return Ok(None);
         }
@@ -286,15 +327,12 @@ impl Gpu {
     }
 
     /// Sums or log-sum-exps (`segment`, `row`: the kernels) of `x` over `how`.
-    fn reduce<T: GpuReal>(
+    fn reduce<T: Real>(
         &self,
         x: &CudaMatrix<T>,
         how: Reduce,
         [segment, row]: [&'static str; 2],
-    ) -> Result<CudaMatrix<T>>
-    where
-        CudaBlas: Gemm<T>,
-    {
+    ) -> Result<CudaMatrix<T>> {
         let (r, c) = (x.rows, x.cols);
         let (ri, ci, n) = (r as i32, c as i32, (r * c) as u64);
         match how {
@@ -336,17 +374,14 @@ impl Gpu {
     }
 
     /// Runs `kernel` with one block for each segment of `len` entries of the first `n` of `x`.
-    fn segments<T: GpuReal>(
+    fn segments<T: Real>(
         &self,
         kernel: &'static str,
         x: &CudaSlice<T>,
         n: u64,
         len: u64,
         out: &mut CudaSlice<T>,
-    ) -> Result<()>
-    where
-        CudaBlas: Gemm<T>,
-    {
+    ) -> Result<()> {
         if len == 0 {
             return Ok(());
         }
@@ -416,10 +451,7 @@ fn operation(transposed: bool) -> cublasOperation_t {
     }
 }
 
-impl<T: GpuReal> Backend<T> for Gpu
-where
-    CudaBlas: Gemm<T>,
-{
+impl<T: Real> Backend<T> for Gpu {
     type Matrix = CudaMatrix<T>;
     type Error = Error;
 
@@ -442,12 +474,7 @@ where
     }
 
     fn download(&self, m: &CudaMatrix<T>) -> Result<DMatrix<T>> {
-        let mut entries = self
-            .stream
-            .clone_dtoh(&m.data)
-            .map_err(|e| self.error("copying from the GPU", e))?;
-        entries.truncate(m.rows * m.cols);
-        Ok(DMatrix::from_vec(m.rows, m.cols, entries))
+        m.to_host()
     }
 
     fn zeros(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>> {
@@ -490,7 +517,8 @@ where
             ldc: int(m),
         };
         // SAFETY: the dimensions and leading dimensions are those of the three buffers.
-        unsafe { self.blas.gemm(config, &a.data, &b.data, &mut out.data) }
+        let blas = self.blas.lock().unwrap_or_else(PoisonError::into_inner);
+        unsafe { T::gemm(&blas, config, &a.data, &b.data, &mut out.data) }
             .map_err(|e| self.error("a cuBLAS product", e))?;
         Ok(out)
     }

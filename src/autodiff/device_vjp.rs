@@ -1,0 +1,188 @@
+//! The reverse sweep of a tape on a device: the same walk as [`Tape::backward`]'s, with the
+//! gradients held on the device. Ops with device kernels take their vector-Jacobian products
+//! there; the others take the host's (`vjp.rs`) on copies read back, and their contributions
+//! are copied over.
+
+use super::reduce::Reduce;
+use super::tape::{Gradients, Node, Op, Tape, Value, Var, device_result};
+use crate::autodiff::BinaryOp;
+use crate::backend::{DeviceMatrix, Kernels};
+use crate::kernels::buffers;
+use crate::real::Real;
+use nalgebra::DMatrix;
+
+/// [`Tape::backward`] for a tape on a device; the gradients come back to the host, where the
+/// parameter store and the optimizers are.
+pub(crate) fn backward<T: Real>(
+    tape: &Tape<'_, T>,
+    kernels: &Kernels,
+    loss: Var<'_, T>,
+) -> Gradients<T> {
+    let nodes = tape.nodes.borrow();
+    let mut grads: Vec<Option<DeviceMatrix<T>>> = (0..=loss.id).map(|_| None).collect();
+    let one = DMatrix::from_element(1, 1, T::one());
+    grads[loss.id] = Some(device_result(kernels.upload(&one)));
+    let n_params = tape.params().map_or(0, |p| p.len());
+    let mut param_grads: Vec<Option<DeviceMatrix<T>>> = (0..n_params).map(|_| None).collect();
+    for i in (0..=loss.id).rev() {
+        let node = &nodes[i];
+        if !node.requires_grad {
+            continue;
+        }
+        match &node.op {
+            Op::Input => continue,
+            Op::Param(id) => {
+                if let Some(g) = grads[i].take() {
+                    accumulate(kernels, &mut param_grads[id.index()], g);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let Some(g) = grads[i].take() else { continue };
+        propagate(kernels, &nodes, i, g, &mut |parent, contribution| {
+            accumulate(kernels, &mut grads[parent], contribution)
+        });
+    }
+    let to_host = |gradients: Vec<Option<DeviceMatrix<T>>>| {
+        gradients
+            .into_iter()
+            .map(|g| g.map(|g| device_result(g.to_host())))
+            .collect()
+    };
+    Gradients::new(
+        tape.params().map(|p| p.uid()),
+        to_host(grads),
+        to_host(param_grads),
+    )
+}
+
+fn accumulate<T: Real>(kernels: &Kernels, slot: &mut Option<DeviceMatrix<T>>, g: DeviceMatrix<T>) {
+    *slot = Some(match slot.take() {
+        Some(acc) => {
+            assert_eq!(
+                acc.shape(),
+                g.shape(),
+                "gradient contributions differ in shape"
+            );
+            device_result(kernels.binary(BinaryOp::Add, &acc, &g))
+        }
+        None => g,
+    });
+}
+
+/// Sends `g`, the gradient of node `i`, to its parents through `emit(parent, contribution)`.
+fn propagate<T: Real>(
+    kernels: &Kernels,
+    nodes: &[Node<T>],
+    i: usize,
+    g: DeviceMatrix<T>,
+    emit: &mut impl FnMut(usize, DeviceMatrix<T>),
+) {
+    let needs = |p: usize| nodes[p].requires_grad;
+    let on_device = |p: usize| match &nodes[p].value {
+        Value::Device(d) => &d.matrix,
+        _ => unreachable!("every value of a device tape is on the device"),
+    };
+    let (k, y) = (kernels, on_device(i));
+    let mut send = |p: usize, contribution: Option<DeviceMatrix<T>>| {
+        if let Some(c) = contribution {
+            emit(p, c)
+        }
+    };
+    match nodes[i].op {
+        Op::Unary(op, a) => send(a, Some(device_result(k.unary_vjp(op, on_device(a), y, &g)))),
+        Op::Binary(op, a, b) => {
+            let values = [on_device(a), on_device(b), y, &g];
+            let (ga, gb) = device_result(k.binary_vjp(op, values, (needs(a), needs(b))));
+            send(a, ga);
+            send(b, gb);
+        }
+        Op::MatMul { a, b, ta, tb } => {
+            let (ga, gb) = matmul_vjp(
+                k,
+                [on_device(a), on_device(b), &g],
+                ta,
+                tb,
+                (needs(a), needs(b)),
+            );
+            send(a, ga);
+            send(b, gb);
+        }
+        Op::Affine { x, w, b } => {
+            let (gx, gw) = matmul_vjp(
+                k,
+                [on_device(x), on_device(w), &g],
+                false,
+                false,
+                (needs(x), needs(w)),
+            );
+            send(x, gx);
+            send(w, gw);
+            send(
+                b,
+                needs(b).then(|| device_result(k.sum(&g, Reduce::EachColumn))),
+            );
+        }
+        Op::Reduce(_, a) => send(a, Some(device_result(k.sum_vjp(&g, on_device(a).shape())))),
+        Op::LogSumExp(_, a) => send(a, Some(device_result(k.logsumexp_vjp(on_device(a), y, &g)))),
+        Op::Transpose(a) => send(a, Some(device_result(k.transpose(&g)))),
+        Op::BernoulliLogits {
+            logits,
+            x,
+            ref residual,
+        } => {
+            // Row i of each factor times g_i (g is R x 1, broadcast along the rows).
+            let scaled = |m: &DeviceMatrix<T>| device_result(k.binary(BinaryOp::Mul, m, &g));
+            let residual = residual.as_ref().map(|r| match r {
+                Value::Device(d) => &d.matrix,
+                _ => unreachable!("a device tape keeps its residual on the device"),
+            });
+            send(
+                logits,
+                needs(logits).then(|| {
+                    scaled(
+                        residual.expect("the forward pass keeps x − σ(l) when l needs a gradient"),
+                    )
+                }),
+            );
+            send(x, needs(x).then(|| scaled(on_device(logits))));
+        }
+        // The rest (slicing, triangles, solves, convolutions) by the host's products, on
+        // copies read back once.
+        _ => {
+            let g = device_result(g.to_host());
+            super::vjp::propagate(nodes, i, g, &mut |parent, contribution: DMatrix<T>| {
+                let on_device = device_result(k.upload(&contribution));
+                buffers::recycle(contribution);
+                emit(parent, on_device)
+            });
+        }
+    }
+}
+
+/// With A' = op(A), B' = op(B): dA' = G B'ᵀ and dB' = A'ᵀ G, transposed back where op did (as
+/// on the host).
+fn matmul_vjp<T: Real>(
+    k: &Kernels,
+    [a, b, g]: [&DeviceMatrix<T>; 3],
+    ta: bool,
+    tb: bool,
+    need: (bool, bool),
+) -> (Option<DeviceMatrix<T>>, Option<DeviceMatrix<T>>) {
+    let ga = need.0.then(|| {
+        device_result(if ta {
+            k.matmul(b, tb, g, true)
+        } else {
+            k.matmul(g, false, b, !tb)
+        })
+    });
+    let gb = need.1.then(|| {
+        device_result(if tb {
+            k.matmul(g, true, a, ta)
+        } else {
+            k.matmul(a, !ta, g, false)
+        })
+    });
+    (ga, gb)
+}

@@ -1,0 +1,239 @@
+//! Matrices on a device and the kernels a tape runs there: the one place that matches on the
+//! device, so that the tape's ops and their derivatives are written once for every device.
+
+use super::{Backend, Cpu, Device};
+use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
+use crate::error::Result;
+use crate::real::Real;
+use nalgebra::DMatrix;
+#[cfg(feature = "cuda")]
+use std::sync::Arc;
+
+/// A matrix in a device's memory.
+pub(crate) enum DeviceMatrix<T: Real> {
+    /// On [`Device::Emulated`]: host memory behind the device code path.
+    Emulated(DMatrix<T>),
+    /// On an NVIDIA GPU.
+    #[cfg(feature = "cuda")]
+    Cuda(super::cuda::CudaMatrix<T>),
+}
+
+impl<T: Real> DeviceMatrix<T> {
+    /// `(rows, columns)`.
+    pub(crate) fn shape(&self) -> (usize, usize) {
+        match self {
+            DeviceMatrix::Emulated(m) => m.shape(),
+            #[cfg(feature = "cuda")]
+            DeviceMatrix::Cuda(m) => m.shape(),
+        }
+    }
+
+    /// A host copy.
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the device fails at the copy or at a kernel queued before it.
+    pub(crate) fn to_host(&self) -> Result<DMatrix<T>> {
+        match self {
+            DeviceMatrix::Emulated(m) => Ok(m.clone()),
+            #[cfg(feature = "cuda")]
+            DeviceMatrix::Cuda(m) => m.to_host(),
+        }
+    }
+
+    fn emulated(&self) -> &DMatrix<T> {
+        match self {
+            DeviceMatrix::Emulated(m) => m,
+            #[cfg(feature = "cuda")]
+            DeviceMatrix::Cuda(_) => panic!("a GPU matrix in an operation on the emulated device"),
+        }
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda(&self) -> &super::cuda::CudaMatrix<T> {
+        match self {
+            DeviceMatrix::Cuda(m) => m,
+            DeviceMatrix::Emulated(_) => panic!("an emulated matrix in an operation on a GPU"),
+        }
+    }
+}
+
+/// The kernels of the device a tape runs on.
+#[derive(Clone)]
+pub(crate) enum Kernels {
+    /// [`Device::Emulated`]: the CPU backend's kernels on [`DeviceMatrix::Emulated`].
+    Emulated,
+    /// A GPU, shared by every tape on it.
+    #[cfg(feature = "cuda")]
+    Cuda(Arc<super::cuda::Gpu>),
+}
+
+/// One kernel call on whichever device `$kernels` is: `$b` is the backend and each listed
+/// matrix its own kind of device matrix inside `$body`, which gives a `Result` of one matrix.
+macro_rules! dispatch {
+    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {
+        match $kernels {
+            Kernels::Emulated => {
+                let $b = &Cpu;
+                $(let $m = $m.emulated();)*
+                let Ok(out) = $body;
+                Ok(DeviceMatrix::Emulated(out))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let $b: &super::cuda::Gpu = gpu;
+                $(let $m = $m.cuda();)*
+                $body.map(DeviceMatrix::Cuda)
+            }
+        }
+    };
+}
+
+impl Kernels {
+    /// The kernels of `device`, or `None` for the CPU (whose tape runs its own fused host code).
+    ///
+    /// # Errors
+    /// [`Error::DeviceUnavailable`] if the device cannot be used (see [`Device::check`]).
+    pub(crate) fn of(device: Device) -> Result<Option<Kernels>> {
+        match device {
+            Device::Cpu => Ok(None),
+            Device::Emulated => Ok(Some(Kernels::Emulated)),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ordinal) => Ok(Some(Kernels::Cuda(super::cuda::shared(ordinal)?))),
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => device.check().map(|()| None),
+        }
+    }
+
+    /// The device these kernels run on.
+    pub(crate) fn device(&self) -> Device {
+        match self {
+            Kernels::Emulated => Device::Emulated,
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => Backend::<f32>::device(&**gpu),
+        }
+    }
+
+    pub(crate) fn upload<T: Real>(&self, m: &DMatrix<T>) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [] b.upload(m))
+    }
+
+    pub(crate) fn matmul<T: Real>(
+        &self,
+        a: &DeviceMatrix<T>,
+        ta: bool,
+        c: &DeviceMatrix<T>,
+        tc: bool,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [a, c] b.matmul(a, ta, c, tc))
+    }
+
+    pub(crate) fn transpose<T: Real>(&self, a: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [a] b.transpose(a))
+    }
+
+    pub(crate) fn unary<T: Real>(
+        &self,
+        op: UnaryOp<T>,
+        x: &DeviceMatrix<T>,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x] b.unary(op, x))
+    }
+
+    pub(crate) fn unary_vjp<T: Real>(
+        &self,
+        op: UnaryOp<T>,
+        x: &DeviceMatrix<T>,
+        y: &DeviceMatrix<T>,
+        g: &DeviceMatrix<T>,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x, y, g] b.unary_vjp(op, x, y, g))
+    }
+
+    pub(crate) fn binary<T: Real>(
+        &self,
+        op: BinaryOp,
+        x: &DeviceMatrix<T>,
+        y: &DeviceMatrix<T>,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x, y] b.binary(op, x, y))
+    }
+
+    pub(crate) fn sum<T: Real>(&self, x: &DeviceMatrix<T>, how: Reduce) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x] b.sum(x, how))
+    }
+
+    pub(crate) fn sum_vjp<T: Real>(
+        &self,
+        g: &DeviceMatrix<T>,
+        shape: (usize, usize),
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [g] b.sum_vjp(g, shape))
+    }
+
+    pub(crate) fn logsumexp<T: Real>(
+        &self,
+        x: &DeviceMatrix<T>,
+        how: Reduce,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x] b.logsumexp(x, how))
+    }
+
+    pub(crate) fn logsumexp_vjp<T: Real>(
+        &self,
+        x: &DeviceMatrix<T>,
+        y: &DeviceMatrix<T>,
+        g: &DeviceMatrix<T>,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x, y, g] b.logsumexp_vjp(x, y, g))
+    }
+
+    /// The vector-Jacobian products of `a op b` (output `y`) for the operands that `need` them.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn binary_vjp<T: Real>(
+        &self,
+        op: BinaryOp,
+        [a, c, y, g]: [&DeviceMatrix<T>; 4],
+        need: (bool, bool),
+    ) -> Result<(Option<DeviceMatrix<T>>, Option<DeviceMatrix<T>>)> {
+        match self {
+            Kernels::Emulated => {
+                let values = [a, c, y, g].map(DeviceMatrix::emulated);
+                let Ok((ga, gc)) = Cpu.binary_vjp(op, values, need);
+                Ok((
+                    ga.map(DeviceMatrix::Emulated),
+                    gc.map(DeviceMatrix::Emulated),
+                ))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let values = [a, c, y, g].map(DeviceMatrix::cuda);
+                let (ga, gc) = gpu.binary_vjp(op, values, need)?;
+                Ok((ga.map(DeviceMatrix::Cuda), gc.map(DeviceMatrix::Cuda)))
+            }
+        }
+    }
+
+    /// The Bernoulli op's rows (R x 1) and, when asked, its residual x − σ(l).
+    pub(crate) fn bernoulli_logits<T: Real>(
+        &self,
+        logits: &DeviceMatrix<T>,
+        x: &DeviceMatrix<T>,
+        residual: bool,
+    ) -> Result<(DeviceMatrix<T>, Option<DeviceMatrix<T>>)> {
+        match self {
+            Kernels::Emulated => {
+                let Ok((value, kept)) =
+                    Cpu.bernoulli_logits(logits.emulated(), x.emulated(), residual);
+                Ok((
+                    DeviceMatrix::Emulated(value),
+                    kept.map(DeviceMatrix::Emulated),
+                ))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let (value, kept) = gpu.bernoulli_logits(logits.cuda(), x.cuda(), residual)?;
+                Ok((DeviceMatrix::Cuda(value), kept.map(DeviceMatrix::Cuda)))
+            }
+        }
+    }
+}
