@@ -4,7 +4,7 @@
 //! are copied over.
 
 use super::reduce::Reduce;
-use super::tape::{Gradients, Node, Op, Tape, Value, Var, device_result};
+use super::tape::{Gradients, Node, Op, Tape, Value, Var, device_result, sweep};
 use crate::autodiff::BinaryOp;
 use crate::backend::{DeviceMatrix, Kernels};
 use crate::kernels::buffers;
@@ -19,31 +19,15 @@ pub(crate) fn backward<T: Real>(
     loss: Var<'_, T>,
 ) -> Gradients<T> {
     let nodes = tape.nodes.borrow();
-    let mut grads: Vec<Option<DeviceMatrix<T>>> = (0..=loss.id).map(|_| None).collect();
     let one = DMatrix::from_element(1, 1, T::one());
-    grads[loss.id] = Some(device_result(kernels.upload(&one)));
-    let n_params = tape.params().map_or(0, |p| p.len());
-    let mut param_grads: Vec<Option<DeviceMatrix<T>>> = (0..n_params).map(|_| None).collect();
-    for i in (0..=loss.id).rev() {
-        let node = &nodes[i];
-        if !node.requires_grad {
-            continue;
-        }
-        match &node.op {
-            Op::Input => continue,
-            Op::Param(id) => {
-                if let Some(g) = grads[i].take() {
-                    accumulate(kernels, &mut param_grads[id.index()], g);
-                }
-                continue;
-            }
-            _ => {}
-        }
-        let Some(g) = grads[i].take() else { continue };
-        propagate(kernels, &nodes, i, g, &mut |parent, contribution| {
-            accumulate(kernels, &mut grads[parent], contribution)
-        });
-    }
+    let (grads, param_grads) = sweep(
+        &nodes,
+        loss.id,
+        tape.params().map_or(0, |p| p.len()),
+        device_result(kernels.upload(&one)),
+        |slot, g| accumulate(kernels, slot, g),
+        |i, g, emit| propagate(kernels, &nodes, i, g, emit),
+    );
     let to_host = |gradients: Vec<Option<DeviceMatrix<T>>>| {
         gradients
             .into_iter()
@@ -77,7 +61,7 @@ fn propagate<T: Real>(
     nodes: &[Node<T>],
     i: usize,
     g: DeviceMatrix<T>,
-    emit: &mut impl FnMut(usize, DeviceMatrix<T>),
+    emit: &mut dyn FnMut(usize, DeviceMatrix<T>),
 ) {
     let needs = |p: usize| nodes[p].requires_grad;
     let on_device = |p: usize| match &nodes[p].value {

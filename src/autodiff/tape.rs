@@ -400,30 +400,15 @@ impl<'p, T: Real> Tape<'p, T> {
             return super::device_vjp::backward(self, kernels, loss);
         }
         let nodes = self.nodes.borrow();
-        let mut grads: Vec<Option<DMatrix<T>>> = vec![None; loss.id + 1];
-        grads[loss.id] = Some(DMatrix::from_element(1, 1, T::one()));
         let n_params = self.params.map_or(0, |p| p.len());
-        let mut param_grads: Vec<Option<DMatrix<T>>> = vec![None; n_params];
-        for i in (0..=loss.id).rev() {
-            let node = &nodes[i];
-            if !node.requires_grad {
-                continue;
-            }
-            match &node.op {
-                Op::Input => continue,
-                Op::Param(id) => {
-                    if let Some(g) = grads[i].take() {
-                        accumulate(&mut param_grads[id.index()], g);
-                    }
-                    continue;
-                }
-                _ => {}
-            }
-            let Some(g) = grads[i].take() else { continue };
-            super::vjp::propagate(&nodes, i, g, &mut |parent, contribution| {
-                accumulate(&mut grads[parent], contribution)
-            });
-        }
+        let (grads, param_grads) = sweep(
+            &nodes,
+            loss.id,
+            n_params,
+            DMatrix::from_element(1, 1, T::one()),
+            accumulate,
+            |i, g, emit| super::vjp::propagate(&nodes, i, g, emit),
+        );
         let store = self.params.map(|p| p.uid());
         Gradients {
             store,
@@ -449,6 +434,45 @@ impl<T: Real> Drop for Node<T> {
             buffers::recycle(std::mem::replace(r, DMatrix::zeros(0, 0)));
         }
     }
+}
+
+/// The reverse walk of [`Tape::backward`], on the host or a device (`G` is where gradients
+/// live): from the loss's gradient `seed`, each node's gradient goes to its parents through
+/// `propagate(node, gradient, emit)`, and contributions to one node or parameter are summed by
+/// `add`. Returns the gradients left by node (those of inputs) and by parameter position.
+#[allow(clippy::type_complexity)]
+pub(crate) fn sweep<T: Real, G>(
+    nodes: &[Node<T>],
+    loss: usize,
+    n_params: usize,
+    seed: G,
+    add: impl Fn(&mut Option<G>, G),
+    propagate: impl Fn(usize, G, &mut dyn FnMut(usize, G)),
+) -> (Vec<Option<G>>, Vec<Option<G>>) {
+    let mut grads: Vec<Option<G>> = (0..=loss).map(|_| None).collect();
+    grads[loss] = Some(seed);
+    let mut params: Vec<Option<G>> = (0..n_params).map(|_| None).collect();
+    for i in (0..=loss).rev() {
+        let node = &nodes[i];
+        if !node.requires_grad {
+            continue;
+        }
+        match &node.op {
+            Op::Input => continue,
+            Op::Param(id) => {
+                if let Some(g) = grads[i].take() {
+                    add(&mut params[id.index()], g);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let Some(g) = grads[i].take() else { continue };
+        propagate(i, g, &mut |parent, contribution| {
+            add(&mut grads[parent], contribution)
+        });
+    }
+    (grads, params)
 }
 
 /// True if `f` holds for any parent node index of `op` (checked without allocating).

@@ -17,7 +17,7 @@ pub(crate) fn propagate<T: Real>(
     nodes: &[Node<T>],
     i: usize,
     g: DMatrix<T>,
-    emit: &mut impl FnMut(usize, DMatrix<T>),
+    emit: &mut dyn FnMut(usize, DMatrix<T>),
 ) {
     let needs = |p: usize| nodes[p].requires_grad;
     let value = |p: usize| &*nodes[p].value;
