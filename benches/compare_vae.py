@@ -33,6 +33,13 @@ into target/compare_vae/ and read from there by every contender.
     python3 benches/compare_vae.py                   # all contenders that are importable, 2 threads
     python3 benches/compare_vae.py --threads 16 --batch 1024 --only elbo,torch,numpyro
     python3 benches/compare_vae.py --scaling         # also elbo's and PyTorch's thread-scaling table
+    python3 benches/compare_vae.py --device cuda --only elbo,torch,torch-compile,numpyro
+
+With `--device cuda` every contender trains and evaluates on the first GPU (PyTorch's and
+NumPyro's CUDA builds; elbo's binary built with `--features cuda`, which this script builds when
+cargo is there and otherwise takes as it finds it, so that a binary built elsewhere can be
+carried to a GPU machine), and the table adds each one's peak GPU memory as its framework
+reports it (elbo: the driver's used memory at the end of the run, which includes the context).
 
 Not part of the tests.
 """
@@ -40,6 +47,7 @@ import argparse
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -136,7 +144,8 @@ def elbo_worker(args, f64):
     cmd = [exe, "--data", args.data_dir, "--likelihood", "bernoulli", "--latent", str(args.latent),
            "--hidden", str(args.hidden), "--batch", str(args.batch), "--lr", str(args.lr),
            "--epochs", str(args.epochs), "--seed", str(args.seed), "--threads", str(args.threads),
-           "--iwae-k", str(max(args.iwae_k, 1)), "--out", os.path.join(OUT, "elbo-figures")]
+           "--iwae-k", str(max(args.iwae_k, 1)), "--out", os.path.join(OUT, "elbo-figures"),
+           "--device", args.device]
     if f64:
         cmd.append("--f64")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -144,6 +153,8 @@ def elbo_worker(args, f64):
     result = {"median_epoch_seconds": summary["median_epoch_seconds"], "test_elbo": summary["test_elbo"]}
     if args.iwae_k > 0:
         result.update(iwae=summary["test_iwae"], iwae_seconds=summary["iwae_seconds"])
+    if summary.get("device_memory_mib") is not None:
+        result["device_peak_mib"] = summary["device_memory_mib"]
     return result
 
 
@@ -161,9 +172,10 @@ def torch_worker(args, f64, mode):
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     dtype = np.float64 if f64 else np.float32
-    train = torch.from_numpy(load(args.data_dir, "train", dtype))
-    test = torch.from_numpy(load(args.data_dir, "t10k", dtype))
+    train = torch.from_numpy(load(args.data_dir, "train", dtype)).to(device)
+    test = torch.from_numpy(load(args.data_dir, "t10k", dtype)).to(device)
     d, h, q = train.shape[1], args.hidden, args.latent
 
     class Encoder(nn.Module):
@@ -183,7 +195,7 @@ def torch_worker(args, f64, mode):
         def forward(self, z):
             return self.fc2(F.relu(self.fc1(z)))
 
-    encoder, decoder = Encoder(), Decoder()
+    encoder, decoder = Encoder().to(device), Decoder().to(device)
     if f64:
         encoder.double()
         decoder.double()
@@ -226,19 +238,26 @@ def torch_worker(args, f64, mode):
             loss.backward()
             opt.step()
 
+    def finished():
+        """Waits for the GPU's queued work (a no-op on the CPU), so that times cover it."""
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     result = {}
     if mode == "compile":
         # Compile both batch shapes (a full batch and the last, shorter one) before timing.
         start = time.perf_counter()
         for size in {args.batch, len(train) % args.batch or args.batch}:
             step(train[:size])
+        finished()
         result["compile_seconds"] = time.perf_counter() - start
     epoch_seconds = []
     for _ in range(args.epochs):
         start = time.perf_counter()
-        perm = torch.randperm(len(train))
+        perm = torch.randperm(len(train), device=device)
         for i in range(0, len(train), args.batch):
             step(train[perm[i:i + args.batch]])
+        finished()
         epoch_seconds.append(time.perf_counter() - start)
     with torch.no_grad():
         result["test_elbo"] = -neg_elbo(test).item() / len(test)
@@ -251,7 +270,7 @@ def torch_worker(args, f64, mode):
             xb = x[i:i + chunk]
             mu, logvar = encoder(xb)
             std = torch.exp(0.5 * logvar)
-            eps = torch.randn((k,) + mu.shape, dtype=mu.dtype)
+            eps = torch.randn((k,) + mu.shape, dtype=mu.dtype, device=mu.device)
             z = mu + std * eps
             log_px = -F.binary_cross_entropy_with_logits(
                 decoder(z), xb.expand(k, -1, -1), reduction="none").sum(-1)
@@ -264,6 +283,8 @@ def torch_worker(args, f64, mode):
         start = time.perf_counter()
         result["iwae"] = iwae(test, args.iwae_k)
         result["iwae_seconds"] = time.perf_counter() - start
+    if device.type == "cuda":
+        result["device_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
     return result
 
 
@@ -276,8 +297,13 @@ def numpyro_worker(args):
     import numpyro.distributions as dist
     from numpyro.infer import SVI, TraceMeanField_ELBO
 
-    numpyro.set_platform("cpu")
-    train = load(args.data_dir, "train", np.float32)  # NumPy: batches are gathered on the host
+    on_gpu = args.device == "cuda"
+    numpyro.set_platform("gpu" if on_gpu else "cpu")
+    # On the CPU, NumPy: batches are gathered on the host. On a GPU the data stay there and
+    # each batch is gathered there.
+    train = load(args.data_dir, "train", np.float32)
+    if on_gpu:
+        train = jnp.asarray(train)
     test = jnp.asarray(load(args.data_dir, "t10k", np.float32))
     d, h, q = train.shape[1], args.hidden, args.latent
 
@@ -324,6 +350,8 @@ def numpyro_worker(args):
         epoch_seconds.append(time.perf_counter() - start)
     result["epoch_seconds"] = epoch_seconds
     result["test_elbo"] = -float(svi.evaluate(state, test)) / len(test)
+    if on_gpu:
+        result["device_peak_mib"] = jax.devices()[0].memory_stats()["peak_bytes_in_use"] / 2**20
 
     if args.iwae_k > 0:
         params = svi.get_params(state)
@@ -389,7 +417,7 @@ def run_contender(name, args, threads, batch):
     (over the median epoch after the first) and the child's peak RSS in MiB."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--data-dir", args.data_dir,
            "--threads", str(threads), "--batch", str(batch),
-           "--iwae-k", str(args.iwae_k if name in IWAE_CONTENDERS else 0)]
+           "--iwae-k", str(args.iwae_k if name in IWAE_CONTENDERS else 0), "--device", args.device]
     for flag in ["epochs", "latent", "hidden", "lr", "seed"]:
         cmd += [f"--{flag}", str(getattr(args, flag))]
     pinned = cores(threads)
@@ -424,6 +452,8 @@ def rounds(names, args, threads, batch):
                   file=sys.stderr)
             b = best.setdefault(name, r)
             b["peak_rss_mib"] = max(b["peak_rss_mib"], r["peak_rss_mib"])
+            if "device_peak_mib" in r:
+                b["device_peak_mib"] = max(b.get("device_peak_mib", 0.0), r["device_peak_mib"])
             if r["samples_per_sec"] > b["samples_per_sec"]:
                 b["samples_per_sec"], b["compile_seconds"] = r["samples_per_sec"], r.get("compile_seconds")
             if r.get("iwae_seconds", float("inf")) < b.get("iwae_seconds", float("inf")):
@@ -432,9 +462,11 @@ def rounds(names, args, threads, batch):
 
 
 def print_table(results):
+    gpu = any("device_peak_mib" in r for r in results.values())
     print("| contender | training samples/s | elbo's speed-up | peak RSS (MiB) | elbo's memory ratio "
-          "| test ELBO (nats/image) | IWAE seconds | elbo's IWAE speed-up | IWAE bound |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| test ELBO (nats/image) | IWAE seconds | elbo's IWAE speed-up | IWAE bound |"
+          + (" peak GPU memory (MiB) |" if gpu else ""))
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if gpu else ""))
     for name, r in results.items():
         ours = results.get("elbo-f64" if name.endswith("f64") else "elbo")
         theirs = ours is not None and ours is not r
@@ -445,8 +477,9 @@ def print_table(results):
         iwae_speedup = (f"{r['iwae_seconds'] / ours['iwae_seconds']:.2f}x"
                         if theirs and "iwae_seconds" in r and "iwae_seconds" in ours else "")
         bound = f"{r['iwae']:.2f}" if "iwae" in r else "–"
+        device_peak = f" {r['device_peak_mib']:.0f} |" if "device_peak_mib" in r else (" – |" if gpu else "")
         print(f"| {name} | {r['samples_per_sec']:.0f}{extra} | {speedup} | {r['peak_rss_mib']:.0f} | "
-              f"{memory} | {r['test_elbo']:.2f} | {iwae_s} | {iwae_speedup} | {bound} |")
+              f"{memory} | {r['test_elbo']:.2f} | {iwae_s} | {iwae_speedup} | {bound} |{device_peak}")
 
 
 def print_scaling(args, names):
@@ -490,6 +523,8 @@ def main():
     parser.add_argument("--scaling", action="store_true",
                         help="also time elbo and PyTorch on 1, 2, 4, 8 and 16 cores (as many as there are)")
     parser.add_argument("--install", action="store_true", help="make target/bench-venv and pip-install the peers")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where every contender trains and evaluates (default: cpu)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -512,7 +547,13 @@ def main():
         print(f"skipping {name}: `{needs[name]}` is not importable (rerun with --install)", file=sys.stderr)
     wanted = [name for name in wanted if name not in missing]
     if any(name.startswith("elbo") for name in wanted):
-        subprocess.check_call(["cargo", "build", "--release", "--quiet", "--example", "gaussian_vae"], cwd=ROOT)
+        build = ["cargo", "build", "--release", "--quiet", "--example", "gaussian_vae"]
+        if args.device == "cuda":
+            build += ["--features", "cuda"]
+        if shutil.which("cargo"):
+            subprocess.check_call(build, cwd=ROOT)
+        elif not os.path.exists(os.path.join(ROOT, "target", "release", "examples", "gaussian_vae")):
+            sys.exit(f"no cargo here to build elbo's binary: build it with `{' '.join(build)}`")
     args.data_dir = prepare_data(args)
 
     results = rounds(wanted, args, args.threads, args.batch)
@@ -520,7 +561,8 @@ def main():
     dim = read_idx(find_idx(args.data_dir, "train-images-idx3-ubyte")).shape
     print(f"VAE {dim[1] * dim[2]}-{args.hidden}-{args.latent}, Bernoulli, batch {args.batch}, Adam {args.lr}, "
           f"{args.train} training / {args.test} test images ({source}), {args.epochs} epochs, "
-          f"{args.threads} threads, IWAE K = {args.iwae_k}, fastest of {args.repeats} rounds")
+          f"{args.threads} threads, IWAE K = {args.iwae_k}, fastest of {args.repeats} rounds, "
+          f"on {'the GPU' if args.device == 'cuda' else 'the CPU'}")
     print()
     print_table(results)
     if args.scaling:

@@ -438,6 +438,8 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
             "standard_error": t.standard_error,
         })),
         "figures": figures,
+        "device": args.device.to_string(),
+        "device_memory_mib": args.device.memory_used().map(|bytes| bytes as f64 / 1048576.0),
     });
     println!("{summary}");
     if !settled {

@@ -52,6 +52,20 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Bytes of the device's memory in use (by every process, the driver's context included),
+    /// where the device reports it: a GPU does, the CPU and the emulated device do not.
+    pub fn memory_used(self) -> Option<u64> {
+        match self {
+            Device::Cpu | Device::Emulated => None,
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ordinal) => super::cuda::shared(ordinal).ok()?.memory_used().ok(),
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

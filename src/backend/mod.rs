@@ -1,7 +1,7 @@
 //! Compute backends: where matrices live and the kernels that run on them.
 //!
 //! The CPU backend ([`Cpu`]: nalgebra matrices in host memory, the crate's own kernels) is what
-//! every model runs on today. With the `cuda` feature, [`cuda::Gpu`] holds matrices in an NVIDIA
+//! every model runs on today. With the `cuda` feature, `cuda::Gpu` holds matrices in an NVIDIA
 //! GPU's memory and runs the same kernels there: products through cuBLAS, the rest compiled
 //! from `cuda/kernels.cu` by NVRTC when the device is opened. The driver and both libraries are
 //! loaded when a GPU is opened, not linked, so a `cuda` build still runs where there is none and

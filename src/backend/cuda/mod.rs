@@ -264,6 +264,20 @@ impl Gpu {
         &self.name
     }
 
+    /// Bytes of the GPU's memory in use, by every process (total less free, as the driver
+    /// reports them).
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the driver cannot say.
+    pub fn memory_used(&self) -> Result<u64> {
+        let (free, total) = self
+            .stream
+            .context()
+            .mem_get_info()
+            .map_err(|e| self.error("reading its memory", e))?;
+        Ok((total - free) as u64)
+    }
+
     /// A copy of a host matrix in the GPU's memory.
     ///
     /// # Errors
