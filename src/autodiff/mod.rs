@@ -13,6 +13,7 @@
 //! a `1 x 1` to everything).
 
 mod conv;
+mod device_failure;
 mod device_vjp;
 pub(crate) mod elementwise;
 pub(crate) mod fused;
@@ -24,6 +25,7 @@ mod tape;
 mod vjp;
 
 pub use conv::Conv2d;
+pub(crate) use device_failure::catching_device_failures;
 pub(crate) use elementwise::{BinaryOp, SELU_ALPHA, SELU_LAMBDA, UnaryOp};
 pub use elementwise::{sigmoid, softplus};
 pub use gradcheck::{GradCheck, GradCheckReport, check_gradients, check_param_gradients};

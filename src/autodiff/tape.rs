@@ -1,5 +1,6 @@
 //! The tape: a record of every operation of one forward pass, and the reverse sweep over it.
 
+pub(crate) use super::device_failure::device_result;
 use super::elementwise::{BinaryOp, UnaryOp};
 use super::reduce::Reduce;
 use crate::backend::{Device, DeviceMatrix, Kernels};
@@ -138,12 +139,6 @@ impl<T: Real> std::ops::Deref for Value<T> {
             Value::Device(d) => d.host.get_or_init(|| device_result(d.matrix.to_host())),
         }
     }
-}
-
-/// The value of a device operation. A device that fails mid-pass (out of memory, a failed
-/// launch) leaves nothing to continue with: the message names the device and the operation.
-pub(crate) fn device_result<R>(result: Result<R>) -> R {
-    result.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One recorded operation: its value, how it was made, and whether a gradient flows to it.

@@ -2,7 +2,7 @@
 //! allows it.
 
 use super::loss::{Batch, Loss};
-use crate::autodiff::{Gradients, Tape};
+use crate::autodiff::{Gradients, Tape, catching_device_failures};
 use crate::backend::Device;
 use crate::error::Result;
 use crate::kernels::{buffers, row_block, with_product_threads};
@@ -34,9 +34,11 @@ where
     L: Loss<T> + ?Sized,
     R: Rng + ?Sized,
 {
-    let tape = Tape::for_group(store, trainable).on_device(device)?;
-    let value = loss.loss(&tape, batch, rng)?;
-    Ok((value.scalar(), tape.backward(value)))
+    catching_device_failures(|| {
+        let tape = Tape::for_group(store, trainable).on_device(device)?;
+        let value = loss.loss(&tape, batch, rng)?;
+        Ok((value.scalar(), tape.backward(value)))
+    })
 }
 
 /// [`differentiate`] over the whole batch, in shards when the loss is a sum over rows and the

@@ -2,7 +2,7 @@
 
 use super::estimator::Objective;
 use super::laplace::{Laplace, laplace};
-use crate::autodiff::{Tape, Var};
+use crate::autodiff::{Tape, Var, catching_device_failures};
 use crate::backend::Device;
 use crate::engine::{Batch, Loss, ParamGroup, StopReason, Trainer, TrainerSettings};
 use crate::error::{Error, Result, require_positive};
@@ -336,11 +336,11 @@ impl<P, L, G> Svi<P, L, G> {
         G: Guide<T>,
         R: Rng + ?Sized,
     {
-        let tape = Tape::for_evaluation(store).on_device(device)?;
-        Ok(self
-            .bound(&tape, objective, batch, T::one(), rng)?
-            .scalar()
-            .to_f64())
+        catching_device_failures(|| {
+            let tape = Tape::for_evaluation(store).on_device(device)?;
+            let bound = self.bound(&tape, objective, batch, T::one(), rng)?;
+            Ok(bound.scalar().to_f64())
+        })
     }
 
     /// Maximises the objective over the parameters in `store` by stochastic gradient steps,
