@@ -59,6 +59,11 @@ pub struct FitArgs {
     /// Draws from q per step for the ELBO's estimate (more: less noisy steps, each dearer).
     #[arg(long, default_value_t = 4)]
     pub particles: usize,
+    /// Where the stochastic fit's steps run: cpu, cuda (needs `--features cuda`), cuda:N, or
+    /// emulated (the device code path on the CPU). The Laplace start and the summaries run on
+    /// the CPU.
+    #[arg(long, default_value = "cpu")]
+    pub device: elbo::backend::Device,
 }
 
 /// Where the fit starts, as a flag.
@@ -121,6 +126,7 @@ pub fn fit_and_report<M: Model<f64>>(
     settings.svi.steps = flags.steps;
     settings.svi.objective.particles = flags.particles;
     settings.svi.trainer.batch_size = flags.batch;
+    settings.svi.trainer.device = flags.device;
     if let elbo::optim::LearningRate::Exponential { steps, .. } = &mut settings.svi.learning_rate {
         *steps = flags.steps;
     }

@@ -109,7 +109,10 @@ fn propagate<T: Real>(
             );
         }
         Op::Reduce(_, a) => send(a, Some(device_result(k.sum_vjp(&g, on_device(a).shape())))),
-        Op::LogSumExp(_, a) => send(a, Some(device_result(k.logsumexp_vjp(on_device(a), y, &g)))),
+        Op::LogSumExp(how, a) => send(
+            a,
+            Some(device_result(k.logsumexp_vjp(how, on_device(a), y, &g))),
+        ),
         Op::Transpose(a) => send(a, Some(device_result(k.transpose(&g)))),
         Op::BernoulliLogits {
             logits,

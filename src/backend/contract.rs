@@ -277,7 +277,7 @@ fn reductions<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
             let spread = DMatrix::from_fn(r, c, |i, j| broadcast_entry(&g, i, j));
             let got = b.sum_vjp(&gd, (r, c)).expect("sum_vjp");
             assert_close(&format!("sum' {what}"), &down(b, &got), &spread, tol);
-            let got = b.logsumexp_vjp(&xd, &lse, &gd).expect("logsumexp_vjp");
+            let got = b.logsumexp_vjp(how, &xd, &lse, &gd).expect("logsumexp_vjp");
             let weights = DMatrix::from_fn(r, c, |i, j| {
                 (x[(i, j)] - broadcast_entry(&want, i, j)).exp()
             });
@@ -309,6 +309,17 @@ fn reductions<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
         "logsumexp of infinities",
         &down(b, &lse),
         &DMatrix::from_row_slice(1, 2, &[f64::NEG_INFINITY, f64::INFINITY]),
+        0.0,
+    );
+    // And no gradient through those slots (not the NaN of e^(−∞ + ∞)).
+    let g = up(b, &DMatrix::from_row_slice(1, 2, &[1.0, 1.0]));
+    let back = b
+        .logsumexp_vjp(Reduce::EachColumn, &up(b, &x), &lse, &g)
+        .expect("logsumexp_vjp");
+    assert_close(
+        "logsumexp' of infinities",
+        &down(b, &back),
+        &DMatrix::zeros(2, 2),
         0.0,
     );
 }

@@ -85,6 +85,16 @@ impl<T: Real> Backend<T> for Cpu {
         Ok(reduce::logsumexp(x, how))
     }
 
+    fn logsumexp_vjp(
+        &self,
+        how: Reduce,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        g: &DMatrix<T>,
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(reduce::logsumexp_vjp(how, x, y, g))
+    }
+
     fn bernoulli_logits(
         &self,
         logits: &DMatrix<T>,

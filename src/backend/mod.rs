@@ -106,6 +106,15 @@ pub(crate) trait Backend<T: Real> {
     /// log Σ exp over everything, each row or each column; a slot whose maximum is infinite is
     /// that maximum.
     fn logsumexp(&self, x: &Self::Matrix, how: Reduce) -> Result<Self::Matrix, Self::Error>;
+    /// Vector-Jacobian product of a log-sum-exp over `how` with input `x` and output `y`:
+    /// g e^(x − y), with weight 0 in a slot whose output is infinite (all −∞, or a +∞).
+    fn logsumexp_vjp(
+        &self,
+        how: Reduce,
+        x: &Self::Matrix,
+        y: &Self::Matrix,
+        g: &Self::Matrix,
+    ) -> Result<Self::Matrix, Self::Error>;
     /// Per row, Σ_j x_ij l_ij − softplus(l_ij) (R x 1), and the residual x − σ(l) when asked.
     #[allow(clippy::type_complexity)]
     fn bernoulli_logits(
@@ -195,16 +204,5 @@ pub(crate) trait Backend<T: Real> {
         shape: (usize, usize),
     ) -> Result<Self::Matrix, Self::Error> {
         self.binary(BinaryOp::Add, &self.zeros(shape.0, shape.1)?, g)
-    }
-
-    /// Vector-Jacobian product of a log-sum-exp with input `x` and output `y`: g e^(x − y).
-    fn logsumexp_vjp(
-        &self,
-        x: &Self::Matrix,
-        y: &Self::Matrix,
-        g: &Self::Matrix,
-    ) -> Result<Self::Matrix, Self::Error> {
-        let weights = self.unary(UnaryOp::Exp, &self.binary(BinaryOp::Sub, x, y)?)?;
-        self.binary(BinaryOp::Mul, &weights, g)
     }
 }

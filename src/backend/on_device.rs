@@ -180,11 +180,12 @@ impl Kernels {
 
     pub(crate) fn logsumexp_vjp<T: Real>(
         &self,
+        how: Reduce,
         x: &DeviceMatrix<T>,
         y: &DeviceMatrix<T>,
         g: &DeviceMatrix<T>,
     ) -> Result<DeviceMatrix<T>> {
-        dispatch!(self, |b| [x, y, g] b.logsumexp_vjp(x, y, g))
+        dispatch!(self, |b| [x, y, g] b.logsumexp_vjp(how, x, y, g))
     }
 
     /// The vector-Jacobian products of `a op b` (output `y`) for the operands that `need` them.

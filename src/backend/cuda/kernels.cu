@@ -226,6 +226,17 @@ extern "C" __global__ void row_logsumexp(const real* x, int rows, int cols, real
     }
 }
 
+// g e^(x − y) entry by entry, y and g broadcast from the reduced shape (yr x yc); 0 where the
+// slot's y is infinite (all −∞, or a +∞), as on the host.
+extern "C" __global__ void logsumexp_vjp(
+    const real* x, int rows, int cols, const real* y, int yr, int yc, const real* g, real* out) {
+    GRID_STRIDE(k, (u64)rows * cols) {
+        u64 i = k % rows, j = k / rows;
+        real m = broadcast_entry(y, yr, yc, i, j);
+        out[k] = isinf(m) ? (real)0 : broadcast_entry(g, yr, yc, i, j) * exp(x[k] - m);
+    }
+}
+
 // Per row, Σ_j x_ij l_ij − softplus(l_ij); with `residual` non-null, also x − σ(l) entry by
 // entry. One thread per row.
 extern "C" __global__ void bernoulli_logits(

@@ -57,7 +57,7 @@ macro_rules! launch {
 }
 
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
-const KERNELS: [&str; 12] = [
+const KERNELS: [&str; 13] = [
     "unary_map",
     "unary_vjp",
     "binary_map",
@@ -65,6 +65,7 @@ const KERNELS: [&str; 12] = [
     "row_sums",
     "segment_logsumexp",
     "row_logsumexp",
+    "logsumexp_vjp",
     "bernoulli_logits",
     "adam_update",
     "gather_rows_of_transpose",
@@ -585,6 +586,21 @@ impl<T: Real> Backend<T> for Gpu {
 
     fn logsumexp(&self, x: &CudaMatrix<T>, how: Reduce) -> Result<CudaMatrix<T>> {
         self.reduce(x, how, ["segment_logsumexp", "row_logsumexp"])
+    }
+
+    fn logsumexp_vjp(
+        &self,
+        _how: Reduce,
+        x: &CudaMatrix<T>,
+        y: &CudaMatrix<T>,
+        g: &CudaMatrix<T>,
+    ) -> Result<CudaMatrix<T>> {
+        let mut out = self.alloc(x.rows, x.cols)?;
+        let [r, c, yr, yc] = [x.rows, x.cols, y.rows, y.cols].map(|v| v as i32);
+        launch!(self, T, "logsumexp_vjp", threads: x.rows * x.cols;
+            &x.data, &r, &c, &y.data, &yr, &yc, &g.data, &mut out.data
+        )?;
+        Ok(out)
     }
 
     fn bernoulli_logits(
