@@ -222,7 +222,14 @@ fn logsumexp_is_stable_for_huge_and_minus_infinite_entries() {
         let x = tape.input(DMatrix::from_row_slice(
             2,
             3,
-            &[1000.0, 1000.0, f64::NEG_INFINITY, 0.0, f64::NEG_INFINITY, f64::NEG_INFINITY],
+            &[
+                1000.0,
+                1000.0,
+                f64::NEG_INFINITY,
+                0.0,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ],
         ));
         let y = x.row_logsumexp();
         let v = y.value();

@@ -117,14 +117,19 @@ fn a_full_rank_guide_fits_on_the_emulated_device_as_on_the_cpu() {
 }
 
 #[test]
-fn a_device_this_build_or_machine_lacks_is_refused_before_training() {
-    let settings = TrainerSettings {
+fn a_device_this_build_or_machine_lacks_is_refused_before_training_and_a_checkpoint_still_loads() {
+    let (train, _) = Dataset::<f32>::digits8x8();
+    let architecture = VaeArchitecture::new(64, 2);
+    let on_gpu = VaeTraining {
         device: Device::Cuda(0),
-        ..TrainerSettings::default()
+        ..VaeTraining::default()
     };
-    match settings.validate() {
-        // A machine with a GPU and a `cuda` build: nothing to refuse.
-        Ok(()) => {
+    // Made (or loaded from a checkpoint written on a GPU machine) anywhere...
+    let mut vae = Vae::<f32>::new(architecture, on_gpu, 1).unwrap();
+    let before = vae.params().get(vae.params().ids().next().unwrap()).clone();
+    match vae.train_epoch(&train.x, |_| {}) {
+        // ... trained where the GPU and a `cuda` build are.
+        Ok(_) => {
             let built_with_cuda = cfg!(feature = "cuda");
             assert!(
                 built_with_cuda,
@@ -139,6 +144,17 @@ fn a_device_this_build_or_machine_lacks_is_refused_before_training() {
                 "--features cuda"
             };
             assert!(reason.contains(expected), "{reason}");
+            // Refused before any step: nothing moved, and the run can go on on the CPU.
+            assert_eq!(
+                vae.params().get(vae.params().ids().next().unwrap()),
+                &before
+            );
+            let on_cpu = VaeTraining {
+                device: Device::Cpu,
+                ..vae.training().clone()
+            };
+            vae.set_training(on_cpu).unwrap();
+            vae.train_epoch(&train.x, |_| {}).unwrap();
         }
         Err(other) => panic!("expected DeviceUnavailable, got {other:?}"),
     }

@@ -69,8 +69,9 @@ impl TrainerSettings {
     /// Checks every setting.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming the first bad one; [`Error::DeviceUnavailable`] if
-    /// the device cannot be used.
+    /// [`Error::InvalidParameter`] naming the first bad one. (Whether the device can be used
+    /// is checked when a run starts: settings saved on a machine with a GPU must still load on
+    /// one without.)
     pub fn validate(&self) -> Result<()> {
         if self.batch_size == Some(0) {
             return Err(Error::invalid("batch size", 0, "at least 1"));
@@ -87,7 +88,7 @@ impl TrainerSettings {
         if self.max_skipped_in_row == 0 {
             return Err(Error::invalid("max_skipped_in_row", 0, "at least 1"));
         }
-        self.device.check()
+        Ok(())
     }
 }
 
@@ -212,7 +213,8 @@ impl<'o, T: Real> Trainer<'o, T> {
     ///
     /// # Errors
     /// [`Error::EmptyData`], [`Error::NonFiniteData`] or what [`Loss::validate`] says for bad
-    /// data; [`Error::InvalidParameter`] for bad settings; [`Error::Parameter`] if a group holds
+    /// data; [`Error::DeviceUnavailable`] if the settings' device cannot be used here (before
+    /// any step); [`Error::InvalidParameter`] for bad settings; [`Error::Parameter`] if a group holds
     /// a parameter of another store; [`Error::Diverged`] after too many skipped updates of a
     /// group in a row (the store keeps the last finite values).
     pub fn run<L, R>(
@@ -232,6 +234,7 @@ impl<'o, T: Real> Trainer<'o, T> {
         if n == 0 {
             return Err(Error::EmptyData { what: "data" });
         }
+        self.settings.device.check()?;
         check_finite("data", data)?;
         loss.validate(data)?;
         for g in &self.groups {
