@@ -2,7 +2,7 @@
 
 use super::tape::{Op, Var};
 use crate::backend::{Backend, Cpu};
-use crate::kernels::{buffers, wide};
+use crate::kernels::{self, buffers, wide};
 use crate::real::{Real, c};
 use crate::special;
 use nalgebra::DMatrix;
@@ -337,7 +337,9 @@ pub(crate) fn unbroadcast<T: Real>(g: DMatrix<T>, shape: (usize, usize)) -> DMat
     for (j, col) in g.as_slice().chunks_exact(rows.max(1)).enumerate() {
         let jj = if shape.1 == 1 { 0 } else { j };
         if shape.0 == 1 {
-            out[(0, jj)] += col.iter().fold(T::zero(), |a, &v| a + v);
+            // In f64 (kernels::sum), as every sum over rows: a row broadcast down many rows
+            // sums as many terms into its gradient.
+            out[(0, jj)] += kernels::sum(col);
         } else {
             let rows_out = shape.0;
             for (o, &v) in out.as_mut_slice()[jj * rows_out..(jj + 1) * rows_out]

@@ -1,7 +1,6 @@
 //! Linear algebra on the tape: matrix products, transposes, and what a Cholesky-parameterised
 //! Gaussian needs (lower triangles, diagonals, triangular solves).
 
-use super::elementwise::BinaryOp;
 use super::tape::{Op, Var};
 use crate::backend::{Backend, Cpu};
 use crate::kernels::{buffers, matmul, matmul_add};
@@ -42,22 +41,10 @@ impl<'t, T: Real> Var<'t, T> {
             w: w.id,
             b: b.id,
         };
-        let on_device = Var::on_device([self, w, b], op, |k, [x, w, b]| {
-            k.binary(BinaryOp::Add, &k.matmul(x, false, w, false)?, b)
-        });
-        if let Some(y) = on_device {
+        if let Some(y) = Var::on_device([self, w, b], op, |k, [x, w, b]| k.affine(x, w, b)) {
             return y;
         }
-        let value = Var::with_values([self, w, b], |[x, w, b]| {
-            let rows = x.nrows();
-            let mut out = buffers::uninitialized(rows, w.ncols());
-            if rows > 0 {
-                for (column, &bias) in out.as_mut_slice().chunks_exact_mut(rows).zip(b.iter()) {
-                    column.fill(bias);
-                }
-            }
-            matmul_add(x, false, w, false, out)
-        });
+        let Ok(value) = Var::with_values([self, w, b], |[x, w, b]| Cpu.affine(x, w, b));
         self.record(value, op())
     }
 
@@ -240,6 +227,19 @@ pub(crate) fn matmul_vjp<T: Real>(
         }
     });
     (ga, gb)
+}
+
+/// `x w + b` with the row `b` broadcast down the rows: the bias is written into the output
+/// first and the product's kernel adds to it.
+pub(crate) fn affine<T: Real>(x: &DMatrix<T>, w: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
+    let rows = x.nrows();
+    let mut out = buffers::uninitialized(rows, w.ncols());
+    if rows > 0 {
+        for (column, &bias) in out.as_mut_slice().chunks_exact_mut(rows).zip(b.iter()) {
+            column.fill(bias);
+        }
+    }
+    matmul_add(x, false, w, false, out)
 }
 
 /// Vector-Jacobian products of `X = L⁻¹ B`: dB = L⁻ᵀ G and dL = -tril(dB Xᵀ).

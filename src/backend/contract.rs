@@ -94,6 +94,25 @@ fn products<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
             );
         }
     }
+    for (m, k, n) in [(1, 3, 2), (130, 784, 20), (0, 4, 3)] {
+        let (x, w, bias) = (
+            random(rng, m, k, -1.0, 1.0),
+            random(rng, k, n, -1.0, 1.0),
+            random(rng, 1, n, -1.0, 1.0),
+        );
+        let want = DMatrix::from_fn(m, n, |i, j| {
+            bias[j] + (0..k).map(|l| x[(i, l)] * w[(l, j)]).sum::<f64>()
+        });
+        let got = b
+            .affine(&up(b, &x), &up(b, &w), &up(b, &bias))
+            .expect("affine");
+        assert_close(
+            &format!("affine {m}x{k}x{n}"),
+            &down(b, &got),
+            &want,
+            tol * 10.0,
+        );
+    }
     let a = random(rng, 5, 3, -1.0, 1.0);
     let t = b.transpose(&up(b, &a)).expect("transpose");
     let exact = a.map(|v| T::of_f64(v).to_f64());

@@ -50,6 +50,15 @@ impl<T: Real> Backend<T> for Cpu {
         Ok(kernels::matmul(a, ta, b, tb))
     }
 
+    fn affine(
+        &self,
+        x: &DMatrix<T>,
+        w: &DMatrix<T>,
+        b: &DMatrix<T>,
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(linalg::affine(x, w, b))
+    }
+
     fn transpose(&self, a: &DMatrix<T>) -> Result<DMatrix<T>, Infallible> {
         Ok(linalg::transposed(buffers::copy(a)))
     }

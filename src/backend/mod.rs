@@ -150,6 +150,16 @@ pub(crate) trait Backend<T: Real> {
         seed: u64,
     ) -> Result<Self::Matrix, Self::Error>;
 
+    /// `x w + b`, a dense layer, with the row `b` added to every row of the product.
+    fn affine(
+        &self,
+        x: &Self::Matrix,
+        w: &Self::Matrix,
+        b: &Self::Matrix,
+    ) -> Result<Self::Matrix, Self::Error> {
+        self.binary(BinaryOp::Add, &self.matmul(x, false, w, false)?, b)
+    }
+
     /// `g` summed over the axes along which an operand of `shape` was broadcast.
     fn unbroadcast(
         &self,

@@ -127,6 +127,15 @@ impl Kernels {
         dispatch!(self, |b| [a, c] b.matmul(a, ta, c, tc))
     }
 
+    pub(crate) fn affine<T: Real>(
+        &self,
+        x: &DeviceMatrix<T>,
+        w: &DeviceMatrix<T>,
+        c: &DeviceMatrix<T>,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x, w, c] b.affine(x, w, c))
+    }
+
     pub(crate) fn transpose<T: Real>(&self, a: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
         dispatch!(self, |b| [a] b.transpose(a))
     }
