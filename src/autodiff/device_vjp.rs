@@ -3,6 +3,7 @@
 //! there; the others take the host's (`vjp.rs`) on copies read back, and their contributions
 //! are copied over.
 
+use super::linalg::product_vjp;
 use super::reduce::Reduce;
 use super::tape::{Gradients, Node, Op, Tape, Value, Var, device_result, sweep};
 use crate::autodiff::BinaryOp;
@@ -64,10 +65,7 @@ fn propagate<T: Real>(
     emit: &mut dyn FnMut(usize, DeviceMatrix<T>),
 ) {
     let needs = |p: usize| nodes[p].requires_grad;
-    let on_device = |p: usize| match &nodes[p].value {
-        Value::Device(d) => &d.matrix,
-        _ => unreachable!("every value of a device tape is on the device"),
-    };
+    let on_device = |p: usize| nodes[p].value.device_matrix();
     let (k, y) = (kernels, on_device(i));
     let mut send = |p: usize, contribution: Option<DeviceMatrix<T>>| {
         if let Some(c) = contribution {
@@ -121,10 +119,7 @@ fn propagate<T: Real>(
         } => {
             // Row i of each factor times g_i (g is R x 1, broadcast along the rows).
             let scaled = |m: &DeviceMatrix<T>| device_result(k.binary(BinaryOp::Mul, m, &g));
-            let residual = residual.as_ref().map(|r| match r {
-                Value::Device(d) => &d.matrix,
-                _ => unreachable!("a device tape keeps its residual on the device"),
-            });
+            let residual = residual.as_ref().map(Value::device_matrix);
             send(
                 logits,
                 needs(logits).then(|| {
@@ -148,28 +143,15 @@ fn propagate<T: Real>(
     }
 }
 
-/// With A' = op(A), B' = op(B): dA' = G B'ᵀ and dB' = A'ᵀ G, transposed back where op did (as
-/// on the host).
+/// The product rule of `linalg::product_vjp` with the device's products.
 fn matmul_vjp<T: Real>(
     k: &Kernels,
-    [a, b, g]: [&DeviceMatrix<T>; 3],
+    matrices: [&DeviceMatrix<T>; 3],
     ta: bool,
     tb: bool,
     need: (bool, bool),
 ) -> (Option<DeviceMatrix<T>>, Option<DeviceMatrix<T>>) {
-    let ga = need.0.then(|| {
-        device_result(if ta {
-            k.matmul(b, tb, g, true)
-        } else {
-            k.matmul(g, false, b, !tb)
-        })
-    });
-    let gb = need.1.then(|| {
-        device_result(if tb {
-            k.matmul(g, true, a, ta)
-        } else {
-            k.matmul(a, !ta, g, false)
-        })
-    });
-    (ga, gb)
+    let product =
+        |x: &DeviceMatrix<T>, tx, y: &DeviceMatrix<T>, ty| device_result(k.matmul(x, tx, y, ty));
+    product_vjp(product, matrices, ta, tb, need)
 }

@@ -211,19 +211,31 @@ pub(crate) fn matmul_vjp<T: Real>(
     g: &DMatrix<T>,
     need: (bool, bool),
 ) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
+    product_vjp(matmul, [a, b, g], ta, tb, need)
+}
+
+/// Vector-Jacobian products of `C = op(A) op(B)` by any backend's `product(x, tx, y, ty)`
+/// (`op(x) op(y)`), for the matrices [A, B, G].
+pub(crate) fn product_vjp<M, R>(
+    product: impl Fn(&M, bool, &M, bool) -> R,
+    [a, b, g]: [&M; 3],
+    ta: bool,
+    tb: bool,
+    need: (bool, bool),
+) -> (Option<R>, Option<R>) {
     // With A' = op(A), B' = op(B): dA' = G B'ᵀ and dB' = A'ᵀ G; transpose back where op did.
     let ga = need.0.then(|| {
         if ta {
-            matmul(b, tb, g, true)
+            product(b, tb, g, true)
         } else {
-            matmul(g, false, b, !tb)
+            product(g, false, b, !tb)
         }
     });
     let gb = need.1.then(|| {
         if tb {
-            matmul(g, true, a, ta)
+            product(g, true, a, ta)
         } else {
-            matmul(a, !ta, g, false)
+            product(a, !ta, g, false)
         }
     });
     (ga, gb)

@@ -119,6 +119,14 @@ impl<T: Real> std::fmt::Debug for Value<T> {
 }
 
 impl<T: Real> Value<T> {
+    /// The device matrix of a value on a device tape (where every value is on the device).
+    pub(crate) fn device_matrix(&self) -> &DeviceMatrix<T> {
+        match self {
+            Value::Device(d) => &d.matrix,
+            _ => unreachable!("every value of a device tape is on the device"),
+        }
+    }
+
     /// `(rows, columns)`, without reading a device value back.
     pub(crate) fn shape(&self) -> (usize, usize) {
         match self {
@@ -791,12 +799,7 @@ impl<'t, T: Real> Var<'t, T> {
         vars: [Var<'t, T>; N],
         f: impl FnOnce([&DeviceMatrix<T>; N]) -> R,
     ) -> R {
-        Var::with_values_raw(vars, |values| {
-            f(values.map(|v| match v {
-                Value::Device(d) => &d.matrix,
-                _ => unreachable!("every value of a device tape is on the device"),
-            }))
-        })
+        Var::with_values_raw(vars, |values| f(values.map(Value::device_matrix)))
     }
 
     /// Runs `f` on the stored values of `vars` (all on this tape), host or device.

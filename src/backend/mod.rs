@@ -150,6 +150,11 @@ pub(crate) trait Backend<T: Real> {
         seed: u64,
     ) -> Result<Self::Matrix, Self::Error>;
 
+    /// A copy of `m`.
+    fn copy(&self, m: &Self::Matrix) -> Result<Self::Matrix, Self::Error> {
+        self.unary(UnaryOp::Scale(T::one()), m)
+    }
+
     /// `x w + b`, a dense layer, with the row `b` added to every row of the product.
     fn affine(
         &self,
@@ -171,7 +176,7 @@ pub(crate) trait Backend<T: Real> {
             (true, true) => self.sum(g, Reduce::All),
             (true, false) => self.sum(g, Reduce::EachColumn),
             (false, true) => self.sum(g, Reduce::EachRow),
-            (false, false) => self.binary(BinaryOp::Add, g, &self.zeros(1, 1)?),
+            (false, false) => self.copy(g),
         }
     }
 
@@ -186,15 +191,13 @@ pub(crate) trait Backend<T: Real> {
         let back = |g: Self::Matrix, to: &Self::Matrix| self.unbroadcast(&g, self.shape(to));
         let ga = match (need.0, op) {
             (false, _) => None,
-            (true, BinaryOp::Add | BinaryOp::Sub) => {
-                Some(back(self.unary(UnaryOp::Scale(T::one()), g)?, a)?)
-            }
+            (true, BinaryOp::Add | BinaryOp::Sub) => Some(back(self.copy(g)?, a)?),
             (true, BinaryOp::Mul) => Some(back(self.binary(BinaryOp::Mul, g, b)?, a)?),
             (true, BinaryOp::Div) => Some(back(self.binary(BinaryOp::Div, g, b)?, a)?),
         };
         let gb = match (need.1, op) {
             (false, _) => None,
-            (true, BinaryOp::Add) => Some(back(self.unary(UnaryOp::Scale(T::one()), g)?, b)?),
+            (true, BinaryOp::Add) => Some(back(self.copy(g)?, b)?),
             (true, BinaryOp::Sub) => Some(back(self.unary(UnaryOp::Neg, g)?, b)?),
             (true, BinaryOp::Mul) => Some(back(self.binary(BinaryOp::Mul, g, a)?, b)?),
             // d(a/b)/db = −y/b.

@@ -1,6 +1,6 @@
 //! A matrix in a GPU's memory.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::real::Real;
 use cudarc::driver::CudaSlice;
 use nalgebra::DMatrix;
@@ -26,10 +26,8 @@ impl<T: Real> CudaMatrix<T> {
     /// [`Error::Device`] if the copy, or a kernel before it, failed.
     pub fn to_host(&self) -> Result<DMatrix<T>> {
         let stream = self.data.stream();
-        let mut entries = stream.clone_dtoh(&self.data).map_err(|e| Error::Device {
-            device: format!("cuda:{}", stream.context().ordinal()),
-            operation: "copying from the GPU",
-            problem: format!("{e:?}"),
+        let mut entries = stream.clone_dtoh(&self.data).map_err(|e| {
+            super::device_error(stream.context().ordinal(), "copying from the GPU", e)
         })?;
         entries.truncate(self.rows * self.cols);
         Ok(DMatrix::from_vec(self.rows, self.cols, entries))

@@ -133,6 +133,19 @@ macro_rules! gpu_real {
 gpu_real!(f32, "float");
 gpu_real!(f64, "double");
 
+/// [`Error::Device`] for GPU `ordinal` failing at `operation`.
+pub(crate) fn device_error(
+    ordinal: usize,
+    operation: &'static str,
+    problem: impl std::fmt::Debug,
+) -> Error {
+    Error::Device {
+        device: Device::Cuda(ordinal).to_string(),
+        operation,
+        problem: format!("{problem:?}"),
+    }
+}
+
 /// The process's handle on GPU `ordinal`, opened on first use (so the kernels are compiled
 /// once) and kept to the end.
 ///
@@ -227,27 +240,22 @@ impl Gpu {
                 count - 1
             )));
         }
-        let failed = |operation| {
-            let device = device.clone();
-            move |e: &dyn std::fmt::Debug| Error::Device {
-                device: device.clone(),
-                operation,
-                problem: format!("{e:?}"),
-            }
-        };
-        let context = CudaContext::new(ordinal).map_err(|e| failed("opening a context")(&e))?;
-        let name = context.name().map_err(|e| failed("reading its name")(&e))?;
+        let failed =
+            |operation| move |e: cudarc::driver::DriverError| device_error(ordinal, operation, e);
+        let context = CudaContext::new(ordinal).map_err(failed("opening a context"))?;
+        let name = context.name().map_err(failed("reading its name"))?;
         let stream = context.default_stream();
-        let blas = CudaBlas::new(stream.clone()).map_err(|e| failed("opening cuBLAS")(&e))?;
+        let blas = CudaBlas::new(stream.clone())
+            .map_err(|e| device_error(ordinal, "opening cuBLAS", e))?;
         let mut kernels = BTreeMap::new();
         for real in [f32::CUDA_NAME, f64::CUDA_NAME] {
             let module = context
                 .load_module(compile_kernels(real)?)
-                .map_err(|e| failed("loading the kernels")(&e))?;
+                .map_err(failed("loading the kernels"))?;
             for name in KERNELS {
                 let function = module
                     .load_function(name)
-                    .map_err(|e| failed("finding a kernel")(&(name, e)))?;
+                    .map_err(|e| device_error(ordinal, "finding a kernel", (name, e)))?;
                 kernels.insert((real, name), function);
             }
         }
@@ -296,11 +304,7 @@ impl Gpu {
     }
 
     fn error(&self, operation: &'static str, problem: impl std::fmt::Debug) -> Error {
-        Error::Device {
-            device: Device::Cuda(self.ordinal).to_string(),
-            operation,
-            problem: format!("{problem:?}"),
-        }
+        device_error(self.ordinal, operation, problem)
     }
 
     fn kernel<T: Real>(&self, name: &'static str) -> Result<CudaFunction> {
