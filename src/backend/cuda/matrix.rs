@@ -23,7 +23,7 @@ impl<T: Real> CudaMatrix<T> {
     /// A host copy, once the kernels queued before it on its stream have run.
     ///
     /// # Errors
-    /// [`Error::Device`] if the copy, or a kernel before it, failed.
+    /// [`crate::Error::Device`] if the copy, or a kernel before it, failed.
     pub fn to_host(&self) -> Result<DMatrix<T>> {
         let stream = self.data.stream();
         let mut entries = stream.clone_dtoh(&self.data).map_err(|e| {
