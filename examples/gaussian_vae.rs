@@ -13,6 +13,7 @@
 
 use clap::{Parser, ValueEnum};
 use elbo::Real;
+use elbo::backend::Transfers;
 use elbo::data::Dataset;
 use elbo::engine::Trend;
 use elbo::io::{check_writable_dir, check_writable_file};
@@ -310,6 +311,8 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
     let (mut curve_train, mut curve_test) = (Vec::new(), Vec::new());
     let mut epoch_seconds = Vec::new();
     let mut training_seconds = 0.0;
+    // What the training (with its per-epoch test ELBOs) copies between the host and a device.
+    let copies_before = Transfers::so_far();
     for epoch in first_epoch..=args.epochs {
         let start = Instant::now();
         let done = bar.position();
@@ -329,6 +332,7 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         ));
     }
     bar.finish_and_clear();
+    let copies = Transfers::so_far().since(copies_before);
     if let Some(path) = &args.save {
         vae.save(path)?;
     }
@@ -440,6 +444,8 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         "figures": figures,
         "device": args.device.to_string(),
         "device_memory_mib": args.device.memory_used().map(|bytes| bytes as f64 / 1048576.0),
+        "training_copies_to_device_mib": copies.uploaded_bytes as f64 / 1048576.0,
+        "training_copies_from_device_mib": copies.downloaded_bytes as f64 / 1048576.0,
     });
     println!("{summary}");
     if !settled {

@@ -1,11 +1,11 @@
 //! The parameter store: every learnable matrix of a model, addressed by name or by [`ParamId`].
 
+use crate::backend::{Device, Placed};
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::validate::check_finite;
 use nalgebra::DMatrix;
 use rand::Rng;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Handle to one parameter of one [`ParamStore`]. Cheap to copy; components keep the ids of the
@@ -39,11 +39,17 @@ impl ParamId {
 /// Values are reference-counted so that a step's tape reads them without copying; the optimizer
 /// writes them in place once the tape is gone. Every store has a unique identity, so that a
 /// [`ParamId`] from another store is caught instead of silently reading the wrong matrix.
+///
+/// Values live on the host unless moved to a device ([`ParamStore::move_to`]; a trainer on a
+/// device does so when a run starts), where a device's tapes read them and its optimizers update
+/// them without copies. [`ParamStore::get`] reads any value on the host (a device value is
+/// copied back on first read after a change); [`ParamStore::get_mut`] and
+/// [`ParamStore::set`] bring the value back to the host.
 #[derive(Clone, Debug)]
 pub struct ParamStore<T: Real> {
     id: u64,
     names: Vec<String>,
-    values: Vec<Arc<DMatrix<T>>>,
+    values: Vec<Placed<T>>,
     frozen: Vec<bool>,
 }
 
@@ -80,7 +86,7 @@ impl<T: Real> ParamStore<T> {
         }
         check_finite("initial parameter value", &value)?;
         self.names.push(name);
-        self.values.push(Arc::new(value));
+        self.values.push(Placed::host_matrix(value));
         self.frozen.push(false);
         Ok(ParamId {
             store: self.id,
@@ -121,15 +127,54 @@ impl<T: Real> ParamStore<T> {
     /// # Panics
     /// If `id` belongs to another store (a programming error, not a data error).
     pub fn get(&self, id: ParamId) -> &DMatrix<T> {
+        self.values[self.check(id)].host()
+    }
+
+    /// The value where it lives, as a tape loads it.
+    pub(crate) fn placed(&self, id: ParamId) -> &Placed<T> {
         &self.values[self.check(id)]
     }
 
-    /// A shared handle to the value, as the tape holds it.
-    pub(crate) fn shared(&self, id: ParamId) -> Arc<DMatrix<T>> {
-        Arc::clone(&self.values[self.check(id)])
+    /// The value where it lives, for an optimizer to update it there.
+    pub(crate) fn placed_mut(&mut self, id: ParamId) -> &mut Placed<T> {
+        let i = self.check(id);
+        &mut self.values[i]
     }
 
-    /// Mutable access (copies the matrix first only if a tape still holds it). This is what an
+    /// Moves every value to `device` ([`Device::Cpu`]: back to the host). The values are the
+    /// same; what changes is where tapes read them and optimizers write them.
+    ///
+    /// ```
+    /// use elbo::backend::Device;
+    /// use elbo::params::ParamStore;
+    /// use nalgebra::DMatrix;
+    ///
+    /// let mut store = ParamStore::<f64>::new();
+    /// let w = store.add("w", DMatrix::from_element(2, 3, 0.5)).unwrap();
+    /// store.move_to(Device::Emulated).unwrap();
+    /// assert_eq!(store.device_of(w), Device::Emulated);
+    /// assert_eq!(store.get(w)[(1, 2)], 0.5); // read on the host all the same
+    /// store.get_mut(w)[(1, 2)] = 1.0; // writing brings it back
+    /// assert_eq!(store.device_of(w), Device::Cpu);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::DeviceUnavailable`] if this build or machine cannot use `device`;
+    /// [`Error::Device`] if it fails at a copy (the values moved before it stay moved).
+    pub fn move_to(&mut self, device: Device) -> Result<()> {
+        self.values.iter_mut().try_for_each(|v| v.move_to(device))
+    }
+
+    /// Where a parameter's value lives.
+    ///
+    /// # Panics
+    /// If `id` belongs to another store.
+    pub fn device_of(&self, id: ParamId) -> Device {
+        self.values[self.check(id)].device()
+    }
+
+    /// Mutable access (copies the matrix first only if a tape still holds it; a value on a
+    /// device comes back to the host). This is what an
     /// optimizer writes through: walk [`Gradients::iter`](crate::autodiff::Gradients::iter)
     /// after [`Gradients::check_store`](crate::autodiff::Gradients::check_store).
     ///
@@ -137,17 +182,17 @@ impl<T: Real> ParamStore<T> {
     /// If `id` belongs to another store.
     pub fn get_mut(&mut self, id: ParamId) -> &mut DMatrix<T> {
         let i = self.check(id);
-        Arc::make_mut(&mut self.values[i])
+        self.values[i].host_mut()
     }
 
-    /// Mutable access to every value at once, in the store's order (for an update that runs
-    /// over all parameters in one parallel pass).
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut DMatrix<T>)> {
+    /// Mutable access to every value at once, where it lives, in the store's order (for an
+    /// update that runs over all parameters in one parallel pass).
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut Placed<T>)> {
         let store = self.id;
         self.values
             .iter_mut()
             .enumerate()
-            .map(move |(i, v)| (ParamId::new(store, i), Arc::make_mut(v)))
+            .map(move |(i, v)| (ParamId::new(store, i), v))
     }
 
     /// Replaces a value, keeping its shape.
@@ -165,7 +210,7 @@ impl<T: Real> ParamStore<T> {
             ));
         }
         check_finite("parameter value", &value)?;
-        self.values[i] = Arc::new(value);
+        self.values[i] = Placed::host_matrix(value);
         Ok(())
     }
 
@@ -202,7 +247,7 @@ impl<T: Real> ParamStore<T> {
 
     /// Total number of scalar entries over all parameters.
     pub fn num_scalars(&self) -> usize {
-        self.values.iter().map(|v| v.len()).sum()
+        self.values.iter().map(|v| v.shape().0 * v.shape().1).sum()
     }
 
     /// All ids, in insertion order.

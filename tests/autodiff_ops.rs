@@ -339,3 +339,20 @@ fn special_functions_agree_with_statrs_and_their_identities() {
     assert_eq!(ln_gamma(-3.0), f64::INFINITY);
     assert!(digamma(-2.0).is_nan());
 }
+
+#[test]
+fn no_rows_broadcast_against_a_row_give_no_rows_and_a_zero_gradient() {
+    for device in [Device::Cpu, Device::Emulated] {
+        let tape = Tape::new().on_device(device).unwrap();
+        let none = tape.input(DMatrix::zeros(0, 3));
+        let row = tape.input(DMatrix::from_row_slice(1, 3, &[1.0, -2.0, 0.5]));
+        let sum = none + row;
+        assert_eq!(sum.shape(), (0, 3), "on {device}");
+        let grads = tape.backward((sum * row).sum());
+        assert_eq!(
+            grads.wrt(row).unwrap(),
+            &DMatrix::zeros(1, 3),
+            "on {device}"
+        );
+    }
+}

@@ -143,7 +143,7 @@ fn the_penalties_equal_their_formulas() {
             range: (-1.0, 1.0),
         };
         let tape = Tape::for_evaluation(&store);
-        let batch_x = std::sync::Arc::new(x.clone());
+        let batch_x = elbo::backend::Placed::from(x.clone());
         let batch = elbo::engine::Batch {
             x: &batch_x,
             scale: 1.0,

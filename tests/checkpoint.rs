@@ -206,7 +206,7 @@ impl Loss<f64> for TwoParts {
         batch: &Batch<'_, f64>,
         rng: &mut R,
     ) -> elbo::Result<Var<'t, f64>> {
-        let x = tape.constant_shared(batch.x.clone());
+        let x = tape.constant_placed(batch.x);
         let noise = <f64 as Real>::standard_normal(rng) * 0.1;
         let fit = (x - tape.param(self.a) * tape.param(self.b)).square().sum();
         Ok((fit + noise) * batch.scale)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use elbo::backend::Device;
+use elbo::backend::{Device, Transfers};
 use elbo::conjugate::LinearRegression;
 use elbo::data::Dataset;
 use elbo::engine::TrainerSettings;
@@ -15,6 +15,15 @@ use elbo::optim::Adam;
 use elbo::vae::{Vae, VaeArchitecture, VaeLikelihood, VaeTraining};
 use elbo::{Error, ParamStore};
 use nalgebra::DMatrix;
+
+/// Held by every test here: the transfer counts are the process's, so the tests that read them
+/// must not share the device with the others.
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static DEVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    DEVICE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 fn one_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
@@ -57,6 +66,7 @@ fn vae_on(device: Device) -> (Vec<DMatrix<f32>>, f64, f64) {
 
 #[test]
 fn a_vae_trains_and_evaluates_on_the_emulated_device_as_on_the_cpu_to_the_bit() {
+    let _device = exclusive();
     // One thread: the CPU would otherwise cut batches into shards, each with its own draws.
     // The emulated device runs the CPU's kernels, so every number must be the same; a
     // difference means an op's device form computes otherwise.
@@ -77,6 +87,107 @@ fn a_vae_trains_and_evaluates_on_the_emulated_device_as_on_the_cpu_to_the_bit() 
         emulated.2
     );
     assert!(cpu.2 > cpu.1, "the IWAE bound is above the ELBO");
+}
+
+#[test]
+fn a_run_on_a_device_sends_its_data_once_and_then_row_indices_and_noise() {
+    let _device = exclusive();
+    let (train, _) = Dataset::<f32>::digits8x8();
+    let (pixels, latents, batch) = (64, 3, 100);
+    let architecture = VaeArchitecture {
+        hidden: vec![256],
+        likelihood: VaeLikelihood::Bernoulli,
+        ..VaeArchitecture::new(pixels, latents)
+    };
+    let training = VaeTraining {
+        batch_size: batch,
+        device: Device::Emulated,
+        ..VaeTraining::default()
+    };
+    let mut vae = Vae::<f32>::new(architecture, training, 8).unwrap();
+    // The first run moves the parameters over; from then on they stay.
+    vae.train_epoch(&train.x, |_| {}).unwrap();
+    let before = Transfers::so_far();
+    vae.train_epoch(&train.x, |_| {}).unwrap();
+    let moved = Transfers::so_far().since(before);
+    let steps = train.x.nrows().div_ceil(batch) as u64;
+    // Once per run: the data set. Per step: the row indices (u64) and the noise over, with a
+    // few small constants (the prior's); the loss and the finiteness check's sum back.
+    let data = (train.x.len() * 4) as u64;
+    let indices_and_noise = (batch * 8 + batch * latents * 4) as u64;
+    let small = 64;
+    let parameters = (vae.params().num_scalars() * 4) as u64;
+    let minibatch = (batch * pixels * 4) as u64;
+    // A parameter round trip, or the minibatch sent each step, would break these bounds.
+    assert!(parameters > 10 * indices_and_noise && minibatch > 10 * small);
+    assert!(
+        moved.uploaded_bytes <= data + steps * (indices_and_noise + small),
+        "{moved:?} in {steps} steps"
+    );
+    assert!(
+        moved.downloaded_bytes <= steps * small,
+        "{moved:?} in {steps} steps"
+    );
+    // An IWAE evaluation sends the rows and the noise of its K draws each, not K copies of
+    // the rows, and reads back one number per chunk.
+    let (_, test) = Dataset::<f32>::digits8x8();
+    let k = 50;
+    let before = Transfers::so_far();
+    vae.iwae(&test.x, k, &mut common::rng(3)).unwrap();
+    let moved = Transfers::so_far().since(before);
+    let rows = (test.x.len() * 4) as u64;
+    let noise = (test.x.nrows() * k * latents * 4) as u64;
+    assert!(
+        moved.uploaded_bytes <= rows + noise + moved.uploads * small,
+        "{moved:?}"
+    );
+    assert!(moved.downloaded_bytes <= moved.downloads * 8, "{moved:?}");
+}
+
+#[test]
+fn a_vae_moves_between_devices_and_checkpoints_from_one_as_if_it_had_stayed_on_the_cpu() {
+    let _device = exclusive();
+    // Parameters, gradients and Adam's moments live on the device between epochs; moving to
+    // the CPU and back, and a checkpoint written while they are on the device, must change no
+    // bit of where the training goes.
+    let (train, _) = Dataset::<f32>::digits8x8();
+    let architecture = VaeArchitecture {
+        hidden: vec![16],
+        likelihood: VaeLikelihood::Bernoulli,
+        ..VaeArchitecture::new(64, 2)
+    };
+    let on = |device| VaeTraining {
+        batch_size: 250,
+        device,
+        ..VaeTraining::default()
+    };
+    let parameters = |vae: &Vae<f32>| -> Vec<DMatrix<f32>> {
+        let store = vae.params();
+        store.ids().map(|id| store.get(id).clone()).collect()
+    };
+    let path = std::env::temp_dir().join(format!("elbo-device-moves-{}.json", std::process::id()));
+    let (stayed, moved) = one_thread(|| {
+        let mut stayed = Vae::<f32>::new(architecture.clone(), on(Device::Cpu), 5).unwrap();
+        for _ in 0..3 {
+            stayed.train_epoch(&train.x, |_| {}).unwrap();
+        }
+        let mut first = Vae::<f32>::new(architecture.clone(), on(Device::Emulated), 5).unwrap();
+        first.train_epoch(&train.x, |_| {}).unwrap();
+        let id = first.params().ids().next().unwrap();
+        assert_eq!(first.params().device_of(id), Device::Emulated);
+        first.save(&path).unwrap();
+        let mut moved = Vae::<f32>::load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(moved.training().device, Device::Emulated);
+        moved.set_training(on(Device::Cpu)).unwrap();
+        moved.train_epoch(&train.x, |_| {}).unwrap();
+        let id = moved.params().ids().next().unwrap();
+        assert_eq!(moved.params().device_of(id), Device::Cpu);
+        moved.set_training(on(Device::Emulated)).unwrap();
+        moved.train_epoch(&train.x, |_| {}).unwrap();
+        (parameters(&stayed), parameters(&moved))
+    });
+    assert!(stayed == moved, "the parameters differ");
 }
 
 /// A full-rank Gaussian guide (triangular solves, Cholesky-free but with lower triangles and
@@ -111,11 +222,13 @@ fn regression_on(device: Device) -> Vec<f64> {
 
 #[test]
 fn a_full_rank_guide_fits_on_the_emulated_device_as_on_the_cpu_to_the_bit() {
+    let _device = exclusive();
     assert_eq!(regression_on(Device::Cpu), regression_on(Device::Emulated));
 }
 
 #[test]
 fn a_device_this_build_or_machine_lacks_is_refused_before_training_and_a_checkpoint_still_loads() {
+    let _device = exclusive();
     let (train, _) = Dataset::<f32>::digits8x8();
     let architecture = VaeArchitecture::new(64, 2);
     let on_gpu = VaeTraining {

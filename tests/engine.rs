@@ -30,7 +30,7 @@ impl Loss<f64> for Product {
         batch: &Batch<'_, f64>,
         _rng: &mut R,
     ) -> elbo::Result<Var<'t, f64>> {
-        let x = tape.constant_shared(batch.x.clone());
+        let x = tape.constant_placed(batch.x);
         let loss = (x - tape.param(self.a) * tape.param(self.b)).square().sum() * batch.scale;
         Ok(if self.poison_group == Some(batch.group) {
             loss * f64::NAN

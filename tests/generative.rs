@@ -6,13 +6,13 @@ mod common;
 
 use elbo::ParamStore;
 use elbo::autodiff::{GradCheck, Tape, check_gradients};
+use elbo::backend::Placed;
 use elbo::data::{Standardization, one_hot, with_one_hot};
 use elbo::engine::{Batch, Loss, ParamGroup, Trainer, TrainerSettings};
 use elbo::generative::{Gan, GanLoss, GaussianKernels, Generator, MomentMatching, Noise};
 use elbo::nn::{Activation, Classifier, Identity, Init, Mlp};
 use elbo::optim::{Adam, LearningRate};
 use nalgebra::DMatrix;
-use std::sync::Arc;
 
 /// E k(X, Y) for X ~ N(a, s_x² I), Y ~ N(b, s_y² I) in d dimensions and the Gaussian kernel
 /// of bandwidth σ: (σ² / (σ² + s_x² + s_y²))^{d/2} exp(−‖a − b‖² / (2 (σ² + s_x² + s_y²))).
@@ -209,7 +209,7 @@ fn an_alternating_step_leaves_the_frozen_network_bit_identical() {
     assert_ne!(snapshot(&store, "generator"), g1);
     // A GAN has two groups; a third is refused by name.
     let tape = Tape::for_evaluation(&store);
-    let x = Arc::new(data.clone());
+    let x = Placed::from(data.clone());
     let batch = Batch {
         x: &x,
         scale: 1.0,
@@ -325,7 +325,7 @@ fn a_diverging_gan_ends_with_the_divergence_error() {
 fn the_classifier_loss_is_the_cross_entropy() {
     let logits = common::normal_matrix(5, 3, 14);
     let labels = [0u8, 2, 1, 1, 0];
-    let rows = Arc::new(with_one_hot(&logits, &labels, 3).unwrap());
+    let rows = Placed::from(with_one_hot(&logits, &labels, 3).unwrap());
     let classifier = Classifier {
         network: Identity { width: 3 },
     };

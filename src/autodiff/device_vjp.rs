@@ -3,17 +3,17 @@
 //! there; the others take the host's (`vjp.rs`) on copies read back, and their contributions
 //! are copied over.
 
+use super::gradients::Gradients;
 use super::linalg::product_vjp;
 use super::reduce::Reduce;
-use super::tape::{Gradients, Node, Op, Tape, Value, Var, device_result, sweep};
+use super::tape::{Node, Op, Tape, Value, Var, device_result, sweep};
 use crate::autodiff::BinaryOp;
-use crate::backend::{DeviceMatrix, Kernels};
+use crate::backend::{DeviceMatrix, Kernels, Placed};
 use crate::kernels::buffers;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
-/// [`Tape::backward`] for a tape on a device; the gradients come back to the host, where the
-/// parameter store and the optimizers are.
+/// [`Tape::backward`] for a tape on a device; the parameters' gradients stay there.
 pub(crate) fn backward<T: Real>(
     tape: &Tape<'_, T>,
     kernels: &Kernels,
@@ -29,17 +29,16 @@ pub(crate) fn backward<T: Real>(
         |slot, g| accumulate(kernels, slot, g),
         |i, g, emit| propagate(kernels, &nodes, i, g, emit),
     );
-    let to_host = |gradients: Vec<Option<DeviceMatrix<T>>>| {
-        gradients
-            .into_iter()
-            .map(|g| g.map(|g| device_result(g.to_host())))
-            .collect()
-    };
-    Gradients::new(
-        tape.params().map(|p| p.uid()),
-        to_host(grads),
-        to_host(param_grads),
-    )
+    // The inputs' gradients come back to the host; the parameters' stay for the optimizer.
+    let inputs = grads
+        .into_iter()
+        .map(|g| g.map(|g| device_result(g.to_host())))
+        .collect();
+    let params = param_grads
+        .into_iter()
+        .map(|g| g.map(Placed::device_matrix))
+        .collect();
+    Gradients::new(tape.params().map(|p| p.uid()), inputs, params)
 }
 
 fn accumulate<T: Real>(kernels: &Kernels, slot: &mut Option<DeviceMatrix<T>>, g: DeviceMatrix<T>) {
@@ -112,6 +111,11 @@ fn propagate<T: Real>(
             Some(device_result(k.logsumexp_vjp(how, on_device(a), y, &g))),
         ),
         Op::Transpose(a) => send(a, Some(device_result(k.transpose(&g)))),
+        Op::TileRows { a, times } => send(a, Some(device_result(k.untile_rows(&g, times)))),
+        Op::Reshape(a) => {
+            let (rows, cols) = on_device(a).shape();
+            send(a, Some(g.reshaped(rows, cols)))
+        }
         Op::BernoulliLogits {
             logits,
             x,

@@ -259,6 +259,10 @@ pub(crate) fn zip_broadcast<T: Real>(
     let (r, c) = broadcast_shape(a.shape(), b.shape(), what);
     // Every entry is written below.
     let mut out = buffers::uninitialized(r, c);
+    if out.is_empty() {
+        // No rows (or no columns) to walk: zero rows broadcast against a row, say.
+        return out;
+    }
     // A 1 x 1 operand: one loop over the other's storage (a one-row matrix's columns are
     // single entries, which the loop by columns below would visit one at a time).
     if a.len() == 1 || b.len() == 1 {

@@ -3,7 +3,8 @@
 //! each cost a full-size allocation.
 
 use super::elementwise::{sigmoid, softplus};
-use super::tape::{OnDevice, Op, Value, Var, device_result};
+use super::tape::{Op, Value, Var, device_result};
+use crate::backend::OnDevice;
 use crate::backend::{Backend, Cpu};
 use crate::kernels::{buffers, wide};
 use crate::real::Real;

@@ -86,44 +86,32 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the number of entries differs.
     pub fn reshape(self, rows: usize, cols: usize) -> Self {
-        let value = self.with_value(|v| {
-            assert_eq!(
-                v.len(),
-                rows * cols,
-                "reshape: {} entries into {rows}x{cols}",
-                v.len()
-            );
-            (v.shape() != (rows, cols))
-                .then(|| DMatrix::from_column_slice(rows, cols, v.as_slice()))
-        });
-        let Some(value) = value else {
+        let (r, c) = self.shape();
+        assert_eq!(
+            r * c,
+            rows * cols,
+            "reshape: {} entries into {rows}x{cols}",
+            r * c
+        );
+        if (r, c) == (rows, cols) {
             return self;
-        };
-        self.record(value, Op::Reshape(self.id))
+        }
+        let op = || Op::Reshape(self.id);
+        if let Some(y) = Var::on_device([self], op, |k, [x]| Ok(k.copy(x)?.reshaped(rows, cols))) {
+            return y;
+        }
+        let value = self.with_value(|v| DMatrix::from_column_slice(rows, cols, v.as_slice()));
+        self.record(value, op())
     }
 
     /// `[x; x; ...]`, `times` copies stacked.
     pub fn tile_rows(self, times: usize) -> Self {
-        let value = self.with_value(|v| {
-            let r = v.nrows();
-            let mut out = buffers::uninitialized(r * times, v.ncols());
-            if r > 0 {
-                let sources = v.as_slice().chunks_exact(r);
-                for (column, source) in out.as_mut_slice().chunks_exact_mut(r * times).zip(sources)
-                {
-                    if r == 1 {
-                        // One entry repeated: a fill, not `times` one-entry copies.
-                        column.fill(source[0]);
-                    } else {
-                        column
-                            .chunks_exact_mut(r)
-                            .for_each(|copy| copy.copy_from_slice(source));
-                    }
-                }
-            }
-            out
-        });
-        self.record(value, Op::TileRows { a: self.id, times })
+        let op = || Op::TileRows { a: self.id, times };
+        if let Some(y) = Var::on_device([self], op, |k, [x]| k.tile_rows(x, times)) {
+            return y;
+        }
+        let value = self.with_value(|v| tile_rows(v, times));
+        self.record(value, op())
     }
 }
 
@@ -136,6 +124,26 @@ pub(crate) fn embed<T: Real>(
 ) -> DMatrix<T> {
     let mut out = buffers::zeros(shape.0, shape.1);
     out.view_mut((row, col), g.shape()).copy_from(g);
+    out
+}
+
+/// `times` copies of `v` stacked.
+pub(crate) fn tile_rows<T: Real>(v: &DMatrix<T>, times: usize) -> DMatrix<T> {
+    let r = v.nrows();
+    let mut out = buffers::uninitialized(r * times, v.ncols());
+    if r > 0 {
+        let sources = v.as_slice().chunks_exact(r);
+        for (column, source) in out.as_mut_slice().chunks_exact_mut(r * times).zip(sources) {
+            if r == 1 {
+                // One entry repeated: a fill, not `times` one-entry copies.
+                column.fill(source[0]);
+            } else {
+                column
+                    .chunks_exact_mut(r)
+                    .for_each(|copy| copy.copy_from_slice(source));
+            }
+        }
+    }
     out
 }
 

@@ -2,17 +2,16 @@
 
 pub(crate) use super::device_failure::device_result;
 use super::elementwise::{BinaryOp, UnaryOp};
+use super::gradients::Gradients;
 use super::reduce::Reduce;
-use crate::backend::{Device, DeviceMatrix, Kernels};
-use crate::error::{Error, Result};
-use crate::kernels::{PIECE, buffers, for_each_piece, wide, worth_spreading};
+use crate::backend::{Device, DeviceMatrix, Kernels, OnDevice, Placed};
+use crate::error::Result;
+use crate::kernels::{PIECE, buffers, for_each_piece, wide};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
-use crate::validate::first_failing;
 use nalgebra::DMatrix;
-use rayon::prelude::*;
 use std::cell::RefCell;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// How a node was made: its parents (node indices) and whatever its vector-Jacobian product
 /// needs beyond the parents' values and its own.
@@ -90,22 +89,6 @@ pub(crate) enum Value<T: Real> {
     Device(Arc<OnDevice<T>>),
 }
 
-/// A value on a device, with the host copy that ops without a device kernel read (made on
-/// first use, once).
-pub(crate) struct OnDevice<T: Real> {
-    pub(crate) matrix: DeviceMatrix<T>,
-    host: OnceLock<DMatrix<T>>,
-}
-
-impl<T: Real> OnDevice<T> {
-    pub(crate) fn new(matrix: DeviceMatrix<T>) -> Arc<Self> {
-        Arc::new(OnDevice {
-            matrix,
-            host: OnceLock::new(),
-        })
-    }
-}
-
 impl<T: Real> std::fmt::Debug for Value<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (r, c) = self.shape();
@@ -122,7 +105,7 @@ impl<T: Real> Value<T> {
     /// The device matrix of a value on a device tape (where every value is on the device).
     pub(crate) fn device_matrix(&self) -> &DeviceMatrix<T> {
         match self {
-            Value::Device(d) => &d.matrix,
+            Value::Device(d) => d.matrix(),
             _ => unreachable!("every value of a device tape is on the device"),
         }
     }
@@ -132,7 +115,7 @@ impl<T: Real> Value<T> {
         match self {
             Value::Owned(m) => m.shape(),
             Value::Shared(m) => m.shape(),
-            Value::Device(d) => d.matrix.shape(),
+            Value::Device(d) => d.matrix().shape(),
         }
     }
 }
@@ -144,7 +127,7 @@ impl<T: Real> std::ops::Deref for Value<T> {
         match self {
             Value::Owned(m) => m,
             Value::Shared(m) => m,
-            Value::Device(d) => d.host.get_or_init(|| device_result(d.matrix.to_host())),
+            Value::Device(d) => d.host(),
         }
     }
 }
@@ -251,9 +234,11 @@ impl<'p, T: Real> Tape<'p, T> {
     }
 
     /// This tape, with its values on `device`: constants, inputs and parameters are copied there
-    /// as they are loaded, operations run there (those without a kernel on the device read
-    /// their operands back and copy their result over), and [`Tape::backward`] returns the
-    /// gradients on the host. On [`Device::Cpu`] the tape is unchanged.
+    /// as they are loaded (parameters already there, [`ParamStore::move_to`], are not),
+    /// operations run there (those without a kernel on the device read their operands back and
+    /// copy their result over), and [`Tape::backward`] leaves the parameters' gradients there
+    /// (readable on the host all the same) and returns the inputs' on the host. On
+    /// [`Device::Cpu`] the tape is unchanged.
     ///
     /// ```
     /// use elbo::autodiff::Tape;
@@ -268,7 +253,7 @@ impl<'p, T: Real> Tape<'p, T> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::DeviceUnavailable`] if this build or machine cannot use `device`.
+    /// [`crate::Error::DeviceUnavailable`] if this build or machine cannot use `device`.
     pub fn on_device(mut self, device: Device) -> Result<Self> {
         assert!(
             self.is_empty(),
@@ -302,6 +287,28 @@ impl<'p, T: Real> Tape<'p, T> {
         'p: 't,
     {
         self.push(Value::Shared(value), Op::Constant)
+    }
+
+    /// A constant from a matrix on the host or a device (a minibatch's rows,
+    /// [`Batch::x`](crate::engine::Batch::x)): nothing is copied where the matrix already is
+    /// where the tape runs.
+    pub fn constant_placed<'t>(&'t self, value: &Placed<T>) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        self.push(self.load(value), Op::Constant)
+    }
+
+    /// `value` as a node's value on this tape: shared where it already is, through the host
+    /// from another device.
+    fn load(&self, value: &Placed<T>) -> Value<T> {
+        match value {
+            Placed::Host(m) => Value::Shared(Arc::clone(m)),
+            Placed::Device(d) if d.matrix().device() == self.device() => {
+                Value::Device(Arc::clone(d))
+            }
+            Placed::Device(d) => Value::Owned(d.host().clone()),
+        }
     }
 
     /// A 1x1 constant.
@@ -341,7 +348,7 @@ impl<'p, T: Real> Tape<'p, T> {
         } else {
             Op::Param(id)
         };
-        self.push(Value::Shared(store.shared(id)), op)
+        self.push(self.load(store.placed(id)), op)
     }
 
     /// Number of nodes recorded so far.
@@ -413,11 +420,11 @@ impl<'p, T: Real> Tape<'p, T> {
             |i, g, emit| super::vjp::propagate(&nodes, i, g, emit),
         );
         let store = self.params.map(|p| p.uid());
-        Gradients {
-            store,
-            nodes: grads,
-            params: param_grads,
-        }
+        let param_grads = param_grads
+            .into_iter()
+            .map(|g| g.map(Placed::host_matrix))
+            .collect();
+        Gradients::new(store, grads, param_grads)
     }
 }
 
@@ -511,7 +518,7 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
 }
 
 /// `acc += g`, on the slices: nalgebra's `+=` walks both matrices with strided iterators.
-fn add_to<T: Real>(acc: &mut [T], g: &[T]) {
+pub(crate) fn add_to<T: Real>(acc: &mut [T], g: &[T]) {
     wide(
         g.len(),
         #[inline(always)]
@@ -540,176 +547,6 @@ fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
             buffers::recycle(g);
         }
         None => *slot = Some(g),
-    }
-}
-
-/// Gradients of one backward pass, by parameter and by input.
-///
-/// Parameter gradients are looked up and iterated by [`ParamId`]; they remember the store whose
-/// tape made them, and [`Gradients::check_store`] refuses another store, so an optimizer can
-/// never apply them to the wrong matrices.
-#[derive(Clone, Debug)]
-pub struct Gradients<T: Real> {
-    store: Option<u64>,
-    nodes: Vec<Option<DMatrix<T>>>,
-    /// By the parameter's position in its store.
-    params: Vec<Option<DMatrix<T>>>,
-}
-
-impl<T: Real> Gradients<T> {
-    /// Gradients by node and by parameter position, taken on a tape of the store `store`.
-    pub(crate) fn new(
-        store: Option<u64>,
-        nodes: Vec<Option<DMatrix<T>>>,
-        params: Vec<Option<DMatrix<T>>>,
-    ) -> Self {
-        Gradients {
-            store,
-            nodes,
-            params,
-        }
-    }
-
-    /// Gradient with respect to a parameter; `None` if the loss does not depend on it (or it
-    /// was frozen, or loaded as a constant).
-    ///
-    /// # Panics
-    /// If `id` belongs to a store other than the one the tape loaded from, or the tape had no
-    /// store (a programming error, as for [`ParamStore::get`]).
-    pub fn param(&self, id: ParamId) -> Option<&DMatrix<T>> {
-        assert!(
-            Some(id.store()) == self.store,
-            "ParamId {id:?} is not a parameter of the store these gradients were taken in"
-        );
-        self.params.get(id.index())?.as_ref()
-    }
-
-    /// Gradient with respect to a leaf made by [`Tape::input`]; `None` if the loss does not
-    /// depend on it.
-    pub fn wrt(&self, input: Var<'_, T>) -> Option<&DMatrix<T>> {
-        self.nodes.get(input.id)?.as_ref()
-    }
-
-    /// Checks that these gradients were taken on a tape of `store`.
-    ///
-    /// # Errors
-    /// [`Error::ForeignGradients`] otherwise: applying them would move the wrong matrices.
-    pub fn check_store(&self, store: &ParamStore<T>) -> Result<()> {
-        if self.store == Some(store.uid()) {
-            Ok(())
-        } else {
-            Err(Error::ForeignGradients)
-        }
-    }
-
-    /// The parameters that have a gradient, with it, in the store's order.
-    pub fn iter(&self) -> impl Iterator<Item = (ParamId, &DMatrix<T>)> {
-        let store = self.store.unwrap_or(u64::MAX);
-        self.params
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, g)| Some((ParamId::new(store, i), g.as_ref()?)))
-    }
-
-    /// As [`Gradients::iter`], mutable (for clipping and other transforms).
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut DMatrix<T>)> {
-        let store = self.store.unwrap_or(u64::MAX);
-        self.params
-            .iter_mut()
-            .enumerate()
-            .filter_map(move |(i, g)| Some((ParamId::new(store, i), g.as_mut()?)))
-    }
-
-    /// Euclidean norm over every parameter gradient.
-    pub fn norm(&self) -> T {
-        self.iter()
-            .map(|(_, g)| g.as_slice().iter().fold(T::zero(), |a, &v| a + v * v))
-            .fold(T::zero(), |a, b| a + b)
-            .sqrt()
-    }
-
-    /// Rescales the parameter gradients so that their joint norm is at most `max_norm`; returns
-    /// the norm before clipping.
-    pub fn clip_norm(&mut self, max_norm: T) -> T {
-        let norm = self.norm();
-        if norm > max_norm && norm.is_finite() {
-            let s = max_norm / norm;
-            for (_, g) in self.iter_mut() {
-                *g *= s;
-            }
-        }
-        norm
-    }
-
-    /// Adds the gradients of another backward pass over the same store (a shard of the same
-    /// batch, say).
-    ///
-    /// # Panics
-    /// If the two come from different stores.
-    pub(crate) fn add(&mut self, mut other: Gradients<T>) {
-        assert_eq!(self.store, other.store, "gradients of different stores");
-        // Every parameter's pieces added in one parallel pass (a pass per parameter paid a
-        // wake-up of the pool's threads for each); a gradient only one side has is moved.
-        let mut theirs_kept = Vec::new();
-        let mut pieces = Vec::new();
-        for (mine, theirs) in self
-            .params
-            .iter_mut()
-            .zip(std::mem::take(&mut other.params))
-        {
-            match (mine, theirs) {
-                (Some(acc), Some(g)) => {
-                    assert_eq!(
-                        acc.shape(),
-                        g.shape(),
-                        "gradient contributions differ in shape"
-                    );
-                    theirs_kept.push(g);
-                    pieces.push(acc);
-                }
-                (mine @ None, theirs) => *mine = theirs,
-                (Some(_), None) => {}
-            }
-        }
-        let pairs: Vec<(&mut [T], &[T])> = pieces
-            .into_iter()
-            .zip(&theirs_kept)
-            .flat_map(|(acc, g)| {
-                acc.as_mut_slice()
-                    .chunks_mut(PIECE)
-                    .zip(g.as_slice().chunks(PIECE))
-            })
-            .collect();
-        let entries = pairs.iter().map(|(_, g)| g.len()).sum();
-        for_each_piece(pairs, entries, |(acc, g)| add_to(acc, g));
-        theirs_kept.into_iter().for_each(buffers::recycle);
-    }
-
-    /// The first parameter whose gradient holds NaN or an infinity.
-    pub fn first_non_finite(&self) -> Option<ParamId> {
-        // One parallel pass over every parameter's pieces, in order.
-        let pieces: Vec<(ParamId, &[T])> = self
-            .iter()
-            .flat_map(|(id, g)| g.as_slice().chunks(PIECE).map(move |piece| (id, piece)))
-            .collect();
-        let entries: usize = pieces.iter().map(|(_, piece)| piece.len()).sum();
-        let fails =
-            |(_, piece): &(ParamId, &[T])| first_failing(piece, |v| v.is_finite()).is_some();
-        let first = if worth_spreading(entries) {
-            pieces.par_iter().position_first(fails)
-        } else {
-            pieces.iter().position(fails)
-        };
-        first.map(|i| pieces[i].0)
-    }
-}
-
-impl<T: Real> Drop for Gradients<T> {
-    /// Hands the gradients' storage back for the next step's matrices.
-    fn drop(&mut self) {
-        for g in self.nodes.drain(..).chain(self.params.drain(..)).flatten() {
-            buffers::recycle(g);
-        }
     }
 }
 

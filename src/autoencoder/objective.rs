@@ -11,7 +11,6 @@ use crate::nn::Activation;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 use rand::Rng;
-use std::sync::Arc;
 
 /// L(x, r), the loss of a reconstruction r of x, summed over features.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -179,10 +178,10 @@ impl<T: Real, A: Codec<T> + ?Sized> AutoencoderLoss<'_, T, A> {
         batch: &Batch<'_, T>,
         rng: &mut R,
     ) -> (Var<'t, T>, Var<'t, T>) {
-        let x = tape.constant_shared(Arc::clone(batch.x));
+        let x = tape.constant_placed(batch.x);
         let input = match self.objective.corruption {
             Corruption::None => x,
-            corruption => tape.constant(corruption.apply(batch.x, self.range, rng)),
+            corruption => tape.constant(corruption.apply(batch.x.host(), self.range, rng)),
         };
         let model = self.autoencoder;
         let contractive = self.objective.contractive > 0.0;

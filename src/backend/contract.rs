@@ -24,6 +24,7 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
     bernoulli(b, &mut rng, tol);
     adam(b, &mut rng, tol);
     gather(b, &mut rng);
+    tiles(b, &mut rng, tol);
     normal_draws(b);
 }
 
@@ -412,6 +413,40 @@ fn gather<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64) {
 }
 
 /// Moments of 40,000 draws within 5 standard errors of the standard normal's.
+/// Reshapes, stacked copies of rows and their vector-Jacobian product (the sum of the copies).
+fn tiles<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    let a = random(rng, 3, 4, -1.0, 1.0);
+    let reshaped = b.reshape(up(b, &a), 6, 2);
+    assert_eq!(b.shape(&reshaped), (6, 2));
+    let exact = a.map(|v| T::of_f64(v).to_f64());
+    assert_eq!(down(b, &reshaped).as_slice(), exact.as_slice(), "reshape");
+    for (r, c, times) in [(1, 1, 1), (1, 5, 7), (4, 1, 3), (3, 4, 1), (5, 3, 6)] {
+        // A −0 among the entries: a copy keeps its sign.
+        let x = random(rng, r, c, -1.0, 1.0).map(|v| if v.abs() < 0.1 { -0.0 } else { v });
+        let exact = x.map(|v| T::of_f64(v).to_f64());
+        let tiled = down(b, &b.tile_rows(&up(b, &x), times).expect("tile"));
+        let want = DMatrix::from_fn(r * times, c, |i, j| exact[(i % r, j)]);
+        assert_eq!(tiled.shape(), want.shape(), "tile {r}x{c} {times} times");
+        let same_bits = tiled
+            .iter()
+            .zip(want.iter())
+            .all(|(g, w)| g.to_bits() == w.to_bits());
+        assert!(
+            same_bits,
+            "tile {r}x{c} {times} times: {tiled} against {want}"
+        );
+        let g = random(rng, r * times, c, -1.0, 1.0);
+        let want = DMatrix::from_fn(r, c, |i, j| (0..times).map(|k| g[(k * r + i, j)]).sum());
+        let summed = b.untile_rows(&up(b, &g), times).expect("untile");
+        assert_close(
+            &format!("untile {r}x{c} {times} times"),
+            &down(b, &summed),
+            &want,
+            tol,
+        );
+    }
+}
+
 fn normal_draws<T: Real, B: Backend<T>>(b: &B) {
     let draw = |seed| down(b, &b.standard_normal(200, 200, seed).expect("draws"));
     let z = draw(3);
@@ -443,5 +478,119 @@ mod tests {
     fn the_cpu_backend_meets_the_contract_in_f64_and_f32() {
         check_contract::<f64, _>(&Cpu, 1e-10);
         check_contract::<f32, _>(&Cpu, 2e-5);
+    }
+
+    /// The CPU's required kernels with the contract's default compositions (the affine layer,
+    /// copies, broadcast and sum VJPs, stacked rows): what a GPU runs where the CPU has kernels
+    /// of its own.
+    struct Composed;
+
+    impl<T: Real> Backend<T> for Composed {
+        type Matrix = DMatrix<T>;
+        type Error = std::convert::Infallible;
+        fn device(&self) -> crate::backend::Device {
+            crate::backend::Device::Emulated
+        }
+        fn shape(&self, m: &DMatrix<T>) -> (usize, usize) {
+            m.shape()
+        }
+        fn upload(&self, m: &DMatrix<T>) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.upload(m)
+        }
+        fn download(&self, m: &DMatrix<T>) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.download(m)
+        }
+        fn zeros(&self, rows: usize, cols: usize) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.zeros(rows, cols)
+        }
+        fn matmul(
+            &self,
+            a: &DMatrix<T>,
+            ta: bool,
+            b: &DMatrix<T>,
+            tb: bool,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.matmul(a, ta, b, tb)
+        }
+        fn transpose(&self, a: &DMatrix<T>) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.transpose(a)
+        }
+        fn reshape(&self, m: DMatrix<T>, rows: usize, cols: usize) -> DMatrix<T> {
+            Cpu.reshape(m, rows, cols)
+        }
+        fn unary(&self, op: UnaryOp<T>, x: &DMatrix<T>) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.unary(op, x)
+        }
+        fn unary_vjp(
+            &self,
+            op: UnaryOp<T>,
+            x: &DMatrix<T>,
+            y: &DMatrix<T>,
+            g: &DMatrix<T>,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.unary_vjp(op, x, y, g)
+        }
+        fn binary(
+            &self,
+            op: BinaryOp,
+            a: &DMatrix<T>,
+            b: &DMatrix<T>,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Backend::<T>::binary(&Cpu, op, a, b)
+        }
+        fn sum(&self, x: &DMatrix<T>, how: Reduce) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.sum(x, how)
+        }
+        fn logsumexp(&self, x: &DMatrix<T>, how: Reduce) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.logsumexp(x, how)
+        }
+        fn logsumexp_vjp(
+            &self,
+            how: Reduce,
+            x: &DMatrix<T>,
+            y: &DMatrix<T>,
+            g: &DMatrix<T>,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.logsumexp_vjp(how, x, y, g)
+        }
+        fn bernoulli_logits(
+            &self,
+            logits: &DMatrix<T>,
+            x: &DMatrix<T>,
+            residual: bool,
+        ) -> Result<(DMatrix<T>, Option<DMatrix<T>>), Self::Error> {
+            Cpu.bernoulli_logits(logits, x, residual)
+        }
+        fn adam(
+            &self,
+            update: AdamUpdate<T>,
+            param: &mut DMatrix<T>,
+            first: &mut DMatrix<T>,
+            second: &mut DMatrix<T>,
+            grad: &DMatrix<T>,
+        ) -> Result<(), Self::Error> {
+            Cpu.adam(update, param, first, second, grad)
+        }
+        fn gather_rows_of_transpose(
+            &self,
+            data_t: &DMatrix<T>,
+            indices: &[usize],
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.gather_rows_of_transpose(data_t, indices)
+        }
+        fn standard_normal(
+            &self,
+            rows: usize,
+            cols: usize,
+            seed: u64,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.standard_normal(rows, cols, seed)
+        }
+    }
+
+    #[test]
+    fn the_default_compositions_meet_the_contract() {
+        check_contract::<f64, _>(&Composed, 1e-10);
+        check_contract::<f32, _>(&Composed, 2e-5);
     }
 }

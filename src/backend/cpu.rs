@@ -2,7 +2,7 @@
 
 use super::{Backend, Device};
 use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
-use crate::autodiff::{elementwise, fused, linalg, reduce};
+use crate::autodiff::{elementwise, fused, linalg, reduce, shape};
 use crate::kernels::{self, buffers};
 use crate::optim::AdamUpdate;
 use crate::real::Real;
@@ -48,6 +48,18 @@ impl<T: Real> Backend<T> for Cpu {
         tb: bool,
     ) -> Result<DMatrix<T>, Infallible> {
         Ok(kernels::matmul(a, ta, b, tb))
+    }
+
+    fn reshape(&self, m: DMatrix<T>, rows: usize, cols: usize) -> DMatrix<T> {
+        m.reshape_generic(nalgebra::Dyn(rows), nalgebra::Dyn(cols))
+    }
+
+    fn tile_rows(&self, x: &DMatrix<T>, times: usize) -> Result<DMatrix<T>, Infallible> {
+        Ok(shape::tile_rows(x, times))
+    }
+
+    fn untile_rows(&self, g: &DMatrix<T>, times: usize) -> Result<DMatrix<T>, Infallible> {
+        Ok(shape::untile(g, times))
     }
 
     fn affine(

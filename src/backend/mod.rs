@@ -24,6 +24,8 @@ mod cpu;
 pub mod cuda;
 mod device;
 mod on_device;
+mod placed;
+mod transfers;
 
 #[cfg(test)]
 pub(crate) mod contract;
@@ -31,6 +33,8 @@ pub(crate) mod contract;
 pub use cpu::Cpu;
 pub use device::Device;
 pub(crate) use on_device::{DeviceMatrix, Kernels};
+pub use placed::{OnDevice, Placed};
+pub use transfers::Transfers;
 
 /// What the device backends need of an element type; every [`Real`] has it.
 #[cfg(feature = "cuda")]
@@ -52,9 +56,10 @@ use nalgebra::DMatrix;
 /// for what a device can fail at (memory, a launch): [`std::convert::Infallible`] on the CPU.
 /// The provided methods compose the required ones; a backend overrides them where it has a
 /// faster fused kernel.
-// Outside the tests some kernels have no caller yet: the Adam update, the gather
-// and the draws are for the parameters and data on the device (the next step), and are held to
-// the contract already.
+// Outside the tests some kernels have no caller: `download` (device matrices read themselves
+// back), `device` without the `cuda` feature, and `standard_normal` (the noise is still drawn
+// on the host, so that a run on a device draws what the CPU draws); all are held to the
+// contract.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) trait Backend<T: Real> {
     /// A matrix in this backend's memory.
@@ -83,6 +88,11 @@ pub(crate) trait Backend<T: Real> {
     ) -> Result<Self::Matrix, Self::Error>;
     /// The transpose of `a`.
     fn transpose(&self, a: &Self::Matrix) -> Result<Self::Matrix, Self::Error>;
+    /// The same entries, in column-major order, as a `rows x cols` matrix (no copy).
+    ///
+    /// # Panics
+    /// If the number of entries differs.
+    fn reshape(&self, m: Self::Matrix, rows: usize, cols: usize) -> Self::Matrix;
     /// `op` applied to every entry.
     fn unary(&self, op: UnaryOp<T>, x: &Self::Matrix) -> Result<Self::Matrix, Self::Error>;
     /// `g` times the derivative of `op` at input `x` with output `y`, entry by entry.
@@ -208,6 +218,29 @@ pub(crate) trait Backend<T: Real> {
             }
         };
         Ok((ga, gb))
+    }
+
+    /// `[x; x; ...]`: `times` copies of `x` stacked.
+    fn tile_rows(&self, x: &Self::Matrix, times: usize) -> Result<Self::Matrix, Self::Error> {
+        let (r, c) = self.shape(x);
+        // The transpose of x holds x's rows one after another; the result's transpose is
+        // `times` columns of that, side by side.
+        let rows_in_order = self.reshape(self.transpose(x)?, r * c, 1);
+        let ones = self.unary(UnaryOp::Shift(T::one()), &self.zeros(r * c, times)?)?;
+        // A product with 1 keeps every bit (an addition of 0 would turn −0 into +0).
+        let copies = self.binary(BinaryOp::Mul, &ones, &rows_in_order)?;
+        self.transpose(&self.reshape(copies, c, r * times))
+    }
+
+    /// Vector-Jacobian product of [`Backend::tile_rows`]: the sum of the `times` blocks of rows
+    /// of `g`.
+    fn untile_rows(&self, g: &Self::Matrix, times: usize) -> Result<Self::Matrix, Self::Error> {
+        let (rows, c) = self.shape(g);
+        let r = rows / times;
+        // Column k of this is the transpose of block k, read as one column.
+        let by_copy = self.reshape(self.transpose(g)?, r * c, times);
+        let summed = self.sum(&by_copy, Reduce::EachRow)?;
+        self.transpose(&self.reshape(summed, c, r))
     }
 
     /// Vector-Jacobian product of a sum (`g` has the reduced shape): `g` spread over `shape`.

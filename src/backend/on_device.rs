@@ -1,9 +1,11 @@
 //! Matrices on a device and the kernels a tape runs there: the one place that matches on the
 //! device, so that the tape's ops and their derivatives are written once for every device.
 
+use super::transfers;
 use super::{Backend, Cpu, Device};
 use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
 use crate::error::Result;
+use crate::optim::AdamUpdate;
 use crate::real::Real;
 use nalgebra::DMatrix;
 #[cfg(feature = "cuda")]
@@ -28,15 +30,55 @@ impl<T: Real> DeviceMatrix<T> {
         }
     }
 
+    /// The device it is on.
+    pub(crate) fn device(&self) -> Device {
+        match self {
+            DeviceMatrix::Emulated(_) => Device::Emulated,
+            #[cfg(feature = "cuda")]
+            DeviceMatrix::Cuda(m) => Device::Cuda(m.ordinal()),
+        }
+    }
+
+    /// The same entries, in column-major order, as a `rows x cols` matrix (no copy).
+    ///
+    /// # Panics
+    /// If the number of entries differs.
+    pub(crate) fn reshaped(self, rows: usize, cols: usize) -> Self {
+        match self {
+            DeviceMatrix::Emulated(m) => {
+                DeviceMatrix::Emulated(m.reshape_generic(nalgebra::Dyn(rows), nalgebra::Dyn(cols)))
+            }
+            #[cfg(feature = "cuda")]
+            DeviceMatrix::Cuda(m) => DeviceMatrix::Cuda(m.reshaped(rows, cols)),
+        }
+    }
+
     /// A host copy.
     ///
     /// # Errors
     /// [`Error::Device`] if the device fails at the copy or at a kernel queued before it.
     pub(crate) fn to_host(&self) -> Result<DMatrix<T>> {
+        transfers::count_download::<T>(self.shape());
         match self {
             DeviceMatrix::Emulated(m) => Ok(m.clone()),
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => m.to_host(),
+        }
+    }
+
+    fn emulated_mut(&mut self) -> &mut DMatrix<T> {
+        match self {
+            DeviceMatrix::Emulated(m) => m,
+            #[cfg(feature = "cuda")]
+            DeviceMatrix::Cuda(_) => panic!("a GPU matrix in an operation on the emulated device"),
+        }
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_mut(&mut self) -> &mut super::cuda::CudaMatrix<T> {
+        match self {
+            DeviceMatrix::Cuda(m) => m,
+            DeviceMatrix::Emulated(_) => panic!("an emulated matrix in an operation on a GPU"),
         }
     }
 
@@ -104,6 +146,14 @@ impl Kernels {
         }
     }
 
+    /// The kernels of `device`, which is not the CPU.
+    ///
+    /// # Errors
+    /// As [`Kernels::of`].
+    pub(crate) fn on(device: Device) -> Result<Kernels> {
+        Ok(Self::of(device)?.expect("a device other than the CPU has kernels"))
+    }
+
     /// The device these kernels run on.
     pub(crate) fn device(&self) -> Device {
         match self {
@@ -114,7 +164,58 @@ impl Kernels {
     }
 
     pub(crate) fn upload<T: Real>(&self, m: &DMatrix<T>) -> Result<DeviceMatrix<T>> {
+        transfers::count_upload::<T>(m.shape());
         dispatch!(self, |b| [] b.upload(m))
+    }
+
+    pub(crate) fn copy<T: Real>(&self, m: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [m] b.copy(m))
+    }
+
+    /// One Adam update of `param` and its moments, in place.
+    pub(crate) fn adam<T: Real>(
+        &self,
+        update: AdamUpdate<T>,
+        param: &mut DeviceMatrix<T>,
+        first: &mut DeviceMatrix<T>,
+        second: &mut DeviceMatrix<T>,
+        grad: &DeviceMatrix<T>,
+    ) -> Result<()> {
+        match self {
+            Kernels::Emulated => {
+                let Ok(()) = Cpu.adam(
+                    update,
+                    param.emulated_mut(),
+                    first.emulated_mut(),
+                    second.emulated_mut(),
+                    grad.emulated(),
+                );
+                Ok(())
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => gpu.adam(
+                update,
+                param.cuda_mut(),
+                first.cuda_mut(),
+                second.cuda_mut(),
+                grad.cuda(),
+            ),
+        }
+    }
+
+    /// Rows `indices` of a data set held on the device as its transpose.
+    pub(crate) fn gather_rows_of_transpose<T: Real>(
+        &self,
+        data_t: &DeviceMatrix<T>,
+        indices: &[usize],
+    ) -> Result<DeviceMatrix<T>> {
+        // The indices go over with the call.
+        transfers::count_upload::<u64>((indices.len(), 1));
+        dispatch!(self, |b| [data_t] b.gather_rows_of_transpose(data_t, indices))
+    }
+
+    pub(crate) fn zeros<T: Real>(&self, rows: usize, cols: usize) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [] b.zeros(rows, cols))
     }
 
     pub(crate) fn matmul<T: Real>(
@@ -134,6 +235,22 @@ impl Kernels {
         c: &DeviceMatrix<T>,
     ) -> Result<DeviceMatrix<T>> {
         dispatch!(self, |b| [x, w, c] b.affine(x, w, c))
+    }
+
+    pub(crate) fn tile_rows<T: Real>(
+        &self,
+        x: &DeviceMatrix<T>,
+        times: usize,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x] b.tile_rows(x, times))
+    }
+
+    pub(crate) fn untile_rows<T: Real>(
+        &self,
+        g: &DeviceMatrix<T>,
+        times: usize,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [g] b.untile_rows(g, times))
     }
 
     pub(crate) fn transpose<T: Real>(&self, a: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {

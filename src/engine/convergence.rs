@@ -63,12 +63,15 @@ impl<T: Real> Convergence<T> {
 
     /// Records a taken step's loss and the parameters after it; true when the run has
     /// converged.
-    pub(crate) fn record(&mut self, loss: f64, store: &ParamStore<T>) -> bool {
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device the parameters live on fails.
+    pub(crate) fn record(&mut self, loss: f64, store: &ParamStore<T>) -> Result<bool> {
         self.sum += loss;
         self.count += 1;
-        self.averages.back_mut().expect("a window").add(store);
+        self.averages.back_mut().expect("a window").add(store)?;
         if self.count < self.window {
-            return false;
+            return Ok(false);
         }
         self.means.push_back(self.sum / self.count as f64);
         (self.sum, self.count) = (0.0, 0);
@@ -78,7 +81,8 @@ impl<T: Real> Convergence<T> {
             let window = self.averages.pop_back().expect("a window");
             batches.add(&window);
             let settled = self.averages.pop_back().expect("the settled average");
-            self.averages.push_back(Average::combine([settled, window]));
+            self.averages
+                .push_back(Average::combine([settled, window])?);
         } else {
             if self.means.len() > WINDOWS {
                 self.means.pop_front();
@@ -86,22 +90,22 @@ impl<T: Real> Convergence<T> {
             }
             if self.means.len() == WINDOWS && self.settled() {
                 let Some(tolerance) = self.parameter_tolerance else {
-                    return true;
+                    return Ok(true);
                 };
                 let mut batches = BatchMeans::new(tolerance);
                 for window in &self.averages {
                     batches.add(window);
                 }
                 self.batches = Some(batches);
-                let settled = Average::combine(self.averages.drain(..));
+                let settled = Average::combine(self.averages.drain(..))?;
                 self.averages.push_back(settled);
             }
         }
         if self.batches.as_ref().is_some_and(BatchMeans::precise) {
-            return true;
+            return Ok(true);
         }
         self.averages.push_back(Average::new(store));
-        false
+        Ok(false)
     }
 
     /// Settled when the trend of the window means falls by less than the tolerance per
@@ -114,7 +118,7 @@ impl<T: Real> Convergence<T> {
     /// Writes the parameters averaged over the settled windows (and, with a parameter
     /// tolerance, every window since) into the store.
     pub(crate) fn write_average(self, store: &mut ParamStore<T>) -> Result<()> {
-        Average::combine(self.averages).write(store)
+        Average::combine(self.averages)?.write(store)
     }
 }
 

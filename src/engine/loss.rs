@@ -1,18 +1,19 @@
 //! What a model hands the engine: a loss on a tape, from a minibatch.
 
 use crate::autodiff::{Tape, Var};
+use crate::backend::Placed;
 use crate::error::Result;
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;
-use std::sync::Arc;
 
 /// The rows a loss is evaluated on, and where the run stands.
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a, T: Real> {
-    /// The rows this tape sees: a whole minibatch, or one shard of it. Put it on the tape with
-    /// [`Tape::constant_shared`] (no copy).
-    pub x: &'a Arc<DMatrix<T>>,
+    /// The rows this tape sees: a whole minibatch, or one shard of it, on the device the
+    /// step runs on. Put it on the tape with [`Tape::constant_placed`] (no copy); read it on
+    /// the host with [`Placed::host`] (a copy back from a device).
+    pub x: &'a Placed<T>,
     /// N / B, the data set's rows over the minibatch's rows (1 for full-batch runs). A loss that
     /// sums over rows multiplies by it, so that a minibatch — or a shard of one — stands for
     /// the whole data set and gradients keep their scale whatever the batch size.

@@ -28,7 +28,7 @@
 //!         batch: &Batch<'_, f64>,
 //!         _rng: &mut R,
 //!     ) -> elbo::Result<Var<'t, f64>> {
-//!         let x = tape.constant_shared(batch.x.clone());
+//!         let x = tape.constant_placed(batch.x);
 //!         Ok((x - tape.param(self.0)).square().sum() * batch.scale)
 //!     }
 //!     fn row_separable(&self) -> bool {
@@ -59,6 +59,7 @@ mod convergence;
 mod group;
 mod loss;
 mod observer;
+mod run_data;
 mod shard;
 mod trainer;
 

@@ -2,16 +2,16 @@
 //! allows it.
 
 use super::loss::{Batch, Loss};
+use super::run_data::recycle;
 use crate::autodiff::{Gradients, Tape, catching_device_failures};
-use crate::backend::Device;
+use crate::backend::{Device, Placed};
 use crate::error::Result;
-use crate::kernels::{buffers, row_block, with_product_threads};
+use crate::kernels::{row_block, with_product_threads};
 use crate::params::ParamStore;
 use crate::real::Real;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
-use std::sync::Arc;
 
 /// The fewest rows a shard gets. Every shard pays for a full set of parameter gradients (and
 /// their merging) and repacks the weights for each of its products, whatever its size; below
@@ -82,15 +82,13 @@ where
         .map(|(s, seed)| {
             // Each shard copies its own rows, on its own thread.
             let (start, end) = (s * rows / shards, (s + 1) * rows / shards);
-            let part = Arc::new(row_block(batch.x, start, end - start));
+            let part = Placed::from(row_block(batch.x.host(), start, end - start));
             let mut rng = Pcg64::seed_from_u64(seed);
             let shard = Batch { x: &part, ..*batch };
             let outcome = with_product_threads(share, || {
                 differentiate(loss, store, trainable, &shard, &mut rng, device)
             });
-            if let Ok(part) = Arc::try_unwrap(part) {
-                buffers::recycle(part);
-            }
+            recycle(part);
             outcome
         })
         .collect::<Result<Vec<_>>>()?;
@@ -137,7 +135,7 @@ mod tests {
 
     /// A small VAE (6 pixels, 2 latents), `rows` data rows in [0, 1], and the decoder's output
     /// bias.
-    fn small_vae(rows: usize) -> (Vae, ParamStore<f64>, Arc<DMatrix<f64>>, ParamId) {
+    fn small_vae(rows: usize) -> (Vae, ParamStore<f64>, Placed<f64>, ParamId) {
         let mut rng = Pcg64::seed_from_u64(3);
         let mut store = ParamStore::new();
         let (relu, id) = (Activation::Relu, Activation::Identity);
@@ -155,10 +153,10 @@ mod tests {
             encoder,
         );
         let x = DMatrix::from_fn(rows, 6, |i, j| ((i * 7 + j * 3) % 5) as f64 / 4.0);
-        (svi, store, Arc::new(x), bias)
+        (svi, store, Placed::from(x), bias)
     }
 
-    fn batch<T: Real>(x: &Arc<DMatrix<T>>, scale: T) -> Batch<'_, T> {
+    fn batch<T: Real>(x: &Placed<T>, scale: T) -> Batch<'_, T> {
         Batch {
             x,
             scale,
@@ -198,7 +196,7 @@ mod tests {
             .into_iter()
             .enumerate()
             .map(|(s, seed)| {
-                let part = Arc::new(row_block(&x, MIN_SHARD_ROWS * s, MIN_SHARD_ROWS));
+                let part = Placed::from(row_block(x.host(), MIN_SHARD_ROWS * s, MIN_SHARD_ROWS));
                 let mut shard_rng = Pcg64::seed_from_u64(seed);
                 let (v, g) = differentiate(
                     &svi.loss(objective),

@@ -5,17 +5,17 @@ use super::convergence::Convergence;
 use super::group::ParamGroup;
 use super::loss::{Batch, Loss};
 use super::observer::{Control, EpochEvent, Observer, StepEvent};
+use super::run_data::{self, RunData};
 use super::shard::loss_and_gradients;
+use crate::autodiff::catching_device_failures;
 use crate::backend::Device;
 use crate::data::Minibatches;
 use crate::error::{Error, Result, require_positive};
-use crate::kernels::{buffers, gather_rows_of_transpose};
 use crate::params::ParamStore;
 use crate::real::{Real, c};
 use crate::validate::check_finite;
 use nalgebra::DMatrix;
 use rand::Rng;
-use std::sync::Arc;
 
 /// Settings of the loop itself; what belongs to a set of parameters (optimizer, schedule,
 /// clipping) is in its [`ParamGroup`].
@@ -46,8 +46,10 @@ pub struct TrainerSettings {
     /// non-finite loss or gradient (each is skipped: the parameters keep their values).
     pub max_skipped_in_row: usize,
     /// Where each step's tape runs. On a device other than the CPU a step is one tape (the
-    /// device spreads the work itself); the parameters, their gradients and the optimizer stay
-    /// on the host, copied over and back each step.
+    /// device spreads the work itself), the parameters move there when a run starts, and their
+    /// gradients stay there for the optimizer ([`Adam`](crate::optim::Adam) updates on the
+    /// device; an optimizer that updates on the host brings what it writes back, and the next
+    /// step copies it over again).
     pub device: Device,
 }
 
@@ -214,9 +216,11 @@ impl<'o, T: Real> Trainer<'o, T> {
     /// # Errors
     /// [`Error::EmptyData`], [`Error::NonFiniteData`] or what [`Loss::validate`] says for bad
     /// data; [`Error::DeviceUnavailable`] if the settings' device cannot be used here (before
-    /// any step); [`Error::InvalidParameter`] for bad settings; [`Error::Parameter`] if a group holds
-    /// a parameter of another store; [`Error::Diverged`] after too many skipped updates of a
-    /// group in a row (the store keeps the last finite values).
+    /// any step); [`Error::Device`] if it fails (at moving the parameters or the data there, or
+    /// in a step, where a failure inside the optimizer's update may leave it part-applied);
+    /// [`Error::InvalidParameter`] for bad settings; [`Error::Parameter`] if a group holds a
+    /// parameter of another store; [`Error::Diverged`] after too many skipped updates of a group
+    /// in a row (the store keeps the last finite values).
     pub fn run<L, R>(
         &mut self,
         loss: &L,
@@ -240,11 +244,13 @@ impl<'o, T: Real> Trainer<'o, T> {
         for g in &self.groups {
             g.validate(store)?;
         }
+        // The parameters live where the steps run, from here to the end of the run and after
+        // (the next run, or an evaluation on the same device, reads them there; a host reader
+        // copies them back).
+        store.move_to(self.settings.device)?;
         let batch_size = self.settings.batch_size.filter(|&b| b < n);
         let steps_per_epoch = self.steps_per_epoch(n);
-        // Minibatches are gathered from the transpose, where each data row is contiguous: one
-        // transpose per run is cheaper than gathering across every column at every step.
-        let (full, data_t) = match batch_size {
+        match batch_size {
             Some(b) => {
                 if self
                     .progress
@@ -254,13 +260,10 @@ impl<'o, T: Real> Trainer<'o, T> {
                 {
                     self.progress.minibatches = Some(Minibatches::new(n, b));
                 }
-                (None, Some(data.transpose()))
             }
-            None => {
-                self.progress.minibatches = None;
-                (Some(Arc::new(data.clone())), None)
-            }
-        };
+            None => self.progress.minibatches = None,
+        }
+        let run_data = RunData::new(data, batch_size.is_some(), self.settings.device)?;
         let masks: Vec<Vec<bool>> = self.groups.iter().map(|g| g.mask(store)).collect();
         let mut average = self.settings.average_from.map(|_| Average::new(store));
         let mut report = RunReport {
@@ -280,13 +283,12 @@ impl<'o, T: Real> Trainer<'o, T> {
         let mut losses = vec![None; self.groups.len()];
         for run_step in 0..steps {
             let step = self.progress.steps_done;
-            let x = match (&full, &data_t, self.progress.minibatches.as_mut()) {
-                (Some(full), _, _) => Arc::clone(full),
-                (None, Some(data_t), Some(batches)) => {
-                    Arc::new(gather_rows_of_transpose(data_t, batches.next_batch(rng)))
-                }
-                _ => unreachable!("minibatches exist exactly when a batch size is in force"),
-            };
+            let indices = self
+                .progress
+                .minibatches
+                .as_mut()
+                .map(|m| m.next_batch(rng));
+            let x = run_data.rows(indices)?;
             let rows = x.nrows();
             let scale = c::<T>(n as f64 / rows as f64);
             for (g, group) in self.groups.iter_mut().enumerate() {
@@ -301,15 +303,18 @@ impl<'o, T: Real> Trainer<'o, T> {
                     steps_per_epoch,
                     group: g,
                 };
-                let (value, mut grads) =
+                let (value, grads) =
                     loss_and_gradients(loss, store, &masks[g], &batch, rng, self.settings.device)?;
-                let culprit = if !value.is_finite() {
-                    Some("loss".to_string())
-                } else {
-                    grads
-                        .first_non_finite()
-                        .map(|id| format!("gradient of parameter `{}`", store.name(id)))
-                };
+                let (culprit, grads) = catching_device_failures(|| {
+                    let culprit = if !value.is_finite() {
+                        Some("loss".to_string())
+                    } else {
+                        grads
+                            .first_non_finite()
+                            .map(|id| format!("gradient of parameter `{}`", store.name(id)))
+                    };
+                    Ok((culprit, grads))
+                })?;
                 if let Some(culprit) = culprit {
                     group.skipped_in_row += 1;
                     report.skipped += 1;
@@ -323,18 +328,17 @@ impl<'o, T: Real> Trainer<'o, T> {
                     continue;
                 }
                 group.skipped_in_row = 0;
-                if let Some(m) = group.clip_norm {
-                    grads.clip_norm(c(m));
-                }
                 let lr = c(group.learning_rate.at(step));
-                group.optimizer.step(store, &grads, lr)?;
+                catching_device_failures(|| {
+                    let mut grads = grads;
+                    if let Some(m) = group.clip_norm {
+                        grads.clip_norm(c(m));
+                    }
+                    group.optimizer.step(store, &grads, lr)
+                })?;
                 losses[g] = Some(value.to_f64());
             }
-            // A gathered minibatch's storage serves the next one (the full data is shared with
-            // `full` and stays).
-            if let Ok(batch) = Arc::try_unwrap(x) {
-                buffers::recycle(batch);
-            }
+            run_data::recycle(x);
             self.progress.steps_done += 1;
             self.progress.rows_in_epoch += rows;
             report.steps = run_step + 1;
@@ -342,16 +346,20 @@ impl<'o, T: Real> Trainer<'o, T> {
             if let Some(value) = losses[0] {
                 report.losses.push(value);
                 self.progress.epoch_loss += value * rows as f64 / n as f64;
-                if let (Some(avg), Some(from)) = (average.as_mut(), self.settings.average_from)
-                    && run_step >= from
-                {
-                    avg.add(store);
-                }
-                if let Some(rule) = convergence.as_mut()
-                    && rule.record(value, store)
-                {
-                    report.stop = StopReason::Converged;
-                }
+                // On a device, the averages are kept there.
+                catching_device_failures(|| {
+                    if let (Some(avg), Some(from)) = (average.as_mut(), self.settings.average_from)
+                        && run_step >= from
+                    {
+                        avg.add(store)?;
+                    }
+                    if let Some(rule) = convergence.as_mut()
+                        && rule.record(value, store)?
+                    {
+                        report.stop = StopReason::Converged;
+                    }
+                    Ok(())
+                })?;
             }
             let event = StepEvent {
                 steps_done: self.progress.steps_done,
@@ -384,11 +392,11 @@ impl<'o, T: Real> Trainer<'o, T> {
                 break;
             }
         }
-        match (report.stop, convergence, average) {
-            (StopReason::Converged, Some(rule), _) => rule.write_average(store)?,
-            (_, _, Some(avg)) => avg.write(store)?,
-            _ => {}
-        }
+        catching_device_failures(|| match (report.stop, convergence, average) {
+            (StopReason::Converged, Some(rule), _) => rule.write_average(store),
+            (_, _, Some(avg)) => avg.write(store),
+            _ => Ok(()),
+        })?;
         Ok(report)
     }
 }

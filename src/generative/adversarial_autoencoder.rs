@@ -10,7 +10,6 @@ use crate::nn::Network;
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;
-use std::sync::Arc;
 
 /// An autoencoder, a discriminator on codes (K in, one logit out) and the prior p(z) the codes
 /// should follow. Generation decodes prior draws.
@@ -58,7 +57,7 @@ where
         if batch.group == Self::RECONSTRUCTION {
             return self.autoencoder.loss(tape, batch, rng);
         }
-        let x = tape.constant_shared(Arc::clone(batch.x));
+        let x = tape.constant_placed(batch.x);
         let codes = self
             .autoencoder
             .autoencoder

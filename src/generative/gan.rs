@@ -11,7 +11,6 @@ use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;
-use std::sync::Arc;
 
 /// What the generator minimises, given the discriminator's logit l = logit D(G(ε)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -86,10 +85,7 @@ impl<T: Real, G: Network<T>, D: Network<T>> Loss<T> for Gan<G, D> {
         rng: &mut R,
     ) -> Result<Var<'t, T>> {
         let rows = batch.x.nrows();
-        let (real, labels) = split_labels(
-            tape.constant_shared(Arc::clone(batch.x)),
-            self.generator.classes,
-        );
+        let (real, labels) = split_labels(tape.constant_placed(batch.x), self.generator.classes);
         let fake = self.generator.generate(tape, labels, rows, rng);
         let fake_logits = self.judge(fake, labels);
         match batch.group {

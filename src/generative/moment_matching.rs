@@ -10,7 +10,6 @@ use crate::nn::Network;
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;
-use std::sync::Arc;
 
 /// A generator trained by descending the unbiased MMD² between each minibatch and as many
 /// generated rows, under a mixture of Gaussian kernels. One parameter group; no adversary.
@@ -30,7 +29,7 @@ impl<T: Real, G: Network<T>> Loss<T> for MomentMatching<G> {
         rng: &mut R,
     ) -> Result<Var<'t, T>> {
         let rows = batch.x.nrows();
-        let real = tape.constant_shared(Arc::clone(batch.x));
+        let real = tape.constant_placed(batch.x);
         let fake = self.generator.generate(tape, None, rows.max(2), rng);
         Ok(self.kernels.mmd2_for_gradients(real, fake))
     }

@@ -3,7 +3,7 @@
 use super::estimator::Objective;
 use super::laplace::{Laplace, laplace};
 use crate::autodiff::{Tape, Var, catching_device_failures};
-use crate::backend::Device;
+use crate::backend::{Device, Placed};
 use crate::engine::{Batch, Loss, ParamGroup, StopReason, Trainer, TrainerSettings};
 use crate::error::{Error, Result, require_positive};
 use crate::model::{GaussianGuide, Guide, Likelihood, Prior, Scope};
@@ -13,7 +13,6 @@ use crate::real::Real;
 use crate::validate::check_finite;
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
-use std::sync::Arc;
 
 /// Settings of a fit: the bound, the step budget and the step sizes; the loop's own settings
 /// (minibatches, convergence, averaging, divergence) are the engine's [`TrainerSettings`].
@@ -263,7 +262,7 @@ impl<P, L, G> Svi<P, L, G> {
         &self,
         tape: &'t Tape<'t, T>,
         objective: &Objective,
-        batch: &Arc<DMatrix<T>>,
+        batch: &Placed<T>,
         scale: T,
         rng: &mut R,
     ) -> Result<Var<'t, T>>
@@ -274,7 +273,7 @@ impl<P, L, G> Svi<P, L, G> {
         G: Guide<T>,
         R: Rng + ?Sized,
     {
-        let x = tape.constant_shared(Arc::clone(batch));
+        let x = tape.constant_placed(batch);
         let q = self.guide.family(tape, x);
         Ok(match self.likelihood.scope() {
             Scope::Global => objective
@@ -316,7 +315,13 @@ impl<P, L, G> Svi<P, L, G> {
         R: Rng + ?Sized,
     {
         self.validate_data(data)?;
-        self.evaluate_batch(store, &Arc::new(data.clone()), objective, rng, Device::Cpu)
+        self.evaluate_batch(
+            store,
+            &Placed::from(data.clone()),
+            objective,
+            rng,
+            Device::Cpu,
+        )
     }
 
     /// [`Svi::evaluate`] on a batch already shared and validated by the caller, on a tape on
@@ -324,7 +329,7 @@ impl<P, L, G> Svi<P, L, G> {
     pub(crate) fn evaluate_batch<T, R>(
         &self,
         store: &ParamStore<T>,
-        batch: &Arc<DMatrix<T>>,
+        batch: &Placed<T>,
         objective: &Objective,
         rng: &mut R,
         device: Device,

@@ -9,7 +9,6 @@ use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;
-use std::sync::Arc;
 
 /// p(y = k | x) = softmax(N(x))_k over as many classes as the network has outputs.
 ///
@@ -86,7 +85,7 @@ impl<T: Real, N: Network<T>> Loss<T> for Classifier<N> {
         batch: &Batch<'_, T>,
         _rng: &mut R,
     ) -> Result<Var<'t, T>> {
-        let rows = tape.constant_shared(Arc::clone(batch.x));
+        let rows = tape.constant_placed(batch.x);
         let features = self.network.inputs();
         let labels = rows.columns(features, self.network.outputs());
         let logits = self.network.forward(rows.columns(0, features));

@@ -2,12 +2,14 @@
 
 use super::{Optimizer, OptimizerState};
 use crate::autodiff::Gradients;
+use crate::backend::{Device, DeviceMatrix, Kernels, Placed};
 use crate::error::{Error, Result, require_positive};
 use crate::kernels::{PIECE, for_each_piece, wide};
 use crate::params::{ParamId, ParamStore};
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// A piece of a parameter with its moments and gradient, as rayon's zipped chunks hand it out.
 type Slices<'a, T> = (((&'a mut [T], &'a mut [T]), &'a mut [T]), &'a [T]);
@@ -19,8 +21,9 @@ pub struct Adam<T: Real> {
     beta2: T,
     epsilon: T,
     steps: i32,
-    /// First and second moment estimates, from a parameter's first gradient on.
-    moments: BTreeMap<ParamId, (DMatrix<T>, DMatrix<T>)>,
+    /// First and second moment estimates, from a parameter's first gradient on, where the
+    /// parameter is updated.
+    moments: BTreeMap<ParamId, (Placed<T>, Placed<T>)>,
 }
 
 const FIRST_MOMENT: &str = "m";
@@ -110,17 +113,65 @@ impl<T: Real> AdamUpdate<T> {
     }
 }
 
+impl<T: Real> Adam<T> {
+    /// The update of a parameter whose value and gradient are both on `device`, made there with
+    /// its moments (which move there if they are not: a run resumed from a checkpoint).
+    fn step_on_device(
+        &mut self,
+        device: Device,
+        param: &mut Placed<T>,
+        id: ParamId,
+        grad: &DeviceMatrix<T>,
+        update: AdamUpdate<T>,
+    ) -> Result<()> {
+        let kernels = Kernels::on(device)?;
+        let (rows, cols) = grad.shape();
+        let (m, v) = match self.moments.entry(id) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => slot.insert((
+                Placed::device_matrix(kernels.zeros(rows, cols)?),
+                Placed::device_matrix(kernels.zeros(rows, cols)?),
+            )),
+        };
+        m.move_to(device)?;
+        v.move_to(device)?;
+        let on_device = "moved to the device above";
+        kernels.adam(
+            update,
+            param.device_mut()?.expect(on_device),
+            m.device_mut()?.expect(on_device),
+            v.device_mut()?.expect(on_device),
+            grad,
+        )
+    }
+}
+
 impl<T: Real> Optimizer<T> for Adam<T> {
     fn step(&mut self, params: &mut ParamStore<T>, grads: &Gradients<T>, lr: T) -> Result<()> {
         grads.check_store(params)?;
         self.steps = self.steps.saturating_add(1);
         let update = self.update(lr);
-        for (id, g) in grads.iter() {
+        // A parameter whose value and gradient are on one device is updated there; the rest
+        // here, on the host.
+        let mut on_host = BTreeMap::new();
+        for (id, g) in grads.iter_placed() {
+            match g.on(params.device_of(id)) {
+                Some(g) => {
+                    let device = g.device();
+                    self.step_on_device(device, params.placed_mut(id), id, g, update)?;
+                }
+                None => {
+                    on_host.insert(id, g.host());
+                }
+            }
+        }
+        if on_host.is_empty() {
+            return Ok(());
+        }
+        for (&id, g) in &on_host {
             self.moments.entry(id).or_insert_with(|| {
-                (
-                    DMatrix::zeros(g.nrows(), g.ncols()),
-                    DMatrix::zeros(g.nrows(), g.ncols()),
-                )
+                let zeros = || Placed::host_matrix(DMatrix::zeros(g.nrows(), g.ncols()));
+                (zeros(), zeros())
             });
         }
         // Every parameter's pieces, updated in one parallel pass: a pass per parameter paid a
@@ -129,12 +180,12 @@ impl<T: Real> Optimizer<T> for Adam<T> {
             self.moments.iter_mut().map(|(&id, mv)| (id, mv)).collect();
         let mut pieces: Vec<Slices<'_, T>> = Vec::new();
         for (id, p) in params.values_mut() {
-            let (Some(g), Some((m, v))) = (grads.param(id), moments.remove(&id)) else {
+            let (Some(g), Some((m, v))) = (on_host.get(&id), moments.remove(&id)) else {
                 continue;
             };
-            let chunks = p.as_mut_slice().chunks_mut(PIECE);
-            let chunks = chunks.zip(m.as_mut_slice().chunks_mut(PIECE));
-            let chunks = chunks.zip(v.as_mut_slice().chunks_mut(PIECE));
+            let chunks = p.host_mut().as_mut_slice().chunks_mut(PIECE);
+            let chunks = chunks.zip(m.host_mut().as_mut_slice().chunks_mut(PIECE));
+            let chunks = chunks.zip(v.host_mut().as_mut_slice().chunks_mut(PIECE));
             pieces.extend(chunks.zip(g.as_slice().chunks(PIECE)));
         }
         // Each entry's update is the same arithmetic wherever it runs.
@@ -148,8 +199,8 @@ impl<T: Real> Optimizer<T> for Adam<T> {
     fn state(&self) -> OptimizerState<T> {
         let mut slots = Vec::with_capacity(2 * self.moments.len());
         for (&id, (m, v)) in &self.moments {
-            slots.push((id, FIRST_MOMENT.to_string(), m.clone()));
-            slots.push((id, SECOND_MOMENT.to_string(), v.clone()));
+            slots.push((id, FIRST_MOMENT.to_string(), m.host().clone()));
+            slots.push((id, SECOND_MOMENT.to_string(), v.host().clone()));
         }
         OptimizerState {
             counters: vec![("steps".to_string(), self.steps as u64)],
@@ -179,7 +230,7 @@ impl<T: Real> Optimizer<T> for Adam<T> {
                     "both moments of each parameter",
                 )
             })?;
-            moments.insert(id, (m, v));
+            moments.insert(id, (Placed::host_matrix(m), Placed::host_matrix(v)));
         }
         if !second.is_empty() {
             return Err(Error::invalid(

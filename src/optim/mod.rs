@@ -4,7 +4,9 @@
 //! An optimizer is written against the public API alone: check the gradients against the store
 //! ([`Gradients::check_store`]), walk them by [`ParamId`] ([`Gradients::iter`]), keep any
 //! per-parameter state in a map keyed by the same ids, and write through
-//! [`ParamStore::get_mut`]. `tests/custom_optimizer.rs` does exactly that.
+//! [`ParamStore::get_mut`]. `tests/custom_optimizer.rs` does exactly that. On a device such an
+//! optimizer is correct as it is: what it reads is copied back and what it writes comes back to
+//! the host (the next step copies it over again). [`Adam`] updates on the device itself.
 
 mod adam;
 mod schedule;

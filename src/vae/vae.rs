@@ -1,7 +1,7 @@
 //! The variational autoencoder: amortized SGVB with a neural encoder and decoder.
 
 use crate::autodiff::{Tape, Var};
-use crate::backend::Device;
+use crate::backend::{Device, Placed};
 use crate::data::Standardization;
 use crate::engine::{
     Batch, Checkpoint, Control, EpochEvent, Loss, Observer, ParamGroup, StepEvent, Trainer,
@@ -25,7 +25,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::path::Path;
-use std::sync::Arc;
 
 /// The observation model p(x | z) of the ready-made VAE ([`VaeArchitecture`]). Any other
 /// [`Decoder`] plugs in through [`Vae::from_parts`].
@@ -644,7 +643,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
             .par_iter()
             .map(|chunk| {
                 // Validated above as a whole; the result is the sum over the chunk's rows.
-                let rows = Arc::new(data.rows(chunk.start, chunk.rows).into_owned());
+                let rows = Placed::from(data.rows(chunk.start, chunk.rows).into_owned());
                 let mut rng = Pcg64::seed_from_u64(chunk.seed);
                 let objective = Objective {
                     particles: chunk.particles,

@@ -20,6 +20,26 @@ impl<T: Real> CudaMatrix<T> {
         (self.rows, self.cols)
     }
 
+    /// The same entries, in column-major order, as a `rows x cols` matrix (no copy).
+    ///
+    /// # Panics
+    /// If the number of entries differs.
+    pub(crate) fn reshaped(self, rows: usize, cols: usize) -> Self {
+        assert_eq!(
+            self.rows * self.cols,
+            rows * cols,
+            "reshape: {}x{} into {rows}x{cols}",
+            self.rows,
+            self.cols
+        );
+        CudaMatrix { rows, cols, ..self }
+    }
+
+    /// The ordinal of the GPU it is on.
+    pub fn ordinal(&self) -> usize {
+        self.data.stream().context().ordinal()
+    }
+
     /// A host copy, once the kernels queued before it on its stream have run.
     ///
     /// # Errors

@@ -549,6 +549,10 @@ impl<T: Real> Backend<T> for Gpu {
         Ok(out)
     }
 
+    fn reshape(&self, m: CudaMatrix<T>, rows: usize, cols: usize) -> CudaMatrix<T> {
+        m.reshaped(rows, cols)
+    }
+
     fn unary(&self, op: UnaryOp<T>, x: &CudaMatrix<T>) -> Result<CudaMatrix<T>> {
         let (code, p) = unary_code(op);
         let mut out = self.alloc(x.rows, x.cols)?;
