@@ -85,6 +85,13 @@ fn run(args: &Args) -> elbo::Result<bool> {
     for (j, name) in table.header.iter().take(p).enumerate() {
         println!("  beta[{}]: `{name}`", j + 1);
     }
+    // Both are easy to miss and change the answer: on data in large units a prior of sd 10
+    // pulls the coefficients (an intercept of 1000 most of all) towards 0.
+    println!(
+        "  prior: every beta ~ N(0, {}²) in y's units per unit of its column (--prior-sd); no \
+         intercept is added (give a column of ones for one)",
+        args.prior_sd
+    );
     let program = Program::new(model, table.data)?;
     fit_and_report(&program, &args.fit)
 }
