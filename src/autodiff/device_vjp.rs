@@ -82,9 +82,11 @@ fn propagate<T: Real>(
         Op::MatMul { a, b, ta, tb } => {
             let (ga, gb) = matmul_vjp(
                 k,
-                [on_device(a), on_device(b), &g],
+                on_device(a),
+                on_device(b),
                 ta,
                 tb,
+                &g,
                 (needs(a), needs(b)),
             );
             send(a, ga);
@@ -93,9 +95,11 @@ fn propagate<T: Real>(
         Op::Affine { x, w, b } => {
             let (gx, gw) = matmul_vjp(
                 k,
-                [on_device(x), on_device(w), &g],
+                on_device(x),
+                on_device(w),
                 false,
                 false,
+                &g,
                 (needs(x), needs(w)),
             );
             send(x, gx);
@@ -147,15 +151,19 @@ fn propagate<T: Real>(
     }
 }
 
-/// The product rule of `linalg::product_vjp` with the device's products.
+/// The product rule of `linalg::product_vjp` with the device's products (the host's
+/// `matmul_vjp`, on the device).
+#[allow(clippy::too_many_arguments)]
 fn matmul_vjp<T: Real>(
     k: &Kernels,
-    matrices: [&DeviceMatrix<T>; 3],
+    a: &DeviceMatrix<T>,
+    b: &DeviceMatrix<T>,
     ta: bool,
     tb: bool,
+    g: &DeviceMatrix<T>,
     need: (bool, bool),
 ) -> (Option<DeviceMatrix<T>>, Option<DeviceMatrix<T>>) {
     let product =
         |x: &DeviceMatrix<T>, tx, y: &DeviceMatrix<T>, ty| device_result(k.matmul(x, tx, y, ty));
-    product_vjp(product, matrices, ta, tb, need)
+    product_vjp(product, [a, b, g], ta, tb, need)
 }

@@ -45,9 +45,7 @@ impl<T: Real> DeviceMatrix<T> {
     /// If the number of entries differs.
     pub(crate) fn reshaped(self, rows: usize, cols: usize) -> Self {
         match self {
-            DeviceMatrix::Emulated(m) => {
-                DeviceMatrix::Emulated(m.reshape_generic(nalgebra::Dyn(rows), nalgebra::Dyn(cols)))
-            }
+            DeviceMatrix::Emulated(m) => DeviceMatrix::Emulated(Cpu.reshape(m, rows, cols)),
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => DeviceMatrix::Cuda(m.reshaped(rows, cols)),
         }

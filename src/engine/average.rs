@@ -15,17 +15,23 @@ pub(crate) struct Average<T: Real> {
 }
 
 impl<T: Real> Average<T> {
-    pub(crate) fn new(store: &ParamStore<T>) -> Self {
-        Average {
-            means: store
-                .ids()
-                .map(|id| {
-                    let (rows, cols) = store.placed(id).shape();
-                    Placed::from(DMatrix::zeros(rows, cols))
+    /// Zero means, each where its parameter lives.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device the parameters live on fails.
+    pub(crate) fn new(store: &ParamStore<T>) -> Result<Self> {
+        let means = store
+            .ids()
+            .map(|id| {
+                let placed = store.placed(id);
+                let (rows, cols) = placed.shape();
+                Ok(match Kernels::of(placed.device())? {
+                    None => Placed::from(DMatrix::zeros(rows, cols)),
+                    Some(kernels) => Placed::device_matrix(kernels.zeros(rows, cols)?),
                 })
-                .collect(),
-            count: 0,
-        }
+            })
+            .collect::<Result<_>>()?;
+        Ok(Average { means, count: 0 })
     }
 
     /// Counts the store's current values in.
@@ -87,7 +93,7 @@ impl<T: Real> Average<T> {
 }
 
 /// mean ← mean + (target − mean) · w, entry by entry, where `target` lives (the mean moves
-/// there first). The device's three kernels round as the host's one loop does.
+/// there first, if the parameters moved since it was made). The device's three kernels round as the host's one loop does.
 fn move_toward<T: Real>(mean: &mut Placed<T>, target: &Placed<T>, w: T) -> Result<()> {
     let device = target.device();
     let Some(kernels) = Kernels::of(device)? else {
@@ -118,7 +124,9 @@ mod tests {
         store.move_to(device).unwrap();
         let mut parts = Vec::new();
         for part in 0..2 {
-            let mut average = Average::new(&store);
+            let mut average = Average::new(&store).unwrap();
+            // Made where the parameters are: nothing to copy over at the first step.
+            assert_eq!(average.means[0].device(), device);
             for step in 0..3 {
                 let value = DMatrix::from_fn(2, 3, |i, j| {
                     (i as f32 - 0.3 * j as f32) / (1.0 + (step + 3 * part) as f32)

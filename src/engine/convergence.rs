@@ -48,17 +48,17 @@ impl<T: Real> Convergence<T> {
         tolerance: f64,
         parameter_tolerance: Option<f64>,
         store: &ParamStore<T>,
-    ) -> Self {
-        Convergence {
+    ) -> Result<Self> {
+        Ok(Convergence {
             window,
             tolerance,
             parameter_tolerance,
             means: VecDeque::with_capacity(WINDOWS + 1),
-            averages: VecDeque::from([Average::new(store)]),
+            averages: VecDeque::from([Average::new(store)?]),
             batches: None,
             sum: 0.0,
             count: 0,
-        }
+        })
     }
 
     /// Records a taken step's loss and the parameters after it; true when the run has
@@ -104,7 +104,7 @@ impl<T: Real> Convergence<T> {
         if self.batches.as_ref().is_some_and(BatchMeans::precise) {
             return Ok(true);
         }
-        self.averages.push_back(Average::new(store));
+        self.averages.push_back(Average::new(store)?);
         Ok(false)
     }
 

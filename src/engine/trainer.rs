@@ -265,21 +265,29 @@ impl<'o, T: Real> Trainer<'o, T> {
         }
         let run_data = RunData::new(data, batch_size.is_some(), self.settings.device)?;
         let masks: Vec<Vec<bool>> = self.groups.iter().map(|g| g.mask(store)).collect();
-        let mut average = self.settings.average_from.map(|_| Average::new(store));
+        let mut average = self
+            .settings
+            .average_from
+            .map(|_| Average::new(store))
+            .transpose()?;
         let mut report = RunReport {
             stop: StopReason::StepBudget,
             steps: 0,
             skipped: 0,
             losses: Vec::new(),
         };
-        let mut convergence = self.settings.tolerance.map(|tol| {
-            Convergence::new(
-                self.settings.check_every,
-                tol,
-                self.settings.parameter_tolerance,
-                store,
-            )
-        });
+        let mut convergence = self
+            .settings
+            .tolerance
+            .map(|tol| {
+                Convergence::new(
+                    self.settings.check_every,
+                    tol,
+                    self.settings.parameter_tolerance,
+                    store,
+                )
+            })
+            .transpose()?;
         let mut losses = vec![None; self.groups.len()];
         for run_step in 0..steps {
             let step = self.progress.steps_done;
