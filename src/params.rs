@@ -86,7 +86,7 @@ impl<T: Real> ParamStore<T> {
         }
         check_finite("initial parameter value", &value)?;
         self.names.push(name);
-        self.values.push(Placed::host_matrix(value));
+        self.values.push(Placed::from(value));
         self.frozen.push(false);
         Ok(ParamId {
             store: self.id,
@@ -210,7 +210,7 @@ impl<T: Real> ParamStore<T> {
             ));
         }
         check_finite("parameter value", &value)?;
-        self.values[i] = Placed::host_matrix(value);
+        self.values[i] = Placed::from(value);
         Ok(())
     }
 

@@ -422,7 +422,7 @@ impl<'p, T: Real> Tape<'p, T> {
         let store = self.params.map(|p| p.uid());
         let param_grads = param_grads
             .into_iter()
-            .map(|g| g.map(Placed::host_matrix))
+            .map(|g| g.map(Placed::from))
             .collect();
         Gradients::new(store, grads, param_grads)
     }

@@ -89,11 +89,6 @@ impl<T: Real> std::fmt::Debug for Placed<T> {
 }
 
 impl<T: Real> Placed<T> {
-    /// A host matrix.
-    pub(crate) fn host_matrix(m: DMatrix<T>) -> Self {
-        Placed::Host(Arc::new(m))
-    }
-
     /// A device matrix.
     pub(crate) fn device_matrix(m: DeviceMatrix<T>) -> Self {
         Placed::Device(OnDevice::new(m))
@@ -160,8 +155,8 @@ impl<T: Real> Placed<T> {
     /// another holder shares it).
     pub(crate) fn host_mut(&mut self) -> &mut DMatrix<T> {
         if let Placed::Device(_) = self {
-            let placed = std::mem::replace(self, Placed::host_matrix(DMatrix::zeros(0, 0)));
-            *self = Placed::host_matrix(placed.into_host());
+            let placed = std::mem::replace(self, Placed::from(DMatrix::zeros(0, 0)));
+            *self = Placed::from(placed.into_host());
         }
         match self {
             Placed::Host(m) => Arc::make_mut(m),

@@ -170,7 +170,7 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         }
         for (&id, g) in &on_host {
             self.moments.entry(id).or_insert_with(|| {
-                let zeros = || Placed::host_matrix(DMatrix::zeros(g.nrows(), g.ncols()));
+                let zeros = || Placed::from(DMatrix::zeros(g.nrows(), g.ncols()));
                 (zeros(), zeros())
             });
         }
@@ -230,7 +230,7 @@ impl<T: Real> Optimizer<T> for Adam<T> {
                     "both moments of each parameter",
                 )
             })?;
-            moments.insert(id, (Placed::host_matrix(m), Placed::host_matrix(v)));
+            moments.insert(id, (Placed::from(m), Placed::from(v)));
         }
         if !second.is_empty() {
             return Err(Error::invalid(
