@@ -261,10 +261,22 @@ fn softplus_and_sigmoid_do_not_overflow() {
 
 #[test]
 fn a_singular_triangular_solve_gives_nan_not_a_panic() {
-    let tape = Tape::<f64>::new();
-    let l = tape.constant(DMatrix::zeros(2, 2));
-    let b = tape.constant(DMatrix::from_element(2, 1, 1.0));
-    assert!(l.solve_lower(b).value().iter().all(|v| v.is_nan()));
+    for device in [Device::Cpu, Device::Emulated] {
+        let tape = Tape::<f64>::new().on_device(device).unwrap();
+        // Zero only in the last pivot: the first entry alone would solve.
+        let l = tape.input(DMatrix::from_row_slice(2, 2, &[2.0, 0.0, 1.0, 0.0]));
+        let b = tape.input(DMatrix::from_element(2, 1, 1.0));
+        let x = l.solve_lower(b);
+        assert!(x.value().iter().all(|v| v.is_nan()), "{device}");
+        // The gradients are NaN too, but for L's entries above the diagonal, which the solve
+        // does not read.
+        let grads = tape.backward(x.sum());
+        let gb = grads.wrt(b).expect("a gradient");
+        assert!(gb.iter().all(|v| v.is_nan()), "{device}: {gb}");
+        let gl = grads.wrt(l).expect("a gradient");
+        assert!(gl[(0, 0)].is_nan() && gl[(1, 0)].is_nan() && gl[(1, 1)].is_nan());
+        assert_eq!(gl[(0, 1)], 0.0, "{device}: {gl}");
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use super::gradients::Gradients;
 use super::linalg::product_vjp;
 use super::reduce::Reduce;
 use super::tape::{Node, Op, Tape, Value, Var, device_result, sweep};
-use crate::autodiff::BinaryOp;
+use crate::autodiff::{BinaryOp, UnaryOp};
 use crate::backend::{DeviceMatrix, Kernels, Placed};
 use crate::kernels::buffers;
 use crate::real::Real;
@@ -138,8 +138,53 @@ fn propagate<T: Real>(
             );
             send(x, needs(x).then(|| scaled(on_device(logits))));
         }
-        // The rest (slicing, triangles, solves, convolutions) by the host's products, on
-        // copies read back once.
+        Op::Columns { a, start } => {
+            let shape = on_device(a).shape();
+            send(a, Some(device_result(k.embed(&g, shape, (0, start)))))
+        }
+        Op::Rows { a, start } => {
+            let shape = on_device(a).shape();
+            send(a, Some(device_result(k.embed(&g, shape, (start, 0)))))
+        }
+        Op::ConcatColumns(ref parts) | Op::ConcatRows(ref parts) => {
+            // Each part's gradient is the block of g where the part was placed.
+            let side_by_side = matches!(nodes[i].op, Op::ConcatColumns(_));
+            let mut at = 0;
+            for &p in parts {
+                let shape = on_device(p).shape();
+                let corner = if side_by_side { (0, at) } else { (at, 0) };
+                send(
+                    p,
+                    needs(p).then(|| device_result(k.block(&g, corner, shape))),
+                );
+                at += if side_by_side { shape.1 } else { shape.0 };
+            }
+        }
+        Op::LowerTriangle {
+            a,
+            include_diagonal,
+        } => send(
+            a,
+            Some(device_result(k.lower_triangle(&g, include_diagonal))),
+        ),
+        Op::Diagonal(a) => send(a, Some(device_result(k.diagonal_matrix(&g)))),
+        Op::DiagonalMatrix(a) => {
+            let (rows, cols) = on_device(a).shape();
+            send(a, Some(device_result(k.diagonal(&g)).reshaped(rows, cols)))
+        }
+        Op::SolveLower { l, b } => {
+            // As the host's `solve_lower_vjp`: dB = L⁻ᵀ G and dL = −tril(dB Xᵀ).
+            let gb = device_result(k.solve_lower(on_device(l), &g, true));
+            let gl = needs(l).then(|| {
+                let outer = device_result(k.matmul(&gb, false, y, true));
+                let lower = device_result(k.lower_triangle(&outer, true));
+                device_result(k.unary(UnaryOp::Neg, &lower))
+            });
+            send(l, gl);
+            send(b, needs(b).then_some(gb));
+        }
+        // The rest (the Cholesky factor, convolutions) by the host's products, on copies read
+        // back once.
         _ => {
             let g = device_result(g.to_host());
             super::vjp::propagate(nodes, i, g, &mut |parent, contribution: DMatrix<T>| {

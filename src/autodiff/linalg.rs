@@ -80,14 +80,16 @@ impl<'t, T: Real> Var<'t, T> {
     /// The lower triangle (entries with column ≤ row, or < row without the diagonal); the rest
     /// are zero.
     pub fn lower_triangle(self, include_diagonal: bool) -> Self {
+        let op = || Op::LowerTriangle {
+            a: self.id,
+            include_diagonal,
+        };
+        if let Some(y) = Var::on_device([self], op, |k, [m]| k.lower_triangle(m, include_diagonal))
+        {
+            return y;
+        }
         let value = self.with_value(|v| lower_mask(v, include_diagonal));
-        self.record(
-            value,
-            Op::LowerTriangle {
-                a: self.id,
-                include_diagonal,
-            },
-        )
+        self.record(value, op())
     }
 
     /// The diagonal of a square matrix, as a column (d x 1).
@@ -95,6 +97,10 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the matrix is not square.
     pub fn diagonal(self) -> Self {
+        let op = || Op::Diagonal(self.id);
+        if let Some(y) = Var::on_device([self], op, |k, [m]| k.diagonal(m)) {
+            return y;
+        }
         let value = self.with_value(|v| {
             assert!(
                 v.is_square(),
@@ -104,7 +110,7 @@ impl<'t, T: Real> Var<'t, T> {
             );
             DMatrix::from_fn(v.nrows(), 1, |i, _| v[(i, i)])
         });
-        self.record(value, Op::Diagonal(self.id))
+        self.record(value, op())
     }
 
     /// The square diagonal matrix whose diagonal is this row or column vector.
@@ -112,6 +118,10 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the value is not a vector.
     pub fn diagonal_matrix(self) -> Self {
+        let op = || Op::DiagonalMatrix(self.id);
+        if let Some(y) = Var::on_device([self], op, |k, [v]| k.diagonal_matrix(v)) {
+            return y;
+        }
         let value = self.with_value(|v| {
             assert!(
                 v.nrows() == 1 || v.ncols() == 1,
@@ -119,29 +129,22 @@ impl<'t, T: Real> Var<'t, T> {
             );
             DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(v.as_slice()))
         });
-        self.record(value, Op::DiagonalMatrix(self.id))
+        self.record(value, op())
     }
 
     /// `L⁻¹ B` for this lower-triangular `L` (entries above the diagonal are ignored), by forward
     /// substitution. A zero on the diagonal gives NaN entries rather than a panic, so that a
     /// fitting loop sees a non-finite loss and can react.
     pub fn solve_lower(self, b: Var<'t, T>) -> Self {
-        let value = Var::with_values([self, b], |[l, rhs]| {
-            assert!(
-                l.is_square() && l.nrows() == rhs.nrows(),
-                "solve_lower: shapes do not fit"
-            );
-            l.solve_lower_triangular(rhs).unwrap_or_else(|| {
-                DMatrix::from_element(rhs.nrows(), rhs.ncols(), T::of_f64(f64::NAN))
-            })
-        });
-        self.record(
-            value,
-            Op::SolveLower {
-                l: self.id,
-                b: b.id,
-            },
-        )
+        let op = || Op::SolveLower {
+            l: self.id,
+            b: b.id,
+        };
+        if let Some(y) = Var::on_device([self, b], op, |k, [l, b]| k.solve_lower(l, b, false)) {
+            return y;
+        }
+        let value = Var::with_values([self, b], |[l, rhs]| solve_lower(l, rhs, false));
+        self.record(value, op())
     }
 
     /// The lower Cholesky factor L of the symmetric part S = ½(A + Aᵀ) of this square matrix
@@ -261,13 +264,29 @@ pub(crate) fn solve_lower_vjp<T: Real>(
     g: &DMatrix<T>,
     need: (bool, bool),
 ) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
-    let gb = l
-        .tr_solve_lower_triangular(g)
-        .unwrap_or_else(|| DMatrix::from_element(g.nrows(), g.ncols(), T::of_f64(f64::NAN)));
+    let gb = solve_lower(l, g, true);
     let gl = need
         .0
         .then(|| -lower_mask(&matmul(&gb, false, x, true), true));
     (gl, need.1.then_some(gb))
+}
+
+/// `L⁻¹ B`, or `L⁻ᵀ B` when `transposed`, for the lower triangle `L` of `l`; all NaN when `L`
+/// has a zero on its diagonal.
+///
+/// # Panics
+/// If `l` is not square or `b` has another number of rows.
+pub(crate) fn solve_lower<T: Real>(l: &DMatrix<T>, b: &DMatrix<T>, transposed: bool) -> DMatrix<T> {
+    assert!(
+        l.is_square() && l.nrows() == b.nrows(),
+        "solve_lower: shapes do not fit"
+    );
+    let solved = if transposed {
+        l.tr_solve_lower_triangular(b)
+    } else {
+        l.solve_lower_triangular(b)
+    };
+    solved.unwrap_or_else(|| DMatrix::from_element(b.nrows(), b.ncols(), T::of_f64(f64::NAN)))
 }
 
 /// `m`ᵀ, in `m`'s storage when `m` is a vector (whose transpose has the same entries in the

@@ -1,6 +1,7 @@
 //! Operations that move entries around: slices, concatenation, reshaping and tiling.
 
 use super::tape::{Op, Var};
+use crate::backend::Concat;
 use crate::kernels::{buffers, row_block};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -11,6 +12,11 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the range is out of bounds.
     pub fn columns(self, start: usize, n: usize) -> Self {
+        let op = || Op::Columns { a: self.id, start };
+        let rows = self.shape().0;
+        if let Some(y) = Var::on_device([self], op, |k, [m]| k.block(m, (0, start), (rows, n))) {
+            return y;
+        }
         // Columns of a column-major matrix are one contiguous stretch: copied as such (the
         // view's `into_owned` went entry by entry, a fifth of a regression step on 10⁴ rows).
         let value = self.with_value(|v| {
@@ -21,7 +27,7 @@ impl<'t, T: Real> Var<'t, T> {
                 .copy_from_slice(&v.as_slice()[start * rows..(start + n) * rows]);
             out
         });
-        self.record(value, Op::Columns { a: self.id, start })
+        self.record(value, op())
     }
 
     /// Rows `start .. start + n`.
@@ -29,8 +35,13 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the range is out of bounds.
     pub fn rows(self, start: usize, n: usize) -> Self {
+        let op = || Op::Rows { a: self.id, start };
+        let cols = self.shape().1;
+        if let Some(y) = Var::on_device([self], op, |k, [m]| k.block(m, (start, 0), (n, cols))) {
+            return y;
+        }
         let value = self.with_value(|v| row_block(v, start, n));
-        self.record(value, Op::Rows { a: self.id, start })
+        self.record(value, op())
     }
 
     /// Side-by-side concatenation `[a b ...]`.
@@ -39,6 +50,10 @@ impl<'t, T: Real> Var<'t, T> {
     /// If `parts` is empty or the row counts differ.
     pub fn concat_columns(parts: &[Var<'t, T>]) -> Self {
         let first = parts.first().expect("concat_columns of nothing");
+        let op = || Op::ConcatColumns(parts.iter().map(|p| p.id).collect());
+        if let Some(y) = Var::on_device_all(parts, op, |k, m| k.concat(m, Concat::Columns)) {
+            return y;
+        }
         let out = Var::with_all(parts, |values| {
             let rows = values[0].nrows();
             assert!(
@@ -54,7 +69,7 @@ impl<'t, T: Real> Var<'t, T> {
             }
             out
         });
-        first.record(out, Op::ConcatColumns(parts.iter().map(|p| p.id).collect()))
+        first.record(out, op())
     }
 
     /// Stacked concatenation `[a; b; ...]`.
@@ -63,6 +78,10 @@ impl<'t, T: Real> Var<'t, T> {
     /// If `parts` is empty or the column counts differ.
     pub fn concat_rows(parts: &[Var<'t, T>]) -> Self {
         let first = parts.first().expect("concat_rows of nothing");
+        let op = || Op::ConcatRows(parts.iter().map(|p| p.id).collect());
+        if let Some(y) = Var::on_device_all(parts, op, |k, m| k.concat(m, Concat::Rows)) {
+            return y;
+        }
         let out = Var::with_all(parts, |values| {
             let cols = values[0].ncols();
             assert!(
@@ -78,7 +97,7 @@ impl<'t, T: Real> Var<'t, T> {
             }
             out
         });
-        first.record(out, Op::ConcatRows(parts.iter().map(|p| p.id).collect()))
+        first.record(out, op())
     }
 
     /// The same entries in column-major order, as a `rows x cols` matrix.

@@ -631,6 +631,30 @@ impl<'t, T: Real> Var<'t, T> {
         Some(tape.push(Value::Device(OnDevice::new(device_result(value))), op()))
     }
 
+    /// As [`Var::on_device`], for a slice of variables.
+    pub(crate) fn on_device_all(
+        vars: &[Var<'t, T>],
+        op: impl FnOnce() -> Op<T>,
+        f: impl FnOnce(&Kernels, &[&DeviceMatrix<T>]) -> Result<DeviceMatrix<T>>,
+    ) -> Option<Var<'t, T>> {
+        let first = vars.first().expect("at least one variable");
+        let kernels = first.tape.kernels.as_ref()?;
+        vars.iter().for_each(|v| first.same_tape(v));
+        let value = {
+            let nodes = first.tape.nodes.borrow();
+            let values: Vec<_> = vars
+                .iter()
+                .map(|v| nodes[v.id].value.device_matrix())
+                .collect();
+            f(kernels, &values)
+        };
+        Some(
+            first
+                .tape
+                .push(Value::Device(OnDevice::new(device_result(value))), op()),
+        )
+    }
+
     /// Runs `f` on the device values of `vars` (all on this tape, which is on a device).
     pub(crate) fn with_device_values<R, const N: usize>(
         vars: [Var<'t, T>; N],

@@ -3,7 +3,7 @@
 //! broadcast, lengths that are no power of two). The CPU backend runs it in every test run; the
 //! GPU backend where a GPU is present.
 
-use super::Backend;
+use super::{Backend, Concat};
 use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
 use crate::optim::AdamUpdate;
 use crate::real::Real;
@@ -25,6 +25,8 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
     adam(b, &mut rng, tol);
     gather(b, &mut rng);
     tiles(b, &mut rng, tol);
+    grids(b, &mut rng);
+    triangles(b, &mut rng, tol);
     normal_draws(b);
 }
 
@@ -412,7 +414,6 @@ fn gather<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64) {
     );
 }
 
-/// Moments of 40,000 draws within 5 standard errors of the standard normal's.
 /// Reshapes, stacked copies of rows and their vector-Jacobian product (the sum of the copies).
 fn tiles<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
     let a = random(rng, 3, 4, -1.0, 1.0);
@@ -447,6 +448,130 @@ fn tiles<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
     }
 }
 
+/// Asserts `got` holds exactly the entries of `want` (rounded to `T`), sign of zero included.
+fn assert_same_bits<T: Real>(what: &str, got: &DMatrix<f64>, want: &DMatrix<f64>) {
+    let want = want.map(|v| T::of_f64(v).to_f64());
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let same = got
+        .iter()
+        .zip(want.iter())
+        .all(|(g, w)| g.to_bits() == w.to_bits());
+    assert!(same, "{what}: {got} against {want}");
+}
+
+/// Blocks, their embedding, concatenation both ways and diagonals: copies, exact to the bit.
+fn grids<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64) {
+    let m = random(rng, 5, 7, -1.0, 1.0).map(|v| if v.abs() < 0.1 { -0.0 } else { v });
+    let dm = up(b, &m);
+    for (at, shape) in [
+        ((0, 0), (5, 7)),
+        ((2, 3), (3, 4)),
+        ((4, 6), (1, 1)),
+        ((1, 2), (0, 3)),
+    ] {
+        let what = format!("block {shape:?} at {at:?}");
+        let got = down(b, &b.block(&dm, at, shape).expect("block"));
+        assert_same_bits::<T>(&what, &got, &m.view(at, shape).into_owned());
+        let g = random(rng, shape.0, shape.1, -1.0, 1.0);
+        let embedded = down(b, &b.embed(&up(b, &g), (5, 7), at).expect("embed"));
+        let mut want = DMatrix::zeros(5, 7);
+        want.view_mut(at, shape).copy_from(&g);
+        assert_same_bits::<T>(&format!("embed {shape:?} at {at:?}"), &embedded, &want);
+    }
+    // Parts 2, 1 and 4 wide (or deep), written out entry by entry.
+    for how in [Concat::Columns, Concat::Rows] {
+        let sizes = [2, 1, 4];
+        let shape_of = |n| {
+            if how == Concat::Columns {
+                (5, n)
+            } else {
+                (n, 5)
+            }
+        };
+        let parts = sizes.map(|n| random(rng, shape_of(n).0, shape_of(n).1, -1.0, 1.0));
+        let on_device: Vec<_> = parts.iter().map(|p| up(b, p)).collect();
+        let refs: Vec<_> = on_device.iter().collect();
+        let got = down(b, &b.concat(&refs, how).expect("concat"));
+        let (part_of, at) = ([0, 0, 1, 2, 2, 2, 2], [0, 2, 3]);
+        let want = if how == Concat::Columns {
+            DMatrix::from_fn(5, 7, |i, j| parts[part_of[j]][(i, j - at[part_of[j]])])
+        } else {
+            DMatrix::from_fn(7, 5, |i, j| parts[part_of[i]][(i - at[part_of[i]], j)])
+        };
+        assert_same_bits::<T>(&format!("concat {how:?}"), &got, &want);
+    }
+    for n in [1, 4, 33] {
+        let square = random(rng, n, n, -1.0, 1.0);
+        let diagonal = down(b, &b.diagonal(&up(b, &square)).expect("diagonal"));
+        let want = DMatrix::from_fn(n, 1, |i, _| square[(i, i)]);
+        assert_same_bits::<T>(&format!("diagonal of {n}x{n}"), &diagonal, &want);
+        for v in [random(rng, n, 1, -1.0, 1.0), random(rng, 1, n, -1.0, 1.0)] {
+            let got = down(b, &b.diagonal_matrix(&up(b, &v)).expect("diagonal_matrix"));
+            let want = DMatrix::from_fn(n, n, |i, j| if i == j { v[i] } else { 0.0 });
+            assert_same_bits::<T>(&format!("diagonal matrix of {n}"), &got, &want);
+        }
+    }
+}
+
+/// Lower triangles, and triangular solves with L and Lᵀ against substitution written out.
+fn triangles<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    for (r, c) in [(4, 4), (3, 6), (6, 2), (1, 1)] {
+        let m = random(rng, r, c, -1.0, 1.0);
+        for include_diagonal in [true, false] {
+            let got = down(
+                b,
+                &b.lower_triangle(&up(b, &m), include_diagonal)
+                    .expect("tril"),
+            );
+            let keep = |i: usize, j: usize| i > j || (include_diagonal && i == j);
+            let want = DMatrix::from_fn(r, c, |i, j| if keep(i, j) { m[(i, j)] } else { 0.0 });
+            assert_same_bits::<T>(&format!("lower triangle {r}x{c}"), &got, &want);
+        }
+    }
+    for (n, columns) in [(1, 1), (3, 1), (7, 4), (40, 9), (5, 0)] {
+        // Entries above the diagonal are noise the solve must not read; the diagonal is far
+        // from zero, so that the solution is well conditioned.
+        let mut l = random(rng, n, n, -0.5, 0.5);
+        for i in 0..n {
+            l[(i, i)] += 1.5;
+        }
+        let rhs = random(rng, n, columns, -1.0, 1.0);
+        for transposed in [false, true] {
+            let at = |i: usize, j: usize| if transposed { l[(j, i)] } else { l[(i, j)] };
+            let mut want = rhs.clone();
+            for k in 0..columns {
+                // Forward substitution with L, back substitution with Lᵀ.
+                let order: Vec<usize> = if transposed {
+                    (0..n).rev().collect()
+                } else {
+                    (0..n).collect()
+                };
+                for (step, &i) in order.iter().enumerate() {
+                    let done: f64 = order[..step].iter().map(|&j| at(i, j) * want[(j, k)]).sum();
+                    want[(i, k)] = (rhs[(i, k)] - done) / at(i, i);
+                }
+            }
+            let got = b
+                .solve_lower(&up(b, &l), &up(b, &rhs), transposed)
+                .expect("solve");
+            let what = format!("solve_lower {n}x{columns} transposed {transposed}");
+            assert_close(&what, &down(b, &got), &want, tol * 10.0);
+        }
+    }
+    let mut singular = random(rng, 4, 4, 0.5, 1.0);
+    singular[(2, 2)] = 0.0;
+    for transposed in [false, true] {
+        let rhs = random(rng, 4, 3, -1.0, 1.0);
+        let got = down(
+            b,
+            &b.solve_lower(&up(b, &singular), &up(b, &rhs), transposed)
+                .unwrap(),
+        );
+        assert!(got.iter().all(|v| v.is_nan()), "singular solve: {got}");
+    }
+}
+
+/// Moments of 40,000 draws within 5 standard errors of the standard normal's.
 fn normal_draws<T: Real, B: Backend<T>>(b: &B) {
     let draw = |seed| down(b, &b.standard_normal(200, 200, seed).expect("draws"));
     let z = draw(3);
@@ -472,7 +597,7 @@ fn normal_draws<T: Real, B: Backend<T>>(b: &B) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Cpu;
+    use crate::backend::{Cpu, Grid};
 
     #[test]
     fn the_cpu_backend_meets_the_contract_in_f64_and_f32() {
@@ -577,6 +702,31 @@ mod tests {
             indices: &[usize],
         ) -> Result<DMatrix<T>, Self::Error> {
             Cpu.gather_rows_of_transpose(data_t, indices)
+        }
+        fn copy_grid(
+            &self,
+            src: &DMatrix<T>,
+            from: Grid,
+            dst: &mut DMatrix<T>,
+            to: Grid,
+            grid: (usize, usize),
+        ) -> Result<(), Self::Error> {
+            Cpu.copy_grid(src, from, dst, to, grid)
+        }
+        fn lower_triangle(
+            &self,
+            m: &DMatrix<T>,
+            include_diagonal: bool,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.lower_triangle(m, include_diagonal)
+        }
+        fn solve_lower(
+            &self,
+            l: &DMatrix<T>,
+            b: &DMatrix<T>,
+            transposed: bool,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.solve_lower(l, b, transposed)
         }
         fn standard_normal(
             &self,

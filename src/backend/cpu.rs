@@ -1,6 +1,6 @@
 //! The CPU backend: nalgebra matrices in host memory and the kernels the tape runs today.
 
-use super::{Backend, Device};
+use super::{Backend, Device, Grid};
 use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
 use crate::autodiff::{elementwise, fused, linalg, reduce, shape};
 use crate::kernels::{self, buffers};
@@ -148,6 +148,42 @@ impl<T: Real> Backend<T> for Cpu {
         indices: &[usize],
     ) -> Result<DMatrix<T>, Infallible> {
         Ok(kernels::gather_rows_of_transpose(data_t, indices))
+    }
+
+    fn copy_grid(
+        &self,
+        src: &DMatrix<T>,
+        from: Grid,
+        dst: &mut DMatrix<T>,
+        to: Grid,
+        (rows, cols): (usize, usize),
+    ) -> Result<(), Infallible> {
+        from.assert_within((rows, cols), src.len(), "copy_grid's source");
+        to.assert_within((rows, cols), dst.len(), "copy_grid's destination");
+        let (src, dst) = (src.as_slice(), dst.as_mut_slice());
+        for j in 0..cols {
+            for i in 0..rows {
+                dst[to.at(i, j)] = src[from.at(i, j)];
+            }
+        }
+        Ok(())
+    }
+
+    fn lower_triangle(
+        &self,
+        m: &DMatrix<T>,
+        include_diagonal: bool,
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(linalg::lower_mask(m, include_diagonal))
+    }
+
+    fn solve_lower(
+        &self,
+        l: &DMatrix<T>,
+        b: &DMatrix<T>,
+        transposed: bool,
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(linalg::solve_lower(l, b, transposed))
     }
 
     fn standard_normal(

@@ -2,15 +2,16 @@
 //!
 //! The CPU backend ([`Cpu`]: nalgebra matrices in host memory, the crate's own kernels) is what
 //! every model runs on today. With the `cuda` feature, `cuda::Gpu` holds matrices in an NVIDIA
-//! GPU's memory and runs the same kernels there: products through cuBLAS, the rest compiled
-//! from `cuda/kernels.cu` by NVRTC when the device is opened. The driver and both libraries are
-//! loaded when a GPU is opened, not linked, so a `cuda` build still runs where there is none and
+//! GPU's memory and runs the same kernels there: products and triangular solves through
+//! cuBLAS, the rest compiled from `cuda/kernels.cu` by NVRTC when the device is opened. The
+//! driver and both libraries are loaded when a GPU is opened, not linked, so a `cuda` build still runs where there is none and
 //! says so ([`Device::check`]).
 //!
 //! Both implement one kernel contract, `Backend`: the operations a training step of the
 //! crate's models needs (products, elementwise maps with broadcasting and their derivatives,
 //! sums, log-sum-exp, the fused Bernoulli likelihood, the Adam update, the minibatch gather,
-//! standard-normal draws). One test suite (`contract.rs`) checks every backend against plain
+//! copies of grids of entries for slicing, concatenation and diagonals, lower triangles,
+//! triangular solves, standard-normal draws). One test suite (`contract.rs`) checks every backend against plain
 //! definitions.
 //!
 //! A tape runs on a device when made with [`crate::autodiff::Tape::on_device`] (a trainer, with
@@ -23,6 +24,7 @@ mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 mod device;
+mod grid;
 mod on_device;
 mod placed;
 mod transfers;
@@ -32,6 +34,7 @@ pub(crate) mod contract;
 
 pub use cpu::Cpu;
 pub use device::Device;
+pub(crate) use grid::{Concat, Grid};
 pub(crate) use on_device::{DeviceMatrix, Kernels};
 pub use placed::{OnDevice, Placed};
 pub use transfers::Transfers;
@@ -49,6 +52,25 @@ use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
 use crate::optim::AdamUpdate;
 use crate::real::Real;
 use nalgebra::DMatrix;
+
+/// Checks that a `block`-sized block from `at` lies inside a matrix of `shape` (a grid's own
+/// check sees only the end of the storage: a block one row too deep wraps into the next
+/// column).
+///
+/// # Panics
+/// If it does not.
+fn assert_fits(what: &str, block: (usize, usize), at: (usize, usize), shape: (usize, usize)) {
+    assert!(
+        at.0 + block.0 <= shape.0 && at.1 + block.1 <= shape.1,
+        "{what}: a {}x{} block at ({}, {}) does not fit in a {}x{} matrix",
+        block.0,
+        block.1,
+        at.0,
+        at.1,
+        shape.0,
+        shape.1
+    );
+}
 
 /// The kernels a backend provides, over its own matrices (column-major, like nalgebra's).
 ///
@@ -151,6 +173,38 @@ pub(crate) trait Backend<T: Real> {
         data_t: &Self::Matrix,
         indices: &[usize],
     ) -> Result<Self::Matrix, Self::Error>;
+    /// Copies the `rows x cols` grid of `src`'s entries at `from` onto the grid of `dst`'s at
+    /// `to`.
+    ///
+    /// # Panics
+    /// If a grid reaches past its matrix's entries.
+    fn copy_grid(
+        &self,
+        src: &Self::Matrix,
+        from: Grid,
+        dst: &mut Self::Matrix,
+        to: Grid,
+        grid: (usize, usize),
+    ) -> Result<(), Self::Error>;
+    /// The lower triangle of `m` (entries with column ≤ row, or < row without the diagonal);
+    /// the rest are zero.
+    fn lower_triangle(
+        &self,
+        m: &Self::Matrix,
+        include_diagonal: bool,
+    ) -> Result<Self::Matrix, Self::Error>;
+    /// `L⁻¹ B`, or `L⁻ᵀ B` when `transposed`, for the lower triangle `L` of the square `l`
+    /// (entries above its diagonal are not read). Every entry is NaN when `L` has a zero on its
+    /// diagonal, so that a fit sees a non-finite loss.
+    ///
+    /// # Panics
+    /// If `l` is not square or `b` has another number of rows.
+    fn solve_lower(
+        &self,
+        l: &Self::Matrix,
+        b: &Self::Matrix,
+        transposed: bool,
+    ) -> Result<Self::Matrix, Self::Error>;
     /// Independent standard-normal draws. The same seed gives the same draws on the same
     /// backend; backends draw differently from one another.
     fn standard_normal(
@@ -241,6 +295,112 @@ pub(crate) trait Backend<T: Real> {
         let by_copy = self.reshape(self.transpose(g)?, r * c, times);
         let summed = self.sum(&by_copy, Reduce::EachRow)?;
         self.transpose(&self.reshape(summed, c, r))
+    }
+
+    /// The `rows x cols` block of `m` whose first entry is (`row`, `col`).
+    ///
+    /// # Panics
+    /// If the block reaches past `m`.
+    fn block(
+        &self,
+        m: &Self::Matrix,
+        at: (usize, usize),
+        (rows, cols): (usize, usize),
+    ) -> Result<Self::Matrix, Self::Error> {
+        let shape = self.shape(m);
+        assert_fits("block", (rows, cols), at, shape);
+        let mut out = self.zeros(rows, cols)?;
+        let from = Grid::block(shape.0, at);
+        self.copy_grid(m, from, &mut out, Grid::block(rows, (0, 0)), (rows, cols))?;
+        Ok(out)
+    }
+
+    /// `g` placed at (`row`, `col`) inside zeros of `shape`: the vector-Jacobian product of
+    /// [`Backend::block`].
+    fn embed(
+        &self,
+        g: &Self::Matrix,
+        shape: (usize, usize),
+        at: (usize, usize),
+    ) -> Result<Self::Matrix, Self::Error> {
+        let grid = self.shape(g);
+        assert_fits("embed", grid, at, shape);
+        let mut out = self.zeros(shape.0, shape.1)?;
+        self.copy_grid(
+            g,
+            Grid::block(grid.0, (0, 0)),
+            &mut out,
+            Grid::block(shape.0, at),
+            grid,
+        )?;
+        Ok(out)
+    }
+
+    /// `parts` joined side by side or stacked.
+    ///
+    /// # Panics
+    /// If `parts` is empty, or their rows (side by side) or columns (stacked) differ.
+    fn concat(&self, parts: &[&Self::Matrix], how: Concat) -> Result<Self::Matrix, Self::Error> {
+        assert!(!parts.is_empty(), "concat of nothing");
+        let shapes: Vec<(usize, usize)> = parts.iter().map(|p| self.shape(p)).collect();
+        let (first, along) = match how {
+            Concat::Columns => (shapes[0].0, shapes.iter().map(|s| s.1).sum()),
+            Concat::Rows => (shapes[0].1, shapes.iter().map(|s| s.0).sum()),
+        };
+        let (rows, cols) = match how {
+            Concat::Columns => (first, along),
+            Concat::Rows => (along, first),
+        };
+        let mut out = self.zeros(rows, cols)?;
+        let mut at = 0;
+        for (part, &(r, c)) in parts.iter().zip(&shapes) {
+            let (fits, corner, step) = match how {
+                Concat::Columns => (r == rows, (0, at), c),
+                Concat::Rows => (c == cols, (at, 0), r),
+            };
+            assert!(fits, "concat: the parts' {how:?} do not line up");
+            let to = Grid::block(rows, corner);
+            self.copy_grid(part, Grid::block(r, (0, 0)), &mut out, to, (r, c))?;
+            at += step;
+        }
+        Ok(out)
+    }
+
+    /// The diagonal of the square `m`, as a column.
+    ///
+    /// # Panics
+    /// If `m` is not square.
+    fn diagonal(&self, m: &Self::Matrix) -> Result<Self::Matrix, Self::Error> {
+        let (n, c) = self.shape(m);
+        assert_eq!(n, c, "diagonal of a non-square {n}x{c} matrix");
+        let mut out = self.zeros(n, 1)?;
+        self.copy_grid(
+            m,
+            Grid::diagonal(n),
+            &mut out,
+            Grid::block(n, (0, 0)),
+            (n, 1),
+        )?;
+        Ok(out)
+    }
+
+    /// The square matrix with the entries of the vector `v` on its diagonal.
+    ///
+    /// # Panics
+    /// If `v` is not a row or a column.
+    fn diagonal_matrix(&self, v: &Self::Matrix) -> Result<Self::Matrix, Self::Error> {
+        let (r, c) = self.shape(v);
+        assert!(r == 1 || c == 1, "diagonal_matrix needs a vector");
+        let n = r * c;
+        let mut out = self.zeros(n, n)?;
+        self.copy_grid(
+            v,
+            Grid::block(n, (0, 0)),
+            &mut out,
+            Grid::diagonal(n),
+            (n, 1),
+        )?;
+        Ok(out)
     }
 
     /// Vector-Jacobian product of a sum (`g` has the reduced shape): `g` spread over `shape`.

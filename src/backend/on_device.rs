@@ -2,7 +2,7 @@
 //! device, so that the tape's ops and their derivatives are written once for every device.
 
 use super::transfers;
-use super::{Backend, Cpu, Device};
+use super::{Backend, Concat, Cpu, Device};
 use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
 use crate::error::Result;
 use crate::optim::AdamUpdate;
@@ -310,6 +310,68 @@ impl Kernels {
         g: &DeviceMatrix<T>,
     ) -> Result<DeviceMatrix<T>> {
         dispatch!(self, |b| [x, y, g] b.logsumexp_vjp(how, x, y, g))
+    }
+
+    pub(crate) fn block<T: Real>(
+        &self,
+        m: &DeviceMatrix<T>,
+        at: (usize, usize),
+        shape: (usize, usize),
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [m] b.block(m, at, shape))
+    }
+
+    pub(crate) fn embed<T: Real>(
+        &self,
+        g: &DeviceMatrix<T>,
+        shape: (usize, usize),
+        at: (usize, usize),
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [g] b.embed(g, shape, at))
+    }
+
+    pub(crate) fn concat<T: Real>(
+        &self,
+        parts: &[&DeviceMatrix<T>],
+        how: Concat,
+    ) -> Result<DeviceMatrix<T>> {
+        match self {
+            Kernels::Emulated => {
+                let parts: Vec<_> = parts.iter().map(|p| p.emulated()).collect();
+                let Ok(out) = Cpu.concat(&parts, how);
+                Ok(DeviceMatrix::Emulated(out))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let parts: Vec<_> = parts.iter().map(|p| p.cuda()).collect();
+                gpu.concat(&parts, how).map(DeviceMatrix::Cuda)
+            }
+        }
+    }
+
+    pub(crate) fn diagonal<T: Real>(&self, m: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [m] b.diagonal(m))
+    }
+
+    pub(crate) fn diagonal_matrix<T: Real>(&self, v: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [v] b.diagonal_matrix(v))
+    }
+
+    pub(crate) fn lower_triangle<T: Real>(
+        &self,
+        m: &DeviceMatrix<T>,
+        include_diagonal: bool,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [m] b.lower_triangle(m, include_diagonal))
+    }
+
+    pub(crate) fn solve_lower<T: Real>(
+        &self,
+        l: &DeviceMatrix<T>,
+        c: &DeviceMatrix<T>,
+        transposed: bool,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [l, c] b.solve_lower(l, c, transposed))
     }
 
     /// The vector-Jacobian products of `a op b` (output `y`) for the operands that `need` them.

@@ -282,6 +282,37 @@ extern "C" __global__ void transpose(const real* a, int rows, int cols, real* ou
     }
 }
 
+// Entry (i, j) of a rows x cols grid, at offset + i * row_step + j * col_step in each matrix's
+// storage (src/backend/grid.rs), copied from `src` to `dst`: slices, concatenation, diagonals.
+extern "C" __global__ void copy_grid(
+    const real* src, u64 from_offset, u64 from_row_step, u64 from_col_step, real* dst,
+    u64 to_offset, u64 to_row_step, u64 to_col_step, u64 rows, u64 cols) {
+    GRID_STRIDE(k, rows * cols) {
+        u64 i = k % rows, j = k / rows;
+        dst[to_offset + i * to_row_step + j * to_col_step] =
+            src[from_offset + i * from_row_step + j * from_col_step];
+    }
+}
+
+// Entries above the diagonal (and on it, unless kept) are zero.
+extern "C" __global__ void lower_triangle(
+    const real* a, int rows, int cols, int include_diagonal, real* out) {
+    GRID_STRIDE(k, (u64)rows * cols) {
+        u64 i = k % rows, j = k / rows;
+        out[k] = (i > j || (include_diagonal && i == j)) ? a[k] : (real)0;
+    }
+}
+
+// After cuBLAS's triangular solve with the n x n factor `l`: every entry of the solution NaN
+// when `l` has a zero on its diagonal (cuBLAS divides by it; the host refuses the solve), so
+// both give the same answer. Each block reads the diagonal for itself.
+extern "C" __global__ void nan_if_singular(const real* l, int n, real* out, u64 len) {
+    int zero = 0;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) zero |= l[i + (u64)i * n] == (real)0;
+    if (!__syncthreads_or(zero)) return;
+    GRID_STRIDE(k, len) out[k] = nan("");
+}
+
 // Philox4x32-10 (Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3"): counter
 // `c` under key `k`, ten rounds.
 __device__ uint4 philox(uint4 c, uint2 k) {

@@ -1,5 +1,6 @@
-//! The CUDA backend (feature `cuda`): matrices in an NVIDIA GPU's memory, products by cuBLAS,
-//! every other kernel from `kernels.cu`, compiled by NVRTC when the GPU is opened.
+//! The CUDA backend (feature `cuda`): matrices in an NVIDIA GPU's memory, products and
+//! triangular solves by cuBLAS, every other kernel from `kernels.cu`, compiled by NVRTC when
+//! the GPU is opened.
 //!
 //! The driver (`libcuda`), cuBLAS and NVRTC are loaded by cudarc when [`Gpu::open`] first runs,
 //! not linked: a `cuda` build runs anywhere, and where one of them is missing, opening a GPU is
@@ -10,15 +11,15 @@ mod matrix;
 
 pub use matrix::CudaMatrix;
 
-use super::{Backend, Device};
+use super::{Backend, Device, Grid};
 use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
 use crate::error::{Error, Result};
 use crate::optim::AdamUpdate;
 use crate::real::Real;
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, sys::cublasOperation_t};
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
-    ValidAsZeroBits,
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, DeviceRepr,
+    LaunchConfig, PushKernelArg, ValidAsZeroBits,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx};
 use nalgebra::DMatrix;
@@ -57,7 +58,7 @@ macro_rules! launch {
 }
 
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
-const KERNELS: [&str; 13] = [
+const KERNELS: [&str; 16] = [
     "unary_map",
     "unary_vjp",
     "binary_map",
@@ -71,6 +72,9 @@ const KERNELS: [&str; 13] = [
     "gather_rows_of_transpose",
     "transpose",
     "standard_normal",
+    "copy_grid",
+    "lower_triangle",
+    "nan_if_singular",
 ];
 
 /// An open NVIDIA GPU: its context, one stream, a cuBLAS handle and the compiled kernels.
@@ -110,10 +114,26 @@ pub trait GpuReal: DeviceRepr + ValidAsZeroBits + Sized {
         b: &CudaSlice<Self>,
         c: &mut CudaSlice<Self>,
     ) -> std::result::Result<(), cudarc::cublas::result::CublasError>;
+    /// cuBLAS's triangular solve for this type: `b` becomes `op(L)⁻¹ b` for the lower
+    /// triangle `L` of the `n x n` matrix `l`, with `op` the transpose when `transposed` and
+    /// `shape` = `(n, columns)`, the shape of `b`.
+    ///
+    /// # Safety
+    /// `l` must hold `n * n` entries and `b` `n * columns`, both on `stream`, the stream of
+    /// `blas`.
+    #[doc(hidden)]
+    unsafe fn trsm(
+        blas: &CudaBlas,
+        stream: &CudaStream,
+        transposed: bool,
+        shape: (i32, i32),
+        l: &CudaSlice<Self>,
+        b: &mut CudaSlice<Self>,
+    ) -> std::result::Result<(), cudarc::cublas::result::CublasError>;
 }
 
 macro_rules! gpu_real {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $trsm:ident) => {
         impl GpuReal for $t {
             const CUDA_NAME: &'static str = $name;
             unsafe fn gemm(
@@ -126,12 +146,44 @@ macro_rules! gpu_real {
                 // SAFETY: passed on to the caller.
                 unsafe { blas.gemm(config, a, b, c) }
             }
+
+            unsafe fn trsm(
+                blas: &CudaBlas,
+                stream: &CudaStream,
+                transposed: bool,
+                (n, columns): (i32, i32),
+                l: &CudaSlice<Self>,
+                b: &mut CudaSlice<Self>,
+            ) -> std::result::Result<(), cudarc::cublas::result::CublasError> {
+                use cudarc::cublas::sys;
+                let one: Self = 1.0;
+                let (l, _l_read) = l.device_ptr(stream);
+                let (b, _b_written) = b.device_ptr_mut(stream);
+                // SAFETY: passed on to the caller; `one` outlives the call (host pointer mode).
+                unsafe {
+                    sys::$trsm(
+                        *blas.handle(),
+                        sys::cublasSideMode_t::CUBLAS_SIDE_LEFT,
+                        sys::cublasFillMode_t::CUBLAS_FILL_MODE_LOWER,
+                        operation(transposed),
+                        sys::cublasDiagType_t::CUBLAS_DIAG_NON_UNIT,
+                        n,
+                        columns,
+                        &one,
+                        l as *const Self,
+                        n,
+                        b as *mut Self,
+                        n,
+                    )
+                }
+                .result()
+            }
         }
     };
 }
 
-gpu_real!(f32, "float");
-gpu_real!(f64, "double");
+gpu_real!(f32, "float", cublasStrsm_v2);
+gpu_real!(f64, "double", cublasDtrsm_v2);
 
 /// [`Error::Device`] for GPU `ordinal` failing at `operation`.
 pub(crate) fn device_error(
@@ -682,6 +734,78 @@ impl<T: Real> Backend<T> for Gpu {
         Ok(out)
     }
 
+    fn copy_grid(
+        &self,
+        src: &CudaMatrix<T>,
+        from: Grid,
+        dst: &mut CudaMatrix<T>,
+        to: Grid,
+        (rows, cols): (usize, usize),
+    ) -> Result<()> {
+        from.assert_within((rows, cols), src.rows * src.cols, "copy_grid's source");
+        to.assert_within((rows, cols), dst.rows * dst.cols, "copy_grid's destination");
+        let [fo, fr, fc, to_o, tr, tc, r, c] = [
+            from.offset,
+            from.row_step,
+            from.col_step,
+            to.offset,
+            to.row_step,
+            to.col_step,
+            rows,
+            cols,
+        ]
+        .map(|v| v as u64);
+        launch!(self, T, "copy_grid", threads: rows * cols;
+            &src.data, &fo, &fr, &fc, &mut dst.data, &to_o, &tr, &tc, &r, &c
+        )
+    }
+
+    fn lower_triangle(&self, m: &CudaMatrix<T>, include_diagonal: bool) -> Result<CudaMatrix<T>> {
+        let mut out = self.alloc(m.rows, m.cols)?;
+        let [r, c, keep] = [m.rows, m.cols, usize::from(include_diagonal)].map(|v| v as i32);
+        launch!(self, T, "lower_triangle", threads: m.rows * m.cols;
+            &m.data, &r, &c, &keep, &mut out.data
+        )?;
+        Ok(out)
+    }
+
+    fn solve_lower(
+        &self,
+        l: &CudaMatrix<T>,
+        b: &CudaMatrix<T>,
+        transposed: bool,
+    ) -> Result<CudaMatrix<T>> {
+        assert!(
+            l.rows == l.cols && l.rows == b.rows,
+            "solve_lower: shapes do not fit"
+        );
+        // cuBLAS solves in place, over a copy of the right-hand sides.
+        let mut out = self.copy(b)?;
+        if b.rows == 0 || b.cols == 0 {
+            return Ok(out);
+        }
+        let int = |v: usize| i32::try_from(v).expect("a matrix dimension past 2^31");
+        let blas = self.blas.lock().unwrap_or_else(PoisonError::into_inner);
+        // SAFETY: `l` is n x n and `out` n x columns, both on this GPU's one stream.
+        unsafe {
+            T::trsm(
+                &blas,
+                &self.stream,
+                transposed,
+                (int(b.rows), int(b.cols)),
+                &l.data,
+                &mut out.data,
+            )
+        }
+        .map_err(|e| self.error("a cuBLAS triangular solve", e))?;
+        drop(blas);
+        let (n, len) = (int(l.rows), (b.rows * b.cols) as u64);
+        launch!(self, T, "nan_if_singular", threads: b.rows * b.cols;
+            &l.data, &n, &mut out.data, &len
+        )?;
+        Ok(out)
+    }
+
     fn standard_normal(&self, rows: usize, cols: usize, seed: u64) -> Result<CudaMatrix<T>> {
         let mut out = self.alloc(rows, cols)?;
         let n = (rows * cols) as u64;
@@ -717,14 +841,11 @@ mod tests {
         for real in ["float", "double"] {
             let ptx = compile_kernels(real).unwrap_or_else(|e| panic!("{e}"));
             let text = ptx.to_src();
-            for kernel in [
-                "unary_map",
-                "binary_map",
-                "segment_sums",
-                "bernoulli_logits",
-                "standard_normal",
-            ] {
-                assert!(text.contains(kernel), "{real}: no {kernel} in the PTX");
+            for kernel in KERNELS {
+                assert!(
+                    text.contains(&format!(".entry {kernel}(")),
+                    "{real}: no {kernel} in the PTX"
+                );
             }
         }
     }
