@@ -417,8 +417,9 @@ fn train_conv_vae(
     let epochs = epochs_for(epochs, task.train.nrows());
     let per_epoch = task.train.nrows().div_ceil(BATCH);
     let bar = StepBar::new("vae-conv", epochs * per_epoch);
+    let train = vae.training_data(&task.train)?;
     for _ in 0..epochs {
-        vae.train_epoch(&task.train, |_| {})?;
+        vae.train_epoch_on(&train, |_| {})?;
         bar.0.inc(per_epoch as u64);
     }
     Ok(vae)

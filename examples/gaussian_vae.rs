@@ -313,10 +313,13 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
     let mut training_seconds = 0.0;
     // What the training (with its per-epoch test ELBOs) copies between the host and a device.
     let copies_before = Transfers::so_far();
+    // Checked once, and on a device copied there once, for every epoch.
+    let train_data = vae.training_data(&train.x)?;
     for epoch in first_epoch..=args.epochs {
         let start = Instant::now();
         let done = bar.position();
-        let report = vae.train_epoch(&train.x, |rows| bar.set_position(done + rows as u64))?;
+        let report =
+            vae.train_epoch_on(&train_data, |rows| bar.set_position(done + rows as u64))?;
         let seconds = start.elapsed().as_secs_f64();
         epoch_seconds.push(seconds);
         training_seconds += seconds;

@@ -128,6 +128,16 @@ fn a_run_on_a_device_sends_its_data_once_and_then_row_indices_and_noise() {
         moved.downloaded_bytes <= steps * small,
         "{moved:?} in {steps} steps"
     );
+    // Data the VAE prepared goes over with the first epoch run on it, and stays for the next.
+    let prepared = vae.training_data(&train.x).unwrap();
+    vae.train_epoch_on(&prepared, |_| {}).unwrap();
+    let before = Transfers::so_far();
+    vae.train_epoch_on(&prepared, |_| {}).unwrap();
+    let moved = Transfers::so_far().since(before);
+    assert!(
+        moved.uploaded_bytes <= steps * (indices_and_noise + small),
+        "{moved:?} in {steps} steps"
+    );
     // An IWAE evaluation sends the rows and the noise of its K draws each, not K copies of
     // the rows, and reads back one number per chunk.
     let (_, test) = Dataset::<f32>::digits8x8();

@@ -217,6 +217,51 @@ fn same_seed_trains_to_identical_parameters() {
             .collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
+    // Data prepared once for the three epochs trains to the same bits.
+    let mut vae = small_vae(12);
+    let prepared = vae.training_data(&data).unwrap();
+    assert!(vae.standardization().is_some(), "the data went through one");
+    for _ in 0..3 {
+        vae.train_epoch_on(&prepared, |_| {}).unwrap();
+    }
+    let params: Vec<_> = vae
+        .params()
+        .ids()
+        .map(|id| vae.params().get(id).clone())
+        .collect();
+    assert_eq!(params, run());
+}
+
+#[test]
+fn data_prepared_under_another_standardisation_is_refused() {
+    let mut first = small_vae(1);
+    let data = curve_data(64, 2);
+    let prepared = first.training_data(&data).unwrap();
+    let mut other = small_vae(1);
+    other
+        .train_epoch(&curve_data(64, 3).scale(10.0), |_| {})
+        .unwrap();
+    let err = other.train_epoch_on(&prepared, |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidParameter {
+                name: "training data",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("this VAE's `training_data`"),
+        "{err}"
+    );
+    // Its own VAE trains on it.
+    first.train_epoch_on(&prepared, |_| {}).unwrap();
+    assert!(matches!(
+        first.training_data(&DMatrix::zeros(0, 6)),
+        Err(Error::EmptyData { .. })
+    ));
 }
 
 #[test]

@@ -59,9 +59,9 @@ mod convergence;
 mod group;
 mod loss;
 mod observer;
-mod run_data;
 mod shard;
 mod trainer;
+mod training_data;
 
 pub use checkpoint::Checkpoint;
 pub use convergence::Trend;
@@ -69,3 +69,4 @@ pub use group::ParamGroup;
 pub use loss::{Batch, Loss};
 pub use observer::{Control, EpochEvent, Observer, StepEvent};
 pub use trainer::{RunReport, StopReason, Trainer, TrainerSettings};
+pub use training_data::TrainingData;

@@ -2,7 +2,7 @@
 //! allows it.
 
 use super::loss::{Batch, Loss};
-use super::run_data::recycle;
+use super::training_data::recycle;
 use crate::autodiff::{Gradients, Tape, catching_device_failures};
 use crate::backend::{Device, Placed};
 use crate::error::Result;

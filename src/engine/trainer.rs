@@ -5,15 +5,14 @@ use super::convergence::Convergence;
 use super::group::ParamGroup;
 use super::loss::{Batch, Loss};
 use super::observer::{Control, EpochEvent, Observer, StepEvent};
-use super::run_data::{self, RunData};
 use super::shard::loss_and_gradients;
+use super::training_data::{self, TrainingData};
 use crate::autodiff::catching_device_failures;
 use crate::backend::Device;
 use crate::data::Minibatches;
 use crate::error::{Error, Result, require_positive};
 use crate::params::ParamStore;
 use crate::real::{Real, c};
-use crate::validate::check_finite;
 use nalgebra::DMatrix;
 use rand::Rng;
 
@@ -234,13 +233,32 @@ impl<'o, T: Real> Trainer<'o, T> {
         L: Loss<T> + ?Sized,
         R: Rng + ?Sized,
     {
-        let n = data.nrows();
-        if n == 0 {
-            return Err(Error::EmptyData { what: "data" });
-        }
+        let data = TrainingData::new(data)?;
+        self.run_on(loss, store, &data, rng, steps, observers)
+    }
+
+    /// [`Trainer::run`] on data prepared for training, which keeps what runs make of it: for
+    /// several runs on the same data (epochs run one at a time, as `Vae::train_epoch_on`
+    /// does), the data is checked once and, on a device, copied there once.
+    ///
+    /// # Errors
+    /// As [`Trainer::run`].
+    pub fn run_on<L, R>(
+        &mut self,
+        loss: &L,
+        store: &mut ParamStore<T>,
+        data: &TrainingData<'_, T>,
+        rng: &mut R,
+        steps: usize,
+        observers: &mut [&mut dyn Observer<T>],
+    ) -> Result<RunReport>
+    where
+        L: Loss<T> + ?Sized,
+        R: Rng + ?Sized,
+    {
+        let n = data.matrix().nrows();
         self.settings.device.check()?;
-        check_finite("data", data)?;
-        loss.validate(data)?;
+        loss.validate(data.matrix())?;
         for g in &self.groups {
             g.validate(store)?;
         }
@@ -263,7 +281,7 @@ impl<'o, T: Real> Trainer<'o, T> {
             }
             None => self.progress.minibatches = None,
         }
-        let run_data = RunData::new(data, batch_size.is_some(), self.settings.device)?;
+        let run_data = data.layout(batch_size.is_some(), self.settings.device)?;
         let masks: Vec<Vec<bool>> = self.groups.iter().map(|g| g.mask(store)).collect();
         let mut average = self
             .settings
@@ -346,7 +364,7 @@ impl<'o, T: Real> Trainer<'o, T> {
                 })?;
                 losses[g] = Some(value.to_f64());
             }
-            run_data::recycle(x);
+            training_data::recycle(x);
             self.progress.steps_done += 1;
             self.progress.rows_in_epoch += rows;
             report.steps = run_step + 1;

@@ -6,4 +6,6 @@ mod linear_vae;
 mod vae;
 
 pub use linear_vae::{LinearVae, LinearVaeStart};
-pub use vae::{EpochReport, Vae, VaeArchitecture, VaeEncoder, VaeLikelihood, VaeTraining};
+pub use vae::{
+    EpochReport, Vae, VaeArchitecture, VaeEncoder, VaeLikelihood, VaeTraining, VaeTrainingData,
+};

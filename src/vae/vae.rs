@@ -5,7 +5,7 @@ use crate::backend::{Device, Placed};
 use crate::data::Standardization;
 use crate::engine::{
     Batch, Checkpoint, Control, EpochEvent, Loss, Observer, ParamGroup, StepEvent, Trainer,
-    TrainerSettings,
+    TrainerSettings, TrainingData,
 };
 use crate::error::{Error, Result, require_positive};
 use crate::guide::GaussianEncoder;
@@ -213,6 +213,16 @@ pub struct EpochReport {
     pub beta: f64,
     /// Steps skipped for a non-finite loss or gradient.
     pub skipped: usize,
+}
+
+/// A training set a [`Vae`] prepared ([`Vae::training_data`]) for its epochs
+/// ([`Vae::train_epoch_on`]): in the networks' units, checked once, and kept where the epochs
+/// run (on a device, copied there once).
+#[derive(Debug)]
+pub struct VaeTrainingData<'a, T: Real> {
+    data: TrainingData<'a, T>,
+    /// The standardisation it went through: an epoch checks it is still the VAE's.
+    standardization: Option<Standardization>,
 }
 
 /// The shape of one evaluation tape's chunk of `columns`-wide data with `particles` draws per
@@ -548,18 +558,14 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
             .map_or(0.0, |s| s.log_jacobian(dim))
     }
 
-    /// One pass over `train` in shuffled minibatches (the analytic-KL ELBO for a Gaussian
-    /// prior, one draw per row, Adam). `on_batch(rows_done)` is called after every step, for
-    /// progress displays.
+    /// `train` prepared for [`Vae::train_epoch_on`]: in the networks' units (a Gaussian VAE
+    /// that standardises fixes its standardisation on the first data it is given), checked, and
+    /// kept for every epoch run on it. On a device the data goes there with the first epoch
+    /// and stays for the others, where [`Vae::train_epoch`] copies it over for each.
     ///
     /// # Errors
-    /// Data that the model cannot fit ([`Svi::validate_data`]); [`Error::Diverged`] after too
-    /// many non-finite steps in a row (the parameters stay at the last finite values).
-    pub fn train_epoch(
-        &mut self,
-        train: &DMatrix<T>,
-        on_batch: impl FnMut(usize),
-    ) -> Result<EpochReport> {
+    /// [`Error::EmptyData`] or [`Error::NonFiniteData`] for bad data.
+    pub fn training_data<'a>(&mut self, train: &'a DMatrix<T>) -> Result<VaeTrainingData<'a, T>> {
         let standardizes = self
             .architecture
             .as_ref()
@@ -569,8 +575,52 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
             self.svi.validate_data(train)?;
             self.standardization = Some(Standardization::of(train));
         }
-        let train = &*self.standardize(train);
-        let steps_per_epoch = self.trainer.steps_per_epoch(train.nrows());
+        let data = match self.standardize(train) {
+            Cow::Borrowed(x) => TrainingData::new(x)?,
+            Cow::Owned(x) => TrainingData::owned(x)?,
+        };
+        Ok(VaeTrainingData {
+            data,
+            standardization: self.standardization.clone(),
+        })
+    }
+
+    /// One pass over `train` in shuffled minibatches (the analytic-KL ELBO for a Gaussian
+    /// prior, one draw per row, Adam). `on_batch(rows_done)` is called after every step, for
+    /// progress displays. For many epochs on the same data, [`Vae::training_data`] and
+    /// [`Vae::train_epoch_on`] prepare it once.
+    ///
+    /// # Errors
+    /// Data that the model cannot fit ([`Svi::validate_data`]); [`Error::Diverged`] after too
+    /// many non-finite steps in a row (the parameters stay at the last finite values).
+    pub fn train_epoch(
+        &mut self,
+        train: &DMatrix<T>,
+        on_batch: impl FnMut(usize),
+    ) -> Result<EpochReport> {
+        let train = self.training_data(train)?;
+        self.train_epoch_on(&train, on_batch)
+    }
+
+    /// [`Vae::train_epoch`] on data this VAE prepared ([`Vae::training_data`]).
+    ///
+    /// # Errors
+    /// As [`Vae::train_epoch`], and [`Error::InvalidParameter`] for data prepared under
+    /// another standardisation (by another VAE, or before a checkpoint loaded another).
+    pub fn train_epoch_on(
+        &mut self,
+        train: &VaeTrainingData<'_, T>,
+        on_batch: impl FnMut(usize),
+    ) -> Result<EpochReport> {
+        if train.standardization != self.standardization {
+            return Err(Error::invalid(
+                "training data",
+                "data prepared under another standardisation",
+                "data from this VAE's `training_data`, made since its last checkpoint load",
+            ));
+        }
+        let rows = train.data.matrix().nrows();
+        let steps_per_epoch = self.trainer.steps_per_epoch(rows);
         let loss = VaeLoss {
             svi: &self.svi,
             elbo_form: self.elbo_form,
@@ -581,10 +631,10 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
             on_batch,
             loss: None,
         };
-        let run = self.trainer.run(
+        let run = self.trainer.run_on(
             &loss,
             &mut self.params,
-            train,
+            &train.data,
             &mut self.rng,
             steps_per_epoch,
             &mut [&mut watch],
@@ -593,7 +643,8 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
         let last_step = self.trainer.steps_done() - 1;
         Ok(EpochReport {
             epoch: self.epochs_done,
-            objective: -watch.loss.unwrap_or(f64::NAN) - self.log_jacobian(train.ncols()),
+            objective: -watch.loss.unwrap_or(f64::NAN)
+                - self.log_jacobian(train.data.matrix().ncols()),
             beta: loss.beta_at(last_step, steps_per_epoch),
             skipped: run.skipped,
         })
