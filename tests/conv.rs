@@ -2,8 +2,13 @@
 //! convolution as the convolution's input-gradient.
 
 mod common;
+#[path = "common/conv_vae.rs"]
+mod conv_vae;
 
+use conv_vae::conv_vae;
 use elbo::autodiff::{Conv2d, GradCheck, Tape, check_gradients};
+use elbo::backend::Device;
+use elbo::vae::VaeTraining;
 use nalgebra::DMatrix;
 
 fn geometries() -> Vec<Conv2d> {
@@ -48,60 +53,85 @@ fn naive(x: &DMatrix<f64>, k: &DMatrix<f64>, g: &Conv2d) -> DMatrix<f64> {
     })
 }
 
+/// On the CPU, and on the emulated device (the device code path: the convolutions composed
+/// from the backend's im2col, col2im, grid copies and products).
+const DEVICES: [Device; 2] = [Device::Cpu, Device::Emulated];
+
 #[test]
 fn convolution_matches_its_definition() {
     for (n, g) in geometries().into_iter().enumerate() {
         let x = common::normal_matrix(3, g.input_len(), n as u64);
         let (ko, ki) = g.kernel_shape();
         let k = common::normal_matrix(ko, ki, 10 + n as u64);
-        let tape = Tape::<f64>::new();
-        let y = tape.constant(x.clone()).conv2d(tape.constant(k.clone()), g);
-        assert!(
-            (&*y.value() - naive(&x, &k, &g)).abs().max() < 1e-12,
-            "{g:?}"
-        );
+        for device in DEVICES {
+            let tape = Tape::<f64>::new().on_device(device).unwrap();
+            let y = tape.constant(x.clone()).conv2d(tape.constant(k.clone()), g);
+            assert!(
+                (&*y.value() - naive(&x, &k, &g)).abs().max() < 1e-12,
+                "{device}: {g:?}"
+            );
+        }
     }
 }
 
 #[test]
 fn convolution_gradients_match_finite_differences() {
     for (n, g) in geometries().into_iter().enumerate() {
-        let x = common::normal_matrix(2, g.input_len(), 20 + n as u64);
-        let (ko, ki) = g.kernel_shape();
-        let k = common::normal_matrix(ko, ki, 30 + n as u64);
-        let y = common::normal_matrix(2, g.output_len(), 40 + n as u64);
-        let weights = common::normal_matrix(2, g.output_len(), 50 + n as u64);
-        let weights_in = common::normal_matrix(2, g.input_len(), 60 + n as u64);
-        let report = check_gradients(&[x, k.clone()], GradCheck::default(), |v| {
-            (v[0].conv2d(v[1], g) * v[0].tape().constant(weights.clone())).sum()
-        });
-        assert!(report.passed(1e-6), "conv2d {g:?}: {report:?}");
-        let report = check_gradients(&[y, k], GradCheck::default(), |v| {
-            (v[0].conv_transpose2d(v[1], g) * v[0].tape().constant(weights_in.clone())).sum()
-        });
-        assert!(report.passed(1e-6), "conv_transpose2d {g:?}: {report:?}");
+        for device in DEVICES {
+            gradients_match_finite_differences(n, g, device);
+        }
     }
+}
+
+fn gradients_match_finite_differences(n: usize, g: Conv2d, device: Device) {
+    let check = GradCheck {
+        device,
+        ..GradCheck::default()
+    };
+    let x = common::normal_matrix(2, g.input_len(), 20 + n as u64);
+    let (ko, ki) = g.kernel_shape();
+    let k = common::normal_matrix(ko, ki, 30 + n as u64);
+    let y = common::normal_matrix(2, g.output_len(), 40 + n as u64);
+    let weights = common::normal_matrix(2, g.output_len(), 50 + n as u64);
+    let weights_in = common::normal_matrix(2, g.input_len(), 60 + n as u64);
+    let report = check_gradients(&[x, k.clone()], check, |v| {
+        (v[0].conv2d(v[1], g) * v[0].tape().constant(weights.clone())).sum()
+    });
+    assert!(report.passed(1e-6), "{device}: conv2d {g:?}: {report:?}");
+    let report = check_gradients(&[y, k], check, |v| {
+        (v[0].conv_transpose2d(v[1], g) * v[0].tape().constant(weights_in.clone())).sum()
+    });
+    assert!(
+        report.passed(1e-6),
+        "{device}: conv_transpose2d {g:?}: {report:?}"
+    );
 }
 
 #[test]
 fn the_transposed_convolution_is_the_convolutions_input_gradient() {
     for (n, g) in geometries().into_iter().enumerate() {
-        let (ko, ki) = g.kernel_shape();
-        let k = common::normal_matrix(ko, ki, 70 + n as u64);
-        let upstream = common::normal_matrix(3, g.output_len(), 80 + n as u64);
-        let tape = Tape::<f64>::new();
-        let x = tape.input(common::normal_matrix(3, g.input_len(), 90 + n as u64));
-        let y = x.conv2d(tape.constant(k.clone()), g);
-        let grads = tape.backward((y * tape.constant(upstream.clone())).sum());
-        let transposed = tape
-            .constant(upstream)
-            .conv_transpose2d(tape.constant(k), g);
-        let gradient = grads.wrt(x).unwrap();
-        assert!(
-            (&*transposed.value() - gradient).abs().max() < 1e-12,
-            "{g:?}"
-        );
+        for device in DEVICES {
+            transposed_is_the_input_gradient(n, g, device);
+        }
     }
+}
+
+fn transposed_is_the_input_gradient(n: usize, g: Conv2d, device: Device) {
+    let (ko, ki) = g.kernel_shape();
+    let k = common::normal_matrix(ko, ki, 70 + n as u64);
+    let upstream = common::normal_matrix(3, g.output_len(), 80 + n as u64);
+    let tape = Tape::<f64>::new().on_device(device).unwrap();
+    let x = tape.input(common::normal_matrix(3, g.input_len(), 90 + n as u64));
+    let y = x.conv2d(tape.constant(k.clone()), g);
+    let grads = tape.backward((y * tape.constant(upstream.clone())).sum());
+    let transposed = tape
+        .constant(upstream)
+        .conv_transpose2d(tape.constant(k), g);
+    let gradient = grads.wrt(x).unwrap();
+    assert!(
+        (&*transposed.value() - gradient).abs().max() < 1e-12,
+        "{g:?}"
+    );
 }
 
 #[test]
@@ -159,88 +189,18 @@ fn a_convolutional_layer_adds_one_bias_per_channel_and_its_transpose_upsamples()
     assert!(ConvLayer::new(&mut store, "bad", bad, Init::He, &mut rng).is_err());
 }
 
-/// A convolutional VAE built from parts — a strided convolution and a dense layer as the
-/// encoder's trunk, a dense layer and a transposed convolution as the decoder — trains on the
-/// digits through the same VAE and engine as the dense one: its held-out ELBO rises.
+/// The convolutional VAE of `common/conv_vae.rs` trains on the digits through the same VAE
+/// and engine as the dense one: its held-out ELBO rises.
 #[test]
 fn a_convolutional_vae_trains_on_the_digits() {
-    use elbo::ParamStore;
-    use elbo::data::Dataset;
-    use elbo::guide::GaussianEncoder;
-    use elbo::likelihood::BernoulliDecoder;
-    use elbo::nn::{Activation, ConvLayer, Init, Linear, Network, Sequential};
-    use elbo::prior::StandardNormal;
-    use elbo::vae::{Vae, VaeTraining};
-    use rand::SeedableRng;
-    let (train, test) = Dataset::<f64>::digits8x8();
+    let (train, test) = elbo::data::Dataset::<f64>::digits8x8();
     let train = train.x.rows(0, 600).into_owned();
-    let g = Conv2d {
-        in_channels: 1,
-        height: 8,
-        width: 8,
-        out_channels: 8,
-        kernel: 3,
-        stride: 2,
-        padding: 1,
-    };
-    let mut store = ParamStore::new();
-    let mut rng = rand_pcg::Pcg64::seed_from_u64(5);
-    let trunk = Sequential::new()
-        .then(
-            ConvLayer::new(&mut store, "enc.conv", g, Init::He, &mut rng).unwrap(),
-            Activation::Relu,
-        )
-        .unwrap()
-        .then(
-            Linear::new(
-                &mut store,
-                "enc.dense",
-                g.output_len(),
-                64,
-                Init::He,
-                &mut rng,
-            )
-            .unwrap(),
-            Activation::Relu,
-        )
-        .unwrap();
-    let trunk: Box<dyn Network<f64>> = Box::new(trunk);
-    let encoder =
-        GaussianEncoder::new(&mut store, "enc", trunk, 4, Init::Xavier, &mut rng).unwrap();
-    let decoder_net = Sequential::new()
-        .then(
-            Linear::new(
-                &mut store,
-                "dec.dense",
-                4,
-                g.output_len(),
-                Init::He,
-                &mut rng,
-            )
-            .unwrap(),
-            Activation::Relu,
-        )
-        .unwrap()
-        .then(
-            ConvLayer::transposed(&mut store, "dec.conv", g, Init::Xavier, &mut rng).unwrap(),
-            Activation::Identity,
-        )
-        .unwrap();
-    let decoder = BernoulliDecoder::new(decoder_net);
     let training = VaeTraining {
         batch_size: 50,
         learning_rate: 3e-3,
         ..VaeTraining::default()
     };
-    let mut vae = Vae::from_parts(
-        store,
-        StandardNormal::new(4).unwrap(),
-        encoder,
-        decoder,
-        training,
-        rng,
-    )
-    .unwrap();
+    let mut vae = conv_vae(training, 5);
     let mut eval = common::rng(6);
     let before = vae.elbo(&test.x, &mut eval).unwrap();
     for _ in 0..15 {

@@ -8,7 +8,7 @@
 //! the convolution's own input-gradient map (col2im).
 
 use super::tape::{Op, Var};
-use crate::kernels::matmul;
+use crate::backend::{Backend, Cpu, DeviceMatrix, Grid, Kernels};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -102,10 +102,15 @@ impl Conv2d {
         taps
     }
 
+    /// Output positions per image: H_out·W_out.
+    fn positions(&self) -> usize {
+        self.out_height() * self.out_width()
+    }
+
     /// Patches of every image: `(B·P) x (C_in·k·k)`, P = H_out·W_out, image b's patches in rows
-    /// b·P .. (b+1)·P.
-    fn im2col<T: Real>(&self, images: &DMatrix<T>) -> DMatrix<T> {
-        let p = self.out_height() * self.out_width();
+    /// b·P .. (b+1)·P. The host's [`Backend::im2col`].
+    pub(crate) fn im2col<T: Real>(&self, images: &DMatrix<T>) -> DMatrix<T> {
+        let p = self.positions();
         let mut out = DMatrix::zeros(images.nrows() * p, self.kernel_shape().1);
         let taps = self.taps();
         for b in 0..images.nrows() {
@@ -116,9 +121,10 @@ impl Conv2d {
         out
     }
 
-    /// The adjoint of [`Conv2d::im2col`]: patch entries added back into `B` images.
-    fn col2im<T: Real>(&self, patches: &DMatrix<T>, images: usize) -> DMatrix<T> {
-        let p = self.out_height() * self.out_width();
+    /// The adjoint of [`Conv2d::im2col`]: patch entries added back into `B` images, in the
+    /// order of the output positions. The host's [`Backend::col2im`].
+    pub(crate) fn col2im<T: Real>(&self, patches: &DMatrix<T>, images: usize) -> DMatrix<T> {
+        let p = self.positions();
         let mut out = DMatrix::zeros(images, self.input_len());
         let taps = self.taps();
         for b in 0..images {
@@ -129,74 +135,108 @@ impl Conv2d {
         out
     }
 
+    /// Entry (b, q, o) (image, position, output channel) as a row per output position,
+    /// `(B·P) x C_out`, and as an image per row, `B x (C_out·P)`.
+    fn layouts(&self, images: usize) -> (Grid, Grid, [usize; 3]) {
+        let p = self.positions();
+        let by_position = Grid {
+            offset: 0,
+            steps: [p, 1, images * p],
+        };
+        let by_image = Grid {
+            offset: 0,
+            steps: [1, images, images * p],
+        };
+        (by_position, by_image, [images, p, self.out_channels])
+    }
+
     /// `(B·P) x C_out` (a row per output position) to `B x (C_out·P)` (an image per row).
-    fn positions_to_images<T: Real>(&self, m: &DMatrix<T>, images: usize) -> DMatrix<T> {
-        let p = self.out_height() * self.out_width();
-        DMatrix::from_fn(images, self.output_len(), |b, e| m[(b * p + e % p, e / p)])
+    fn positions_to_images<T: Real, B: Backend<T>>(
+        &self,
+        b: &B,
+        m: &B::Matrix,
+        images: usize,
+    ) -> Result<B::Matrix, B::Error> {
+        let (by_position, by_image, shape) = self.layouts(images);
+        let mut out = b.zeros(images, self.output_len())?;
+        b.copy_grid(m, by_position, &mut out, by_image, shape)?;
+        Ok(out)
     }
 
     /// The inverse of [`Conv2d::positions_to_images`].
-    fn images_to_positions<T: Real>(&self, m: &DMatrix<T>) -> DMatrix<T> {
-        let p = self.out_height() * self.out_width();
-        DMatrix::from_fn(m.nrows() * p, self.out_channels, |r, o| {
-            m[(r / p, o * p + r % p)]
-        })
+    fn images_to_positions<T: Real, B: Backend<T>>(
+        &self,
+        b: &B,
+        m: &B::Matrix,
+    ) -> Result<B::Matrix, B::Error> {
+        let images = b.shape(m).0;
+        let (by_position, by_image, shape) = self.layouts(images);
+        let mut out = b.zeros(images * self.positions(), self.out_channels)?;
+        b.copy_grid(m, by_image, &mut out, by_position, shape)?;
+        Ok(out)
     }
 
-    /// The convolution of `images` (`B x C_in·H·W`) with `kernel`.
-    fn forward<T: Real>(&self, images: &DMatrix<T>, kernel: &DMatrix<T>) -> DMatrix<T> {
-        let by_position = matmul(&self.im2col(images), false, kernel, true);
-        self.positions_to_images(&by_position, images.nrows())
+    /// The convolution of `images` (`B x C_in·H·W`) with `kernel`, on backend `b`.
+    pub(crate) fn forward<T: Real, B: Backend<T>>(
+        &self,
+        b: &B,
+        images: &B::Matrix,
+        kernel: &B::Matrix,
+    ) -> Result<B::Matrix, B::Error> {
+        let by_position = b.matmul(&b.im2col(images, *self)?, false, kernel, true)?;
+        self.positions_to_images(b, &by_position, b.shape(images).0)
     }
 
     /// The transposed convolution of `outputs` (`B x C_out·H_out·W_out`) with `kernel`:
-    /// Cᵀ applied to each row.
-    fn transpose<T: Real>(&self, outputs: &DMatrix<T>, kernel: &DMatrix<T>) -> DMatrix<T> {
-        let patches = matmul(&self.images_to_positions(outputs), false, kernel, false);
-        self.col2im(&patches, outputs.nrows())
+    /// Cᵀ applied to each row, on backend `b`.
+    pub(crate) fn transpose<T: Real, B: Backend<T>>(
+        &self,
+        b: &B,
+        outputs: &B::Matrix,
+        kernel: &B::Matrix,
+    ) -> Result<B::Matrix, B::Error> {
+        let by_position = self.images_to_positions(b, outputs)?;
+        let patches = b.matmul(&by_position, false, kernel, false)?;
+        b.col2im(&patches, *self, b.shape(outputs).0)
+    }
+
+    /// The gradient of a kernel read through patches: y_pos = patches · Kᵀ gives
+    /// dK = g_posᵀ · patches, for `g` as images and `patches_of` the images read.
+    fn kernel_vjp<T: Real, B: Backend<T>>(
+        &self,
+        b: &B,
+        g: &B::Matrix,
+        patches_of: &B::Matrix,
+    ) -> Result<B::Matrix, B::Error> {
+        let g_by_position = self.images_to_positions(b, g)?;
+        b.matmul(&g_by_position, true, &b.im2col(patches_of, *self)?, false)
     }
 
     /// Gradients of the convolution y = conv(images, kernel) from the output gradient `g`.
-    pub(crate) fn conv_vjp<T: Real>(
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn conv_vjp<T: Real, B: Backend<T>>(
         &self,
-        images: &DMatrix<T>,
-        kernel: &DMatrix<T>,
-        g: &DMatrix<T>,
+        b: &B,
+        [images, kernel, g]: [&B::Matrix; 3],
         need: (bool, bool),
-    ) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
-        let gi = need.0.then(|| self.transpose(g, kernel));
-        // y_pos = patches · Kᵀ: dK = g_posᵀ · patches.
-        let gk = need.1.then(|| {
-            matmul(
-                &self.images_to_positions(g),
-                true,
-                &self.im2col(images),
-                false,
-            )
-        });
-        (gi, gk)
+    ) -> Result<(Option<B::Matrix>, Option<B::Matrix>), B::Error> {
+        let gi = need.0.then(|| self.transpose(b, g, kernel)).transpose()?;
+        let gk = need.1.then(|| self.kernel_vjp(b, g, images)).transpose()?;
+        Ok((gi, gk))
     }
 
     /// Gradients of the transposed convolution y = convᵀ(outputs, kernel) from `g`.
-    pub(crate) fn transpose_vjp<T: Real>(
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn transpose_vjp<T: Real, B: Backend<T>>(
         &self,
-        outputs: &DMatrix<T>,
-        kernel: &DMatrix<T>,
-        g: &DMatrix<T>,
+        b: &B,
+        [outputs, kernel, g]: [&B::Matrix; 3],
         need: (bool, bool),
-    ) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
-        // The adjoint of Cᵀ is C.
-        let go = need.0.then(|| self.forward(g, kernel));
-        let gk = need.1.then(|| {
-            // y = col2im(O_pos · K): dK = O_posᵀ · im2col(g).
-            matmul(
-                &self.images_to_positions(outputs),
-                true,
-                &self.im2col(g),
-                false,
-            )
-        });
-        (go, gk)
+    ) -> Result<(Option<B::Matrix>, Option<B::Matrix>), B::Error> {
+        // The adjoint of Cᵀ is C; y = col2im(O_pos · K) gives dK = O_posᵀ · im2col(g).
+        let go = need.0.then(|| self.forward(b, g, kernel)).transpose()?;
+        let gk = need.1.then(|| self.kernel_vjp(b, outputs, g)).transpose()?;
+        Ok((go, gk))
     }
 }
 
@@ -209,26 +249,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// If the geometry is invalid or the shapes do not fit it.
     pub fn conv2d(self, kernel: Var<'t, T>, geometry: Conv2d) -> Self {
         geometry.check("conv2d");
-        let value = Var::with_values([self, kernel], |[x, k]| {
-            assert!(
-                x.ncols() == geometry.input_len() && k.shape() == geometry.kernel_shape(),
-                "conv2d: images {}x{} and kernel {}x{} do not fit {geometry:?}",
-                x.nrows(),
-                x.ncols(),
-                k.nrows(),
-                k.ncols()
-            );
-            geometry.forward(x, k)
-        });
-        self.record(
-            value,
-            Op::Conv2d {
-                input: self.id,
-                kernel: kernel.id,
-                geometry,
-                transposed: false,
-            },
-        )
+        self.conv(kernel, geometry, false)
     }
 
     /// The transposed convolution: the product with Cᵀ for the sparse matrix C of
@@ -240,25 +261,40 @@ impl<'t, T: Real> Var<'t, T> {
     /// If the geometry is invalid or the shapes do not fit it.
     pub fn conv_transpose2d(self, kernel: Var<'t, T>, geometry: Conv2d) -> Self {
         geometry.check("conv_transpose2d");
-        let value = Var::with_values([self, kernel], |[y, k]| {
-            assert!(
-                y.ncols() == geometry.output_len() && k.shape() == geometry.kernel_shape(),
-                "conv_transpose2d: inputs {}x{} and kernel {}x{} do not fit {geometry:?}",
-                y.nrows(),
-                y.ncols(),
-                k.nrows(),
-                k.ncols()
-            );
-            geometry.transpose(y, k)
+        self.conv(kernel, geometry, true)
+    }
+
+    /// The convolution, or its transpose, of this after checking the shapes.
+    fn conv(self, kernel: Var<'t, T>, geometry: Conv2d, transposed: bool) -> Self {
+        let (what, len) = if transposed {
+            ("conv_transpose2d: inputs", geometry.output_len())
+        } else {
+            ("conv2d: images", geometry.input_len())
+        };
+        let ((r, c), (kr, kc)) = (self.shape(), kernel.shape());
+        assert!(
+            c == len && (kr, kc) == geometry.kernel_shape(),
+            "{what} {r}x{c} and kernel {kr}x{kc} do not fit {geometry:?}"
+        );
+        let op = || Op::Conv2d {
+            input: self.id,
+            kernel: kernel.id,
+            geometry,
+            transposed,
+        };
+        let on_device =
+            |k: &Kernels, [x, w]: [&DeviceMatrix<T>; 2]| k.conv(x, w, geometry, transposed);
+        if let Some(y) = Var::on_device([self, kernel], op, on_device) {
+            return y;
+        }
+        let value = Var::with_values([self, kernel], |[x, w]| {
+            let Ok(y) = if transposed {
+                geometry.transpose(&Cpu, x, w)
+            } else {
+                geometry.forward(&Cpu, x, w)
+            };
+            y
         });
-        self.record(
-            value,
-            Op::Conv2d {
-                input: self.id,
-                kernel: kernel.id,
-                geometry,
-                transposed: true,
-            },
-        )
+        self.record(value, op())
     }
 }

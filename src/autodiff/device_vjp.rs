@@ -183,8 +183,19 @@ fn propagate<T: Real>(
             send(l, gl);
             send(b, needs(b).then_some(gb));
         }
-        // The rest (the Cholesky factor, convolutions) by the host's products, on copies read
-        // back once.
+        Op::Conv2d {
+            input,
+            kernel,
+            geometry,
+            transposed,
+        } => {
+            let values = [on_device(input), on_device(kernel), &g];
+            let need = (needs(input), needs(kernel));
+            let (gi, gk) = device_result(k.conv_vjp(values, geometry, transposed, need));
+            send(input, gi);
+            send(kernel, gk);
+        }
+        // The rest (the Cholesky factor) by the host's code, on copies read back once.
         _ => {
             let g = device_result(g.to_host());
             super::vjp::propagate(nodes, i, g, &mut |parent, contribution: DMatrix<T>| {

@@ -7,6 +7,7 @@ use super::linalg::{cholesky_vjp, lower_mask, matmul_vjp, solve_lower_vjp, trans
 use super::reduce::{Reduce, logsumexp_vjp, sum, sum_vjp};
 use super::shape::{embed, untile};
 use super::tape::{Node, Op};
+use crate::backend::Cpu;
 use crate::kernels::buffers;
 use crate::real::Real;
 use nalgebra::{DMatrix, Dyn};
@@ -91,10 +92,11 @@ pub(crate) fn propagate<T: Real>(
             transposed,
         } => {
             let need = (needs(input), needs(kernel));
-            let (gi, gk) = if transposed {
-                geometry.transpose_vjp(value(input), value(kernel), &g, need)
+            let values = [value(input), value(kernel), &g];
+            let Ok((gi, gk)) = if transposed {
+                geometry.transpose_vjp(&Cpu, values, need)
             } else {
-                geometry.conv_vjp(value(input), value(kernel), &g, need)
+                geometry.conv_vjp(&Cpu, values, need)
             };
             send(input, gi);
             send(kernel, gk);

@@ -3,7 +3,8 @@
 //! broadcast, lengths that are no power of two). The CPU backend runs it in every test run; the
 //! GPU backend where a GPU is present.
 
-use super::{Backend, Concat};
+use super::{Backend, Concat, Grid};
+use crate::autodiff::Conv2d;
 use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
 use crate::optim::AdamUpdate;
 use crate::real::Real;
@@ -27,6 +28,7 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
     tiles(b, &mut rng, tol);
     grids(b, &mut rng);
     triangles(b, &mut rng, tol);
+    convolutions(b, &mut rng, tol);
     normal_draws(b);
 }
 
@@ -513,6 +515,85 @@ fn grids<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64) {
     }
 }
 
+/// The patches of a convolution (im2col) to the bit, and their adjoint (col2im) as sums, against
+/// the loops written out, on strided and padded geometries; and the three-axis grid copy that
+/// reorders a convolution's output.
+fn convolutions<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    let geometries = [
+        (2, 5, 4, 3, 3, 2, 1),
+        (1, 6, 6, 2, 2, 2, 0),
+        (3, 4, 5, 1, 1, 1, 0),
+    ];
+    for (in_channels, height, width, out_channels, kernel, stride, padding) in geometries {
+        let g = Conv2d {
+            in_channels,
+            height,
+            width,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+        };
+        let (images, (oh, ow), k) = (3, (g.out_height(), g.out_width()), kernel);
+        let x = random(rng, images, g.input_len(), -1.0, 1.0);
+        // Pixel (c, row, col) of image b, or 0 on the padding, for patch entry (b, y, x, c, i, j).
+        let read = |b: usize, y: usize, xo: usize, c: usize, i: usize, j: usize| {
+            let (row, col) = ((y * stride + i) as isize, (xo * stride + j) as isize);
+            let (row, col) = (row - padding as isize, col - padding as isize);
+            let inside = row >= 0 && col >= 0 && row < height as isize && col < width as isize;
+            inside
+                .then(|| (c * height + row as usize) * width + col as usize)
+                .map(|source| (b, source))
+        };
+        let mut want = DMatrix::zeros(images * oh * ow, in_channels * k * k);
+        let mut adjoint = DMatrix::zeros(images, g.input_len());
+        let patches_g = random(rng, images * oh * ow, in_channels * k * k, -1.0, 1.0);
+        for bi in 0..images {
+            for (y, xo, c, i, j) in patch_entries(oh, ow, in_channels, k) {
+                let (r, column) = (bi * oh * ow + y * ow + xo, (c * k + i) * k + j);
+                if let Some(at) = read(bi, y, xo, c, i, j) {
+                    want[(r, column)] = x[at];
+                    adjoint[at] += patches_g[(r, column)];
+                }
+            }
+        }
+        let got = down(b, &b.im2col(&up(b, &x), g).expect("im2col"));
+        assert_same_bits::<T>(&format!("im2col {g:?}"), &got, &want);
+        let got = down(b, &b.col2im(&up(b, &patches_g), g, images).expect("col2im"));
+        assert_close(&format!("col2im {g:?}"), &got, &adjoint, tol * 10.0);
+    }
+    // Entry (i, j, l) of a 3 x 4 x 2 grid, from a row per (i, j) to a column per (i, j).
+    let m = random(rng, 12, 2, -1.0, 1.0);
+    let mut out = b.zeros(3, 8).expect("zeros");
+    let from = Grid {
+        offset: 0,
+        steps: [4, 1, 12],
+    };
+    let to = Grid {
+        offset: 0,
+        steps: [1, 3, 12],
+    };
+    b.copy_grid(&up(b, &m), from, &mut out, to, [3, 4, 2])
+        .expect("copy_grid");
+    let want = DMatrix::from_fn(3, 8, |i, e| m[(i * 4 + e % 4, e / 4)]);
+    assert_same_bits::<T>("a three-axis grid", &down(b, &out), &want);
+}
+
+/// Every (y, x, c, i, j) of a convolution's patches, in order.
+fn patch_entries(
+    oh: usize,
+    ow: usize,
+    channels: usize,
+    k: usize,
+) -> impl Iterator<Item = (usize, usize, usize, usize, usize)> {
+    (0..oh).flat_map(move |y| {
+        (0..ow).flat_map(move |x| {
+            (0..channels)
+                .flat_map(move |c| (0..k).flat_map(move |i| (0..k).map(move |j| (y, x, c, i, j))))
+        })
+    })
+}
+
 /// Lower triangles, and triangular solves with L and Lᵀ against substitution written out.
 fn triangles<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
     for (r, c) in [(4, 4), (3, 6), (6, 2), (1, 1)] {
@@ -597,7 +678,7 @@ fn normal_draws<T: Real, B: Backend<T>>(b: &B) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{Cpu, Grid};
+    use crate::backend::Cpu;
 
     #[test]
     fn the_cpu_backend_meets_the_contract_in_f64_and_f32() {
@@ -709,9 +790,9 @@ mod tests {
             from: Grid,
             dst: &mut DMatrix<T>,
             to: Grid,
-            grid: (usize, usize),
+            shape: [usize; 3],
         ) -> Result<(), Self::Error> {
-            Cpu.copy_grid(src, from, dst, to, grid)
+            Cpu.copy_grid(src, from, dst, to, shape)
         }
         fn lower_triangle(
             &self,
@@ -727,6 +808,17 @@ mod tests {
             transposed: bool,
         ) -> Result<DMatrix<T>, Self::Error> {
             Cpu.solve_lower(l, b, transposed)
+        }
+        fn im2col(&self, images: &DMatrix<T>, geometry: Conv2d) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.im2col(images, geometry)
+        }
+        fn col2im(
+            &self,
+            patches: &DMatrix<T>,
+            geometry: Conv2d,
+            images: usize,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.col2im(patches, geometry, images)
         }
         fn standard_normal(
             &self,

@@ -1,7 +1,7 @@
 //! The CPU backend: nalgebra matrices in host memory and the kernels the tape runs today.
 
 use super::{Backend, Device, Grid};
-use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
+use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::autodiff::{elementwise, fused, linalg, reduce, shape};
 use crate::kernels::{self, buffers};
 use crate::optim::AdamUpdate;
@@ -156,14 +156,16 @@ impl<T: Real> Backend<T> for Cpu {
         from: Grid,
         dst: &mut DMatrix<T>,
         to: Grid,
-        (rows, cols): (usize, usize),
+        shape: [usize; 3],
     ) -> Result<(), Infallible> {
-        from.assert_within((rows, cols), src.len(), "copy_grid's source");
-        to.assert_within((rows, cols), dst.len(), "copy_grid's destination");
+        from.assert_within(shape, src.len(), "copy_grid's source");
+        to.assert_within(shape, dst.len(), "copy_grid's destination");
         let (src, dst) = (src.as_slice(), dst.as_mut_slice());
-        for j in 0..cols {
-            for i in 0..rows {
-                dst[to.at(i, j)] = src[from.at(i, j)];
+        for l in 0..shape[2] {
+            for j in 0..shape[1] {
+                for i in 0..shape[0] {
+                    dst[to.at([i, j, l])] = src[from.at([i, j, l])];
+                }
             }
         }
         Ok(())
@@ -184,6 +186,19 @@ impl<T: Real> Backend<T> for Cpu {
         transposed: bool,
     ) -> Result<DMatrix<T>, Infallible> {
         Ok(linalg::solve_lower(l, b, transposed))
+    }
+
+    fn im2col(&self, images: &DMatrix<T>, geometry: Conv2d) -> Result<DMatrix<T>, Infallible> {
+        Ok(geometry.im2col(images))
+    }
+
+    fn col2im(
+        &self,
+        patches: &DMatrix<T>,
+        geometry: Conv2d,
+        images: usize,
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(geometry.col2im(patches, images))
     }
 
     fn standard_normal(

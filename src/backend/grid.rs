@@ -1,16 +1,18 @@
-//! Where a grid of entries lies in a matrix's storage: what slicing, concatenation and
-//! diagonals have in common, so that one copy kernel does all of them on every backend.
+//! Where a grid of entries lies in a matrix's storage: what slicing, concatenation, diagonals
+//! and the convolutions' reorderings have in common, so that one copy kernel does all of them
+//! on every backend.
 
-/// A `rows x cols` grid of entries inside a matrix's column-major storage: entry (i, j) of the
-/// grid is at `offset + i * row_step + j * col_step`.
+/// A grid of entries inside a matrix's column-major storage, up to three axes deep: entry
+/// (i, j, l) of the grid is at `offset + i * steps[0] + j * steps[1] + l * steps[2]`.
 ///
 /// A block of an `r`-row matrix starting at (row, col) steps by 1 down and by `r` across
-/// ([`Grid::block`]); the diagonal of an `n x n` matrix steps by `n + 1` ([`Grid::diagonal`]).
+/// ([`Grid::block`]); the diagonal of an `n x n` matrix steps by `n + 1` ([`Grid::diagonal`]);
+/// a third axis reorders a stack of blocks in one copy (the convolutions' positions and
+/// channels).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Grid {
     pub(crate) offset: usize,
-    pub(crate) row_step: usize,
-    pub(crate) col_step: usize,
+    pub(crate) steps: [usize; 3],
 }
 
 impl Grid {
@@ -18,8 +20,7 @@ impl Grid {
     pub(crate) fn block(rows: usize, (row, col): (usize, usize)) -> Grid {
         Grid {
             offset: row + col * rows,
-            row_step: 1,
-            col_step: rows,
+            steps: [1, rows, 0],
         }
     }
 
@@ -27,26 +28,25 @@ impl Grid {
     pub(crate) fn diagonal(n: usize) -> Grid {
         Grid {
             offset: 0,
-            row_step: n + 1,
-            col_step: 0,
+            steps: [n + 1, 0, 0],
         }
     }
 
-    /// The storage index of entry (i, j).
-    pub(crate) fn at(&self, i: usize, j: usize) -> usize {
-        self.offset + i * self.row_step + j * self.col_step
+    /// The storage index of entry (i, j, l).
+    pub(crate) fn at(&self, [i, j, l]: [usize; 3]) -> usize {
+        self.offset + i * self.steps[0] + j * self.steps[1] + l * self.steps[2]
     }
 
-    /// Checks that a `rows x cols` grid lies inside storage of `len` entries.
+    /// Checks that a grid of `shape` lies inside storage of `len` entries.
     ///
     /// # Panics
     /// If it does not: a programming error, as a slice out of bounds is on the tape.
-    pub(crate) fn assert_within(&self, (rows, cols): (usize, usize), len: usize, what: &str) {
-        if rows > 0 && cols > 0 {
-            let last = self.at(rows - 1, cols - 1);
+    pub(crate) fn assert_within(&self, shape: [usize; 3], len: usize, what: &str) {
+        if shape.iter().all(|&n| n > 0) {
+            let last = self.at(shape.map(|n| n - 1));
             assert!(
                 last < len,
-                "{what}: a {rows}x{cols} grid at {self:?} reaches entry {last} of {len}"
+                "{what}: a {shape:?} grid at {self:?} reaches entry {last} of {len}"
             );
         }
     }
@@ -67,20 +67,20 @@ mod tests {
     fn a_block_and_a_diagonal_address_the_entries_nalgebra_stores_there() {
         let m = nalgebra::DMatrix::from_fn(4, 5, |i, j| (10 * i + j) as f64);
         let block = Grid::block(4, (1, 2));
-        assert_eq!(m.as_slice()[block.at(2, 1)], m[(3, 3)]);
+        assert_eq!(m.as_slice()[block.at([2, 1, 0])], m[(3, 3)]);
         let square = nalgebra::DMatrix::from_fn(3, 3, |i, j| (10 * i + j) as f64);
         let diagonal = Grid::diagonal(3);
-        assert_eq!(square.as_slice()[diagonal.at(2, 0)], square[(2, 2)]);
+        assert_eq!(square.as_slice()[diagonal.at([2, 0, 0])], square[(2, 2)]);
     }
 
     #[test]
     #[should_panic(expected = "reaches entry 23 of 20")]
     fn a_grid_past_the_end_is_refused() {
-        Grid::block(4, (0, 4)).assert_within((4, 2), 20, "columns");
+        Grid::block(4, (0, 4)).assert_within([4, 2, 1], 20, "columns");
     }
 
     #[test]
     fn an_empty_grid_fits_anywhere() {
-        Grid::block(4, (9, 9)).assert_within((0, 3), 0, "rows");
+        Grid::block(4, (9, 9)).assert_within([0, 3, 1], 0, "rows");
     }
 }

@@ -48,7 +48,7 @@ pub trait DeviceElement {}
 impl DeviceElement for f32 {}
 impl DeviceElement for f64 {}
 
-use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
+use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::optim::AdamUpdate;
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -173,7 +173,7 @@ pub(crate) trait Backend<T: Real> {
         data_t: &Self::Matrix,
         indices: &[usize],
     ) -> Result<Self::Matrix, Self::Error>;
-    /// Copies the `rows x cols` grid of `src`'s entries at `from` onto the grid of `dst`'s at
+    /// Copies the grid of `shape` of `src`'s entries at `from` onto the grid of `dst`'s at
     /// `to`.
     ///
     /// # Panics
@@ -184,7 +184,7 @@ pub(crate) trait Backend<T: Real> {
         from: Grid,
         dst: &mut Self::Matrix,
         to: Grid,
-        grid: (usize, usize),
+        shape: [usize; 3],
     ) -> Result<(), Self::Error>;
     /// The lower triangle of `m` (entries with column ≤ row, or < row without the diagonal);
     /// the rest are zero.
@@ -204,6 +204,24 @@ pub(crate) trait Backend<T: Real> {
         l: &Self::Matrix,
         b: &Self::Matrix,
         transposed: bool,
+    ) -> Result<Self::Matrix, Self::Error>;
+    /// The patches of every image in `images` (`B x C_in·H·W`, one per row) that the
+    /// convolution `geometry` reads (im2col): `(B·P) x (C_in·k·k)` for P = H_out·W_out, image
+    /// b's patches in rows b·P .. (b+1)·P, zero where a patch reaches into the padding.
+    ///
+    /// # Panics
+    /// If the shapes do not fit the geometry.
+    fn im2col(&self, images: &Self::Matrix, geometry: Conv2d) -> Result<Self::Matrix, Self::Error>;
+    /// The adjoint of [`Backend::im2col`] (col2im): each patch entry added back into the image
+    /// entry it was read from, for `images` images.
+    ///
+    /// # Panics
+    /// If the shapes do not fit the geometry.
+    fn col2im(
+        &self,
+        patches: &Self::Matrix,
+        geometry: Conv2d,
+        images: usize,
     ) -> Result<Self::Matrix, Self::Error>;
     /// Independent standard-normal draws. The same seed gives the same draws on the same
     /// backend; backends draw differently from one another.
@@ -311,7 +329,13 @@ pub(crate) trait Backend<T: Real> {
         assert_fits("block", (rows, cols), at, shape);
         let mut out = self.zeros(rows, cols)?;
         let from = Grid::block(shape.0, at);
-        self.copy_grid(m, from, &mut out, Grid::block(rows, (0, 0)), (rows, cols))?;
+        self.copy_grid(
+            m,
+            from,
+            &mut out,
+            Grid::block(rows, (0, 0)),
+            [rows, cols, 1],
+        )?;
         Ok(out)
     }
 
@@ -331,7 +355,7 @@ pub(crate) trait Backend<T: Real> {
             Grid::block(grid.0, (0, 0)),
             &mut out,
             Grid::block(shape.0, at),
-            grid,
+            [grid.0, grid.1, 1],
         )?;
         Ok(out)
     }
@@ -360,7 +384,7 @@ pub(crate) trait Backend<T: Real> {
             };
             assert!(fits, "concat: the parts' {how:?} do not line up");
             let to = Grid::block(rows, corner);
-            self.copy_grid(part, Grid::block(r, (0, 0)), &mut out, to, (r, c))?;
+            self.copy_grid(part, Grid::block(r, (0, 0)), &mut out, to, [r, c, 1])?;
             at += step;
         }
         Ok(out)
@@ -379,7 +403,7 @@ pub(crate) trait Backend<T: Real> {
             Grid::diagonal(n),
             &mut out,
             Grid::block(n, (0, 0)),
-            (n, 1),
+            [n, 1, 1],
         )?;
         Ok(out)
     }
@@ -398,7 +422,7 @@ pub(crate) trait Backend<T: Real> {
             Grid::block(n, (0, 0)),
             &mut out,
             Grid::diagonal(n),
-            (n, 1),
+            [n, 1, 1],
         )?;
         Ok(out)
     }

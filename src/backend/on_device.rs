@@ -3,7 +3,7 @@
 
 use super::transfers;
 use super::{Backend, Concat, Cpu, Device};
-use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
+use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::error::Result;
 use crate::optim::AdamUpdate;
 use crate::real::Real;
@@ -372,6 +372,58 @@ impl Kernels {
         transposed: bool,
     ) -> Result<DeviceMatrix<T>> {
         dispatch!(self, |b| [l, c] b.solve_lower(l, c, transposed))
+    }
+
+    /// The convolution `geometry` of `x` with the kernel `w`, or its transpose.
+    pub(crate) fn conv<T: Real>(
+        &self,
+        x: &DeviceMatrix<T>,
+        w: &DeviceMatrix<T>,
+        geometry: Conv2d,
+        transposed: bool,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x, w] if transposed {
+            geometry.transpose(b, x, w)
+        } else {
+            geometry.forward(b, x, w)
+        })
+    }
+
+    /// The vector-Jacobian products of [`Kernels::conv`] with input `x`, kernel `w` and output
+    /// gradient `g`, for whichever of the two `need` them.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn conv_vjp<T: Real>(
+        &self,
+        [x, w, g]: [&DeviceMatrix<T>; 3],
+        geometry: Conv2d,
+        transposed: bool,
+        need: (bool, bool),
+    ) -> Result<(Option<DeviceMatrix<T>>, Option<DeviceMatrix<T>>)> {
+        match self {
+            Kernels::Emulated => {
+                let values = [x, w, g].map(DeviceMatrix::emulated);
+                let Ok((gx, gw)) = if transposed {
+                    geometry.transpose_vjp(&Cpu, values, need)
+                } else {
+                    geometry.conv_vjp(&Cpu, values, need)
+                };
+                Ok((
+                    gx.map(DeviceMatrix::Emulated),
+                    gw.map(DeviceMatrix::Emulated),
+                ))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let values = [x, w, g].map(DeviceMatrix::cuda);
+                let gpu: &super::cuda::Gpu = gpu;
+                let (gx, gw) = if transposed {
+                    geometry.transpose_vjp(gpu, values, need)?
+                } else {
+                    geometry.conv_vjp(gpu, values, need)?
+                };
+                Ok((gx.map(DeviceMatrix::Cuda), gw.map(DeviceMatrix::Cuda)))
+            }
+        }
     }
 
     /// The vector-Jacobian products of `a op b` (output `y`) for the operands that `need` them.

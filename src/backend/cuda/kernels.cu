@@ -282,15 +282,59 @@ extern "C" __global__ void transpose(const real* a, int rows, int cols, real* ou
     }
 }
 
-// Entry (i, j) of a rows x cols grid, at offset + i * row_step + j * col_step in each matrix's
-// storage (src/backend/grid.rs), copied from `src` to `dst`: slices, concatenation, diagonals.
+// Entry (i, j, l) of a rows x cols x layers grid, at offset + i * step0 + j * step1 + l * step2
+// in each matrix's storage (src/backend/grid.rs), copied from `src` to `dst`: slices,
+// concatenation, diagonals, the convolutions' reorderings.
 extern "C" __global__ void copy_grid(
-    const real* src, u64 from_offset, u64 from_row_step, u64 from_col_step, real* dst,
-    u64 to_offset, u64 to_row_step, u64 to_col_step, u64 rows, u64 cols) {
-    GRID_STRIDE(k, rows * cols) {
-        u64 i = k % rows, j = k / rows;
-        dst[to_offset + i * to_row_step + j * to_col_step] =
-            src[from_offset + i * from_row_step + j * from_col_step];
+    const real* src, u64 from_offset, u64 from0, u64 from1, u64 from2, real* dst, u64 to_offset,
+    u64 to0, u64 to1, u64 to2, u64 rows, u64 cols, u64 layers) {
+    GRID_STRIDE(k, rows * cols * layers) {
+        u64 i = k % rows, j = (k / rows) % cols, l = k / (rows * cols);
+        dst[to_offset + i * to0 + j * to1 + l * to2] = src[from_offset + i * from0 + j * from1 + l * from2];
+    }
+}
+
+// The patches a convolution reads (im2col; src/autodiff/conv.rs): entry (b·P + y·W_out + x,
+// (c·k + i)·k + j) of the (B·P) x (C·k·k) output is pixel (c, y·s + i − p, x·s + j − p) of image
+// b (row b of `images`, B x C·H·W), or zero on the padding.
+extern "C" __global__ void im2col(
+    const real* images, int batch, int channels, int height, int width, int k, int stride,
+    int pad, int out_h, int out_w, real* out) {
+    u64 positions = (u64)out_h * out_w, rows = batch * positions;
+    GRID_STRIDE(e, rows * channels * k * k) {
+        u64 r = e % rows, column = e / rows;
+        u64 b = r / positions, q = r % positions;
+        int y = (int)(q / out_w), x = (int)(q % out_w);
+        int j = (int)(column % k), i = (int)((column / k) % k), c = (int)(column / (k * k));
+        int row = y * stride + i - pad, col = x * stride + j - pad;
+        bool inside = row >= 0 && row < height && col >= 0 && col < width;
+        out[e] = inside ? images[b + ((u64)(c * height + row) * width + col) * batch] : (real)0;
+    }
+}
+
+// The adjoint of im2col (col2im): each pixel of each image sums the patch entries read from
+// it. A thread gathers its pixel's (no atomics, so the sums are reproducible), in the host's
+// order: output positions ascending, so i and j descending.
+extern "C" __global__ void col2im(
+    const real* patches, int batch, int channels, int height, int width, int k, int stride,
+    int pad, int out_h, int out_w, real* out) {
+    u64 positions = (u64)out_h * out_w, patch_rows = batch * positions;
+    GRID_STRIDE(e, (u64)batch * channels * height * width) {
+        u64 b = e % batch, source = e / batch;
+        int col = (int)(source % width), row = (int)((source / width) % height);
+        int c = (int)(source / ((u64)width * height));
+        real acc = (real)0;
+        for (int i = k - 1; i >= 0; i--) {
+            int ty = row + pad - i;
+            if (ty < 0 || ty % stride != 0 || ty / stride >= out_h) continue;
+            for (int j = k - 1; j >= 0; j--) {
+                int tx = col + pad - j;
+                if (tx < 0 || tx % stride != 0 || tx / stride >= out_w) continue;
+                u64 r = b * positions + (u64)(ty / stride) * out_w + tx / stride;
+                acc += patches[r + (u64)((c * k + i) * k + j) * patch_rows];
+            }
+        }
+        out[e] = acc;
     }
 }
 

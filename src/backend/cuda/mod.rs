@@ -12,7 +12,7 @@ mod matrix;
 pub use matrix::CudaMatrix;
 
 use super::{Backend, Device, Grid};
-use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
+use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::error::{Error, Result};
 use crate::optim::AdamUpdate;
 use crate::real::Real;
@@ -58,7 +58,7 @@ macro_rules! launch {
 }
 
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
-const KERNELS: [&str; 16] = [
+const KERNELS: [&str; 18] = [
     "unary_map",
     "unary_vjp",
     "binary_map",
@@ -75,6 +75,8 @@ const KERNELS: [&str; 16] = [
     "copy_grid",
     "lower_triangle",
     "nan_if_singular",
+    "im2col",
+    "col2im",
 ];
 
 /// An open NVIDIA GPU: its context, one stream, a cuBLAS handle and the compiled kernels.
@@ -489,6 +491,22 @@ fn unary_code<T: Real>(op: UnaryOp<T>) -> (i32, T) {
     }
 }
 
+/// The arguments `im2col` and `col2im` take after their matrix: the batch, then the geometry.
+fn conv_args(images: usize, g: Conv2d) -> [i32; 9] {
+    [
+        images,
+        g.in_channels,
+        g.height,
+        g.width,
+        g.kernel,
+        g.stride,
+        g.padding,
+        g.out_height(),
+        g.out_width(),
+    ]
+    .map(|v| i32::try_from(v).expect("a convolution dimension past 2^31"))
+}
+
 fn binary_code(op: BinaryOp) -> i32 {
     match op {
         BinaryOp::Add => 0,
@@ -740,23 +758,16 @@ impl<T: Real> Backend<T> for Gpu {
         from: Grid,
         dst: &mut CudaMatrix<T>,
         to: Grid,
-        (rows, cols): (usize, usize),
+        shape: [usize; 3],
     ) -> Result<()> {
-        from.assert_within((rows, cols), src.rows * src.cols, "copy_grid's source");
-        to.assert_within((rows, cols), dst.rows * dst.cols, "copy_grid's destination");
-        let [fo, fr, fc, to_o, tr, tc, r, c] = [
-            from.offset,
-            from.row_step,
-            from.col_step,
-            to.offset,
-            to.row_step,
-            to.col_step,
-            rows,
-            cols,
-        ]
-        .map(|v| v as u64);
-        launch!(self, T, "copy_grid", threads: rows * cols;
-            &src.data, &fo, &fr, &fc, &mut dst.data, &to_o, &tr, &tc, &r, &c
+        from.assert_within(shape, src.rows * src.cols, "copy_grid's source");
+        to.assert_within(shape, dst.rows * dst.cols, "copy_grid's destination");
+        let [fo, to_o] = [from.offset, to.offset].map(|v| v as u64);
+        let [from_steps, to_steps, sizes] =
+            [from.steps, to.steps, shape].map(|a| a.map(|v| v as u64));
+        launch!(self, T, "copy_grid", threads: shape.iter().product();
+            &src.data, &fo, &from_steps[0], &from_steps[1], &from_steps[2], &mut dst.data, &to_o,
+            &to_steps[0], &to_steps[1], &to_steps[2], &sizes[0], &sizes[1], &sizes[2]
         )
     }
 
@@ -802,6 +813,43 @@ impl<T: Real> Backend<T> for Gpu {
         let (n, len) = (int(l.rows), (b.rows * b.cols) as u64);
         launch!(self, T, "nan_if_singular", threads: b.rows * b.cols;
             &l.data, &n, &mut out.data, &len
+        )?;
+        Ok(out)
+    }
+
+    fn im2col(&self, images: &CudaMatrix<T>, geometry: Conv2d) -> Result<CudaMatrix<T>> {
+        assert_eq!(
+            images.cols,
+            geometry.input_len(),
+            "im2col: images do not fit"
+        );
+        let positions = geometry.out_height() * geometry.out_width();
+        let mut out = self.alloc(images.rows * positions, geometry.kernel_shape().1)?;
+        let args = conv_args(images.rows, geometry);
+        launch!(self, T, "im2col", threads: out.rows * out.cols;
+            &images.data, &args[0], &args[1], &args[2], &args[3], &args[4], &args[5], &args[6],
+            &args[7], &args[8], &mut out.data
+        )?;
+        Ok(out)
+    }
+
+    fn col2im(
+        &self,
+        patches: &CudaMatrix<T>,
+        geometry: Conv2d,
+        images: usize,
+    ) -> Result<CudaMatrix<T>> {
+        let positions = geometry.out_height() * geometry.out_width();
+        assert_eq!(
+            (patches.rows, patches.cols),
+            (images * positions, geometry.kernel_shape().1),
+            "col2im: patches do not fit"
+        );
+        let mut out = self.alloc(images, geometry.input_len())?;
+        let args = conv_args(images, geometry);
+        launch!(self, T, "col2im", threads: out.rows * out.cols;
+            &patches.data, &args[0], &args[1], &args[2], &args[3], &args[4], &args[5], &args[6],
+            &args[7], &args[8], &mut out.data
         )?;
         Ok(out)
     }
