@@ -281,14 +281,24 @@ fn a_singular_triangular_solve_gives_nan_not_a_panic() {
 
 #[test]
 fn cholesky_factors_the_symmetric_part_and_gives_nan_where_not_positive_definite() {
-    let tape = Tape::<f64>::new();
-    let a = DMatrix::from_row_slice(2, 2, &[4.0, 1.0, 3.0, 5.0]);
-    let l = tape.constant(a.clone()).cholesky().value().as_ref().clone();
-    let symmetric = (&a + a.transpose()) / 2.0;
-    assert!((&l * l.transpose() - symmetric).abs().max() < 1e-12);
-    assert_eq!(l[(0, 1)], 0.0);
-    let indefinite = tape.constant(DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]));
-    assert!(indefinite.cholesky().value().iter().all(|v| v.is_nan()));
+    for device in [Device::Cpu, Device::Emulated] {
+        let tape = Tape::<f64>::new().on_device(device).unwrap();
+        let a = DMatrix::from_row_slice(2, 2, &[4.0, 1.0, 3.0, 5.0]);
+        let l = tape.constant(a.clone()).cholesky().value().as_ref().clone();
+        let symmetric = (&a + a.transpose()) / 2.0;
+        assert!(
+            (&l * l.transpose() - symmetric).abs().max() < 1e-12,
+            "{device}"
+        );
+        assert_eq!(l[(0, 1)], 0.0, "{device}");
+        let indefinite = tape.input(DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]));
+        let factor = indefinite.cholesky();
+        assert!(factor.value().iter().all(|v| v.is_nan()), "{device}");
+        // Its gradient is NaN too: a fit sees it and skips the step.
+        let grads = tape.backward(factor.sum());
+        let g = grads.wrt(indefinite).expect("a gradient");
+        assert!(g.iter().all(|v| v.is_nan()), "{device}: {g}");
+    }
 }
 
 #[test]

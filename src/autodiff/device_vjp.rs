@@ -1,7 +1,5 @@
 //! The reverse sweep of a tape on a device: the same walk as [`Tape::backward`]'s, with the
-//! gradients held on the device. Ops with device kernels take their vector-Jacobian products
-//! there; the others take the host's (`vjp.rs`) on copies read back, and their contributions
-//! are copied over.
+//! gradients held on the device and every op's vector-Jacobian product taken there.
 
 use super::gradients::Gradients;
 use super::linalg::product_vjp;
@@ -9,7 +7,6 @@ use super::reduce::Reduce;
 use super::tape::{Node, Op, Tape, Value, Var, device_result, sweep};
 use crate::autodiff::{BinaryOp, UnaryOp};
 use crate::backend::{DeviceMatrix, Kernels, Placed};
-use crate::kernels::buffers;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -195,15 +192,8 @@ fn propagate<T: Real>(
             send(input, gi);
             send(kernel, gk);
         }
-        // The rest (the Cholesky factor) by the host's code, on copies read back once.
-        _ => {
-            let g = device_result(g.to_host());
-            super::vjp::propagate(nodes, i, g, &mut |parent, contribution: DMatrix<T>| {
-                let on_device = device_result(k.upload(&contribution));
-                buffers::recycle(contribution);
-                emit(parent, on_device)
-            });
-        }
+        Op::Cholesky(a) => send(a, Some(device_result(k.cholesky_vjp(y, &g)))),
+        Op::Constant | Op::Input | Op::Param(_) => {}
     }
 }
 

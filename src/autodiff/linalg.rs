@@ -2,7 +2,8 @@
 //! Gaussian needs (lower triangles, diagonals, triangular solves).
 
 use super::tape::{Op, Var};
-use crate::backend::{Backend, Cpu};
+use crate::autodiff::{BinaryOp, UnaryOp};
+use crate::backend::{Backend, Cpu, Grid};
 use crate::kernels::{buffers, matmul, matmul_add};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -156,42 +157,66 @@ impl<'t, T: Real> Var<'t, T> {
     /// # Panics
     /// If the matrix is not square.
     pub fn cholesky(self) -> Self {
+        let (r, c) = self.shape();
+        assert!(r == c, "cholesky of a non-square {r}x{c} matrix");
+        let op = || Op::Cholesky(self.id);
+        if let Some(y) = Var::on_device([self], op, |k, [a]| k.cholesky(a)) {
+            return y;
+        }
         let value = self.with_value(|a| {
-            assert!(
-                a.is_square(),
-                "cholesky of a non-square {}x{} matrix",
-                a.nrows(),
-                a.ncols()
-            );
-            let symmetric = (a + a.transpose()).scale(T::of_f64(0.5));
-            symmetric
-                .cholesky()
-                .map(|c| c.l())
-                .unwrap_or_else(|| DMatrix::from_element(a.nrows(), a.ncols(), T::of_f64(f64::NAN)))
+            let Ok(l) = cholesky(&Cpu, a);
+            l
         });
-        self.record(value, Op::Cholesky(self.id))
+        self.record(value, op())
     }
 }
 
-/// Vector-Jacobian product of `L = chol(S)`, S = ½(A + Aᵀ). From dS = dL Lᵀ + L dLᵀ,
-/// dL = L Φ(L⁻¹ dS L⁻ᵀ) with Φ the lower triangle with its diagonal halved (Murray 2016), so the
-/// gradient in S is L⁻ᵀ Φ(Lᵀ Ḡ) L⁻¹, and the symmetric part passes on its symmetric half.
-pub(crate) fn cholesky_vjp<T: Real>(l: &DMatrix<T>, g: &DMatrix<T>) -> DMatrix<T> {
-    let n = l.nrows();
+/// The lower Cholesky factor L of the symmetric part S = ½(A + Aᵀ) of the square `a`, on
+/// backend `b`: all NaN where S is not positive definite.
+pub(crate) fn cholesky<T: Real, B: Backend<T>>(
+    b: &B,
+    a: &B::Matrix,
+) -> Result<B::Matrix, B::Error> {
+    let sum = b.binary(BinaryOp::Add, a, &b.transpose(a)?)?;
+    b.cholesky(&b.unary(UnaryOp::Scale(T::of_f64(0.5)), &sum)?)
+}
+
+/// The host's [`Backend::cholesky`]: L with L Lᵀ = `m`, or all NaN.
+pub(crate) fn cholesky_of_symmetric<T: Real>(m: &DMatrix<T>) -> DMatrix<T> {
+    let (r, c) = m.shape();
+    m.clone()
+        .cholesky()
+        .map(|factor| factor.l())
+        .unwrap_or_else(|| DMatrix::from_element(r, c, T::of_f64(f64::NAN)))
+}
+
+/// Vector-Jacobian product of `L = chol(S)`, S = ½(A + Aᵀ), on backend `b`. From
+/// dS = dL Lᵀ + L dLᵀ, dL = L Φ(L⁻¹ dS L⁻ᵀ) with Φ the lower triangle with its diagonal halved
+/// (Murray 2016), so the gradient in S is L⁻ᵀ Φ(Lᵀ Ḡ) L⁻¹, and the symmetric part passes on
+/// its symmetric half.
+pub(crate) fn cholesky_vjp<T: Real, B: Backend<T>>(
+    b: &B,
+    l: &B::Matrix,
+    g: &B::Matrix,
+) -> Result<B::Matrix, B::Error> {
+    let n = b.shape(l).0;
+    let half = UnaryOp::Scale(T::of_f64(0.5));
     // Entries of Ḡ above the diagonal belong to L's constant zeros.
-    let mut p = lower_mask(&matmul(l, true, &lower_mask(g, true), false), true);
-    for i in 0..n {
-        p[(i, i)] *= T::of_f64(0.5);
-    }
-    let nan = || DMatrix::from_element(n, n, T::of_f64(f64::NAN));
-    // Y = L⁻ᵀ P, then (Y L⁻¹)ᵀ = L⁻ᵀ Yᵀ: both are solves with Lᵀ.
-    let Some(y) = l.tr_solve_lower_triangular(&p) else {
-        return nan();
-    };
-    let Some(s_transposed) = l.tr_solve_lower_triangular(&y.transpose()) else {
-        return nan();
-    };
-    (s_transposed.transpose() + s_transposed).scale(T::of_f64(0.5))
+    let lower_g = b.lower_triangle(g, true)?;
+    let mut p = b.lower_triangle(&b.matmul(l, true, &lower_g, false)?, true)?;
+    let halved = b.unary(half, &b.diagonal(&p)?)?;
+    b.copy_grid(
+        &halved,
+        Grid::block(n, (0, 0)),
+        &mut p,
+        Grid::diagonal(n),
+        [n, 1, 1],
+    )?;
+    // Y = L⁻ᵀ P, then (Y L⁻¹)ᵀ = L⁻ᵀ Yᵀ: both are solves with Lᵀ (all NaN when L is singular).
+    let y = b.solve_lower(l, &p, true)?;
+    let s_transposed = b.solve_lower(l, &b.transpose(&y)?, true)?;
+    let sum = b.binary(BinaryOp::Add, &b.transpose(&s_transposed)?, &s_transposed)?;
+    b.unary(half, &sum)
 }
 
 pub(crate) fn lower_mask<T: Real>(m: &DMatrix<T>, include_diagonal: bool) -> DMatrix<T> {

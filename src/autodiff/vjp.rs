@@ -84,7 +84,10 @@ pub(crate) fn propagate<T: Real>(
             send(l, gl);
             send(b, gb);
         }
-        Op::Cholesky(a) => send(a, Some(cholesky_vjp(y, &g))),
+        Op::Cholesky(a) => {
+            let Ok(ga) = cholesky_vjp(&Cpu, y, &g);
+            send(a, Some(ga))
+        }
         Op::Conv2d {
             input,
             kernel,

@@ -594,7 +594,8 @@ fn patch_entries(
     })
 }
 
-/// Lower triangles, and triangular solves with L and Lᵀ against substitution written out.
+/// Lower triangles, triangular solves with L and Lᵀ against substitution written out, and
+/// Cholesky factors against the factorisation written out.
 fn triangles<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
     for (r, c) in [(4, 4), (3, 6), (6, 2), (1, 1)] {
         let m = random(rng, r, c, -1.0, 1.0);
@@ -639,6 +640,35 @@ fn triangles<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
             assert_close(&what, &down(b, &got), &want, tol * 10.0);
         }
     }
+    for n in [1, 3, 7, 40] {
+        // A Aᵀ + n I is well conditioned; the noise above the diagonal must not be read.
+        let a = random(rng, n, n, -1.0, 1.0);
+        let spd = &a * a.transpose() + DMatrix::identity(n, n) * n as f64;
+        let mut given = spd.clone();
+        for j in 1..n {
+            for i in 0..j {
+                given[(i, j)] = 1e3;
+            }
+        }
+        // Cholesky–Banachiewicz, row by row.
+        let mut want = DMatrix::<f64>::zeros(n, n);
+        for i in 0..n {
+            for j in 0..=i {
+                let done: f64 = (0..j).map(|k| want[(i, k)] * want[(j, k)]).sum();
+                want[(i, j)] = if i == j {
+                    (spd[(i, i)] - done).sqrt()
+                } else {
+                    (spd[(i, j)] - done) / want[(j, j)]
+                };
+            }
+        }
+        let got = down(b, &b.cholesky(&up(b, &given)).expect("cholesky"));
+        assert_close(&format!("cholesky {n}x{n}"), &got, &want, tol * 10.0);
+    }
+    let mut indefinite = DMatrix::identity(3, 3);
+    indefinite[(2, 2)] = -1.0;
+    let got = down(b, &b.cholesky(&up(b, &indefinite)).expect("cholesky"));
+    assert!(got.iter().all(|v| v.is_nan()), "indefinite: {got}");
     let mut singular = random(rng, 4, 4, 0.5, 1.0);
     singular[(2, 2)] = 0.0;
     for transposed in [false, true] {
@@ -808,6 +838,9 @@ mod tests {
             transposed: bool,
         ) -> Result<DMatrix<T>, Self::Error> {
             Cpu.solve_lower(l, b, transposed)
+        }
+        fn cholesky(&self, m: &DMatrix<T>) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.cholesky(m)
         }
         fn im2col(&self, images: &DMatrix<T>, geometry: Conv2d) -> Result<DMatrix<T>, Self::Error> {
             Cpu.im2col(images, geometry)

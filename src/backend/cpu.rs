@@ -188,6 +188,10 @@ impl<T: Real> Backend<T> for Cpu {
         Ok(linalg::solve_lower(l, b, transposed))
     }
 
+    fn cholesky(&self, m: &DMatrix<T>) -> Result<DMatrix<T>, Infallible> {
+        Ok(linalg::cholesky_of_symmetric(m))
+    }
+
     fn im2col(&self, images: &DMatrix<T>, geometry: Conv2d) -> Result<DMatrix<T>, Infallible> {
         Ok(geometry.im2col(images))
     }

@@ -11,7 +11,7 @@
 //! crate's models needs (products, elementwise maps with broadcasting and their derivatives,
 //! sums, log-sum-exp, the fused Bernoulli likelihood, the Adam update, the minibatch gather,
 //! copies of grids of entries for slicing, concatenation and diagonals, lower triangles,
-//! triangular solves, standard-normal draws). One test suite (`contract.rs`) checks every backend against plain
+//! triangular solves, Cholesky factors, the convolutions' patches, standard-normal draws). One test suite (`contract.rs`) checks every backend against plain
 //! definitions.
 //!
 //! A tape runs on a device when made with [`crate::autodiff::Tape::on_device`] (a trainer, with
@@ -205,6 +205,13 @@ pub(crate) trait Backend<T: Real> {
         b: &Self::Matrix,
         transposed: bool,
     ) -> Result<Self::Matrix, Self::Error>;
+    /// The lower Cholesky factor L of the symmetric positive-definite `m` (L Lᵀ = m; only
+    /// its lower triangle is read). Every entry is NaN when `m` is not positive definite (a
+    /// pivot is not positive), so that a fit sees a non-finite loss.
+    ///
+    /// # Panics
+    /// If `m` is not square.
+    fn cholesky(&self, m: &Self::Matrix) -> Result<Self::Matrix, Self::Error>;
     /// The patches of every image in `images` (`B x C_in·H·W`, one per row) that the
     /// convolution `geometry` reads (im2col): `(B·P) x (C_in·k·k)` for P = H_out·W_out, image
     /// b's patches in rows b·P .. (b+1)·P, zero where a patch reaches into the padding.

@@ -3,7 +3,7 @@
 
 use super::transfers;
 use super::{Backend, Concat, Cpu, Device};
-use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
+use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp, linalg};
 use crate::error::Result;
 use crate::optim::AdamUpdate;
 use crate::real::Real;
@@ -372,6 +372,22 @@ impl Kernels {
         transposed: bool,
     ) -> Result<DeviceMatrix<T>> {
         dispatch!(self, |b| [l, c] b.solve_lower(l, c, transposed))
+    }
+
+    /// The lower Cholesky factor of the symmetric part of `a` (all NaN where that is not
+    /// positive definite).
+    pub(crate) fn cholesky<T: Real>(&self, a: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [a] linalg::cholesky(b, a))
+    }
+
+    /// The vector-Jacobian product of [`Kernels::cholesky`] with factor `l` and output
+    /// gradient `g`.
+    pub(crate) fn cholesky_vjp<T: Real>(
+        &self,
+        l: &DeviceMatrix<T>,
+        g: &DeviceMatrix<T>,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [l, g] linalg::cholesky_vjp(b, l, g))
     }
 
     /// The convolution `geometry` of `x` with the kernel `w`, or its transpose.

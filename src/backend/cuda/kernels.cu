@@ -294,6 +294,40 @@ extern "C" __global__ void copy_grid(
     }
 }
 
+// The lower Cholesky factor of the symmetric n x n `a` (its lower triangle read), column by
+// column in one block: every entry NaN when a pivot is not positive, as on the host (where
+// nalgebra refuses the factorisation). For the small matrices the crate factors (a low-rank
+// guide's r x r capacitance): n steps, each a block-wide pass over one column.
+extern "C" __global__ void cholesky(const real* a, int n, real* l) {
+    __shared__ int failed;
+    if (threadIdx.x == 0) failed = 0;
+    for (u64 k = threadIdx.x; k < (u64)n * n; k += blockDim.x) {
+        u64 i = k % n, j = k / n;
+        l[k] = i >= j ? a[k] : (real)0;
+    }
+    __syncthreads();
+    for (int j = 0; j < n; j++) {
+        u64 jj = j + (u64)j * n;
+        if (threadIdx.x == 0) {
+            real d = l[jj];
+            for (int k = 0; k < j; k++) d -= l[j + (u64)k * n] * l[j + (u64)k * n];
+            if (d > (real)0) l[jj] = sqrt(d);
+            else failed = 1;
+        }
+        __syncthreads();
+        if (failed) break;
+        for (int i = j + 1 + threadIdx.x; i < n; i += blockDim.x) {
+            real s = l[i + (u64)j * n];
+            for (int k = 0; k < j; k++) s -= l[i + (u64)k * n] * l[j + (u64)k * n];
+            l[i + (u64)j * n] = s / l[jj];
+        }
+        __syncthreads();
+    }
+    if (failed) {
+        for (u64 k = threadIdx.x; k < (u64)n * n; k += blockDim.x) l[k] = nan("");
+    }
+}
+
 // The patches a convolution reads (im2col; src/autodiff/conv.rs): entry (b·P + y·W_out + x,
 // (c·k + i)·k + j) of the (B·P) x (C·k·k) output is pixel (c, y·s + i − p, x·s + j − p) of image
 // b (row b of `images`, B x C·H·W), or zero on the padding.

@@ -58,7 +58,7 @@ macro_rules! launch {
 }
 
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
-const KERNELS: [&str; 18] = [
+const KERNELS: [&str; 19] = [
     "unary_map",
     "unary_vjp",
     "binary_map",
@@ -77,6 +77,7 @@ const KERNELS: [&str; 18] = [
     "nan_if_singular",
     "im2col",
     "col2im",
+    "cholesky",
 ];
 
 /// An open NVIDIA GPU: its context, one stream, a cuBLAS handle and the compiled kernels.
@@ -814,6 +815,18 @@ impl<T: Real> Backend<T> for Gpu {
         launch!(self, T, "nan_if_singular", threads: b.rows * b.cols;
             &l.data, &n, &mut out.data, &len
         )?;
+        Ok(out)
+    }
+
+    fn cholesky(&self, m: &CudaMatrix<T>) -> Result<CudaMatrix<T>> {
+        assert_eq!(m.rows, m.cols, "cholesky of a non-square matrix");
+        let mut out = self.alloc(m.rows, m.cols)?;
+        if m.rows == 0 {
+            return Ok(out);
+        }
+        let n = i32::try_from(m.rows).expect("a matrix dimension past 2^31");
+        // One block does the whole factorisation.
+        launch!(self, T, "cholesky", blocks: 1; &m.data, &n, &mut out.data)?;
         Ok(out)
     }
 
