@@ -378,3 +378,37 @@ fn no_rows_broadcast_against_a_row_give_no_rows_and_a_zero_gradient() {
         );
     }
 }
+
+#[test]
+fn filled_constants_are_made_where_the_tape_runs_with_every_bit_of_their_value() {
+    for device in [Device::Cpu, Device::Emulated] {
+        let tape = Tape::<f64>::new().on_device(device).unwrap();
+        for value in [0.0, -0.0, 2.5, -7.0, f64::INFINITY] {
+            let filled = tape.filled(3, 2, value).value();
+            assert_eq!(filled.shape(), (3, 2));
+            assert!(
+                filled.iter().all(|v| v.to_bits() == value.to_bits()),
+                "{device}: {value} gave {filled}"
+            );
+        }
+        assert!(
+            tape.filled(2, 2, f64::NAN)
+                .value()
+                .iter()
+                .all(|v| v.is_nan())
+        );
+        assert_eq!(tape.filled(0, 4, 1.0).shape(), (0, 4));
+    }
+}
+
+#[test]
+fn standard_normal_noise_on_the_cpu_and_the_emulated_device_is_the_generators_draws() {
+    use elbo::Real;
+    let mut rng = common::rng(9);
+    let want = DMatrix::from_fn(4, 3, |_, _| f64::standard_normal(&mut rng));
+    for device in [Device::Cpu, Device::Emulated] {
+        let tape = Tape::<f64>::new().on_device(device).unwrap();
+        let drawn = tape.standard_normal(4, 3, &mut common::rng(9)).value();
+        assert_eq!(*drawn, want, "{device}");
+    }
+}

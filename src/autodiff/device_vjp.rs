@@ -8,7 +8,6 @@ use super::tape::{Node, Op, Tape, Value, Var, device_result, sweep};
 use crate::autodiff::{BinaryOp, UnaryOp};
 use crate::backend::{DeviceMatrix, Kernels, Placed};
 use crate::real::Real;
-use nalgebra::DMatrix;
 
 /// [`Tape::backward`] for a tape on a device; the parameters' gradients stay there.
 pub(crate) fn backward<T: Real>(
@@ -17,12 +16,11 @@ pub(crate) fn backward<T: Real>(
     loss: Var<'_, T>,
 ) -> Gradients<T> {
     let nodes = tape.nodes.borrow();
-    let one = DMatrix::from_element(1, 1, T::one());
     let (grads, param_grads) = sweep(
         &nodes,
         loss.id,
         tape.params().map_or(0, |p| p.len()),
-        device_result(kernels.upload(&one)),
+        device_result(kernels.filled(1, 1, T::one())),
         |slot, g| accumulate(kernels, slot, g),
         |i, g, emit| propagate(kernels, &nodes, i, g, emit),
     );

@@ -10,6 +10,7 @@ use crate::kernels::{PIECE, buffers, for_each_piece, wide};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::DMatrix;
+use rand::{Rng, RngExt};
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -316,7 +317,46 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        self.constant(DMatrix::from_element(1, 1, value))
+        self.filled(1, 1, value)
+    }
+
+    /// A `rows x cols` constant with every entry `value`, made where the tape runs: on a
+    /// device, there, with nothing copied from the host.
+    pub fn filled<'t>(&'t self, rows: usize, cols: usize, value: T) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        match &self.kernels {
+            Some(kernels) => {
+                let filled = device_result(kernels.filled(rows, cols, value));
+                self.push(Value::Device(OnDevice::new(filled)), Op::Constant)
+            }
+            None => self.constant(DMatrix::from_element(rows, cols, value)),
+        }
+    }
+
+    /// A `rows x cols` constant of independent standard-normal draws: the noise of a
+    /// reparameterised sample.
+    ///
+    /// On the CPU the draws come from `rng`, entry by entry in column-major order. The emulated
+    /// device draws the same, so that a run there can be checked against the CPU's to the bit.
+    /// A GPU draws on the device, from its counter-based generator seeded by one number drawn
+    /// from `rng`, so that no noise is copied over: the same seed gives the same draws on the
+    /// same device and build, but not the CPU's.
+    pub fn standard_normal<'t, G: Rng + ?Sized>(
+        &'t self,
+        rows: usize,
+        cols: usize,
+        rng: &mut G,
+    ) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        if let Some(kernels) = self.kernels.as_ref().filter(|k| k.draws_on_device()) {
+            let draws = device_result(kernels.standard_normal(rows, cols, rng.random()));
+            return self.push(Value::Device(OnDevice::new(draws)), Op::Constant);
+        }
+        self.constant(DMatrix::from_fn(rows, cols, |_, _| T::standard_normal(rng)))
     }
 
     /// A differentiable leaf: [`Gradients::wrt`] returns its gradient.

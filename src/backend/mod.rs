@@ -79,9 +79,7 @@ fn assert_fits(what: &str, block: (usize, usize), at: (usize, usize), shape: (us
 /// The provided methods compose the required ones; a backend overrides them where it has a
 /// faster fused kernel.
 // Outside the tests some kernels have no caller: `download` (device matrices read themselves
-// back), `device` without the `cuda` feature, and `standard_normal` (the noise is still drawn
-// on the host, so that a run on a device draws what the CPU draws); all are held to the
-// contract.
+// back) and `device` without the `cuda` feature; both are held to the contract.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) trait Backend<T: Real> {
     /// A matrix in this backend's memory.

@@ -216,6 +216,39 @@ impl Kernels {
         dispatch!(self, |b| [] b.zeros(rows, cols))
     }
 
+    /// A `rows x cols` matrix with every entry `value` (its sign of zero too).
+    pub(crate) fn filled<T: Real>(
+        &self,
+        rows: usize,
+        cols: usize,
+        value: T,
+    ) -> Result<DeviceMatrix<T>> {
+        let zeros = self.zeros(rows, cols)?;
+        match value {
+            // 0 + v is v, but for v = −0, which 0 + v turns into +0.
+            v if v == T::zero() && v.is_sign_positive() => Ok(zeros),
+            v if v == T::zero() => self.unary(UnaryOp::Neg, &zeros),
+            v => self.unary(UnaryOp::Shift(v), &zeros),
+        }
+    }
+
+    /// Whether this device draws a tape's noise itself ([`crate::autodiff::Tape::standard_normal`]):
+    /// a GPU does; the emulated device draws on the host, as the CPU does, to be checked
+    /// against it.
+    pub(crate) fn draws_on_device(&self) -> bool {
+        !matches!(self, Kernels::Emulated)
+    }
+
+    /// Standard-normal draws from the device's generator, seeded.
+    pub(crate) fn standard_normal<T: Real>(
+        &self,
+        rows: usize,
+        cols: usize,
+        seed: u64,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [] b.standard_normal(rows, cols, seed))
+    }
+
     pub(crate) fn matmul<T: Real>(
         &self,
         a: &DeviceMatrix<T>,

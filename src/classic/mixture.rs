@@ -70,9 +70,7 @@ impl<T: Real> Model<T> for NormalMixture {
             Normal::new(m.constant(self.location), m.constant(2.0 * self.scale))?.log_prob(mu),
         )?;
         let sigma = m.sample("sigma", &HalfNormal::new(m.constant(self.scale))?, k)?;
-        let concentration = m
-            .tape()
-            .constant(DMatrix::from_element(1, k, T::of_f64(2.0)));
+        let concentration = m.tape().filled(1, k, T::of_f64(2.0));
         let w = m.sample("w", &Dirichlet::new(concentration)?, k)?;
         if !m.scores_likelihood() {
             return Ok(());

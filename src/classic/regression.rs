@@ -59,7 +59,7 @@ impl<T: Real> Model<T> for Regression {
         }
         // One row of linear predictors per draw, one column per data row: [β 0] [X y]ᵀ, the
         // zero weight on y sparing a copy of the feature columns at every step.
-        let zero = m.tape().constant(DMatrix::zeros(beta.shape().0, 1));
+        let zero = m.tape().filled(beta.shape().0, 1, T::zero());
         let weights = Var::concat_columns(&[beta, zero]);
         let eta = weights.matmul_t(m.data());
         let y = m.column(p);

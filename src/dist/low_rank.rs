@@ -33,7 +33,7 @@ impl<'t, T: Real> LowRankNormal<'t, T> {
     fn whitened_factor(&self) -> (Var<'t, T>, Var<'t, T>) {
         let scaled = self.factor * (-self.log_sd).exp().transpose();
         let rank = self.factor.shape().1;
-        let identity = self.mean.tape().constant(DMatrix::identity(rank, rank));
+        let identity = self.mean.tape().filled(rank, 1, T::one()).diagonal_matrix();
         let capacitance = (scaled.t_matmul(scaled) + identity).cholesky();
         (scaled, capacitance)
     }
@@ -47,12 +47,8 @@ impl<'t, T: Real> LowRankNormal<'t, T> {
     pub fn rsample<G: Rng + ?Sized>(&self, particles: usize, rng: &mut G) -> Var<'t, T> {
         let tape = self.mean.tape();
         let (d, r) = self.factor.shape();
-        let shared = tape.constant(DMatrix::from_fn(particles, r, |_, _| {
-            T::standard_normal(rng)
-        }));
-        let own = tape.constant(DMatrix::from_fn(particles, d, |_, _| {
-            T::standard_normal(rng)
-        }));
+        let shared = tape.standard_normal(particles, r, rng);
+        let own = tape.standard_normal(particles, d, rng);
         self.mean + shared.matmul_t(self.factor) + own * self.log_sd.exp()
     }
 

@@ -104,8 +104,7 @@ impl<'t, T: Real> MvNormal<'t, T> {
     /// `particles` reparameterised draws `mean + L ε`, one per row.
     pub fn rsample<G: Rng + ?Sized>(&self, particles: usize, rng: &mut G) -> Var<'t, T> {
         self.check("MvNormal::rsample");
-        let eps = DMatrix::from_fn(particles, self.dim(), |_, _| T::standard_normal(rng));
-        let eps = self.mean.tape().constant(eps);
+        let eps = self.mean.tape().standard_normal(particles, self.dim(), rng);
         eps.matmul_t(self.scale_tril.lower_triangle(true)) + self.mean
     }
 

@@ -3,7 +3,6 @@
 use super::same_width;
 use crate::autodiff::{Tape, Var};
 use crate::real::{Real, c};
-use nalgebra::DMatrix;
 use rand::Rng;
 
 /// ln √(2π), the normalising constant of one standard normal coordinate.
@@ -26,8 +25,8 @@ impl<'t, T: Real> DiagNormal<'t, T> {
     /// N(0, I) in `dim` dimensions, as constants on `tape`.
     pub fn standard(tape: &'t Tape<'t, T>, dim: usize) -> Self {
         DiagNormal {
-            mean: tape.constant(DMatrix::zeros(1, dim)),
-            log_sd: tape.constant(DMatrix::zeros(1, dim)),
+            mean: tape.filled(1, dim, T::zero()),
+            log_sd: tape.filled(1, dim, T::zero()),
         }
     }
 
@@ -95,8 +94,7 @@ impl<'t, T: Real> DiagNormal<'t, T> {
     pub fn rsample<G: Rng + ?Sized>(&self, particles: usize, rng: &mut G) -> Var<'t, T> {
         self.check("DiagNormal::rsample");
         let n = particles * self.rows();
-        let eps = DMatrix::from_fn(n, self.dim(), |_, _| T::standard_normal(rng));
-        let eps = self.mean.tape().constant(eps);
+        let eps = self.mean.tape().standard_normal(n, self.dim(), rng);
         let mean = self.spread(self.mean, n);
         let sd = self.spread(self.log_sd, n).exp();
         mean + sd * eps

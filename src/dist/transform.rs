@@ -96,7 +96,7 @@ impl Transform for Support {
     fn forward<'t, T: Real>(&self, u: Var<'t, T>) -> (Var<'t, T>, Var<'t, T>) {
         let tape = u.tape();
         let rows = u.shape().0;
-        let zero = || tape.constant(DMatrix::zeros(rows, 1));
+        let zero = || tape.filled(rows, 1, T::zero());
         match *self {
             Support::Real => (u, zero()),
             Support::Positive => (u.exp(), u.row_sums()),

@@ -73,8 +73,11 @@ impl FullRankGaussianGuide {
     }
 
     fn factor<'t, T: Real>(log_scale: Var<'t, T>, unit_tril: Var<'t, T>) -> Var<'t, T> {
-        let (rows, cols) = unit_tril.shape();
-        let identity = log_scale.tape().constant(DMatrix::identity(rows, cols));
+        // Made where the tape runs: a column of ones on the diagonal.
+        let identity = log_scale
+            .tape()
+            .filled(unit_tril.shape().0, 1, T::one())
+            .diagonal_matrix();
         // Row i scaled by exp(log_scale_i): a d x 1 column broadcast across the columns.
         (unit_tril.lower_triangle(false) + identity) * log_scale.exp().transpose()
     }

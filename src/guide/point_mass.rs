@@ -75,7 +75,7 @@ impl<'t, T: Real> VariationalFamily<'t, T> for PointMass<'t, T> {
     /// 0 for every row: the bound of a point mass is log p(x, m), with no entropy term (a
     /// density with respect to the point's own counting measure).
     fn log_prob(&self, z: Var<'t, T>) -> Var<'t, T> {
-        z.tape().constant(DMatrix::zeros(z.shape().0, 1))
+        z.tape().filled(z.shape().0, 1, T::zero())
     }
     fn stop_gradient(&self) -> Self {
         PointMass {

@@ -42,7 +42,7 @@ impl<T: Real> Likelihood<T> for LinearRegressionLikelihood<T> {
     fn log_likelihood<'t>(&self, x: Var<'t, T>, w: Var<'t, T>) -> Var<'t, T> {
         let tape = w.tape();
         let b = x.shape().0;
-        let ones = tape.constant(DMatrix::from_element(w.shape().0, 1, T::one()));
+        let ones = tape.filled(w.shape().0, 1, T::one());
         let residual = x.matmul_t(Var::concat_columns(&[-w, ones])); // B x S
         let inv_var = T::one() / (self.noise_sd * self.noise_sd);
         let norm = c::<T>(b as f64) * (self.noise_sd.ln() + c(LN_SQRT_2PI));

@@ -117,7 +117,7 @@ impl<T: Real> Network<T> for ConvLayer {
         };
         // Each channel's bias over its pixels: the outer product 1_P bᵀ is P x C, whose
         // column-major entries run pixel by pixel within each channel — the row layout.
-        let ones = tape.constant(DMatrix::from_element(per_channel, 1, T::one()));
+        let ones = tape.filled(per_channel, 1, T::one());
         let spread = ones
             .matmul(tape.param(self.bias))
             .reshape(1, channels * per_channel);

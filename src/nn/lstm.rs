@@ -94,7 +94,7 @@ impl Lstm {
         like: Var<'t, T>,
         rows: usize,
     ) -> (Var<'t, T>, Var<'t, T>) {
-        let zeros = || like.tape().constant(DMatrix::zeros(rows, self.hidden));
+        let zeros = || like.tape().filled(rows, self.hidden, T::zero());
         (zeros(), zeros())
     }
 }

@@ -61,7 +61,7 @@ impl<T: Real> Guide<T> for NoLocals {
 
     /// A Gaussian of dimension 0 for each row.
     fn family<'t>(&self, tape: &'t Tape<'t, T>, x: Var<'t, T>) -> Gaussian<'t, T> {
-        let empty = || tape.constant(DMatrix::zeros(x.shape().0, 0));
+        let empty = || tape.filled(x.shape().0, 0, T::zero());
         Gaussian::Diag(DiagNormal {
             mean: empty(),
             log_sd: empty(),
@@ -229,7 +229,7 @@ impl<M: Model<T>, T: Real, G: Guide<T>> Program<M, T, G> {
     ) -> Result<Var<'t, T>> {
         let mode = Mode::Score { prior, likelihood };
         let trace = self.run(tape, data, mode, (Some(z), locals), None)?;
-        let mut total = tape.constant(DMatrix::zeros(z.shape().0, 1));
+        let mut total = tape.filled(z.shape().0, 1, T::zero());
         for term in trace.prior.iter().chain(&trace.likelihood) {
             total = total + *term;
         }
@@ -283,7 +283,7 @@ impl<M: Model<T>, T: Real, G: Guide<T>> Program<M, T, G> {
         scored.unwrap_or_else(|error| {
             let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
             failure.get_or_insert_with(|| error.to_string());
-            tape.constant(DMatrix::from_element(rows, 1, T::of_f64(f64::NAN)))
+            tape.filled(rows, 1, T::of_f64(f64::NAN))
         })
     }
 

@@ -337,7 +337,7 @@ impl<'t, 'a, T: Real> Trace<'t, 'a, T> {
                     .columns(site.offset + j, 1)
                     .reshape(self.rows, self.draws)
                     .transpose(),
-                None => self.tape.constant(DMatrix::zeros(self.draws, self.rows)),
+                None => self.tape.filled(self.draws, self.rows, T::zero()),
             };
             let (x, log_jacobian) = support.forward(u);
             if self.scores_likelihood_terms() {
