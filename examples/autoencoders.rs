@@ -5,6 +5,7 @@
 //!     contractive|denoising|stacked-denoising|robust|conv|vae-conv|lstm|lstm-sines|
 //!     overcomplete|overcomplete-denoising, or a comma list]
 //!     [--csv FILE | --data DIR] [--code K] [--epochs N] [--outliers FRACTION] [--seed K]
+//!     [--device cpu|cuda|cuda:N|emulated]
 //!     [--out DIR]
 //! ```
 //!
@@ -39,6 +40,7 @@ use elbo::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderLoss, Codec, Corruption, NetworkAutoencoder,
     Objective, Reconstruction, SequenceAutoencoder, Sparsity, pretrain_layerwise,
 };
+use elbo::backend::Device;
 use elbo::data::{Dataset, NoisySines, Standardization, read_csv};
 use elbo::engine::{ParamGroup, Trainer, TrainerSettings};
 use elbo::guide::GaussianEncoder;
@@ -112,6 +114,11 @@ struct Args {
     /// Folder for the pictures (default: target/autoencoders in the crate).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where training runs: cpu, cuda (the first GPU; needs a build with `--features cuda`),
+    /// cuda:N, or emulated (the device code path on the CPU, for testing). Evaluation runs on
+    /// the CPU.
+    #[arg(long, default_value = "cpu")]
+    device: Device,
 }
 
 /// A variant's architecture and objective.
@@ -194,6 +201,8 @@ struct Task {
     clean: Option<DMatrix<f64>>,
     /// How the rows were mapped from the data's units.
     units: Standardization,
+    /// Where its variants train.
+    device: Device,
 }
 
 /// The convolutional VAE: Bernoulli pixels, a standard normal prior.
@@ -261,7 +270,8 @@ struct Trained {
 }
 
 /// Runs the engine on `loss` for `epochs` passes (at least [`MIN_STEPS`] steps) in
-/// minibatches of 64, Adam's step decaying tenfold from `start`.
+/// minibatches of 64 on `device`, Adam's step decaying tenfold from `start`.
+#[allow(clippy::too_many_arguments)]
 fn run_engine<A: Codec<f64> + ?Sized>(
     what: &str,
     loss: &AutoencoderLoss<'_, f64, A>,
@@ -269,6 +279,7 @@ fn run_engine<A: Codec<f64> + ?Sized>(
     data: &DMatrix<f64>,
     epochs: usize,
     start: f64,
+    device: Device,
     rng: &mut Pcg64,
 ) -> elbo::Result<()> {
     let batch = BATCH.min(data.nrows());
@@ -282,6 +293,7 @@ fn run_engine<A: Codec<f64> + ?Sized>(
     );
     let settings = TrainerSettings {
         batch_size: Some(batch),
+        device,
         ..TrainerSettings::default()
     };
     let mut trainer = Trainer::new(settings, vec![group])?;
@@ -404,6 +416,7 @@ fn train_conv_vae(
     let training = VaeTraining {
         batch_size: BATCH,
         learning_rate: 0.003,
+        device: task.device,
         ..VaeTraining::default()
     };
     let mut vae = Vae::from_parts(
@@ -484,7 +497,16 @@ fn train(
             objective: Objective::default(),
             range,
         };
-        run_engine(name, &loss, &mut store, train, epochs, 0.003, rng)?;
+        run_engine(
+            name,
+            &loss,
+            &mut store,
+            train,
+            epochs,
+            0.003,
+            task.device,
+            rng,
+        )?;
         return Ok(trained(Model::Autoencoder { codec, store }));
     }
     let (config, objective) = variant(name, train.ncols(), code);
@@ -513,6 +535,7 @@ fn train(
                     data,
                     share,
                     start,
+                    task.device,
                     rng,
                 )
             },
@@ -540,6 +563,7 @@ fn train(
             train,
             share,
             start,
+            task.device,
             rng,
         )?;
     }
@@ -548,7 +572,16 @@ fn train(
         objective,
         range,
     };
-    run_engine(name, &loss, &mut store, train, fine_tuning, start, rng)?;
+    run_engine(
+        name,
+        &loss,
+        &mut store,
+        train,
+        fine_tuning,
+        start,
+        task.device,
+        rng,
+    )?;
     Ok(trained(Model::Autoencoder {
         codec: Box::new(autoencoder),
         store,
@@ -779,7 +812,7 @@ fn load(args: &Args) -> elbo::Result<(DMatrix<f64>, Dataset<f64>, Standardizatio
 }
 
 /// 1000 training and 200 test waves of 16 steps, noise sd 0.1.
-fn sines(rng: &mut Pcg64) -> elbo::Result<Task> {
+fn sines(device: Device, rng: &mut Pcg64) -> elbo::Result<Task> {
     let train = NoisySines::<f64>::generate(1000, 16, 0.1, rng)?;
     let test = NoisySines::<f64>::generate(200, 16, 0.1, rng)?;
     let corrupted = Corruption::Masking(0.3).apply(&test.noisy, (-1.0, 1.0), rng);
@@ -796,6 +829,7 @@ fn sines(rng: &mut Pcg64) -> elbo::Result<Task> {
             offset: vec![0.0; 16],
             scale: 1.0,
         },
+        device,
     })
 }
 
@@ -813,6 +847,8 @@ fn run(args: &Args) -> elbo::Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/autoencoders"));
     check_writable_dir(&out)?;
+    // Before anything is read or trained: a device that cannot be used is said at once.
+    args.device.check()?;
     let (mut train_x, test, units) = load(args)?;
     let names = variants_asked(&args.variant, test.image_shape.is_some())?;
     let outliers = (args.outliers * train_x.nrows() as f64).round() as usize;
@@ -836,9 +872,10 @@ fn run(args: &Args) -> elbo::Result<()> {
         corrupted,
         clean: None,
         units,
+        device: args.device,
     };
     let waves = if names.iter().any(|n| n == "lstm-sines") {
-        Some(sines(&mut rng)?)
+        Some(sines(args.device, &mut rng)?)
     } else {
         None
     };
@@ -943,6 +980,7 @@ fn run(args: &Args) -> elbo::Result<()> {
             "variants": Value::Object(variants),
             "code": code,
             "epochs": args.epochs,
+            "device": args.device.to_string(),
             "outliers": outliers,
             "seed": args.seed,
         })
