@@ -412,3 +412,47 @@ fn standard_normal_noise_on_the_cpu_and_the_emulated_device_is_the_generators_dr
         assert_eq!(*drawn, want, "{device}");
     }
 }
+
+#[test]
+fn a_slice_past_the_end_or_a_misaligned_concatenation_panics_alike_on_every_device() {
+    let message = |device: Device, f: &dyn Fn(&Tape<'_, f64>)| {
+        let tape = Tape::<f64>::new().on_device(device).unwrap();
+        let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&tape)))
+            .expect_err("a panic");
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    };
+    let misaligned = |tape: &Tape<'_, f64>| {
+        let (a, b) = (
+            tape.constant(DMatrix::zeros(2, 3)),
+            tape.constant(DMatrix::zeros(3, 3)),
+        );
+        Var::concat_columns(&[a, b]);
+    };
+    let stacked = |tape: &Tape<'_, f64>| {
+        let (a, b) = (
+            tape.constant(DMatrix::zeros(2, 3)),
+            tape.constant(DMatrix::zeros(2, 4)),
+        );
+        Var::concat_rows(&[a, b]);
+    };
+    for device in [Device::Cpu, Device::Emulated] {
+        let concat = message(device, &misaligned);
+        assert!(concat.contains("row counts differ"), "{device}: {concat}");
+        let concat = message(device, &stacked);
+        assert!(
+            concat.contains("column counts differ"),
+            "{device}: {concat}"
+        );
+        let past = message(device, &|tape| {
+            tape.constant(DMatrix::zeros(4, 6)).columns(5, 2);
+        });
+        assert!(
+            past.contains("past the end") || past.contains("does not fit"),
+            "{device}: {past}"
+        );
+    }
+}

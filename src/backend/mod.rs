@@ -387,7 +387,11 @@ pub(crate) trait Backend<T: Real> {
                 Concat::Columns => (r == rows, (0, at), c),
                 Concat::Rows => (c == cols, (at, 0), r),
             };
-            assert!(fits, "concat: the parts' {how:?} do not line up");
+            let differ = match how {
+                Concat::Columns => "concat_columns: row counts differ",
+                Concat::Rows => "concat_rows: column counts differ",
+            };
+            assert!(fits, "{differ}");
             let to = Grid::block(rows, corner);
             self.copy_grid(part, Grid::block(r, (0, 0)), &mut out, to, [r, c, 1])?;
             at += step;
