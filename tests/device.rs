@@ -8,17 +8,22 @@ mod common;
 mod conv_vae;
 
 use conv_vae::conv_vae;
+use elbo::autodiff::Tape;
+use elbo::autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderLoss, Corruption, Objective};
 use elbo::backend::{Device, Transfers};
 use elbo::conjugate::LinearRegression;
 use elbo::data::Dataset;
-use elbo::engine::TrainerSettings;
+use elbo::engine::{Loss, ParamGroup, Trainer, TrainerSettings, TrainingData};
+use elbo::generative::{GaussianKernels, Generator, MomentMatching, Noise};
 use elbo::guide::{FullRankGaussianGuide, LowRankGaussianGuide};
-use elbo::infer::{Estimator, Objective, Svi, SviConfig};
-use elbo::model::GaussianGuide;
+use elbo::infer::{Estimator, Svi, SviConfig};
+use elbo::model::{GaussianGuide, Prior};
+use elbo::nn::{Activation, Init, Mlp};
 use elbo::optim::Adam;
+use elbo::prior::GaussianPrior;
 use elbo::vae::{Vae, VaeArchitecture, VaeLikelihood, VaeTraining};
 use elbo::{Error, ParamStore};
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 /// Held by every test here: the transfer counts are the process's, so the tests that read them
 /// must not share the device with the others.
@@ -56,7 +61,7 @@ fn vae_on(device: Device) -> (Vec<DMatrix<f32>>, f64, f64) {
     let iwae = vae
         .bound(
             &test.x,
-            Objective::new(Estimator::Iwae, 50),
+            elbo::infer::Objective::new(Estimator::Iwae, 50),
             &mut common::rng(2),
         )
         .unwrap();
@@ -372,5 +377,198 @@ fn a_device_this_build_or_machine_lacks_is_refused_before_training_and_a_checkpo
             vae.train_epoch(&train.x, |_| {}).unwrap();
         }
         Err(other) => panic!("expected DeviceUnavailable, got {other:?}"),
+    }
+}
+
+/// An autoencoder of the digits (64 → 8 units of `activation`, logistic output) trained with
+/// `objective` for 12 steps (batch 50 of 300 rows) on `device`: its parameters, and what 6
+/// more steps on the same data copied between the host and the device.
+fn autoencoder_on(
+    objective: Objective,
+    activation: Activation,
+    device: Device,
+) -> (Vec<DMatrix<f64>>, Transfers) {
+    let (train, _) = Dataset::<f64>::digits8x8();
+    let train = train.x.rows(0, 300).into_owned();
+    let mut store = ParamStore::new();
+    let config = AutoencoderConfig {
+        sizes: vec![64, 8],
+        hidden: activation,
+        code: activation,
+        output: Activation::Sigmoid,
+        tied: false,
+        init: Init::Xavier,
+    };
+    let autoencoder = Autoencoder::new(&mut store, "ae", &config, &mut common::rng(3)).unwrap();
+    let loss = AutoencoderLoss {
+        autoencoder: &autoencoder,
+        objective,
+        range: (train.min(), train.max()),
+    };
+    train_then_measure(&loss, &mut store, &train, 50, device, (12, 6))
+}
+
+/// `loss` trained with Adam in batches of `batch` rows of `data` on `device`, for `steps.0`
+/// steps and then, on the same prepared data, `steps.1` more: the parameters, and what the
+/// second run copied between the host and the device.
+fn train_then_measure<L: Loss<f64>>(
+    loss: &L,
+    store: &mut ParamStore<f64>,
+    data: &DMatrix<f64>,
+    batch: usize,
+    device: Device,
+    steps: (usize, usize),
+) -> (Vec<DMatrix<f64>>, Transfers) {
+    let settings = TrainerSettings {
+        batch_size: Some(batch),
+        device,
+        ..TrainerSettings::default()
+    };
+    let group = ParamGroup::all("all", store, Adam::default());
+    let mut trainer = Trainer::new(settings, vec![group]).unwrap();
+    let data = TrainingData::new(data).unwrap();
+    let mut rng = common::rng(4);
+    trainer
+        .run_on(loss, store, &data, &mut rng, steps.0, &mut [])
+        .unwrap();
+    let before = Transfers::so_far();
+    trainer
+        .run_on(loss, store, &data, &mut rng, steps.1, &mut [])
+        .unwrap();
+    let moved = Transfers::so_far().since(before);
+    let values = store.ids().map(|id| store.get(id).clone()).collect();
+    (values, moved)
+}
+
+#[test]
+fn autoencoders_train_on_the_emulated_device_as_on_the_cpu_with_their_noise_made_there() {
+    let _device = exclusive();
+    let basic = Objective::default();
+    let (steps, batch, pixels) = (6, 50, 64);
+    let indices = (batch * 8) as u64;
+    let noise = (batch * pixels * 8) as u64;
+    // (objective, activation, uploads and their bytes, downloads and their bytes per step)
+    for (what, objective, activation, up, down) in [
+        // The slopes of a piecewise-linear activation are made on the device.
+        (
+            "contractive",
+            Objective {
+                contractive: 0.1,
+                ..basic
+            },
+            Activation::LeakyRelu(0.1),
+            (1, indices),
+            (2, 16),
+        ),
+        // The noise is drawn on the host by the emulated device (a GPU draws it there).
+        (
+            "gaussian",
+            Objective {
+                corruption: Corruption::Gaussian(0.2),
+                ..basic
+            },
+            Activation::Sigmoid,
+            (2, indices + noise),
+            (2, 16),
+        ),
+        // The emulated device reads the batch back to replace its entries as the CPU does; a
+        // GPU replaces them in place.
+        (
+            "masking",
+            Objective {
+                corruption: Corruption::Masking(0.3),
+                ..basic
+            },
+            Activation::Sigmoid,
+            (2, indices + noise),
+            (3, 16 + noise),
+        ),
+        (
+            "salt and pepper",
+            Objective {
+                corruption: Corruption::SaltAndPepper(0.2),
+                ..basic
+            },
+            Activation::Sigmoid,
+            (2, indices + noise),
+            (3, 16 + noise),
+        ),
+    ] {
+        let (on_cpu, _) = one_thread(|| autoencoder_on(objective, activation, Device::Cpu));
+        let (emulated, moved) =
+            one_thread(|| autoencoder_on(objective, activation, Device::Emulated));
+        assert!(on_cpu == emulated, "{what}: the parameters differ");
+        let want = Transfers {
+            uploads: up.0 * steps,
+            uploaded_bytes: up.1 * steps,
+            downloads: down.0 * steps,
+            downloaded_bytes: down.1 * steps,
+        };
+        assert_eq!(moved, want, "{what}");
+    }
+}
+
+#[test]
+fn a_gaussian_prior_goes_to_the_device_once_for_every_tape() {
+    let _device = exclusive();
+    let covariance = DMatrix::from_row_slice(2, 2, &[2.0, 0.3, 0.3, 0.5]);
+    let prior = GaussianPrior::new(DVector::from_row_slice(&[1.0, -1.0]), covariance).unwrap();
+    let z = DMatrix::from_row_slice(3, 2, &[0.5, 0.1, -1.0, 2.0, 0.0, 0.0]);
+    let log_prob = |device| {
+        let tape = Tape::<f64>::new().on_device(device).unwrap();
+        let before = Transfers::so_far();
+        let value = Prior::log_prob(&prior, tape.constant(z.clone()))
+            .value()
+            .clone_owned();
+        (value, Transfers::so_far().since(before).uploads)
+    };
+    let (on_cpu, _) = log_prob(Device::Cpu);
+    // The first tape on the device copies z, the mean and the factor; later ones z alone.
+    let copies: Vec<u64> = (0..3)
+        .map(|_| {
+            let (value, uploads) = log_prob(Device::Emulated);
+            assert_eq!(value, on_cpu);
+            uploads
+        })
+        .collect();
+    assert_eq!(copies, [3, 1, 1]);
+}
+
+#[test]
+fn a_moment_matching_generator_trains_on_the_emulated_device_as_on_the_cpu() {
+    let _device = exclusive();
+    let data = DMatrix::from_fn(200, 2, |i, j| ((i * 7 + j * 3) % 11) as f64 / 11.0);
+    let (steps, batch, noise_dim) = (5, 40, 3);
+    let run = |noise: Noise, device: Device| {
+        let mut store = ParamStore::new();
+        let network = Mlp::new(
+            &mut store,
+            "g",
+            &[noise_dim, 8, 2],
+            Activation::Tanh,
+            Activation::Identity,
+            Init::Xavier,
+            &mut common::rng(5),
+        )
+        .unwrap();
+        let model = MomentMatching {
+            generator: Generator {
+                network,
+                noise,
+                classes: 0,
+            },
+            kernels: GaussianKernels::scaled(1.0, &[0.5, 1.0]),
+        };
+        train_then_measure(&model, &mut store, &data, batch, device, (3, steps))
+    };
+    for noise in [Noise::Uniform, Noise::Normal] {
+        let (on_cpu, _) = one_thread(|| run(noise, Device::Cpu));
+        let (emulated, moved) = one_thread(|| run(noise, Device::Emulated));
+        assert!(on_cpu == emulated, "{noise:?}: the parameters differ");
+        // Per step: the row indices and (from the emulated device's host draws) the noise.
+        let per_step = (batch * 8 + batch * noise_dim * 8) as u64;
+        assert_eq!(moved.uploads, 2 * steps as u64, "{noise:?}: {moved:?}");
+        assert_eq!(moved.uploaded_bytes, per_step * steps as u64, "{noise:?}");
+        assert_eq!(moved.downloads, 2 * steps as u64, "{noise:?}: {moved:?}");
     }
 }

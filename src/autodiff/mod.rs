@@ -20,6 +20,7 @@ pub(crate) mod fused;
 mod gradcheck;
 mod gradients;
 pub(crate) mod linalg;
+mod noise;
 pub(crate) mod reduce;
 pub(crate) mod shape;
 mod tape;

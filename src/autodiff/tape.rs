@@ -4,13 +4,12 @@ pub(crate) use super::device_failure::device_result;
 use super::elementwise::{BinaryOp, UnaryOp};
 use super::gradients::Gradients;
 use super::reduce::Reduce;
-use crate::backend::{Device, DeviceMatrix, Kernels, OnDevice, Placed};
+use crate::backend::{Device, DeviceMatrix, Kernels, OnDevice, Placed, Resident};
 use crate::error::Result;
 use crate::kernels::{PIECE, buffers, for_each_piece, wide};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::DMatrix;
-use rand::{Rng, RngExt};
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -300,6 +299,16 @@ impl<'p, T: Real> Tape<'p, T> {
         self.push(self.load(value), Op::Constant)
     }
 
+    /// A constant a model holds for every tape ([`Resident`]): shared on the host, and on a
+    /// device its copy there, made by the first tape on that device to load it.
+    pub fn constant_resident<'t>(&'t self, value: &Resident<T>) -> Var<'t, T>
+    where
+        'p: 't,
+    {
+        let placed = device_result(value.on(self.device()));
+        self.constant_placed(&placed)
+    }
+
     /// `value` as a node's value on this tape: shared where it already is, through the host
     /// from another device.
     fn load(&self, value: &Placed<T>) -> Value<T> {
@@ -333,30 +342,6 @@ impl<'p, T: Real> Tape<'p, T> {
             }
             None => self.constant(DMatrix::from_element(rows, cols, value)),
         }
-    }
-
-    /// A `rows x cols` constant of independent standard-normal draws: the noise of a
-    /// reparameterised sample.
-    ///
-    /// On the CPU the draws come from `rng`, entry by entry in column-major order. The emulated
-    /// device draws the same, so that a run there can be checked against the CPU's to the bit.
-    /// A GPU draws on the device, from its counter-based generator seeded by one number drawn
-    /// from `rng`, so that no noise is copied over: the same seed gives the same draws on the
-    /// same device and build, but not the CPU's.
-    pub fn standard_normal<'t, G: Rng + ?Sized>(
-        &'t self,
-        rows: usize,
-        cols: usize,
-        rng: &mut G,
-    ) -> Var<'t, T>
-    where
-        'p: 't,
-    {
-        if let Some(kernels) = self.kernels.as_ref().filter(|k| k.draws_on_device()) {
-            let draws = device_result(kernels.standard_normal(rows, cols, rng.random()));
-            return self.push(Value::Device(OnDevice::new(draws)), Op::Constant);
-        }
-        self.constant(DMatrix::from_fn(rows, cols, |_, _| T::standard_normal(rng)))
     }
 
     /// A differentiable leaf: [`Gradients::wrt`] returns its gradient.

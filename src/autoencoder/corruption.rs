@@ -1,9 +1,10 @@
 //! Corruptions of the input for denoising autoencoders: the model sees x̃, reconstructs x.
 
+use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
 use crate::real::Real;
 use nalgebra::DMatrix;
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 /// How a denoising autoencoder's input is corrupted at each step (never when encoding after
 /// training).
@@ -49,32 +50,34 @@ impl Corruption {
         range: (T, T),
         rng: &mut R,
     ) -> DMatrix<T> {
-        let mut out = x.clone();
-        let d = x.ncols();
+        let tape = Tape::new();
+        self.apply_on(tape.constant(x.clone()), range, rng)
+            .value()
+            .clone_owned()
+    }
+
+    /// The corrupted input on `x`'s tape, a constant made where the tape runs (what
+    /// [`Corruption::apply`] returns, on the CPU).
+    pub(crate) fn apply_on<'t, T: Real, R: Rng + ?Sized>(
+        &self,
+        x: Var<'t, T>,
+        range: (T, T),
+        rng: &mut R,
+    ) -> Var<'t, T> {
+        let (rows, cols) = x.shape();
+        let count = |fraction: f64| (fraction * cols as f64).round() as usize;
         match *self {
-            Corruption::None => {}
+            Corruption::None => x.detach(),
             Corruption::Gaussian(sd) => {
-                let sd = T::of_f64(sd);
-                out.iter_mut()
-                    .for_each(|v| *v += sd * T::standard_normal(rng));
+                x.detach()
+                    + x.tape()
+                        .standard_normal(rows, cols, rng)
+                        .scale(T::of_f64(sd))
             }
-            Corruption::Masking(fraction) | Corruption::SaltAndPepper(fraction) => {
-                let count = (fraction * d as f64).round() as usize;
-                let mut columns: Vec<usize> = (0..d).collect();
-                for i in 0..x.nrows() {
-                    // A partial Fisher–Yates shuffle picks `count` distinct columns.
-                    for k in 0..count {
-                        let pick = k + rng.random_range(0..d - k);
-                        columns.swap(k, pick);
-                        out[(i, columns[k])] = match self {
-                            Corruption::Masking(_) => T::zero(),
-                            _ if rng.random::<bool>() => range.1,
-                            _ => range.0,
-                        };
-                    }
-                }
+            Corruption::Masking(fraction) => {
+                x.replace_in_rows(count(fraction), (T::zero(), T::zero()), rng)
             }
+            Corruption::SaltAndPepper(fraction) => x.replace_in_rows(count(fraction), range, rng),
         }
-        out
     }
 }

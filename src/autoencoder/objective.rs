@@ -181,7 +181,7 @@ impl<T: Real, A: Codec<T> + ?Sized> AutoencoderLoss<'_, T, A> {
         let x = tape.constant_placed(batch.x);
         let input = match self.objective.corruption {
             Corruption::None => x,
-            corruption => tape.constant(corruption.apply(batch.x.host(), self.range, rng)),
+            corruption => corruption.apply_on(x, self.range, rng),
         };
         let model = self.autoencoder;
         let contractive = self.objective.contractive > 0.0;

@@ -30,6 +30,8 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
     triangles(b, &mut rng, tol);
     convolutions(b, &mut rng, tol);
     normal_draws(b);
+    uniform_draws(b);
+    replacements(b);
 }
 
 /// A plain definition of one entry's value, from one or two inputs.
@@ -705,6 +707,112 @@ fn normal_draws<T: Real, B: Backend<T>>(b: &B) {
     assert!(odd.iter().all(|v| v.is_finite()));
 }
 
+/// Moments of 40,000 draws uniform on [−1, 3) within 5 standard errors of the law's, and each
+/// quarter of the range holding its share.
+fn uniform_draws<T: Real, B: Backend<T>>(b: &B) {
+    let (low, high) = (-1.0, 3.0);
+    let draw = |seed| down(b, &b.uniform(200, 200, (low, high), seed).expect("draws"));
+    let u = draw(3);
+    assert_eq!(u, draw(3), "the same seed must give the same draws");
+    assert_ne!(u, draw(4), "another seed must give other draws");
+    assert!(
+        u.iter().all(|&v| (low..=high).contains(&v)),
+        "a draw outside [{low}, {high})"
+    );
+    let n = u.len() as f64;
+    let mean = u.sum() / n;
+    let var = u.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    // Var(u) = (high − low)² / 12 = 4/3; Var((u − μ)²) = (high − low)⁴ / 180.
+    assert!(
+        (mean - 1.0).abs() < 5.0 * (4.0 / 3.0 / n).sqrt(),
+        "mean {mean}"
+    );
+    assert!(
+        (var - 4.0 / 3.0).abs() < 5.0 * (256.0 / 180.0 / n).sqrt(),
+        "variance {var}"
+    );
+    for quarter in 0..4 {
+        let edge = low + quarter as f64;
+        let share = u.iter().filter(|&&v| v >= edge && v < edge + 1.0).count() as f64 / n;
+        assert!(
+            (share - 0.25).abs() < 5.0 * (0.25 * 0.75 / n).sqrt(),
+            "quarter {quarter}: {share}"
+        );
+    }
+    let odd = down(b, &b.uniform(3, 7, (0.0, 1e-3), 5).expect("draws"));
+    assert_eq!(odd.shape(), (3, 7));
+    assert!(odd.iter().all(|&v| (0.0..=1e-3).contains(&v)));
+}
+
+/// Every row of a replacement has exactly `count` entries replaced, by the two values about
+/// equally often, in every column about equally often; the others are the input's.
+fn replacements<T: Real, B: Backend<T>>(b: &B) {
+    let (rows, cols, count) = (4000, 10, 3);
+    // Entries distinct from the replacements, so that a replaced one is seen.
+    let x = DMatrix::from_fn(rows, cols, |i, j| 10.0 + (i * cols + j) as f64);
+    let (low, high) = (T::of_f64(-2.0), T::of_f64(5.0));
+    let replace = |count, range, seed| {
+        down(
+            b,
+            &b.replace_in_rows(&up(b, &x), count, range, seed)
+                .expect("replacement"),
+        )
+    };
+    let got = replace(count, (low, high), 7);
+    assert_eq!(
+        got,
+        replace(count, (low, high), 7),
+        "the same seed, other draws"
+    );
+    assert_ne!(
+        got,
+        replace(count, (low, high), 8),
+        "another seed, the same draws"
+    );
+    let mut per_column = vec![0usize; cols];
+    let mut highs = 0usize;
+    for i in 0..rows {
+        let mut replaced = 0;
+        for j in 0..cols {
+            match got[(i, j)] {
+                v if v == x[(i, j)] => {}
+                v if v == -2.0 || v == 5.0 => {
+                    replaced += 1;
+                    per_column[j] += 1;
+                    highs += usize::from(v == 5.0);
+                }
+                v => panic!("entry ({i}, {j}) is {v}: neither the input nor a replacement"),
+            }
+        }
+        assert_eq!(replaced, count, "row {i}: {replaced} replaced");
+    }
+    let chosen = (rows * count) as f64;
+    let share = highs as f64 / chosen;
+    assert!(
+        (share - 0.5).abs() < 5.0 * (0.25 / chosen).sqrt(),
+        "high {share}"
+    );
+    // Each column is chosen with probability count / cols in each row.
+    let p = count as f64 / cols as f64;
+    for (j, &n) in per_column.iter().enumerate() {
+        let expected = rows as f64 * p;
+        let sd = (rows as f64 * p * (1.0 - p)).sqrt();
+        assert!(
+            (n as f64 - expected).abs() < 5.0 * sd,
+            "column {j}: {n} of {rows}"
+        );
+    }
+    // Masking: one value; none and all of a row.
+    let masked = replace(count, (T::zero(), T::zero()), 9);
+    assert!(
+        masked
+            .row_iter()
+            .all(|r| r.iter().filter(|&&v| v == 0.0).count() == count)
+    );
+    assert_eq!(replace(0, (low, high), 9), x);
+    assert!(replace(cols, (low, low), 9).iter().all(|&v| v == -2.0));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,6 +968,24 @@ mod tests {
             seed: u64,
         ) -> Result<DMatrix<T>, Self::Error> {
             Cpu.standard_normal(rows, cols, seed)
+        }
+        fn uniform(
+            &self,
+            rows: usize,
+            cols: usize,
+            range: (f64, f64),
+            seed: u64,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.uniform(rows, cols, range, seed)
+        }
+        fn replace_in_rows(
+            &self,
+            x: &DMatrix<T>,
+            count: usize,
+            range: (T, T),
+            seed: u64,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.replace_in_rows(x, count, range, seed)
         }
     }
 

@@ -1,6 +1,6 @@
 //! The CPU backend: nalgebra matrices in host memory and the kernels the tape runs today.
 
-use super::{Backend, Device, Grid};
+use super::{Backend, Device, Grid, draws};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::autodiff::{elementwise, fused, linalg, reduce, shape};
 use crate::kernels::{self, buffers};
@@ -211,10 +211,38 @@ impl<T: Real> Backend<T> for Cpu {
         cols: usize,
         seed: u64,
     ) -> Result<DMatrix<T>, Infallible> {
-        let mut rng = Pcg64::seed_from_u64(seed);
-        Ok(DMatrix::from_fn(rows, cols, |_, _| {
-            T::standard_normal(&mut rng)
-        }))
+        Ok(draws::standard_normal(
+            rows,
+            cols,
+            &mut Pcg64::seed_from_u64(seed),
+        ))
+    }
+
+    fn uniform(
+        &self,
+        rows: usize,
+        cols: usize,
+        range: (f64, f64),
+        seed: u64,
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(draws::uniform(
+            rows,
+            cols,
+            range,
+            &mut Pcg64::seed_from_u64(seed),
+        ))
+    }
+
+    fn replace_in_rows(
+        &self,
+        x: &DMatrix<T>,
+        count: usize,
+        range: (T, T),
+        seed: u64,
+    ) -> Result<DMatrix<T>, Infallible> {
+        let mut out = x.clone();
+        draws::replace_in_rows(&mut out, count, range, &mut Pcg64::seed_from_u64(seed));
+        Ok(out)
     }
 
     fn unbroadcast(&self, g: &DMatrix<T>, shape: (usize, usize)) -> Result<DMatrix<T>, Infallible> {

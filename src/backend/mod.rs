@@ -11,7 +11,8 @@
 //! crate's models needs (products, elementwise maps with broadcasting and their derivatives,
 //! sums, log-sum-exp, the fused Bernoulli likelihood, the Adam update, the minibatch gather,
 //! copies of grids of entries for slicing, concatenation and diagonals, lower triangles,
-//! triangular solves, Cholesky factors, the convolutions' patches, standard-normal draws). One test suite (`contract.rs`) checks every backend against plain
+//! triangular solves, Cholesky factors, the convolutions' patches, standard-normal and uniform
+//! draws, the denoising corruption). One test suite (`contract.rs`) checks every backend against plain
 //! definitions.
 //!
 //! A tape runs on a device when made with [`crate::autodiff::Tape::on_device`] (a trainer, with
@@ -24,9 +25,11 @@ mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 mod device;
+pub(crate) mod draws;
 mod grid;
 mod on_device;
 mod placed;
+mod resident;
 mod transfers;
 
 #[cfg(test)]
@@ -37,6 +40,7 @@ pub use device::Device;
 pub(crate) use grid::{Concat, Grid};
 pub(crate) use on_device::{DeviceMatrix, Kernels};
 pub use placed::{OnDevice, Placed};
+pub use resident::Resident;
 pub use transfers::Transfers;
 
 /// What the device backends need of an element type; every [`Real`] has it.
@@ -234,6 +238,28 @@ pub(crate) trait Backend<T: Real> {
         &self,
         rows: usize,
         cols: usize,
+        seed: u64,
+    ) -> Result<Self::Matrix, Self::Error>;
+    /// Independent draws uniform on [low, high) (`low < high`, both finite). Seeded as
+    /// [`Backend::standard_normal`].
+    fn uniform(
+        &self,
+        rows: usize,
+        cols: usize,
+        range: (f64, f64),
+        seed: u64,
+    ) -> Result<Self::Matrix, Self::Error>;
+    /// `x` with `count` distinct entries of each row, chosen uniformly, replaced: each by the
+    /// range's low or high end with probability ½ (by `low` where the two are equal). The
+    /// corruption of a denoising autoencoder's input. Seeded as [`Backend::standard_normal`].
+    ///
+    /// # Panics
+    /// If `count` passes the number of columns.
+    fn replace_in_rows(
+        &self,
+        x: &Self::Matrix,
+        count: usize,
+        range: (T, T),
         seed: u64,
     ) -> Result<Self::Matrix, Self::Error>;
 

@@ -249,6 +249,29 @@ impl Kernels {
         dispatch!(self, |b| [] b.standard_normal(rows, cols, seed))
     }
 
+    /// Uniform draws on [low, high) from the device's generator, seeded.
+    pub(crate) fn uniform<T: Real>(
+        &self,
+        rows: usize,
+        cols: usize,
+        range: (f64, f64),
+        seed: u64,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [] b.uniform(rows, cols, range, seed))
+    }
+
+    /// `x` with `count` entries of each row replaced ([`super::Backend::replace_in_rows`]),
+    /// drawn from the device's generator, seeded.
+    pub(crate) fn replace_in_rows<T: Real>(
+        &self,
+        x: &DeviceMatrix<T>,
+        count: usize,
+        range: (T, T),
+        seed: u64,
+    ) -> Result<DeviceMatrix<T>> {
+        dispatch!(self, |b| [x] b.replace_in_rows(x, count, range, seed))
+    }
+
     pub(crate) fn matmul<T: Real>(
         &self,
         a: &DeviceMatrix<T>,

@@ -7,7 +7,7 @@ use crate::nn::Network;
 use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::DMatrix;
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 /// The noise ε a generator starts from, independent per coordinate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,10 +26,23 @@ impl Noise {
         dim: usize,
         rng: &mut R,
     ) -> DMatrix<T> {
-        DMatrix::from_fn(rows, dim, |_, _| match self {
-            Noise::Uniform => T::of_f64(rng.random_range(-1.0..1.0)),
-            Noise::Normal => T::standard_normal(rng),
-        })
+        self.draw(&Tape::new(), rows, dim, rng)
+            .value()
+            .clone_owned()
+    }
+
+    /// `rows x dim` draws on `tape`, made where it runs.
+    pub fn draw<'t, T: Real, R: Rng + ?Sized>(
+        self,
+        tape: &'t Tape<'t, T>,
+        rows: usize,
+        dim: usize,
+        rng: &mut R,
+    ) -> Var<'t, T> {
+        match self {
+            Noise::Uniform => tape.uniform(rows, dim, (-1.0, 1.0), rng),
+            Noise::Normal => tape.standard_normal(rows, dim, rng),
+        }
     }
 }
 
@@ -85,7 +98,7 @@ impl<N> Generator<N> {
     where
         N: Network<T>,
     {
-        let noise = tape.constant(self.noise.sample(rows, self.noise_dim(), rng));
+        let noise = self.noise.draw(tape, rows, self.noise_dim(), rng);
         let input = match labels {
             Some(labels) => Var::concat_columns(&[noise, labels]),
             None => noise,

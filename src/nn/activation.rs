@@ -49,14 +49,16 @@ impl Activation {
     /// differentiable where σ' is (a contractive penalty needs its gradient). The step's true
     /// derivative is 0 (its straight-through gradient is a training device, not a slope).
     pub fn derivative<'t, T: Real>(self, a: Var<'t, T>, h: Var<'t, T>) -> Var<'t, T> {
-        let tape = a.tape();
+        let (rows, cols) = a.shape();
+        // `above` where a > 0, `below` elsewhere (NaN included), a constant: made from a's
+        // step (exactly 0 or 1) and its complement by products that round to exactly `above`
+        // and `below`, so that it is made where the tape runs, a's values never read back.
         let mask = |below: f64, above: f64| {
-            tape.constant(
-                a.value()
-                    .map(|v| T::of_f64(if v > T::zero() { above } else { below })),
-            )
+            let step = a.detach().step_straight_through();
+            let rest = step.scale(-T::one()).shift(T::one());
+            step.scale(c(above)) + rest.scale(c(below))
         };
-        let one = || tape.constant(a.value().map(|_| T::one()));
+        let one = || a.tape().filled(rows, cols, T::one());
         match self {
             Activation::Identity => one(),
             Activation::Relu => mask(0.0, 1.0),
@@ -127,5 +129,86 @@ impl FromStr for Activation {
                 ));
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autodiff::Tape;
+    use crate::backend::Device;
+    use nalgebra::DMatrix;
+
+    const ALL: [Activation; 8] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu(0.1),
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Softplus,
+        Activation::Selu,
+        Activation::Step,
+    ];
+
+    /// σ'(a) from `derivative` on a tape on `device`.
+    fn slopes(activation: Activation, a: &DMatrix<f64>, device: Device) -> DMatrix<f64> {
+        let tape = Tape::new().on_device(device).unwrap();
+        let pre = tape.input(a.clone());
+        let post = activation.apply(pre);
+        activation.derivative(pre, post).value().clone_owned()
+    }
+
+    #[test]
+    fn derivatives_match_central_differences_on_the_host_and_the_device() {
+        // Away from the kinks at 0, where the one-sided slopes differ.
+        let a = DMatrix::from_fn(3, 7, |i, j| {
+            (i as f64 - 1.0) * 1.3 + (j as f64 - 3.0) * 0.41 + 0.17
+        });
+        assert!(a.iter().all(|v| v.abs() > 0.05));
+        let h = 1e-6;
+        for activation in ALL {
+            let slope = slopes(activation, &a, Device::Cpu);
+            let value = |x: f64| {
+                let tape = Tape::new();
+                activation
+                    .apply(tape.input(DMatrix::from_element(1, 1, x)))
+                    .scalar()
+            };
+            for (&x, &got) in a.iter().zip(slope.iter()) {
+                let want = if activation == Activation::Step {
+                    0.0
+                } else {
+                    (value(x + h) - value(x - h)) / (2.0 * h)
+                };
+                assert!(
+                    (got - want).abs() < 1e-7,
+                    "{activation} at {x}: {got} vs {want}"
+                );
+            }
+            // The same to the bit on the device (tests/device.rs counts what a contractive
+            // step copies).
+            assert_eq!(
+                slopes(activation, &a, Device::Emulated),
+                slope,
+                "{activation}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_piecewise_slopes_are_exactly_their_two_values() {
+        let a = DMatrix::from_row_slice(1, 5, &[-2.0, -0.0, 0.0, 1e-300, f64::NAN]);
+        for (activation, below, above) in [
+            (Activation::Relu, 0.0, 1.0),
+            (Activation::LeakyRelu(0.01), 0.01, 1.0),
+            (Activation::LeakyRelu(0.3), 0.3, 1.0),
+            (Activation::Step, 0.0, 0.0),
+        ] {
+            let slope = slopes(activation, &a, Device::Cpu);
+            let want = [below, below, below, above, below];
+            for (got, want) in slope.iter().zip(want) {
+                assert_eq!(got.to_bits(), f64::to_bits(want), "{activation}: {slope}");
+            }
+        }
     }
 }

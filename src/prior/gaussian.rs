@@ -1,6 +1,7 @@
 //! Fixed Gaussian priors.
 
 use crate::autodiff::{Tape, Var};
+use crate::backend::Resident;
 use crate::dist::{DiagNormal, Gaussian, LN_SQRT_2PI, MvNormal};
 use crate::error::{Error, Result};
 use crate::model::Prior;
@@ -59,7 +60,9 @@ impl<T: Real> Prior<T> for StandardNormal {
 #[derive(Clone, Debug, PartialEq)]
 pub struct GaussianPrior<T: Real> {
     mean: DVector<T>,
-    scale_tril: DMatrix<T>,
+    /// The mean as a row, and the factor, as every tape loads them: copied to a device once.
+    mean_row: Resident<T>,
+    scale_tril: Resident<T>,
 }
 
 impl<T: Real> GaussianPrior<T> {
@@ -84,8 +87,9 @@ impl<T: Real> GaussianPrior<T> {
         check_finite("prior covariance", &covariance)?;
         let chol = cholesky(covariance, "prior covariance")?;
         Ok(GaussianPrior {
+            mean_row: Resident::new(DMatrix::from_row_slice(1, d, mean.as_slice())),
             mean,
-            scale_tril: chol,
+            scale_tril: Resident::new(chol),
         })
     }
 
@@ -96,17 +100,13 @@ impl<T: Real> GaussianPrior<T> {
 
     /// The lower Cholesky factor of the covariance.
     pub fn scale_tril(&self) -> &DMatrix<T> {
-        &self.scale_tril
+        self.scale_tril.host()
     }
 
     fn on<'t>(&self, tape: &'t Tape<'t, T>) -> MvNormal<'t, T> {
         MvNormal {
-            mean: tape.constant(DMatrix::from_row_slice(
-                1,
-                self.mean.len(),
-                self.mean.as_slice(),
-            )),
-            scale_tril: tape.constant(self.scale_tril.clone()),
+            mean: tape.constant_resident(&self.mean_row),
+            scale_tril: tape.constant_resident(&self.scale_tril),
         }
     }
 }

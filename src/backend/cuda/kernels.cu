@@ -424,3 +424,43 @@ extern "C" __global__ void standard_normal(u64 seed, real* out, u64 n) {
         }
     }
 }
+
+// Entries 2t and 2t + 1 are low + (high − low) u for two uniforms u in [0, 1) of 53 bits each,
+// from the Philox block of counter t under the seed.
+extern "C" __global__ void uniform(u64 seed, double low, double high, real* out, u64 n) {
+    uint2 key = make_uint2((unsigned)seed, (unsigned)(seed >> 32));
+    GRID_STRIDE(t, (n + 1) / 2) {
+        uint4 bits = philox(make_uint4((unsigned)t, (unsigned)(t >> 32), 1u, 0u), key);
+        unsigned words[4] = {bits.x, bits.y, bits.z, bits.w};
+        for (int q = 0; q < 2; q++) {
+            u64 k = 2 * t + q;
+            u64 mantissa = ((u64)(words[2 * q] >> 5) << 26) | (words[2 * q + 1] >> 6);
+            double u = (double)mantissa * 1.1102230246251565e-16;  // 2^-53
+            if (k < n) out[k] = (real)(low + (high - low) * u);
+        }
+    }
+}
+
+// One thread per row: selection sampling (Knuth's Algorithm S) keeps column j with probability
+// (count − kept) / (cols − j), which picks exactly `count` distinct columns, every set of them
+// equally likely, in one pass and without scratch space. A kept entry becomes `low` or, on a
+// fair coin where the two differ, `high`; the rest are copied. The draws of (row, column) come
+// from the Philox block of that counter under the seed.
+extern "C" __global__ void replace_in_rows(u64 seed, const real* x, u64 rows, u64 cols,
+                                           u64 count, real low, real high, real* out) {
+    uint2 key = make_uint2((unsigned)seed, (unsigned)(seed >> 32));
+    GRID_STRIDE(i, rows) {
+        u64 kept = 0;
+        for (u64 j = 0; j < cols; j++) {
+            uint4 bits = philox(make_uint4((unsigned)i, (unsigned)(i >> 32), (unsigned)j,
+                                           (unsigned)(j >> 32) | 0x80000000u), key);
+            bool keep = (double)(cols - j) * open_unit(bits.x) < (double)(count - kept);
+            real v = x[i + j * rows];
+            if (keep) {
+                kept++;
+                v = (low == high || (bits.y & 1u) == 0u) ? low : high;
+            }
+            out[i + j * rows] = v;
+        }
+    }
+}

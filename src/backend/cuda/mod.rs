@@ -58,7 +58,7 @@ macro_rules! launch {
 }
 
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
-const KERNELS: [&str; 19] = [
+const KERNELS: [&str; 21] = [
     "unary_map",
     "unary_vjp",
     "binary_map",
@@ -72,6 +72,8 @@ const KERNELS: [&str; 19] = [
     "gather_rows_of_transpose",
     "transpose",
     "standard_normal",
+    "uniform",
+    "replace_in_rows",
     "copy_grid",
     "lower_triangle",
     "nan_if_singular",
@@ -872,6 +874,41 @@ impl<T: Real> Backend<T> for Gpu {
         let n = (rows * cols) as u64;
         launch!(self, T, "standard_normal", threads: (n as usize).div_ceil(4);
             &seed, &mut out.data, &n
+        )?;
+        Ok(out)
+    }
+
+    fn uniform(
+        &self,
+        rows: usize,
+        cols: usize,
+        (low, high): (f64, f64),
+        seed: u64,
+    ) -> Result<CudaMatrix<T>> {
+        let mut out = self.alloc(rows, cols)?;
+        let n = (rows * cols) as u64;
+        launch!(self, T, "uniform", threads: (n as usize).div_ceil(2);
+            &seed, &low, &high, &mut out.data, &n
+        )?;
+        Ok(out)
+    }
+
+    fn replace_in_rows(
+        &self,
+        x: &CudaMatrix<T>,
+        count: usize,
+        (low, high): (T, T),
+        seed: u64,
+    ) -> Result<CudaMatrix<T>> {
+        assert!(
+            count <= x.cols,
+            "replace_in_rows: {count} entries of a {}-column row",
+            x.cols
+        );
+        let mut out = self.alloc(x.rows, x.cols)?;
+        let [rows, cols, count] = [x.rows, x.cols, count].map(|v| v as u64);
+        launch!(self, T, "replace_in_rows", threads: x.rows;
+            &seed, &x.data, &rows, &cols, &count, &low, &high, &mut out.data
         )?;
         Ok(out)
     }
