@@ -11,6 +11,7 @@ use conv_vae::conv_vae;
 use elbo::autodiff::Tape;
 use elbo::autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderLoss, Corruption, Objective};
 use elbo::backend::{Device, Transfers};
+use elbo::classic::EightSchools;
 use elbo::conjugate::LinearRegression;
 use elbo::data::Dataset;
 use elbo::engine::{Loss, ParamGroup, Trainer, TrainerSettings, TrainingData};
@@ -21,6 +22,7 @@ use elbo::model::{GaussianGuide, Prior};
 use elbo::nn::{Activation, Init, Mlp};
 use elbo::optim::Adam;
 use elbo::prior::GaussianPrior;
+use elbo::program::{self, FitSettings, Program};
 use elbo::vae::{Vae, VaeArchitecture, VaeLikelihood, VaeTraining};
 use elbo::{Error, ParamStore};
 use nalgebra::{DMatrix, DVector};
@@ -571,4 +573,33 @@ fn a_moment_matching_generator_trains_on_the_emulated_device_as_on_the_cpu() {
         assert_eq!(moved.uploaded_bytes, per_step * steps as u64, "{noise:?}");
         assert_eq!(moved.downloads, 2 * steps as u64, "{noise:?}: {moved:?}");
     }
+}
+
+/// The eight schools (non-centred) fitted for 300 steps on `device`: the ELBO at each step,
+/// and the copies the fit made.
+fn eight_schools_on(device: Device) -> (Vec<f64>, Transfers) {
+    let y = [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0];
+    let sigma = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0];
+    let data = DMatrix::from_fn(8, 2, |j, c| if c == 0 { y[j] } else { sigma[j] });
+    let program = Program::new(EightSchools { centered: false }, data).unwrap();
+    let mut settings = FitSettings::default();
+    settings.svi.steps = 300;
+    settings.svi.trainer.device = device;
+    let before = Transfers::so_far();
+    let fit = program::fit(&program, &settings, &mut common::rng(7)).unwrap();
+    let moved = Transfers::so_far().since(before);
+    (fit.report().unwrap().elbo.clone(), moved)
+}
+
+#[test]
+fn a_program_checks_its_distributions_on_the_device_with_one_read_per_step() {
+    let _device = exclusive();
+    let (on_cpu, _) = one_thread(|| eight_schools_on(Device::Cpu));
+    let (emulated, moved) = one_thread(|| eight_schools_on(Device::Emulated));
+    assert_eq!(on_cpu, emulated);
+    assert_eq!(on_cpu.len(), 300);
+    // Its ten Normals and a HalfCauchy check their parameters at every step: read back one
+    // by one, that was 17 copies back per step. Now: the checks' sum, one draw the trace
+    // reads, the loss and the finiteness sum (and a few per run).
+    assert!(moved.downloads <= 4 * 300 + 20, "{moved:?}");
 }

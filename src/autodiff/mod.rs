@@ -12,6 +12,7 @@
 //! axis or are 1 there (a `1 x C` row is added to every row, an `R x 1` column to every column,
 //! a `1 x 1` to everything).
 
+mod checks;
 mod conv;
 mod device_failure;
 mod device_vjp;

@@ -1,5 +1,6 @@
 //! The tape: a record of every operation of one forward pass, and the reverse sweep over it.
 
+use super::checks::DeferredCheck;
 pub(crate) use super::device_failure::device_result;
 use super::elementwise::{BinaryOp, UnaryOp};
 use super::gradients::Gradients;
@@ -166,6 +167,8 @@ pub struct Tape<'p, T: Real> {
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
     /// The device's kernels, for a tape made with [`Tape::on_device`]; `None` on the CPU.
     pub(crate) kernels: Option<Kernels>,
+    /// Checks of device values waiting to be read back together (`checks.rs`).
+    pub(crate) checks: RefCell<Vec<DeferredCheck<T>>>,
 }
 
 /// A handle to a matrix on a tape. Copy it freely; operations on it record new nodes.
@@ -201,6 +204,7 @@ impl<'p, T: Real> Tape<'p, T> {
             trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
             kernels: None,
+            checks: RefCell::new(Vec::new()),
         }
     }
 
@@ -212,6 +216,7 @@ impl<'p, T: Real> Tape<'p, T> {
             trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
             kernels: None,
+            checks: RefCell::new(Vec::new()),
         }
     }
 
@@ -431,6 +436,12 @@ impl<'p, T: Real> Tape<'p, T> {
             self as *const _ as *const u8
         ));
         assert_eq!(loss.shape(), (1, 1), "backward needs a 1x1 loss");
+        // The engine settles them first, to return their error; on a tape of one's own, a
+        // distribution's bad parameter on a device ends here, as it would have at its making
+        // on the CPU.
+        if let Err(e) = self.settle_checks() {
+            panic!("{e}");
+        }
         if let Some(kernels) = &self.kernels {
             return super::device_vjp::backward(self, kernels, loss);
         }

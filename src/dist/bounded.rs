@@ -2,7 +2,7 @@
 
 use super::Support;
 use super::univariate::{
-    Distribution, at, broadcast_shape, draw_each, masked, positive, require, restrict_to_support,
+    Distribution, Valid, at, broadcast_shape, draw_each, masked, require, restrict_to_support,
 };
 use crate::autodiff::Var;
 use crate::error::{Error, Result};
@@ -24,8 +24,8 @@ impl<'t, T: Real> Beta<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every shape is finite and positive.
     pub fn new(alpha: Var<'t, T>, beta: Var<'t, T>) -> Result<Self> {
-        require("Beta alpha", &alpha, positive, "a finite number > 0")?;
-        require("Beta beta", &beta, positive, "a finite number > 0")?;
+        require("Beta alpha", &alpha, Valid::Positive, "a finite number > 0")?;
+        require("Beta beta", &beta, Valid::Positive, "a finite number > 0")?;
         Ok(Beta { alpha, beta })
     }
 }
@@ -67,8 +67,8 @@ impl<'t, T: Real> Uniform<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless the bounds are finite and every `low` is
     /// below its `high`.
     pub fn new(low: Var<'t, T>, high: Var<'t, T>) -> Result<Self> {
-        require("Uniform low", &low, f64::is_finite, "a finite number")?;
-        require("Uniform high", &high, f64::is_finite, "a finite number")?;
+        require("Uniform low", &low, Valid::Finite, "a finite number")?;
+        require("Uniform high", &high, Valid::Finite, "a finite number")?;
         let (l, h) = (low.value(), high.value());
         let shape = broadcast_shape("Uniform::new", &[l.shape(), h.shape()]);
         for i in 0..shape.0 {

@@ -1,6 +1,6 @@
 //! The categorical distribution over K categories, by logits.
 
-use super::univariate::{Distribution, finite, require};
+use super::univariate::{Distribution, Valid, require};
 use crate::autodiff::Var;
 use crate::error::Result;
 use crate::real::Real;
@@ -21,7 +21,12 @@ impl<'t, T: Real> Categorical<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every logit is finite.
     pub fn new(logits: Var<'t, T>) -> Result<Self> {
-        require("Categorical logit", &logits, finite, "a finite number")?;
+        require(
+            "Categorical logit",
+            &logits,
+            Valid::Finite,
+            "a finite number",
+        )?;
         Ok(Categorical { logits })
     }
 

@@ -1,7 +1,7 @@
 //! The Dirichlet distribution on the probability simplex.
 
 use super::Support;
-use super::univariate::{Distribution, masked, positive, require, restrict_entries};
+use super::univariate::{Distribution, Valid, masked, require, restrict_entries};
 use crate::autodiff::Var;
 use crate::error::Result;
 use crate::real::Real;
@@ -29,7 +29,7 @@ impl<'t, T: Real> Dirichlet<'t, T> {
         require(
             "Dirichlet concentration",
             &concentration,
-            positive,
+            Valid::Positive,
             "a finite number > 0",
         )?;
         if concentration.shape().1 < 2 {

@@ -4,7 +4,7 @@
 //! is not a count of the support has log mass −∞.
 
 use super::univariate::{
-    Distribution, at, broadcast_shape, draw_each, finite, is_count, masked, positive, require,
+    Distribution, Valid, at, broadcast_shape, draw_each, is_count, masked, require,
     restrict_entries, restrict_to_support,
 };
 use crate::autodiff::{Var, sigmoid};
@@ -13,16 +13,6 @@ use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;
 use rand_distr::Distribution as _;
-
-/// A probability: 0 ≤ p ≤ 1.
-fn probability(v: f64) -> bool {
-    (0.0..=1.0).contains(&v)
-}
-
-/// An open-interval probability: 0 < p < 1.
-fn interior_probability(v: f64) -> bool {
-    v > 0.0 && v < 1.0
-}
 
 /// The Bernoulli distribution on {0, 1}, by probability or by logit.
 #[derive(Clone, Copy, Debug)]
@@ -41,7 +31,7 @@ impl<'t, T: Real> Bernoulli<'t, T> {
         require(
             "Bernoulli p",
             &probs,
-            probability,
+            Valid::Probability,
             "a probability in [0, 1]",
         )?;
         Ok(Bernoulli {
@@ -55,7 +45,7 @@ impl<'t, T: Real> Bernoulli<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every logit is finite.
     pub fn from_logits(logits: Var<'t, T>) -> Result<Self> {
-        require("Bernoulli logit", &logits, finite, "a finite number")?;
+        require("Bernoulli logit", &logits, Valid::Finite, "a finite number")?;
         Ok(Bernoulli {
             parameter: logits,
             logits: true,
@@ -106,11 +96,16 @@ impl<'t, T: Real> Binomial<'t, T> {
     /// ≥ 0) and every `p` is in (0, 1) — at 0 or 1 the distribution is a point mass, whose log
     /// mass would need 0 · ln 0.
     pub fn new(trials: Var<'t, T>, probs: Var<'t, T>) -> Result<Self> {
-        require("Binomial trials", &trials, is_count, "a whole number >= 0")?;
+        require(
+            "Binomial trials",
+            &trials,
+            Valid::Count,
+            "a whole number >= 0",
+        )?;
         require(
             "Binomial p",
             &probs,
-            interior_probability,
+            Valid::InteriorProbability,
             "a probability in (0, 1)",
         )?;
         Ok(Binomial { trials, probs })
@@ -159,7 +154,12 @@ impl<'t, T: Real> Poisson<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every rate is finite and positive.
     pub fn new(rate: Var<'t, T>) -> Result<Self> {
-        require("Poisson rate", &rate, positive, "a finite number > 0")?;
+        require(
+            "Poisson rate",
+            &rate,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
         Ok(Poisson {
             parameter: rate,
             log_rate: false,
@@ -171,7 +171,12 @@ impl<'t, T: Real> Poisson<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every log-rate is finite.
     pub fn from_log_rate(log_rate: Var<'t, T>) -> Result<Self> {
-        require("Poisson log-rate", &log_rate, finite, "a finite number")?;
+        require(
+            "Poisson log-rate",
+            &log_rate,
+            Valid::Finite,
+            "a finite number",
+        )?;
         Ok(Poisson {
             parameter: log_rate,
             log_rate: true,
@@ -221,13 +226,13 @@ impl<'t, T: Real> NegativeBinomial<'t, T> {
         require(
             "NegativeBinomial r",
             &successes,
-            positive,
+            Valid::Positive,
             "a finite number > 0",
         )?;
         require(
             "NegativeBinomial p",
             &probs,
-            interior_probability,
+            Valid::InteriorProbability,
             "a probability in (0, 1)",
         )?;
         Ok(NegativeBinomial { successes, probs })

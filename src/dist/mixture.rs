@@ -1,7 +1,7 @@
 //! Finite mixtures of distributions of one family, through log-sum-exp.
 
 use super::Support;
-use super::univariate::{Distribution, finite, require};
+use super::univariate::{Distribution, Valid, require};
 use crate::autodiff::Var;
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -38,7 +38,7 @@ impl<'t, T: Real, D: Distribution<'t, T>> Mixture<'t, T, D> {
                 "one row with an entry per component",
             ));
         }
-        require("Mixture logit", &logits, finite, "a finite number")?;
+        require("Mixture logit", &logits, Valid::Finite, "a finite number")?;
         Ok(Mixture { logits, components })
     }
 

@@ -3,7 +3,7 @@
 use super::Support;
 use super::normal::LN_SQRT_2PI;
 use super::same_width;
-use super::univariate::{Distribution, finite, positive, require};
+use super::univariate::{Distribution, Valid, positive, require};
 use crate::autodiff::Var;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
@@ -38,11 +38,11 @@ impl<'t, T: Real> MvNormal<'t, T> {
                 scale_tril.shape(),
             ));
         }
-        require("MvNormal mean", &mean, finite, "a finite number")?;
+        require("MvNormal mean", &mean, Valid::Finite, "a finite number")?;
         require(
             "MvNormal scale_tril",
             &scale_tril,
-            finite,
+            Valid::Finite,
             "a finite number",
         )?;
         // Read off the value: a check adds nothing to the tape.

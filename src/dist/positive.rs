@@ -3,9 +3,7 @@
 
 use super::Support;
 use super::normal::LN_SQRT_2PI;
-use super::univariate::{
-    Distribution, draw_each, finite, masked, positive, require, restrict_to_support,
-};
+use super::univariate::{Distribution, Valid, draw_each, masked, require, restrict_to_support};
 use crate::autodiff::Var;
 use crate::error::Result;
 use crate::real::{Real, c};
@@ -33,7 +31,12 @@ impl<'t, T: Real> HalfNormal<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every `scale` is finite and positive.
     pub fn new(scale: Var<'t, T>) -> Result<Self> {
-        require("HalfNormal scale", &scale, positive, "a finite number > 0")?;
+        require(
+            "HalfNormal scale",
+            &scale,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
         Ok(HalfNormal { scale })
     }
 }
@@ -75,7 +78,12 @@ impl<'t, T: Real> HalfCauchy<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every `scale` is finite and positive.
     pub fn new(scale: Var<'t, T>) -> Result<Self> {
-        require("HalfCauchy scale", &scale, positive, "a finite number > 0")?;
+        require(
+            "HalfCauchy scale",
+            &scale,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
         Ok(HalfCauchy { scale })
     }
 }
@@ -117,8 +125,13 @@ impl<'t, T: Real> LogNormal<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless `loc` is finite and `scale` finite and
     /// positive.
     pub fn new(loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("LogNormal loc", &loc, finite, "a finite number")?;
-        require("LogNormal scale", &scale, positive, "a finite number > 0")?;
+        require("LogNormal loc", &loc, Valid::Finite, "a finite number")?;
+        require(
+            "LogNormal scale",
+            &scale,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
         Ok(LogNormal { loc, scale })
     }
 }
@@ -157,7 +170,12 @@ impl<'t, T: Real> Exponential<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every `rate` is finite and positive.
     pub fn new(rate: Var<'t, T>) -> Result<Self> {
-        require("Exponential rate", &rate, positive, "a finite number > 0")?;
+        require(
+            "Exponential rate",
+            &rate,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
         Ok(Exponential { rate })
     }
 }
@@ -196,8 +214,13 @@ impl<'t, T: Real> Gamma<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless every `shape` and `rate` is finite and
     /// positive.
     pub fn new(shape: Var<'t, T>, rate: Var<'t, T>) -> Result<Self> {
-        require("Gamma shape", &shape, positive, "a finite number > 0")?;
-        require("Gamma rate", &rate, positive, "a finite number > 0")?;
+        require(
+            "Gamma shape",
+            &shape,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
+        require("Gamma rate", &rate, Valid::Positive, "a finite number > 0")?;
         Ok(Gamma { shape, rate })
     }
 }

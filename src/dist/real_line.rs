@@ -2,7 +2,7 @@
 
 use super::Support;
 use super::normal::LN_SQRT_2PI;
-use super::univariate::{Distribution, draw_each, finite, positive, require};
+use super::univariate::{Distribution, Valid, draw_each, require};
 use crate::autodiff::Var;
 use crate::error::Result;
 use crate::real::{Real, c};
@@ -40,8 +40,13 @@ impl<'t, T: Real> Normal<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless every `loc` is finite and every `scale`
     /// finite and positive.
     pub fn new(loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("Normal loc", &loc, finite, "a finite number")?;
-        require("Normal scale", &scale, positive, "a finite number > 0")?;
+        require("Normal loc", &loc, Valid::Finite, "a finite number")?;
+        require(
+            "Normal scale",
+            &scale,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
         Ok(Normal { loc, scale })
     }
 
@@ -90,9 +95,14 @@ impl<'t, T: Real> StudentT<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless `df` and `scale` are finite and positive and
     /// `loc` is finite.
     pub fn new(df: Var<'t, T>, loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("StudentT df", &df, positive, "a finite number > 0")?;
-        require("StudentT loc", &loc, finite, "a finite number")?;
-        require("StudentT scale", &scale, positive, "a finite number > 0")?;
+        require("StudentT df", &df, Valid::Positive, "a finite number > 0")?;
+        require("StudentT loc", &loc, Valid::Finite, "a finite number")?;
+        require(
+            "StudentT scale",
+            &scale,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
         Ok(StudentT { df, loc, scale })
     }
 }
@@ -142,8 +152,13 @@ impl<'t, T: Real> Cauchy<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless `loc` is finite and `scale` finite and
     /// positive.
     pub fn new(loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("Cauchy loc", &loc, finite, "a finite number")?;
-        require("Cauchy scale", &scale, positive, "a finite number > 0")?;
+        require("Cauchy loc", &loc, Valid::Finite, "a finite number")?;
+        require(
+            "Cauchy scale",
+            &scale,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
         Ok(Cauchy { loc, scale })
     }
 }
@@ -182,8 +197,13 @@ impl<'t, T: Real> Laplace<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless `loc` is finite and `scale` finite and
     /// positive.
     pub fn new(loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("Laplace loc", &loc, finite, "a finite number")?;
-        require("Laplace scale", &scale, positive, "a finite number > 0")?;
+        require("Laplace loc", &loc, Valid::Finite, "a finite number")?;
+        require(
+            "Laplace scale",
+            &scale,
+            Valid::Positive,
+            "a finite number > 0",
+        )?;
         Ok(Laplace { loc, scale })
     }
 }

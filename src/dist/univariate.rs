@@ -3,6 +3,7 @@
 
 use super::Support;
 use crate::autodiff::Var;
+use crate::backend::Device;
 use crate::error::{Error, Result};
 use crate::kernels::wide;
 use crate::real::Real;
@@ -79,28 +80,95 @@ pub trait Distribution<'t, T: Real> {
     }
 }
 
-/// Checks that every entry of a parameter satisfies `valid`.
+/// What a distribution's parameter must be, entry by entry ([`require`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Valid {
+    /// Finite.
+    Finite,
+    /// Finite and above zero.
+    Positive,
+    /// In [0, 1].
+    Probability,
+    /// In (0, 1).
+    InteriorProbability,
+    /// A whole number ≥ 0.
+    Count,
+}
+
+impl Valid {
+    /// Whether `v` is valid.
+    pub(crate) fn holds(self, v: f64) -> bool {
+        match self {
+            Valid::Finite => finite(v),
+            Valid::Positive => positive(v),
+            Valid::Probability => (0.0..=1.0).contains(&v),
+            Valid::InteriorProbability => v > 0.0 && v < 1.0,
+            Valid::Count => is_count(v),
+        }
+    }
+
+    /// The number of entries of `x` that are not valid, on its tape: a sum of steps, plus
+    /// Σ 0·x, which is NaN exactly when an entry is infinite or NaN (so that a NaN, which
+    /// passes no comparison, counts too). `None` for counts, checked on the host.
+    fn violations<'t, T: Real>(self, x: Var<'t, T>) -> Option<Var<'t, T>> {
+        let x = x.detach();
+        let not_finite = x.scale(T::zero()).sum();
+        // 1 where a ≤ 0 (or NaN): the step is 1 exactly where a > 0.
+        let not_above_zero =
+            |a: Var<'t, T>| a.step_straight_through().scale(-T::one()).shift(T::one());
+        let one = T::one();
+        let failing = match self {
+            Valid::Finite => return Some(not_finite),
+            Valid::Positive => not_above_zero(x),
+            // Below 0 where −x > 0; above 1 where x − 1 > 0.
+            Valid::Probability => {
+                (-x).step_straight_through() + x.shift(-one).step_straight_through()
+            }
+            Valid::InteriorProbability => not_above_zero(x) + not_above_zero(-x.shift(-one)),
+            Valid::Count => return None,
+        };
+        Some(failing.sum() + not_finite)
+    }
+}
+
+/// Checks that every entry of a parameter is `valid`.
+///
+/// On the CPU the values are read where they are. On a device the check is deferred: the count
+/// of bad entries is made there and read back with every other check of the pass when the
+/// engine's step or evaluation settles them, before the gradient (on a tape of one's own,
+/// [`crate::autodiff::Tape::backward`] settles them and panics with the error).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming `name` and the first entry that does not.
+/// [`Error::InvalidParameter`] naming `name` and the first entry that is not.
 pub(crate) fn require<T: Real>(
     name: &'static str,
     parameter: &Var<'_, T>,
-    valid: impl Fn(f64) -> bool,
+    valid: Valid,
     expected: &'static str,
 ) -> Result<()> {
-    let value = parameter.value();
-    // A pass without an early exit, which vectorises, then the search only on failure.
-    let all_valid = wide(value.len(), || {
-        value.iter().fold(true, |ok, v| ok & valid(v.to_f64()))
-    });
-    if all_valid {
+    let check = move |value: &DMatrix<T>| {
+        // A pass without an early exit, which vectorises, then the search only on failure.
+        let all_valid = wide(value.len(), || {
+            value
+                .iter()
+                .fold(true, |ok, v| ok & valid.holds(v.to_f64()))
+        });
+        if all_valid {
+            return Ok(());
+        }
+        match value.iter().map(|v| v.to_f64()).find(|&v| !valid.holds(v)) {
+            Some(bad) => Err(Error::invalid(name, bad, expected)),
+            None => Ok(()),
+        }
+    };
+    let tape = parameter.tape();
+    if tape.device() != Device::Cpu
+        && let Some(violations) = valid.violations(*parameter)
+    {
+        tape.defer_check(violations, *parameter, check);
         return Ok(());
     }
-    match value.iter().map(|v| v.to_f64()).find(|&v| !valid(v)) {
-        Some(bad) => Err(Error::invalid(name, bad, expected)),
-        None => Ok(()),
-    }
+    check(&parameter.value())
 }
 
 /// Finite.
@@ -202,4 +270,76 @@ pub(crate) fn masked<'t, T: Real>(log_density: Var<'t, T>, mask: Option<Var<'t, 
 /// True for a whole number (a count).
 pub(crate) fn is_count(v: f64) -> bool {
     v >= 0.0 && v.fract() == 0.0 && v.is_finite()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autodiff::Tape;
+
+    /// Entries on every side of every boundary, and the non-finite ones.
+    const EDGES: [f64; 12] = [
+        -2.0,
+        -1e-300,
+        -0.0,
+        0.0,
+        1e-300,
+        0.5,
+        1.0,
+        1.0 + 1e-15,
+        3.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+
+    #[test]
+    fn the_count_of_bad_entries_on_a_device_agrees_with_the_host() {
+        for valid in [
+            Valid::Finite,
+            Valid::Positive,
+            Valid::Probability,
+            Valid::InteriorProbability,
+        ] {
+            // Each entry alone: its count is 0 or 1 (NaN for an entry that is not finite).
+            for v in EDGES {
+                let tape = Tape::<f64>::new().on_device(Device::Emulated).unwrap();
+                let x = tape.constant(DMatrix::from_element(1, 1, v));
+                let count = valid.violations(x).expect("made on the device").scalar();
+                match (v.is_finite(), valid.holds(v)) {
+                    (false, _) => assert!(count.is_nan(), "{valid:?} at {v}: {count}"),
+                    (true, true) => assert_eq!(count, 0.0, "{valid:?} at {v}"),
+                    (true, false) => assert_eq!(count, 1.0, "{valid:?} at {v}"),
+                }
+            }
+            // All the finite ones together: their number of failures.
+            let finite: Vec<f64> = EDGES.into_iter().filter(|v| v.is_finite()).collect();
+            let tape = Tape::<f64>::new().on_device(Device::Emulated).unwrap();
+            let x = tape.constant(DMatrix::from_row_slice(3, 3, &finite));
+            let failing = finite.iter().filter(|&&v| !valid.holds(v)).count() as f64;
+            assert_eq!(valid.violations(x).unwrap().scalar(), failing, "{valid:?}");
+        }
+        assert!(
+            Valid::Count
+                .violations(Tape::<f64>::new().scalar(1.0))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_bad_parameter_on_a_device_gives_the_hosts_error_when_settled() {
+        let bad = DMatrix::from_row_slice(1, 3, &[1.0, -0.5, -2.0]);
+        let on_cpu = {
+            let tape = Tape::<f64>::new();
+            require("scale", &tape.constant(bad.clone()), Valid::Positive, "> 0").unwrap_err()
+        };
+        let tape = Tape::<f64>::new().on_device(Device::Emulated).unwrap();
+        let good = tape.constant(DMatrix::from_element(2, 2, 0.25));
+        require("p", &good, Valid::Probability, "in [0, 1]").unwrap();
+        require("scale", &tape.constant(bad), Valid::Positive, "> 0").unwrap();
+        let deferred = tape.settle_checks().unwrap_err();
+        assert_eq!(deferred.to_string(), on_cpu.to_string());
+        // Settled: nothing left to fail.
+        tape.settle_checks().unwrap();
+    }
 }

@@ -37,6 +37,7 @@ where
     catching_device_failures(|| {
         let tape = Tape::for_group(store, trainable).on_device(device)?;
         let value = loss.loss(&tape, batch, rng)?;
+        tape.settle_checks()?;
         Ok((value.scalar(), tape.backward(value)))
     })
 }

@@ -344,6 +344,7 @@ impl<P, L, G> Svi<P, L, G> {
         catching_device_failures(|| {
             let tape = Tape::for_evaluation(store).on_device(device)?;
             let bound = self.bound(&tape, objective, batch, T::one(), rng)?;
+            tape.settle_checks()?;
             Ok(bound.scalar().to_f64())
         })
     }
