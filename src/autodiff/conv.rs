@@ -8,7 +8,7 @@
 //! the convolution's own input-gradient map (col2im).
 
 use super::tape::{Op, Var};
-use crate::backend::{Backend, Cpu, DeviceMatrix, Grid, Kernels};
+use crate::backend::{Backend, Cpu, DeviceMatrix, Grid, Kernels, OperandGradients};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -200,6 +200,36 @@ impl Conv2d {
         b.col2im(&patches, *self, b.shape(outputs).0)
     }
 
+    /// The convolution of `x` with `kernel`, or (`transposed`) its transpose, on backend `b`.
+    pub(crate) fn apply<T: Real, B: Backend<T>>(
+        &self,
+        b: &B,
+        x: &B::Matrix,
+        kernel: &B::Matrix,
+        transposed: bool,
+    ) -> Result<B::Matrix, B::Error> {
+        if transposed {
+            self.transpose(b, x, kernel)
+        } else {
+            self.forward(b, x, kernel)
+        }
+    }
+
+    /// The gradients of [`Conv2d::apply`] with input, kernel and output gradient `values`.
+    pub(crate) fn apply_vjp<T: Real, B: Backend<T>>(
+        &self,
+        b: &B,
+        values: [&B::Matrix; 3],
+        transposed: bool,
+        need: (bool, bool),
+    ) -> Result<OperandGradients<B::Matrix>, B::Error> {
+        if transposed {
+            self.transpose_vjp(b, values, need)
+        } else {
+            self.conv_vjp(b, values, need)
+        }
+    }
+
     /// The gradient of a kernel read through patches: y_pos = patches · Kᵀ gives
     /// dK = g_posᵀ · patches, for `g` as images and `patches_of` the images read.
     fn kernel_vjp<T: Real, B: Backend<T>>(
@@ -213,26 +243,24 @@ impl Conv2d {
     }
 
     /// Gradients of the convolution y = conv(images, kernel) from the output gradient `g`.
-    #[allow(clippy::type_complexity)]
     pub(crate) fn conv_vjp<T: Real, B: Backend<T>>(
         &self,
         b: &B,
         [images, kernel, g]: [&B::Matrix; 3],
         need: (bool, bool),
-    ) -> Result<(Option<B::Matrix>, Option<B::Matrix>), B::Error> {
+    ) -> Result<OperandGradients<B::Matrix>, B::Error> {
         let gi = need.0.then(|| self.transpose(b, g, kernel)).transpose()?;
         let gk = need.1.then(|| self.kernel_vjp(b, g, images)).transpose()?;
         Ok((gi, gk))
     }
 
     /// Gradients of the transposed convolution y = convᵀ(outputs, kernel) from `g`.
-    #[allow(clippy::type_complexity)]
     pub(crate) fn transpose_vjp<T: Real, B: Backend<T>>(
         &self,
         b: &B,
         [outputs, kernel, g]: [&B::Matrix; 3],
         need: (bool, bool),
-    ) -> Result<(Option<B::Matrix>, Option<B::Matrix>), B::Error> {
+    ) -> Result<OperandGradients<B::Matrix>, B::Error> {
         // The adjoint of Cᵀ is C; y = col2im(O_pos · K) gives dK = O_posᵀ · im2col(g).
         let go = need.0.then(|| self.forward(b, g, kernel)).transpose()?;
         let gk = need.1.then(|| self.kernel_vjp(b, outputs, g)).transpose()?;
@@ -288,11 +316,7 @@ impl<'t, T: Real> Var<'t, T> {
             return y;
         }
         let value = Var::with_values([self, kernel], |[x, w]| {
-            let Ok(y) = if transposed {
-                geometry.transpose(&Cpu, x, w)
-            } else {
-                geometry.forward(&Cpu, x, w)
-            };
+            let Ok(y) = geometry.apply(&Cpu, x, w, transposed);
             y
         });
         self.record(value, op())

@@ -5,8 +5,8 @@ use super::gradients::Gradients;
 use super::linalg::product_vjp;
 use super::reduce::Reduce;
 use super::tape::{Node, Op, Tape, Value, Var, device_result, sweep};
-use crate::autodiff::{BinaryOp, UnaryOp};
-use crate::backend::{DeviceMatrix, Kernels, Placed};
+use crate::autodiff::BinaryOp;
+use crate::backend::{DeviceMatrix, Kernels, OperandGradients, Placed};
 use crate::real::Real;
 
 /// [`Tape::backward`] for a tape on a device; the parameters' gradients stay there.
@@ -168,15 +168,10 @@ fn propagate<T: Real>(
             send(a, Some(device_result(k.diagonal(&g)).reshaped(rows, cols)))
         }
         Op::SolveLower { l, b } => {
-            // As the host's `solve_lower_vjp`: dB = L⁻ᵀ G and dL = −tril(dB Xᵀ).
-            let gb = device_result(k.solve_lower(on_device(l), &g, true));
-            let gl = needs(l).then(|| {
-                let outer = device_result(k.matmul(&gb, false, y, true));
-                let lower = device_result(k.lower_triangle(&outer, true));
-                device_result(k.unary(UnaryOp::Neg, &lower))
-            });
+            let values = [on_device(l), y, &g];
+            let (gl, gb) = device_result(k.solve_lower_vjp(values, (needs(l), needs(b))));
             send(l, gl);
-            send(b, needs(b).then_some(gb));
+            send(b, gb);
         }
         Op::Conv2d {
             input,
@@ -206,7 +201,7 @@ fn matmul_vjp<T: Real>(
     tb: bool,
     g: &DeviceMatrix<T>,
     need: (bool, bool),
-) -> (Option<DeviceMatrix<T>>, Option<DeviceMatrix<T>>) {
+) -> OperandGradients<DeviceMatrix<T>> {
     let product =
         |x: &DeviceMatrix<T>, tx, y: &DeviceMatrix<T>, ty| device_result(k.matmul(x, tx, y, ty));
     product_vjp(product, [a, b, g], ta, tb, need)

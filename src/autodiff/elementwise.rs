@@ -1,7 +1,7 @@
 //! Elementwise operations: unary maps and binary operations with row/column broadcasting.
 
 use super::tape::{Op, Var};
-use crate::backend::{Backend, Cpu};
+use crate::backend::{Backend, Cpu, OperandGradients};
 use crate::kernels::{self, buffers, wide};
 use crate::real::{Real, c};
 use crate::special;
@@ -490,7 +490,7 @@ pub(crate) fn binary_vjp<T: Real>(
     y: &DMatrix<T>,
     g: &DMatrix<T>,
     need: (bool, bool),
-) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
+) -> OperandGradients<DMatrix<T>> {
     let (ga, gb) = match op {
         BinaryOp::Add => (
             need.0.then(|| buffers::copy(g)),

@@ -5,7 +5,7 @@
 use super::elementwise::{sigmoid, softplus};
 use super::tape::{Op, Value, Var, device_result};
 use crate::backend::OnDevice;
-use crate::backend::{Backend, Cpu};
+use crate::backend::{Backend, Cpu, OperandGradients};
 use crate::kernels::{buffers, wide};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -105,7 +105,7 @@ pub(crate) fn bernoulli_vjp<T: Real>(
     residual: Option<&DMatrix<T>>,
     g: &DMatrix<T>,
     need: (bool, bool),
-) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
+) -> OperandGradients<DMatrix<T>> {
     (
         need.0.then(|| {
             let residual =

@@ -3,7 +3,7 @@
 
 use super::tape::{Op, Var};
 use crate::autodiff::{BinaryOp, UnaryOp};
-use crate::backend::{Backend, Cpu, Grid};
+use crate::backend::{Backend, Cpu, Grid, OperandGradients};
 use crate::kernels::{buffers, matmul, matmul_add};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -238,7 +238,7 @@ pub(crate) fn matmul_vjp<T: Real>(
     tb: bool,
     g: &DMatrix<T>,
     need: (bool, bool),
-) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
+) -> OperandGradients<DMatrix<T>> {
     product_vjp(matmul, [a, b, g], ta, tb, need)
 }
 
@@ -250,7 +250,7 @@ pub(crate) fn product_vjp<M, R>(
     ta: bool,
     tb: bool,
     need: (bool, bool),
-) -> (Option<R>, Option<R>) {
+) -> OperandGradients<R> {
     // With A' = op(A), B' = op(B): dA' = G B'ᵀ and dB' = A'ᵀ G; transpose back where op did.
     let ga = need.0.then(|| {
         if ta {
@@ -283,17 +283,20 @@ pub(crate) fn affine<T: Real>(x: &DMatrix<T>, w: &DMatrix<T>, b: &DMatrix<T>) ->
 }
 
 /// Vector-Jacobian products of `X = L⁻¹ B`: dB = L⁻ᵀ G and dL = -tril(dB Xᵀ).
-pub(crate) fn solve_lower_vjp<T: Real>(
-    l: &DMatrix<T>,
-    x: &DMatrix<T>,
-    g: &DMatrix<T>,
+pub(crate) fn solve_lower_vjp<T: Real, B: Backend<T>>(
+    b: &B,
+    [l, x, g]: [&B::Matrix; 3],
     need: (bool, bool),
-) -> (Option<DMatrix<T>>, Option<DMatrix<T>>) {
-    let gb = solve_lower(l, g, true);
+) -> Result<OperandGradients<B::Matrix>, B::Error> {
+    let gb = b.solve_lower(l, g, true)?;
     let gl = need
         .0
-        .then(|| -lower_mask(&matmul(&gb, false, x, true), true));
-    (gl, need.1.then_some(gb))
+        .then(|| {
+            let outer = b.matmul(&gb, false, x, true)?;
+            b.unary(UnaryOp::Neg, &b.lower_triangle(&outer, true)?)
+        })
+        .transpose()?;
+    Ok((gl, need.1.then_some(gb)))
 }
 
 /// `L⁻¹ B`, or `L⁻ᵀ B` when `transposed`, for the lower triangle `L` of `l`; all NaN when `L`

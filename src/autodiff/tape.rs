@@ -486,7 +486,6 @@ impl<T: Real> Drop for Node<T> {
 /// live): from the loss's gradient `seed`, each node's gradient goes to its parents through
 /// `propagate(node, gradient, emit)`, and contributions to one node or parameter are summed by
 /// `add`. Returns the gradients left by node (those of inputs) and by parameter position.
-#[allow(clippy::type_complexity)]
 pub(crate) fn sweep<T: Real, G>(
     nodes: &[Node<T>],
     loss: usize,

@@ -80,7 +80,7 @@ pub(crate) fn propagate<T: Real>(
             );
         }
         Op::SolveLower { l, b } => {
-            let (gl, gb) = solve_lower_vjp(value(l), y, &g, (needs(l), needs(b)));
+            let Ok((gl, gb)) = solve_lower_vjp(&Cpu, [value(l), y, &g], (needs(l), needs(b)));
             send(l, gl);
             send(b, gb);
         }
@@ -96,11 +96,7 @@ pub(crate) fn propagate<T: Real>(
         } => {
             let need = (needs(input), needs(kernel));
             let values = [value(input), value(kernel), &g];
-            let Ok((gi, gk)) = if transposed {
-                geometry.transpose_vjp(&Cpu, values, need)
-            } else {
-                geometry.conv_vjp(&Cpu, values, need)
-            };
+            let Ok((gi, gk)) = geometry.apply_vjp(&Cpu, values, transposed, need);
             send(input, gi);
             send(kernel, gk);
         }

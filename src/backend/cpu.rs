@@ -1,6 +1,6 @@
 //! The CPU backend: nalgebra matrices in host memory and the kernels the tape runs today.
 
-use super::{Backend, Device, Grid, draws};
+use super::{Backend, Device, Grid, OperandGradients, draws};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::autodiff::{elementwise, fused, linalg, reduce, shape};
 use crate::kernels::{self, buffers};
@@ -254,7 +254,7 @@ impl<T: Real> Backend<T> for Cpu {
         op: BinaryOp,
         [a, b, y, g]: [&DMatrix<T>; 4],
         need: (bool, bool),
-    ) -> Result<(Option<DMatrix<T>>, Option<DMatrix<T>>), Infallible> {
+    ) -> Result<OperandGradients<DMatrix<T>>, Infallible> {
         Ok(elementwise::binary_vjp(op, a, b, y, g, need))
     }
 }

@@ -57,6 +57,9 @@ use crate::optim::AdamUpdate;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
+/// The gradients of an op's two operands, each present where it was asked for.
+pub(crate) type OperandGradients<M> = (Option<M>, Option<M>);
+
 /// Checks that a `block`-sized block from `at` lies inside a matrix of `shape` (a grid's own
 /// check sees only the end of the storage: a block one row too deep wraps into the next
 /// column).
@@ -294,13 +297,12 @@ pub(crate) trait Backend<T: Real> {
     }
 
     /// Vector-Jacobian products of `a op b` (output `y`), for whichever operands `need` them.
-    #[allow(clippy::type_complexity)]
     fn binary_vjp(
         &self,
         op: BinaryOp,
         [a, b, y, g]: [&Self::Matrix; 4],
         need: (bool, bool),
-    ) -> Result<(Option<Self::Matrix>, Option<Self::Matrix>), Self::Error> {
+    ) -> Result<OperandGradients<Self::Matrix>, Self::Error> {
         let back = |g: Self::Matrix, to: &Self::Matrix| self.unbroadcast(&g, self.shape(to));
         let ga = match (need.0, op) {
             (false, _) => None,

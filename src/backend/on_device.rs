@@ -2,7 +2,7 @@
 //! device, so that the tape's ops and their derivatives are written once for every device.
 
 use super::transfers;
-use super::{Backend, Concat, Cpu, Device};
+use super::{Backend, Concat, Cpu, Device, OperandGradients};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp, linalg};
 use crate::error::Result;
 use crate::optim::AdamUpdate;
@@ -123,6 +123,28 @@ macro_rules! dispatch {
                 let $b: &super::cuda::Gpu = gpu;
                 $(let $m = $m.cuda();)*
                 $body.map(DeviceMatrix::Cuda)
+            }
+        }
+    };
+}
+
+/// [`dispatch!`] for a body that gives a `Result` of two optional matrices (the gradients of
+/// an op's two operands, for those asked for).
+macro_rules! dispatch_pair {
+    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {
+        match $kernels {
+            Kernels::Emulated => {
+                let $b = &Cpu;
+                $(let $m = $m.emulated();)*
+                let Ok((p, q)) = $body;
+                Ok((p.map(DeviceMatrix::Emulated), q.map(DeviceMatrix::Emulated)))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let $b: &super::cuda::Gpu = gpu;
+                $(let $m = $m.cuda();)*
+                let (p, q) = $body?;
+                Ok((p.map(DeviceMatrix::Cuda), q.map(DeviceMatrix::Cuda)))
             }
         }
     };
@@ -446,6 +468,16 @@ impl Kernels {
         dispatch!(self, |b| [l, g] linalg::cholesky_vjp(b, l, g))
     }
 
+    /// The vector-Jacobian products of a solve with `l` (solution `x`, output gradient `g`),
+    /// for whichever of `l` and the right-hand sides `need` them.
+    pub(crate) fn solve_lower_vjp<T: Real>(
+        &self,
+        [l, x, g]: [&DeviceMatrix<T>; 3],
+        need: (bool, bool),
+    ) -> Result<OperandGradients<DeviceMatrix<T>>> {
+        dispatch_pair!(self, |b| [l, x, g] linalg::solve_lower_vjp(b, [l, x, g], need))
+    }
+
     /// The convolution `geometry` of `x` with the kernel `w`, or its transpose.
     pub(crate) fn conv<T: Real>(
         &self,
@@ -454,74 +486,29 @@ impl Kernels {
         geometry: Conv2d,
         transposed: bool,
     ) -> Result<DeviceMatrix<T>> {
-        dispatch!(self, |b| [x, w] if transposed {
-            geometry.transpose(b, x, w)
-        } else {
-            geometry.forward(b, x, w)
-        })
+        dispatch!(self, |b| [x, w] geometry.apply(b, x, w, transposed))
     }
 
     /// The vector-Jacobian products of [`Kernels::conv`] with input `x`, kernel `w` and output
     /// gradient `g`, for whichever of the two `need` them.
-    #[allow(clippy::type_complexity)]
     pub(crate) fn conv_vjp<T: Real>(
         &self,
         [x, w, g]: [&DeviceMatrix<T>; 3],
         geometry: Conv2d,
         transposed: bool,
         need: (bool, bool),
-    ) -> Result<(Option<DeviceMatrix<T>>, Option<DeviceMatrix<T>>)> {
-        match self {
-            Kernels::Emulated => {
-                let values = [x, w, g].map(DeviceMatrix::emulated);
-                let Ok((gx, gw)) = if transposed {
-                    geometry.transpose_vjp(&Cpu, values, need)
-                } else {
-                    geometry.conv_vjp(&Cpu, values, need)
-                };
-                Ok((
-                    gx.map(DeviceMatrix::Emulated),
-                    gw.map(DeviceMatrix::Emulated),
-                ))
-            }
-            #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => {
-                let values = [x, w, g].map(DeviceMatrix::cuda);
-                let gpu: &super::cuda::Gpu = gpu;
-                let (gx, gw) = if transposed {
-                    geometry.transpose_vjp(gpu, values, need)?
-                } else {
-                    geometry.conv_vjp(gpu, values, need)?
-                };
-                Ok((gx.map(DeviceMatrix::Cuda), gw.map(DeviceMatrix::Cuda)))
-            }
-        }
+    ) -> Result<OperandGradients<DeviceMatrix<T>>> {
+        dispatch_pair!(self, |b| [x, w, g] geometry.apply_vjp(b, [x, w, g], transposed, need))
     }
 
     /// The vector-Jacobian products of `a op b` (output `y`) for the operands that `need` them.
-    #[allow(clippy::type_complexity)]
     pub(crate) fn binary_vjp<T: Real>(
         &self,
         op: BinaryOp,
         [a, c, y, g]: [&DeviceMatrix<T>; 4],
         need: (bool, bool),
-    ) -> Result<(Option<DeviceMatrix<T>>, Option<DeviceMatrix<T>>)> {
-        match self {
-            Kernels::Emulated => {
-                let values = [a, c, y, g].map(DeviceMatrix::emulated);
-                let Ok((ga, gc)) = Cpu.binary_vjp(op, values, need);
-                Ok((
-                    ga.map(DeviceMatrix::Emulated),
-                    gc.map(DeviceMatrix::Emulated),
-                ))
-            }
-            #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => {
-                let values = [a, c, y, g].map(DeviceMatrix::cuda);
-                let (ga, gc) = gpu.binary_vjp(op, values, need)?;
-                Ok((ga.map(DeviceMatrix::Cuda), gc.map(DeviceMatrix::Cuda)))
-            }
-        }
+    ) -> Result<OperandGradients<DeviceMatrix<T>>> {
+        dispatch_pair!(self, |b| [a, c, y, g] b.binary_vjp(op, [a, c, y, g], need))
     }
 
     /// The Bernoulli op's rows (R x 1) and, when asked, its residual x − σ(l).
