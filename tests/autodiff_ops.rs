@@ -20,10 +20,10 @@ fn weighted_sum<'t>(y: Var<'t, f64>) -> Var<'t, f64> {
     (y * y.tape().constant(w)).sum()
 }
 
-/// The gradients against finite differences on the CPU and on the emulated device (where every
-/// op takes the device code path), and the values the same on both.
+/// The gradients against finite differences on every device of `common::devices` (the emulated
+/// one takes the device code path), and the values the same as the CPU's on each.
 fn assert_grads(inputs: &[DMatrix<f64>], f: impl for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>) {
-    for device in [Device::Cpu, Device::Emulated] {
+    for device in common::devices() {
         let check = GradCheck {
             device,
             ..GradCheck::default()
@@ -36,12 +36,15 @@ fn assert_grads(inputs: &[DMatrix<f64>], f: impl for<'t> Fn(&[Var<'t, f64>]) -> 
         let vars: Vec<_> = inputs.iter().map(|m| tape.input(m.clone())).collect();
         f(&vars).value().as_ref().clone()
     };
-    let (host, emulated) = (value(Device::Cpu), value(Device::Emulated));
+    let host = value(Device::Cpu);
     let scale = host.abs().max().max(1.0);
-    assert!(
-        (&host - &emulated).abs().max() <= 1e-12 * scale,
-        "{host} against {emulated}"
-    );
+    for device in common::devices() {
+        let there = value(device);
+        assert!(
+            (&host - &there).abs().max() <= 1e-12 * scale,
+            "{host} against {there} on {device}"
+        );
+    }
 }
 
 fn positive(m: DMatrix<f64>) -> DMatrix<f64> {
@@ -217,7 +220,7 @@ fn stop_gradient_blocks_the_flow() {
 
 #[test]
 fn logsumexp_is_stable_for_huge_and_minus_infinite_entries() {
-    for device in [Device::Cpu, Device::Emulated] {
+    for device in common::devices() {
         let tape = Tape::<f64>::new().on_device(device).unwrap();
         let x = tape.input(DMatrix::from_row_slice(
             2,
@@ -261,7 +264,7 @@ fn softplus_and_sigmoid_do_not_overflow() {
 
 #[test]
 fn a_singular_triangular_solve_gives_nan_not_a_panic() {
-    for device in [Device::Cpu, Device::Emulated] {
+    for device in common::devices() {
         let tape = Tape::<f64>::new().on_device(device).unwrap();
         // Zero only in the last pivot: the first entry alone would solve.
         let l = tape.input(DMatrix::from_row_slice(2, 2, &[2.0, 0.0, 1.0, 0.0]));
@@ -281,7 +284,7 @@ fn a_singular_triangular_solve_gives_nan_not_a_panic() {
 
 #[test]
 fn cholesky_factors_the_symmetric_part_and_gives_nan_where_not_positive_definite() {
-    for device in [Device::Cpu, Device::Emulated] {
+    for device in common::devices() {
         let tape = Tape::<f64>::new().on_device(device).unwrap();
         let a = DMatrix::from_row_slice(2, 2, &[4.0, 1.0, 3.0, 5.0]);
         let l = tape.constant(a.clone()).cholesky().value().as_ref().clone();
@@ -364,7 +367,7 @@ fn special_functions_agree_with_statrs_and_their_identities() {
 
 #[test]
 fn no_rows_broadcast_against_a_row_give_no_rows_and_a_zero_gradient() {
-    for device in [Device::Cpu, Device::Emulated] {
+    for device in common::devices() {
         let tape = Tape::new().on_device(device).unwrap();
         let none = tape.input(DMatrix::zeros(0, 3));
         let row = tape.input(DMatrix::from_row_slice(1, 3, &[1.0, -2.0, 0.5]));
@@ -381,7 +384,7 @@ fn no_rows_broadcast_against_a_row_give_no_rows_and_a_zero_gradient() {
 
 #[test]
 fn filled_constants_are_made_where_the_tape_runs_with_every_bit_of_their_value() {
-    for device in [Device::Cpu, Device::Emulated] {
+    for device in common::devices() {
         let tape = Tape::<f64>::new().on_device(device).unwrap();
         for value in [0.0, -0.0, 2.5, -7.0, f64::INFINITY] {
             let filled = tape.filled(3, 2, value).value();
@@ -439,7 +442,7 @@ fn a_slice_past_the_end_or_a_misaligned_concatenation_panics_alike_on_every_devi
         );
         Var::concat_rows(&[a, b]);
     };
-    for device in [Device::Cpu, Device::Emulated] {
+    for device in common::devices() {
         let concat = message(device, &misaligned);
         assert!(concat.contains("row counts differ"), "{device}: {concat}");
         let concat = message(device, &stacked);

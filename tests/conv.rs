@@ -53,17 +53,13 @@ fn naive(x: &DMatrix<f64>, k: &DMatrix<f64>, g: &Conv2d) -> DMatrix<f64> {
     })
 }
 
-/// On the CPU, and on the emulated device (the device code path: the convolutions composed
-/// from the backend's im2col, col2im, grid copies and products).
-const DEVICES: [Device; 2] = [Device::Cpu, Device::Emulated];
-
 #[test]
 fn convolution_matches_its_definition() {
     for (n, g) in geometries().into_iter().enumerate() {
         let x = common::normal_matrix(3, g.input_len(), n as u64);
         let (ko, ki) = g.kernel_shape();
         let k = common::normal_matrix(ko, ki, 10 + n as u64);
-        for device in DEVICES {
+        for device in common::devices() {
             let tape = Tape::<f64>::new().on_device(device).unwrap();
             let y = tape.constant(x.clone()).conv2d(tape.constant(k.clone()), g);
             assert!(
@@ -77,7 +73,7 @@ fn convolution_matches_its_definition() {
 #[test]
 fn convolution_gradients_match_finite_differences() {
     for (n, g) in geometries().into_iter().enumerate() {
-        for device in DEVICES {
+        for device in common::devices() {
             gradients_match_finite_differences(n, g, device);
         }
     }
@@ -110,7 +106,7 @@ fn gradients_match_finite_differences(n: usize, g: Conv2d, device: Device) {
 #[test]
 fn the_transposed_convolution_is_the_convolutions_input_gradient() {
     for (n, g) in geometries().into_iter().enumerate() {
-        for device in DEVICES {
+        for device in common::devices() {
             transposed_is_the_input_gradient(n, g, device);
         }
     }

@@ -103,6 +103,13 @@ fn a_vae_trains_and_evaluates_on_the_emulated_device_as_on_the_cpu_to_the_bit() 
 #[test]
 fn a_run_on_a_device_sends_its_data_once_and_then_row_indices_and_noise() {
     let _device = exclusive();
+    for device in std::iter::once(Device::Emulated).chain(common::gpu()) {
+        sends_its_data_once_and_then_row_indices_and_noise(device);
+    }
+}
+
+/// On a GPU the noise is drawn there, so only the indices go over: the bounds hold a fortiori.
+fn sends_its_data_once_and_then_row_indices_and_noise(device: Device) {
     let (train, _) = Dataset::<f32>::digits8x8();
     let (pixels, latents, batch) = (64, 3, 100);
     let architecture = VaeArchitecture {
@@ -112,7 +119,7 @@ fn a_run_on_a_device_sends_its_data_once_and_then_row_indices_and_noise() {
     };
     let training = VaeTraining {
         batch_size: batch,
-        device: Device::Emulated,
+        device,
         ..VaeTraining::default()
     };
     let mut vae = Vae::<f32>::new(architecture, training, 8).unwrap();
@@ -164,6 +171,100 @@ fn a_run_on_a_device_sends_its_data_once_and_then_row_indices_and_noise() {
         "{moved:?}"
     );
     assert!(moved.downloaded_bytes <= moved.downloads * 8, "{moved:?}");
+}
+
+/// The shipped digits, each placed at its own offset in a 12x14 frame of background 30/255 (as
+/// MNIST places its digits in a larger frame), written as IDX files and read back as MNIST's are.
+fn framed_digits_read_from_idx_files() -> (Dataset<f32>, Dataset<f32>) {
+    use elbo::data::{IdxImages, encode_idx_images, encode_idx_labels};
+    let (rows, cols) = (12, 14);
+    let dir = std::env::temp_dir().join(format!("elbo-framed-digits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (train, test) = Dataset::<f32>::digits8x8();
+    for (prefix, set) in [("train", &train), ("t10k", &test)] {
+        let mut pixels = vec![30u8; set.len() * rows * cols];
+        for (n, image) in set.x.row_iter().enumerate() {
+            let (top, left) = (n % 5, (n / 5) % 7);
+            for (k, value) in image.iter().enumerate() {
+                let at = n * rows * cols + (top + k / 8) * cols + left + k % 8;
+                pixels[at] = pixels[at].max((value * 255.0).round() as u8);
+            }
+        }
+        let images = IdxImages {
+            count: set.len(),
+            rows,
+            cols,
+            pixels,
+        };
+        let labels = set.labels.as_ref().unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            encode_idx_images(&images),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            encode_idx_labels(labels),
+        )
+        .unwrap();
+    }
+    let read = |prefix| Dataset::<f32>::read_idx_dir(&dir, prefix).unwrap();
+    let framed = (read("train"), read("t10k"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    framed
+}
+
+/// The test ELBO of a Bernoulli VAE (one hidden layer of 64, 4 latents) trained for 20 epochs
+/// on `device` from `seed`.
+fn trained_elbo(train: &Dataset<f32>, test: &Dataset<f32>, device: Device, seed: u64) -> f64 {
+    let architecture = VaeArchitecture {
+        hidden: vec![64],
+        likelihood: VaeLikelihood::Bernoulli,
+        ..VaeArchitecture::new(train.dim(), 4)
+    };
+    let training = VaeTraining {
+        batch_size: 100,
+        device,
+        ..VaeTraining::default()
+    };
+    let mut vae = Vae::<f32>::new(architecture, training, seed).unwrap();
+    let prepared = vae.training_data(&train.x).unwrap();
+    for _ in 0..20 {
+        vae.train_epoch_on(&prepared, |_| {}).unwrap();
+    }
+    vae.elbo(&test.x, &mut common::rng(100 + seed)).unwrap()
+}
+
+/// A GPU draws its noise with its own generator, so a VAE trained there takes another path
+/// than on the CPU; where it ends must agree. Each device trains from six seeds, and the two
+/// means must be within four standard errors of their difference, which the spread over
+/// seeds (training noise and the one-draw evaluation together) sets.
+#[test]
+fn a_vae_trained_on_the_gpu_reaches_the_cpus_test_elbo_on_the_digits_and_on_idx_files() {
+    let Some(gpu) = common::gpu() else { return };
+    let _device = exclusive();
+    let digits = Dataset::<f32>::digits8x8();
+    let framed = framed_digits_read_from_idx_files();
+    assert_eq!(framed.0.image_shape, Some((12, 14)));
+    for (name, (train, test)) in [("digits", &digits), ("framed digits (IDX)", &framed)] {
+        let elbos = |device| -> Vec<f64> {
+            (1..=6)
+                .map(|seed| trained_elbo(train, test, device, seed))
+                .collect()
+        };
+        let (on_cpu, on_gpu) = (elbos(Device::Cpu), elbos(gpu));
+        let (cpu_mean, cpu_se) = common::mean_and_se(&on_cpu);
+        let (gpu_mean, gpu_se) = common::mean_and_se(&on_gpu);
+        let se = cpu_se.hypot(gpu_se);
+        eprintln!(
+            "{name}: test ELBO {cpu_mean:.3} ± {cpu_se:.3} on the CPU, {gpu_mean:.3} ± {gpu_se:.3} on {gpu}"
+        );
+        assert!(on_gpu.iter().all(|e| e.is_finite()), "{on_gpu:?}");
+        assert!(
+            (cpu_mean - gpu_mean).abs() < 4.0 * se,
+            "{name}: CPU {on_cpu:?} against GPU {on_gpu:?}"
+        );
+    }
 }
 
 #[test]

@@ -1,9 +1,33 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use elbo::backend::Device;
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
+
+/// Where the device tests run: the CPU, the emulated device (the device code path with the CPU's
+/// kernels) and, in a `cuda` build on a machine that has one, the first GPU. Where the GPU is
+/// missing, the test says so on stderr and runs on the other two.
+pub fn devices() -> Vec<Device> {
+    let mut devices = vec![Device::Cpu, Device::Emulated];
+    devices.extend(gpu());
+    devices
+}
+
+/// The first GPU, in a `cuda` build on a machine that has one.
+pub fn gpu() -> Option<Device> {
+    if !cfg!(feature = "cuda") {
+        return None;
+    }
+    match Device::Cuda(0).check() {
+        Ok(()) => Some(Device::Cuda(0)),
+        Err(e) => {
+            eprintln!("skipped on the GPU: {e}");
+            None
+        }
+    }
+}
 
 /// The crate's reproducible generator, seeded.
 pub fn rng(seed: u64) -> Pcg64 {
