@@ -298,7 +298,7 @@ def numpyro_worker(args):
     from numpyro.infer import SVI, TraceMeanField_ELBO
 
     on_gpu = args.device == "cuda"
-    numpyro.set_platform("gpu" if on_gpu else "cpu")
+    numpyro.set_platform("cuda" if on_gpu else "cpu")
     # On the CPU, NumPy: batches are gathered on the host. On a GPU the data stay there and
     # each batch is gathered there.
     train = load(args.data_dir, "train", np.float32)
