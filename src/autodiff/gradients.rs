@@ -215,12 +215,17 @@ impl<T: Real> Gradients<T> {
             pieces.iter().position(fails)
         };
         let on_host = first.map(|i| pieces[i].0);
-        // On a device: Σ 0·g is 0 if every entry is finite and NaN otherwise (unlike Σ g², it
-        // cannot overflow), summed over every gradient and read back once; only a failure
-        // looks for its parameter.
+        // On a device: one check over every gradient, read back once; only a failure looks
+        // for its parameter.
         let on_device = self.on_device();
         let finite = |gs: &[(ParamId, &DeviceMatrix<T>)]| {
-            device_total(gs, UnaryOp::Scale(T::zero())).is_none_or(|t| t.is_finite())
+            let Some((_, first)) = gs.first() else {
+                return true;
+            };
+            let kernels = device_result(Kernels::on(first.device()));
+            let gs: Vec<_> = gs.iter().map(|&(_, g)| g).collect();
+            let total = device_result(kernels.non_finite_total(&gs));
+            device_result(total.to_host())[(0, 0)] == T::zero()
         };
         let on_device = if finite(&on_device) {
             None

@@ -23,6 +23,7 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
     binary_maps(b, &mut rng, tol);
     reductions(b, &mut rng, tol);
     bernoulli(b, &mut rng, tol);
+    non_finite(b, &mut rng);
     adam(b, &mut rng, tol);
     gather(b, &mut rng);
     tiles(b, &mut rng, tol);
@@ -351,7 +352,7 @@ fn reductions<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
 }
 
 fn bernoulli<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
-    for (r, c) in [(1, 1), (5, 784), (130, 3)] {
+    for (r, c) in [(1, 1), (5, 784), (130, 3), (300, 37), (3, 0)] {
         let l = random(rng, r, c, -30.0, 30.0);
         let x = random(rng, r, c, 0.0, 1.0);
         let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
@@ -372,8 +373,29 @@ fn bernoulli<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
             &want,
             tol,
         );
-        let (_, none) = b.bernoulli_logits(&up(b, &l), &up(b, &x), false).unwrap();
+        let (again, none) = b.bernoulli_logits(&up(b, &l), &up(b, &x), false).unwrap();
         assert!(none.is_none(), "a residual nobody asked for");
+        assert_same_bits::<T>("bernoulli, run again", &down(b, &again), &down(b, &value));
+    }
+}
+
+fn non_finite<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64) {
+    let finite = [
+        random(rng, 3, 4, -1e30, 1e30),
+        random(rng, 600, 7, -1.0, 1.0),
+    ];
+    let total = |xs: &[DMatrix<f64>]| {
+        let on: Vec<_> = xs.iter().map(|x| up(b, x)).collect();
+        let refs: Vec<_> = on.iter().collect();
+        down(b, &b.non_finite_total(&refs).expect("non_finite_total"))[(0, 0)]
+    };
+    assert_eq!(total(&finite), 0.0, "finite entries flagged");
+    assert_eq!(total(&[]), 0.0, "nothing flagged");
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut last = finite[1].clone();
+        last[(599, 6)] = bad;
+        let flagged = total(&[finite[0].clone(), last]);
+        assert!(flagged != 0.0, "{bad} not flagged: {flagged}");
     }
 }
 

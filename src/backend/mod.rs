@@ -464,6 +464,19 @@ pub(crate) trait Backend<T: Real> {
         Ok(out)
     }
 
+    /// A 1x1 matrix that is zero when every entry of every one of `xs` is finite, and
+    /// non-zero or NaN otherwise: the check of a step's gradients, read back once.
+    fn non_finite_total(&self, xs: &[&Self::Matrix]) -> Result<Self::Matrix, Self::Error> {
+        // Σ 0·x is 0 if every entry is finite and NaN otherwise (unlike Σ x², it cannot
+        // overflow).
+        let mut total = self.zeros(1, 1)?;
+        for x in xs {
+            let zero_or_nan = self.sum(&self.unary(UnaryOp::Scale(T::zero()), x)?, Reduce::All)?;
+            total = self.binary(BinaryOp::Add, &total, &zero_or_nan)?;
+        }
+        Ok(total)
+    }
+
     /// Vector-Jacobian product of a sum (`g` has the reduced shape): `g` spread over `shape`.
     fn sum_vjp(
         &self,

@@ -223,6 +223,25 @@ impl Kernels {
         }
     }
 
+    /// [`Backend::non_finite_total`] of matrices on this device.
+    pub(crate) fn non_finite_total<T: Real>(
+        &self,
+        xs: &[&DeviceMatrix<T>],
+    ) -> Result<DeviceMatrix<T>> {
+        match self {
+            Kernels::Emulated => {
+                let xs: Vec<_> = xs.iter().map(|x| x.emulated()).collect();
+                let Ok(total) = Cpu.non_finite_total(&xs);
+                Ok(DeviceMatrix::Emulated(total))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let xs: Vec<_> = xs.iter().map(|x| x.cuda()).collect();
+                gpu.non_finite_total(&xs).map(DeviceMatrix::Cuda)
+            }
+        }
+    }
+
     /// Rows `indices` of a data set held on the device as its transpose.
     pub(crate) fn gather_rows_of_transpose<T: Real>(
         &self,

@@ -31,6 +31,8 @@ const SOURCE: &str = include_str!("kernels.cu");
 
 /// Threads per block: the reductions' shared-memory trees are this wide (`BLOCK` in the source).
 const BLOCK: u32 = 256;
+/// The rows of a block of `bernoulli_logits` (`BERNOULLI_ROWS` in `kernels.cu`).
+const BERNOULLI_ROWS: usize = 8;
 
 /// Entries per block of a total's first pass.
 const TOTAL_SEGMENT: usize = 4096;
@@ -58,8 +60,9 @@ macro_rules! launch {
 }
 
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
-const KERNELS: [&str; 21] = [
+const KERNELS: [&str; 22] = [
     "unary_map",
+    "flag_non_finite",
     "unary_vjp",
     "binary_map",
     "segment_sums",
@@ -219,6 +222,29 @@ pub(crate) fn shared(ordinal: usize) -> Result<Arc<Gpu>> {
     Ok(gpu)
 }
 
+/// Keeps the memory freed by the stream in the device's pool rather than handing it back to
+/// the driver whenever the host waits. (The default threshold, 0, trims the pool at every
+/// synchronisation, and a step waits for its loss: the next step's allocations would map
+/// their memory again.) The pool then holds the largest step's memory, as PyTorch's caching
+/// allocator does.
+fn keep_freed_memory(
+    context: &CudaContext,
+) -> std::result::Result<(), cudarc::driver::DriverError> {
+    use cudarc::driver::sys;
+    let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+    let mut threshold = u64::MAX;
+    // SAFETY: the pool is the device's own, and the attribute takes a u64.
+    unsafe {
+        sys::cuDeviceGetDefaultMemPool(&mut pool, context.cu_device()).result()?;
+        sys::cuMemPoolSetAttribute(
+            pool,
+            sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            (&mut threshold as *mut u64).cast(),
+        )
+        .result()
+    }
+}
+
 /// The libraries a GPU needs, how cudarc finds each, and what to tell a user who lacks it.
 fn missing_library() -> Option<&'static str> {
     // SAFETY: each call only tries to load the library (dlopen) and closes it again.
@@ -300,6 +326,13 @@ impl Gpu {
         let failed =
             |operation| move |e: cudarc::driver::DriverError| device_error(ordinal, operation, e);
         let context = CudaContext::new(ordinal).map_err(failed("opening a context"))?;
+        // SAFETY: everything runs on the context's one stream, in order, so no buffer needs
+        // the events cudarc would otherwise make (two per allocation) to order its uses
+        // across streams.
+        unsafe { context.disable_event_tracking() };
+        if context.has_async_alloc() {
+            keep_freed_memory(&context).map_err(failed("setting up its memory pool"))?;
+        }
         let name = context.name().map_err(failed("reading its name"))?;
         let stream = context.default_stream();
         let blas = CudaBlas::new(stream.clone())
@@ -369,11 +402,13 @@ impl Gpu {
         found.ok_or_else(|| self.error("finding a kernel", (name, "not in KERNELS")))
     }
 
+    /// Room for a `rows x cols` result, its entries left unset: for the kernels and cuBLAS
+    /// calls that write every entry of their output (each kernel here does), which saves a
+    /// memset per operation.
     fn alloc<T: Real>(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>> {
         // At least one entry: the driver refuses empty allocations.
-        let data = self
-            .stream
-            .alloc_zeros::<T>((rows * cols).max(1))
+        // SAFETY: every caller writes all `rows * cols` entries before the matrix is read.
+        let data = unsafe { self.stream.alloc::<T>((rows * cols).max(1)) }
             .map_err(|e| self.error("allocating", e))?;
         Ok(CudaMatrix { data, rows, cols })
     }
@@ -411,6 +446,15 @@ impl Gpu {
     ) -> Result<CudaMatrix<T>> {
         let (r, c) = (x.rows, x.cols);
         let (ri, ci, n) = (r as i32, c as i32, (r * c) as u64);
+        if n == 0 {
+            // No entries: no kernel runs, and the result is zeros of the reduced shape.
+            let (rows, cols) = match how {
+                Reduce::All => (1, 1),
+                Reduce::EachRow => (r, 1),
+                Reduce::EachColumn => (1, c),
+            };
+            return <Self as Backend<T>>::zeros(self, rows, cols);
+        }
         match how {
             Reduce::EachRow if r > 1 => {
                 let mut out = self.alloc(r, 1)?;
@@ -570,7 +614,11 @@ impl<T: Real> Backend<T> for Gpu {
     }
 
     fn zeros(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>> {
-        self.alloc(rows, cols)
+        let data = self
+            .stream
+            .alloc_zeros::<T>((rows * cols).max(1))
+            .map_err(|e| self.error("allocating", e))?;
+        Ok(CudaMatrix { data, rows, cols })
     }
 
     fn matmul(
@@ -591,10 +639,11 @@ impl<T: Real> Backend<T> for Gpu {
             (b.rows, b.cols)
         };
         assert_eq!(k, kb, "matmul: inner dimensions {k} and {kb} differ");
-        let mut out = self.alloc(m, n)?;
         if m == 0 || n == 0 || k == 0 {
-            return Ok(out);
+            // An empty sum: zeros.
+            return <Self as Backend<T>>::zeros(self, m, n);
         }
+        let mut out = self.alloc(m, n)?;
         let int = |v: usize| i32::try_from(v).expect("a matrix dimension past 2^31");
         let config = GemmConfig {
             transa: operation(ta),
@@ -703,12 +752,14 @@ impl<T: Real> Backend<T> for Gpu {
             None
         };
         let (ri, ci) = (r as i32, c as i32);
+        // A block per tile of rows, at most 2^16 blocks.
+        let tiles = r.div_ceil(BERNOULLI_ROWS).min(1 << 16);
         match kept.as_mut() {
-            Some(kept) => launch!(self, T, "bernoulli_logits", threads: r;
+            Some(kept) => launch!(self, T, "bernoulli_logits", blocks: tiles;
                 &logits.data, &x.data, &ri, &ci, &mut out.data, &mut kept.data
             )?,
             // A null pointer: the kernel then skips the residual.
-            None => launch!(self, T, "bernoulli_logits", threads: r;
+            None => launch!(self, T, "bernoulli_logits", blocks: tiles;
                 &logits.data, &x.data, &ri, &ci, &mut out.data, &0u64
             )?,
         }
@@ -728,6 +779,16 @@ impl<T: Real> Backend<T> for Gpu {
             &update.beta1, &update.beta2, &update.epsilon, &update.step, &mut param.data,
             &mut first.data, &mut second.data, &grad.data, &n
         )
+    }
+
+    fn non_finite_total(&self, xs: &[&CudaMatrix<T>]) -> Result<CudaMatrix<T>> {
+        // A flag rather than a sum: one launch per matrix, no reduction, no scratch space.
+        let mut total = <Self as Backend<T>>::zeros(self, 1, 1)?;
+        for x in xs {
+            let n = (x.rows * x.cols) as u64;
+            launch!(self, T, "flag_non_finite", threads: n as usize; &x.data, &n, &mut total.data)?;
+        }
+        Ok(total)
     }
 
     fn gather_rows_of_transpose(
