@@ -44,7 +44,7 @@ check)
     run "$dir/lib" --test-threads 1 --nocapture backend::cuda
     for t in $tests; do run "$dir/$t" --nocapture; done
     for device in cuda:0 cpu; do
-        run "$dir/gaussian_vae" --device "$device" --out "${OUT:-target}/gaussian_vae-$device"
+        run "$dir/gaussian_vae" --device "$device" --out "${OUT:-target}/gaussian_vae-${device/:/}"
     done
     if [ -n "$failed" ]; then echo -e "FAILED:$failed"; exit 1; fi
     echo "all passed"
