@@ -19,7 +19,7 @@ use crate::real::Real;
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, sys::cublasOperation_t};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, DeviceRepr,
-    LaunchConfig, PushKernelArg, ValidAsZeroBits,
+    DriverError, LaunchConfig, PushKernelArg, ValidAsZeroBits,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx};
 use nalgebra::DMatrix;
@@ -62,7 +62,6 @@ macro_rules! launch {
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
 const KERNELS: [&str; 22] = [
     "unary_map",
-    "flag_non_finite",
     "unary_vjp",
     "binary_map",
     "segment_sums",
@@ -71,6 +70,7 @@ const KERNELS: [&str; 22] = [
     "row_logsumexp",
     "logsumexp_vjp",
     "bernoulli_logits",
+    "flag_non_finite",
     "adam_update",
     "gather_rows_of_transpose",
     "transpose",
@@ -227,9 +227,7 @@ pub(crate) fn shared(ordinal: usize) -> Result<Arc<Gpu>> {
 /// synchronisation, and a step waits for its loss: the next step's allocations would map
 /// their memory again.) The pool then holds the largest step's memory, as PyTorch's caching
 /// allocator does.
-fn keep_freed_memory(
-    context: &CudaContext,
-) -> std::result::Result<(), cudarc::driver::DriverError> {
+fn keep_freed_memory(context: &CudaContext) -> std::result::Result<(), DriverError> {
     use cudarc::driver::sys;
     let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
     let mut threshold = u64::MAX;
@@ -323,8 +321,7 @@ impl Gpu {
                 count - 1
             )));
         }
-        let failed =
-            |operation| move |e: cudarc::driver::DriverError| device_error(ordinal, operation, e);
+        let failed = |operation| move |e: DriverError| device_error(ordinal, operation, e);
         let context = CudaContext::new(ordinal).map_err(failed("opening a context"))?;
         // SAFETY: everything runs on the context's one stream, in order, so no buffer needs
         // the events cudarc would otherwise make (two per allocation) to order its uses
@@ -406,10 +403,24 @@ impl Gpu {
     /// calls that write every entry of their output (each kernel here does), which saves a
     /// memset per operation.
     fn alloc<T: Real>(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>> {
-        // At least one entry: the driver refuses empty allocations.
         // SAFETY: every caller writes all `rows * cols` entries before the matrix is read.
-        let data = unsafe { self.stream.alloc::<T>((rows * cols).max(1)) }
-            .map_err(|e| self.error("allocating", e))?;
+        self.matrix(rows, cols, |len| unsafe { self.stream.alloc::<T>(len) })
+    }
+
+    /// A `rows x cols` matrix of zeros.
+    fn zeroed<T: Real>(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>> {
+        self.matrix(rows, cols, |len| self.stream.alloc_zeros::<T>(len))
+    }
+
+    /// A `rows x cols` matrix in memory from `allocate` (given the number of entries).
+    fn matrix<T: Real>(
+        &self,
+        rows: usize,
+        cols: usize,
+        allocate: impl FnOnce(usize) -> std::result::Result<CudaSlice<T>, DriverError>,
+    ) -> Result<CudaMatrix<T>> {
+        // At least one entry: the driver refuses empty allocations.
+        let data = allocate((rows * cols).max(1)).map_err(|e| self.error("allocating", e))?;
         Ok(CudaMatrix { data, rows, cols })
     }
 
@@ -446,14 +457,14 @@ impl Gpu {
     ) -> Result<CudaMatrix<T>> {
         let (r, c) = (x.rows, x.cols);
         let (ri, ci, n) = (r as i32, c as i32, (r * c) as u64);
+        let (rows, cols) = match how {
+            Reduce::All => (1, 1),
+            Reduce::EachRow => (r, 1),
+            Reduce::EachColumn => (1, c),
+        };
         if n == 0 {
             // No entries: no kernel runs, and the result is zeros of the reduced shape.
-            let (rows, cols) = match how {
-                Reduce::All => (1, 1),
-                Reduce::EachRow => (r, 1),
-                Reduce::EachColumn => (1, c),
-            };
-            return <Self as Backend<T>>::zeros(self, rows, cols);
+            return self.zeroed(rows, cols);
         }
         match how {
             Reduce::EachRow if r > 1 => {
@@ -468,11 +479,6 @@ impl Gpu {
             }
             // Everything, or a single row or column: one total, in one or two passes.
             _ => {
-                let (rows, cols) = match how {
-                    Reduce::All => (1, 1),
-                    Reduce::EachRow => (r, 1),
-                    Reduce::EachColumn => (1, c),
-                };
                 let mut out = self.alloc(rows, cols)?;
                 // Log-sum-exp in one block (it is rare over everything); sums in two passes.
                 let len = if segment == "segment_sums" {
@@ -614,11 +620,7 @@ impl<T: Real> Backend<T> for Gpu {
     }
 
     fn zeros(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>> {
-        let data = self
-            .stream
-            .alloc_zeros::<T>((rows * cols).max(1))
-            .map_err(|e| self.error("allocating", e))?;
-        Ok(CudaMatrix { data, rows, cols })
+        self.zeroed(rows, cols)
     }
 
     fn matmul(
@@ -641,7 +643,7 @@ impl<T: Real> Backend<T> for Gpu {
         assert_eq!(k, kb, "matmul: inner dimensions {k} and {kb} differ");
         if m == 0 || n == 0 || k == 0 {
             // An empty sum: zeros.
-            return <Self as Backend<T>>::zeros(self, m, n);
+            return self.zeroed(m, n);
         }
         let mut out = self.alloc(m, n)?;
         let int = |v: usize| i32::try_from(v).expect("a matrix dimension past 2^31");
@@ -783,7 +785,7 @@ impl<T: Real> Backend<T> for Gpu {
 
     fn non_finite_total(&self, xs: &[&CudaMatrix<T>]) -> Result<CudaMatrix<T>> {
         // A flag rather than a sum: one launch per matrix, no reduction, no scratch space.
-        let mut total = <Self as Backend<T>>::zeros(self, 1, 1)?;
+        let mut total = self.zeroed(1, 1)?;
         for x in xs {
             let n = (x.rows * x.cols) as u64;
             launch!(self, T, "flag_non_finite", threads: n as usize; &x.data, &n, &mut total.data)?;
