@@ -5,6 +5,7 @@ mod common;
 
 use elbo::autodiff::{GradCheck, Tape, Var, check_gradients};
 use elbo::backend::Device;
+use elbo::dist::{DiagNormal, kl_diag};
 use nalgebra::DMatrix;
 use proptest::prelude::*;
 
@@ -205,6 +206,30 @@ proptest! {
         let fused = l.bernoulli_log_prob(x).value();
         let plain = (x * l - l.softplus()).row_sums().value();
         prop_assert!((&*fused - &*plain).abs().max() < 1e-12);
+    }
+
+    #[test]
+    fn fused_diagonal_gaussian_kl_matches_its_unfused_form((r, d, seed) in shape(), shared in 0usize..16) {
+        // Each of μq, ln σq, μp, ln σp is R x d, or 1 x d shared by every row (bit k of `shared`).
+        let params: Vec<DMatrix<f64>> = (0..4)
+            .map(|k| {
+                let rows = if shared >> k & 1 == 1 { 1 } else { r };
+                random(rows, d, seed ^ k as u64) * if k % 2 == 1 { 0.5 } else { 2.0 }
+            })
+            .collect();
+        fn normal<'t>(v: &[Var<'t, f64>], k: usize) -> DiagNormal<'t, f64> {
+            DiagNormal { mean: v[k], log_sd: v[k + 1] }
+        }
+        assert_grads(&params, |v| kl_diag(&normal(v, 0), &normal(v, 2)));
+        let tape = Tape::<f64>::new();
+        let v: Vec<_> = params.iter().map(|m| tape.constant(m.clone())).collect();
+        let fused = kl_diag(&normal(&v, 0), &normal(&v, 2)).value();
+        let log_ratio = v[1] - v[3];
+        let u = (v[0] - v[2]) * (-v[3]).exp();
+        let plain = (((log_ratio.scale(2.0)).exp() + u.square()).shift(-1.0).scale(0.5) - log_ratio)
+            .row_sums()
+            .value();
+        prop_assert!((&*fused - &*plain).abs().max() < 1e-12 * (1.0 + plain.abs().max()));
     }
 }
 

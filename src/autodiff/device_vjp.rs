@@ -186,6 +186,12 @@ fn propagate<T: Real>(
             send(kernel, gk);
         }
         Op::Cholesky(a) => send(a, Some(device_result(k.cholesky_vjp(y, &g)))),
+        Op::DiagNormalKl(params) => {
+            let grads = k.diag_normal_kl_vjp(params.map(on_device), &g, params.map(needs));
+            for (p, grad) in params.into_iter().zip(device_result(grads)) {
+                send(p, grad);
+            }
+        }
         Op::Constant | Op::Input | Op::Param(_) => {}
     }
 }

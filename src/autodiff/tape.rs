@@ -79,6 +79,8 @@ pub(crate) enum Op<T: Real> {
         /// x − σ(logits), kept when the logits need a gradient.
         residual: Option<Value<T>>,
     },
+    /// [`Var::diag_normal_kl`] of `[μq, ln σq, μp, ln σp]`.
+    DiagNormalKl([usize; 4]),
 }
 
 /// A node's value: computed by the tape (owned) or handed in without a copy (shared: parameters,
@@ -549,6 +551,7 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
         } => f(*a) || f(*b),
         Op::Affine { x, w, b } => f(*x) || f(*w) || f(*b),
         Op::ConcatColumns(v) | Op::ConcatRows(v) => v.iter().any(|&p| f(p)),
+        Op::DiagNormalKl(params) => params.iter().any(|&p| f(p)),
     }
 }
 

@@ -4,6 +4,7 @@
 use super::elementwise::{binary_vjp, unary_vjp};
 use super::fused::bernoulli_vjp;
 use super::linalg::{cholesky_vjp, lower_mask, matmul_vjp, solve_lower_vjp, transposed};
+use super::normal_kl::diag_normal_kl_vjp;
 use super::reduce::{Reduce, logsumexp_vjp, sum, sum_vjp};
 use super::shape::{embed, untile};
 use super::tape::{Node, Op};
@@ -133,6 +134,12 @@ pub(crate) fn propagate<T: Real>(
             let (gl, gx) = bernoulli_vjp(value(logits), residual, &g, need);
             send(logits, gl);
             send(x, gx);
+        }
+        Op::DiagNormalKl(params) => {
+            let grads = diag_normal_kl_vjp(params.map(value), &g, params.map(needs));
+            for (p, grad) in params.into_iter().zip(grads) {
+                send(p, grad);
+            }
         }
     }
     buffers::recycle(g);

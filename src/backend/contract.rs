@@ -23,6 +23,7 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
     binary_maps(b, &mut rng, tol);
     reductions(b, &mut rng, tol);
     bernoulli(b, &mut rng, tol);
+    normal_kl(b, &mut rng, tol);
     non_finite(b, &mut rng);
     adam(b, &mut rng, tol);
     gather(b, &mut rng);
@@ -38,6 +39,8 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
 /// A plain definition of one entry's value, from one or two inputs.
 type Unary = fn(f64) -> f64;
 type Binary = fn(f64, f64) -> f64;
+/// The same, from the four parameters of a KL term.
+type OfNormalPair = fn(f64, f64, f64, f64) -> f64;
 
 fn random(rng: &mut Pcg64, rows: usize, cols: usize, low: f64, high: f64) -> DMatrix<f64> {
     DMatrix::from_fn(rows, cols, |_, _| rng.random_range(low..high))
@@ -376,6 +379,74 @@ fn bernoulli<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
         let (again, none) = b.bernoulli_logits(&up(b, &l), &up(b, &x), false).unwrap();
         assert!(none.is_none(), "a residual nobody asked for");
         assert_same_bits::<T>("bernoulli, run again", &down(b, &again), &down(b, &value));
+    }
+}
+
+/// The KL term between diagonal Gaussians and its derivatives, each parameter R x d or shared
+/// (1 x d), against the plain formula entry by entry.
+fn normal_kl<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    // Rows of μq, ln σq, μp, ln σp, and the width.
+    let cases = [
+        ([130, 130, 1, 1], 20),
+        ([5, 5, 5, 5], 3),
+        ([1, 7, 7, 1], 4),
+        ([1, 1, 1, 1], 9),
+        ([300, 1, 300, 300], 37),
+        ([6, 6, 1, 1], 0),
+    ];
+    for (rows, d) in cases {
+        let r = rows.into_iter().max().unwrap();
+        let params = rows.map(|ri| random(rng, ri, d, -1.5, 1.5));
+        let g = random(rng, r, 1, -1.0, 1.0);
+        let on: Vec<_> = params.iter().map(|m| up(b, m)).collect();
+        let refs = [&on[0], &on[1], &on[2], &on[3]];
+        let what = format!("diag_normal_kl {rows:?} x {d}");
+        let at = |k: usize, i: usize, j: usize| broadcast_entry(&params[k], i, j);
+        let term = |i: usize, j: usize| {
+            let (log_ratio, u) = (
+                at(1, i, j) - at(3, i, j),
+                (at(0, i, j) - at(2, i, j)) / at(3, i, j).exp(),
+            );
+            0.5 * ((2.0 * log_ratio).exp() + u * u - 1.0) - log_ratio
+        };
+        let want = reduce_to(
+            &DMatrix::from_fn(r, d.max(1), |i, j| if d == 0 { 0.0 } else { term(i, j) }),
+            (r, 1),
+        );
+        let kl = b.diag_normal_kl(refs).expect("diag_normal_kl");
+        assert_close(&what, &down(b, &kl), &want, tol);
+        let partials: [OfNormalPair; 4] = [
+            |mq, _, mp, lp| (mq - mp) / (2.0 * lp).exp(),
+            |_, lq, _, lp| (2.0 * (lq - lp)).exp() - 1.0,
+            |mq, _, mp, lp| -(mq - mp) / (2.0 * lp).exp(),
+            |mq, lq, mp, lp| 1.0 - (2.0 * (lq - lp)).exp() - ((mq - mp) / lp.exp()).powi(2),
+        ];
+        for need in [
+            [true; 4],
+            [false, true, false, true],
+            [true, false, false, false],
+            [false; 4],
+        ] {
+            let grads = b
+                .diag_normal_kl_vjp(refs, &up(b, &g), need)
+                .expect("diag_normal_kl_vjp");
+            for (k, grad) in grads.into_iter().enumerate() {
+                let Some(grad) = grad else {
+                    assert!(!need[k], "{what}: parameter {k}'s gradient missing");
+                    continue;
+                };
+                assert!(need[k], "{what}: a gradient nobody asked for");
+                let full = DMatrix::from_fn(r, d, |i, j| {
+                    g[(i, 0)] * partials[k](at(0, i, j), at(1, i, j), at(2, i, j), at(3, i, j))
+                });
+                let want = if d == 0 {
+                    DMatrix::zeros(rows[k], 0)
+                } else {
+                    reduce_to(&full, (rows[k], d))
+                };
+                assert_close(&format!("{what} ∂{k}"), &down(b, &grad), &want, tol);
+            }
+        }
     }
 }
 

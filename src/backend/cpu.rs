@@ -1,6 +1,7 @@
 //! The CPU backend: nalgebra matrices in host memory and the kernels the tape runs today.
 
 use super::{Backend, Device, Grid, OperandGradients, draws};
+use crate::autodiff::normal_kl::{self, NormalPair};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::autodiff::{elementwise, fused, linalg, reduce, shape};
 use crate::kernels::{self, buffers};
@@ -123,6 +124,19 @@ impl<T: Real> Backend<T> for Cpu {
         residual: bool,
     ) -> Result<(DMatrix<T>, Option<DMatrix<T>>), Infallible> {
         Ok(fused::bernoulli_logits(logits, x, residual))
+    }
+
+    fn diag_normal_kl(&self, params: NormalPair<&DMatrix<T>>) -> Result<DMatrix<T>, Infallible> {
+        Ok(normal_kl::diag_normal_kl(params))
+    }
+
+    fn diag_normal_kl_vjp(
+        &self,
+        params: NormalPair<&DMatrix<T>>,
+        g: &DMatrix<T>,
+        need: [bool; 4],
+    ) -> Result<NormalPair<Option<DMatrix<T>>>, Infallible> {
+        Ok(normal_kl::diag_normal_kl_vjp(params, g, need))
     }
 
     fn adam(

@@ -52,6 +52,7 @@ pub trait DeviceElement {}
 impl DeviceElement for f32 {}
 impl DeviceElement for f64 {}
 
+use crate::autodiff::normal_kl::{self, NormalPair};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::optim::AdamUpdate;
 use crate::real::Real;
@@ -77,6 +78,27 @@ fn assert_fits(what: &str, block: (usize, usize), at: (usize, usize), shape: (us
         shape.0,
         shape.1
     );
+}
+
+/// The pieces of [`Backend::diag_normal_kl`]'s terms that its value and derivatives share,
+/// composed from `b`'s kernels: ln(σq/σp), (σq/σp)², u = (μq − μp)/σp and 1/σp.
+///
+/// # Panics
+/// As [`Backend::diag_normal_kl`].
+fn normal_kl_pieces<T: Real, B: Backend<T> + ?Sized>(
+    b: &B,
+    params: NormalPair<&B::Matrix>,
+) -> Result<[B::Matrix; 4], B::Error> {
+    normal_kl::term_shape(params.map(|m| b.shape(m)));
+    let [mq, lq, mp, lp] = params;
+    let log_ratio = b.binary(BinaryOp::Sub, lq, lp)?;
+    let var_ratio = b.unary(
+        UnaryOp::Exp,
+        &b.unary(UnaryOp::Scale(T::of_f64(2.0)), &log_ratio)?,
+    )?;
+    let inv_sd_p = b.unary(UnaryOp::Exp, &b.unary(UnaryOp::Neg, lp)?)?;
+    let u = b.binary(BinaryOp::Mul, &b.binary(BinaryOp::Sub, mq, mp)?, &inv_sd_p)?;
+    Ok([log_ratio, var_ratio, u, inv_sd_p])
 }
 
 /// The kernels a backend provides, over its own matrices (column-major, like nalgebra's).
@@ -303,23 +325,32 @@ pub(crate) trait Backend<T: Real> {
         [a, b, y, g]: [&Self::Matrix; 4],
         need: (bool, bool),
     ) -> Result<OperandGradients<Self::Matrix>, Self::Error> {
-        let back = |g: Self::Matrix, to: &Self::Matrix| self.unbroadcast(&g, self.shape(to));
+        // A product made here is already its operand's gradient where that operand was not
+        // broadcast: on a GPU each copy is a launch, and launches are what a small step costs.
+        let reduced = |g: Self::Matrix, to: &Self::Matrix| {
+            let shape = self.shape(to);
+            if self.shape(&g) == shape {
+                Ok(g)
+            } else {
+                self.unbroadcast(&g, shape)
+            }
+        };
         let ga = match (need.0, op) {
             (false, _) => None,
-            (true, BinaryOp::Add | BinaryOp::Sub) => Some(back(self.copy(g)?, a)?),
-            (true, BinaryOp::Mul) => Some(back(self.binary(BinaryOp::Mul, g, b)?, a)?),
-            (true, BinaryOp::Div) => Some(back(self.binary(BinaryOp::Div, g, b)?, a)?),
+            (true, BinaryOp::Add | BinaryOp::Sub) => Some(self.unbroadcast(g, self.shape(a))?),
+            (true, BinaryOp::Mul) => Some(reduced(self.binary(BinaryOp::Mul, g, b)?, a)?),
+            (true, BinaryOp::Div) => Some(reduced(self.binary(BinaryOp::Div, g, b)?, a)?),
         };
         let gb = match (need.1, op) {
             (false, _) => None,
-            (true, BinaryOp::Add) => Some(back(self.copy(g)?, b)?),
-            (true, BinaryOp::Sub) => Some(back(self.unary(UnaryOp::Neg, g)?, b)?),
-            (true, BinaryOp::Mul) => Some(back(self.binary(BinaryOp::Mul, g, a)?, b)?),
+            (true, BinaryOp::Add) => Some(self.unbroadcast(g, self.shape(b))?),
+            (true, BinaryOp::Sub) => Some(reduced(self.unary(UnaryOp::Neg, g)?, b)?),
+            (true, BinaryOp::Mul) => Some(reduced(self.binary(BinaryOp::Mul, g, a)?, b)?),
             // d(a/b)/db = −y/b.
             (true, BinaryOp::Div) => {
                 let gy = self.binary(BinaryOp::Mul, g, y)?;
                 let minus = self.binary(BinaryOp::Div, &gy, b)?;
-                Some(back(self.unary(UnaryOp::Neg, &minus)?, b)?)
+                Some(reduced(self.unary(UnaryOp::Neg, &minus)?, b)?)
             }
         };
         Ok((ga, gb))
@@ -461,6 +492,72 @@ pub(crate) trait Backend<T: Real> {
             Grid::diagonal(n),
             [n, 1, 1],
         )?;
+        Ok(out)
+    }
+
+    /// Σ_j KL(N(μq_ij, σq_ij²) ‖ N(μp_ij, σp_ij²)) for each row (R x 1), from the means and
+    /// log standard deviations `[μq, ln σq, μp, ln σp]`, each R x d or 1 x d (shared by every
+    /// row): ½((σq/σp)² + u² − 1) − ln(σq/σp) per entry, with u = (μq − μp)/σp.
+    ///
+    /// # Panics
+    /// If their widths differ or one has a number of rows other than 1 or R.
+    fn diag_normal_kl(
+        &self,
+        params: NormalPair<&Self::Matrix>,
+    ) -> Result<Self::Matrix, Self::Error> {
+        let [log_ratio, var_ratio, u, _] = normal_kl_pieces(self, params)?;
+        let u2 = self.unary(UnaryOp::Square, &u)?;
+        let less_one = self.unary(
+            UnaryOp::Shift(-T::one()),
+            &self.binary(BinaryOp::Add, &var_ratio, &u2)?,
+        )?;
+        let half = self.unary(UnaryOp::Scale(T::of_f64(0.5)), &less_one)?;
+        let term = self.binary(BinaryOp::Sub, &half, &log_ratio)?;
+        self.sum(&term, Reduce::EachRow)
+    }
+
+    /// The vector-Jacobian products of [`Backend::diag_normal_kl`] with output gradient `g`
+    /// (R x 1), for the parameters that `need` them: per entry, times g_i, u/σp for μq, −u/σp
+    /// for μp, (σq/σp)² − 1 for ln σq and 1 − (σq/σp)² − u² for ln σp, summed down the rows
+    /// for a shared parameter.
+    fn diag_normal_kl_vjp(
+        &self,
+        params: NormalPair<&Self::Matrix>,
+        g: &Self::Matrix,
+        need: [bool; 4],
+    ) -> Result<NormalPair<Option<Self::Matrix>>, Self::Error> {
+        let [_, var_ratio, u, inv_sd_p] = normal_kl_pieces(self, params)?;
+        let times_g = |d: Self::Matrix, k: usize| {
+            let gd = self.binary(BinaryOp::Mul, &d, g)?;
+            let shape = self.shape(params[k]);
+            if self.shape(&gd) == shape {
+                Ok(gd)
+            } else {
+                self.unbroadcast(&gd, shape)
+            }
+        };
+        let mut out = [None, None, None, None];
+        if need[0] || need[2] {
+            let d_mean = self.binary(BinaryOp::Mul, &u, &inv_sd_p)?;
+            if need[2] {
+                out[2] = Some(times_g(self.unary(UnaryOp::Neg, &d_mean)?, 2)?);
+            }
+            if need[0] {
+                out[0] = Some(times_g(d_mean, 0)?);
+            }
+        }
+        if need[1] {
+            out[1] = Some(times_g(
+                self.unary(UnaryOp::Shift(-T::one()), &var_ratio)?,
+                1,
+            )?);
+        }
+        if need[3] {
+            let u2 = self.unary(UnaryOp::Square, &u)?;
+            let sum = self.binary(BinaryOp::Add, &var_ratio, &u2)?;
+            let d = self.unary(UnaryOp::Shift(T::one()), &self.unary(UnaryOp::Neg, &sum)?)?;
+            out[3] = Some(times_g(d, 3)?);
+        }
         Ok(out)
     }
 

@@ -3,6 +3,7 @@
 
 use super::transfers;
 use super::{Backend, Concat, Cpu, Device, OperandGradients};
+use crate::autodiff::normal_kl::NormalPair;
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp, linalg};
 use crate::error::Result;
 use crate::optim::AdamUpdate;
@@ -528,6 +529,36 @@ impl Kernels {
         need: (bool, bool),
     ) -> Result<OperandGradients<DeviceMatrix<T>>> {
         dispatch_pair!(self, |b| [a, c, y, g] b.binary_vjp(op, [a, c, y, g], need))
+    }
+
+    /// [`Backend::diag_normal_kl`] on this device.
+    pub(crate) fn diag_normal_kl<T: Real>(
+        &self,
+        params: NormalPair<&DeviceMatrix<T>>,
+    ) -> Result<DeviceMatrix<T>> {
+        let [mq, lq, mp, lp] = params;
+        dispatch!(self, |b| [mq, lq, mp, lp] b.diag_normal_kl([mq, lq, mp, lp]))
+    }
+
+    /// [`Backend::diag_normal_kl_vjp`] on this device.
+    pub(crate) fn diag_normal_kl_vjp<T: Real>(
+        &self,
+        params: NormalPair<&DeviceMatrix<T>>,
+        g: &DeviceMatrix<T>,
+        need: [bool; 4],
+    ) -> Result<NormalPair<Option<DeviceMatrix<T>>>> {
+        match self {
+            Kernels::Emulated => {
+                let Ok(grads) =
+                    Cpu.diag_normal_kl_vjp(params.map(|m| m.emulated()), g.emulated(), need);
+                Ok(grads.map(|m| m.map(DeviceMatrix::Emulated)))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let grads = gpu.diag_normal_kl_vjp(params.map(|m| m.cuda()), g.cuda(), need)?;
+                Ok(grads.map(|m| m.map(DeviceMatrix::Cuda)))
+            }
+        }
     }
 
     /// The Bernoulli op's rows (R x 1) and, when asked, its residual x − σ(l).

@@ -19,11 +19,8 @@ pub fn kl_divergence<'t, T: Real>(q: &Gaussian<'t, T>, p: &Gaussian<'t, T>) -> O
 /// If the two differ in dimension.
 pub fn kl_diag<'t, T: Real>(q: &DiagNormal<'t, T>, p: &DiagNormal<'t, T>) -> Var<'t, T> {
     same_width("kl_diag", q.mean.shape(), p.mean.shape());
-    let log_ratio = q.log_sd - p.log_sd; // ln(σq/σp)
-    let var_ratio = (log_ratio.scale(c(2.0))).exp();
-    let mean_term = ((q.mean - p.mean) * (-p.log_sd).exp()).square();
-    // The mean term has q's R rows, so the sum over coordinates is R x 1.
-    ((var_ratio + mean_term).shift(-T::one()).scale(c(0.5)) - log_ratio).row_sums()
+    // One fused op: on a GPU this chain was two dozen launches, forward and back.
+    Var::diag_normal_kl([q.mean, q.log_sd, p.mean, p.log_sd])
 }
 
 /// ln det Lp − ln det Lq + ½ ( ‖Lp⁻¹ Lq‖²_F + ‖Lp⁻¹(μq − μp)‖² − d ), as 1x1.

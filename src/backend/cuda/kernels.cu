@@ -237,38 +237,91 @@ extern "C" __global__ void logsumexp_vjp(
     }
 }
 
-// Per row, Σ_j x_ij l_ij − softplus(l_ij); with `residual` non-null, also x − σ(l) entry by
-// entry. A block takes a tile of BERNOULLI_ROWS rows: each of its BLOCK / BERNOULLI_ROWS lanes
-// sums every lanes-th column of the tile's rows (a warp reads whole 32-byte sectors of each
-// column), then one thread per row adds the lanes' sums in lane order, so that a rerun gives
-// the same bits. (One thread per row, as before, left a 128-row batch of 784 columns on one
-// multiprocessor for 0.4 ms.)
-#define BERNOULLI_ROWS 8
-extern "C" __global__ void bernoulli_logits(
-    const real* l, const real* x, int rows, int cols, real* out, real* residual) {
+// Sums along each row of term(i, k) over the entries k = i + j * rows of a rows x cols
+// matrix, into out[i]. A block takes a tile of TILE_ROWS rows: each of its BLOCK / TILE_ROWS
+// lanes sums every lanes-th column of the tile's rows (a warp reads whole 32-byte sectors of
+// each column), then one thread per row adds the lanes' sums in lane order, so that a rerun
+// gives the same bits. (One thread per row, as before, left a 128-row batch of 784 columns on
+// one multiprocessor for 0.4 ms.)
+#define TILE_ROWS 8
+template <typename Term>
+__device__ void tile_row_sums(int rows, int cols, real* out, Term term) {
     __shared__ double partial[BLOCK];
-    const int lanes = BLOCK / BERNOULLI_ROWS;
-    int within = threadIdx.x % BERNOULLI_ROWS, lane = threadIdx.x / BERNOULLI_ROWS;
-    u64 tiles = ((u64)rows + BERNOULLI_ROWS - 1) / BERNOULLI_ROWS;
+    const int lanes = BLOCK / TILE_ROWS;
+    int within = threadIdx.x % TILE_ROWS, lane = threadIdx.x / TILE_ROWS;
+    u64 tiles = ((u64)rows + TILE_ROWS - 1) / TILE_ROWS;
     for (u64 tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        u64 i = tile * BERNOULLI_ROWS + within;
+        u64 i = tile * TILE_ROWS + within;
         double acc = 0.0;
         if (i < (u64)rows) {
-            for (int j = lane; j < cols; j += lanes) {
-                u64 k = i + j * (u64)rows;
-                real lv = l[k], xv = x[k];
-                acc += (double)(xv * lv - softplus_of(lv));
-                if (residual) residual[k] = xv - sigmoid_of(lv);
-            }
+            for (int j = lane; j < cols; j += lanes) acc += (double)term(i, j, i + j * (u64)rows);
         }
         partial[threadIdx.x] = acc;
         __syncthreads();
         if (lane == 0 && i < (u64)rows) {
             double total = 0.0;
-            for (int q = 0; q < lanes; q++) total += partial[within + q * BERNOULLI_ROWS];
+            for (int q = 0; q < lanes; q++) total += partial[within + q * TILE_ROWS];
             out[i] = (real)total;
         }
         __syncthreads();
+    }
+}
+
+// Per row, Σ_j x_ij l_ij − softplus(l_ij); with `residual` non-null, also x − σ(l) entry by
+// entry.
+extern "C" __global__ void bernoulli_logits(
+    const real* l, const real* x, int rows, int cols, real* out, real* residual) {
+    tile_row_sums(rows, cols, out, [=](u64, int, u64 k) {
+        real lv = l[k], xv = x[k];
+        if (residual) residual[k] = xv - sigmoid_of(lv);
+        return xv * lv - softplus_of(lv);
+    });
+}
+
+// The parameters of two diagonal Gaussians q and p, each rows x cols or one row shared by
+// every row (its row count is 1): means and log standard deviations.
+struct NormalPair {
+    const real *mq, *lq, *mp, *lp;
+    int mq_rows, lq_rows, mp_rows, lp_rows;
+};
+
+// What an entry's KL term and its derivatives share: ln(σq/σp), (σq/σp)², u = (μq − μp)/σp
+// and 1/σp.
+struct NormalPieces {
+    real log_ratio, var_ratio, u, inv_sd_p;
+};
+
+__device__ __forceinline__ NormalPieces normal_pieces(const NormalPair& n, u64 i, u64 j) {
+    NormalPieces s;
+    real lp = n.lp[(n.lp_rows == 1 ? 0 : i) + j * n.lp_rows];
+    s.log_ratio = n.lq[(n.lq_rows == 1 ? 0 : i) + j * n.lq_rows] - lp;
+    s.var_ratio = exp(s.log_ratio * (real)2);
+    s.inv_sd_p = exp(-lp);
+    s.u = (n.mq[(n.mq_rows == 1 ? 0 : i) + j * n.mq_rows]
+           - n.mp[(n.mp_rows == 1 ? 0 : i) + j * n.mp_rows]) * s.inv_sd_p;
+    return s;
+}
+
+// Per row, Σ_j KL(N(μq_ij, σq_ij²) ‖ N(μp_ij, σp_ij²)) = Σ_j ½((σq/σp)² + u² − 1) − ln(σq/σp).
+extern "C" __global__ void diag_normal_kl(NormalPair n, int rows, int cols, real* out) {
+    tile_row_sums(rows, cols, out, [=](u64 i, int j, u64) {
+        NormalPieces s = normal_pieces(n, i, j);
+        return (real)0.5 * (s.var_ratio + s.u * s.u - (real)1) - s.log_ratio;
+    });
+}
+
+// Its derivatives times g_i, entry by entry into rows x cols outputs (a null one is skipped):
+// u/σp for μq, −u/σp for μp, (σq/σp)² − 1 for ln σq, 1 − (σq/σp)² − u² for ln σp.
+extern "C" __global__ void diag_normal_kl_vjp(
+    NormalPair n, const real* g, int rows, int cols, real* dmq, real* dlq, real* dmp, real* dlp) {
+    GRID_STRIDE(k, (u64)rows * cols) {
+        u64 i = k % rows, j = k / rows;
+        NormalPieces s = normal_pieces(n, i, j);
+        real gi = g[i];
+        if (dmq) dmq[k] = gi * (s.u * s.inv_sd_p);
+        if (dmp) dmp[k] = gi * -(s.u * s.inv_sd_p);
+        if (dlq) dlq[k] = gi * (s.var_ratio - (real)1);
+        if (dlp) dlp[k] = gi * ((real)1 - s.var_ratio - s.u * s.u);
     }
 }
 

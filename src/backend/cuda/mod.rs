@@ -12,6 +12,7 @@ mod matrix;
 pub use matrix::CudaMatrix;
 
 use super::{Backend, Device, Grid};
+use crate::autodiff::normal_kl::{self, NormalPair};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::error::{Error, Result};
 use crate::optim::AdamUpdate;
@@ -31,8 +32,9 @@ const SOURCE: &str = include_str!("kernels.cu");
 
 /// Threads per block: the reductions' shared-memory trees are this wide (`BLOCK` in the source).
 const BLOCK: u32 = 256;
-/// The rows of a block of `bernoulli_logits` (`BERNOULLI_ROWS` in `kernels.cu`).
-const BERNOULLI_ROWS: usize = 8;
+/// The rows of a block of the row sums that `tile_row_sums` makes (`TILE_ROWS` in
+/// `kernels.cu`).
+const TILE_ROWS: usize = 8;
 
 /// Entries per block of a total's first pass.
 const TOTAL_SEGMENT: usize = 4096;
@@ -60,7 +62,7 @@ macro_rules! launch {
 }
 
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
-const KERNELS: [&str; 22] = [
+const KERNELS: [&str; 24] = [
     "unary_map",
     "unary_vjp",
     "binary_map",
@@ -70,6 +72,8 @@ const KERNELS: [&str; 22] = [
     "row_logsumexp",
     "logsumexp_vjp",
     "bernoulli_logits",
+    "diag_normal_kl",
+    "diag_normal_kl_vjp",
     "flag_non_finite",
     "adam_update",
     "gather_rows_of_transpose",
@@ -84,6 +88,18 @@ const KERNELS: [&str; 22] = [
     "col2im",
     "cholesky",
 ];
+
+/// `NormalPair` in `kernels.cu`: where the four parameters of a KL term between diagonal
+/// Gaussians are, and their numbers of rows (1 for one shared by every row).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct NormalPairArgs {
+    pointers: [u64; 4],
+    rows: [i32; 4],
+}
+
+// SAFETY: plain data laid out as the kernels' `NormalPair` (four pointers, then four ints).
+unsafe impl DeviceRepr for NormalPairArgs {}
 
 /// An open NVIDIA GPU: its context, one stream, a cuBLAS handle and the compiled kernels.
 ///
@@ -424,6 +440,21 @@ impl Gpu {
         Ok(CudaMatrix { data, rows, cols })
     }
 
+    /// Where `m`'s entries are in the GPU's memory, for a kernel argument that packs several
+    /// buffers. (cudarc's guard that comes with the address records nothing: event tracking
+    /// is off.)
+    fn address<T: Real>(&self, m: &CudaMatrix<T>) -> u64 {
+        m.data.device_ptr(&self.stream).0
+    }
+
+    /// The kernels' description of a KL term's four parameters.
+    fn normal_pair<T: Real>(&self, params: NormalPair<&CudaMatrix<T>>) -> NormalPairArgs {
+        NormalPairArgs {
+            pointers: params.map(|m| self.address(m)),
+            rows: params.map(|m| m.rows as i32),
+        }
+    }
+
     /// The kernel `name` and a launch over `n` items (a block per item, or grid-stride
     /// threads), or `None` when there is nothing to do.
     fn prepare<T: Real>(
@@ -755,7 +786,7 @@ impl<T: Real> Backend<T> for Gpu {
         };
         let (ri, ci) = (r as i32, c as i32);
         // A block per tile of rows, at most 2^16 blocks.
-        let tiles = r.div_ceil(BERNOULLI_ROWS).min(1 << 16);
+        let tiles = r.div_ceil(TILE_ROWS).min(1 << 16);
         match kept.as_mut() {
             Some(kept) => launch!(self, T, "bernoulli_logits", blocks: tiles;
                 &logits.data, &x.data, &ri, &ci, &mut out.data, &mut kept.data
@@ -766,6 +797,54 @@ impl<T: Real> Backend<T> for Gpu {
             )?,
         }
         Ok((out, kept))
+    }
+
+    fn diag_normal_kl(&self, params: NormalPair<&CudaMatrix<T>>) -> Result<CudaMatrix<T>> {
+        let (r, d) = normal_kl::term_shape(params.map(|m| (m.rows, m.cols)));
+        let mut out = self.alloc(r, 1)?;
+        let pair = self.normal_pair(params);
+        let (ri, di) = (r as i32, d as i32);
+        // A block per tile of rows, at most 2^16 blocks; every row's sum is written, 0 for d = 0.
+        let tiles = r.div_ceil(TILE_ROWS).min(1 << 16);
+        launch!(self, T, "diag_normal_kl", blocks: tiles; &pair, &ri, &di, &mut out.data)?;
+        Ok(out)
+    }
+
+    fn diag_normal_kl_vjp(
+        &self,
+        params: NormalPair<&CudaMatrix<T>>,
+        g: &CudaMatrix<T>,
+        need: [bool; 4],
+    ) -> Result<NormalPair<Option<CudaMatrix<T>>>> {
+        let (r, d) = normal_kl::term_shape(params.map(|m| (m.rows, m.cols)));
+        let mut full = [None, None, None, None];
+        for (slot, wanted) in full.iter_mut().zip(need) {
+            if wanted {
+                *slot = Some(self.alloc::<T>(r, d)?);
+            }
+        }
+        if need.contains(&true) {
+            // A null pointer for a derivative nobody asked for: the kernel skips it.
+            let out = full
+                .each_ref()
+                .map(|m| m.as_ref().map_or(0, |m| self.address(m)));
+            let pair = self.normal_pair(params);
+            let (ri, di) = (r as i32, d as i32);
+            launch!(self, T, "diag_normal_kl_vjp", threads: r * d;
+                &pair, &g.data, &ri, &di, &out[0], &out[1], &out[2], &out[3]
+            )?;
+        }
+        let mut grads = [None, None, None, None];
+        for (k, partial) in full.into_iter().enumerate() {
+            let Some(partial) = partial else { continue };
+            // A shared parameter's gradient sums its derivative down the rows.
+            grads[k] = Some(if params[k].rows == r {
+                partial
+            } else {
+                <Self as Backend<T>>::sum(self, &partial, Reduce::EachColumn)?
+            });
+        }
+        Ok(grads)
     }
 
     fn adam(
