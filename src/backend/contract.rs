@@ -3,7 +3,7 @@
 //! broadcast, lengths that are no power of two). The CPU backend runs it in every test run; the
 //! GPU backend where a GPU is present.
 
-use super::{Backend, Concat, Grid};
+use super::{AdamSlot, Backend, Concat, Grid};
 use crate::autodiff::Conv2d;
 use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
 use crate::optim::AdamUpdate;
@@ -470,30 +470,81 @@ fn non_finite<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64) {
     }
 }
 
+/// One Adam update of a parameter, by the plain formula: the new (p, m, v).
+fn adam_by_hand([p, m, v, g]: [&DMatrix<f64>; 4]) -> (DMatrix<f64>, DMatrix<f64>, DMatrix<f64>) {
+    let m1 = m.zip_map(g, |m, g| 0.9 * m + 0.1 * g);
+    let v1 = v.zip_map(g, |v, g| 0.999 * v + 0.001 * g * g);
+    let p1 = DMatrix::from_fn(p.nrows(), p.ncols(), |i, j| {
+        p[(i, j)] - 0.01 * m1[(i, j)] / (v1[(i, j)].sqrt() + 1e-8)
+    });
+    (p1, m1, v1)
+}
+
 fn adam<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
-    let (p, m, g) = (
-        random(rng, 9, 4, -1.0, 1.0),
-        random(rng, 9, 4, -0.1, 0.1),
-        random(rng, 9, 4, -1.0, 1.0),
-    );
-    let v = random(rng, 9, 4, 0.0, 0.01);
     let update = AdamUpdate {
         beta1: T::of_f64(0.9),
         beta2: T::of_f64(0.999),
         epsilon: T::of_f64(1e-8),
         step: T::of_f64(0.01),
     };
-    let (mut pd, mut md, mut vd) = (up(b, &p), up(b, &m), up(b, &v));
-    b.adam(update, &mut pd, &mut md, &mut vd, &up(b, &g))
-        .expect("adam");
-    let m1 = m.zip_map(&g, |m, g| 0.9 * m + 0.1 * g);
-    let v1 = v.zip_map(&g, |v, g| 0.999 * v + 0.001 * g * g);
-    let p1 = DMatrix::from_fn(9, 4, |i, j| {
-        p[(i, j)] - 0.01 * m1[(i, j)] / (v1[(i, j)].sqrt() + 1e-8)
-    });
-    assert_close("adam m", &down(b, &md), &m1, tol);
-    assert_close("adam v", &down(b, &vd), &v1, tol);
-    assert_close("adam p", &down(b, &pd), &p1, tol);
+    // One parameter, then 21 of assorted shapes at once (more than a launch's 16 on a GPU,
+    // an empty one among them).
+    let shapes: Vec<(usize, usize)> = std::iter::once((9, 4))
+        .chain((0..21).map(|k| match k {
+            3 => (0, 3),
+            7 => (300, 37),
+            _ => (1 + k % 5, 1 + k % 3),
+        }))
+        .collect();
+    let params: Vec<[DMatrix<f64>; 4]> = shapes
+        .iter()
+        .map(|&(r, c)| {
+            [
+                random(rng, r, c, -1.0, 1.0),
+                random(rng, r, c, -0.1, 0.1),
+                random(rng, r, c, 0.0, 0.01),
+                random(rng, r, c, -1.0, 1.0),
+            ]
+        })
+        .collect();
+    let mut on: Vec<[B::Matrix; 4]> = params
+        .iter()
+        .map(|ms| ms.each_ref().map(|m| up(b, m)))
+        .collect();
+    let (one, many) = on.split_at_mut(1);
+    let [p, m, v, g] = &mut one[0];
+    b.adam(update, p, m, v, g).expect("adam");
+    let mut slots: Vec<AdamSlot<'_, B::Matrix>> = many
+        .iter_mut()
+        .map(|[param, first, second, grad]| AdamSlot {
+            param,
+            first,
+            second,
+            grad,
+        })
+        .collect();
+    b.adam_all(update, &mut slots).expect("adam_all");
+    for (k, (before, after)) in params.iter().zip(&on).enumerate() {
+        let (p1, m1, v1) = adam_by_hand(before.each_ref());
+        assert_close(
+            &format!("adam m, parameter {k}"),
+            &down(b, &after[1]),
+            &m1,
+            tol,
+        );
+        assert_close(
+            &format!("adam v, parameter {k}"),
+            &down(b, &after[2]),
+            &v1,
+            tol,
+        );
+        assert_close(
+            &format!("adam p, parameter {k}"),
+            &down(b, &after[0]),
+            &p1,
+            tol,
+        );
+    }
 }
 
 fn gather<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64) {

@@ -58,6 +58,14 @@ use crate::optim::AdamUpdate;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
+/// A parameter, its two Adam moments and its gradient, for [`Backend::adam_all`].
+pub(crate) struct AdamSlot<'a, M> {
+    pub(crate) param: &'a mut M,
+    pub(crate) first: &'a mut M,
+    pub(crate) second: &'a mut M,
+    pub(crate) grad: &'a M,
+}
+
 /// The gradients of an op's two operands, each present where it was asked for.
 pub(crate) type OperandGradients<M> = (Option<M>, Option<M>);
 
@@ -572,6 +580,19 @@ pub(crate) trait Backend<T: Real> {
             total = self.binary(BinaryOp::Add, &total, &zero_or_nan)?;
         }
         Ok(total)
+    }
+
+    /// [`Backend::adam`] on each of several parameters: a GPU updates them all in a launch or
+    /// two, where a launch each was a fifth of a small step's launches.
+    fn adam_all(
+        &self,
+        update: AdamUpdate<T>,
+        slots: &mut [AdamSlot<'_, Self::Matrix>],
+    ) -> Result<(), Self::Error> {
+        for slot in slots {
+            self.adam(update, slot.param, slot.first, slot.second, slot.grad)?;
+        }
+        Ok(())
     }
 
     /// Vector-Jacobian product of a sum (`g` has the reduced shape): `g` spread over `shape`.

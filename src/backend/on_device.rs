@@ -2,7 +2,7 @@
 //! device, so that the tape's ops and their derivatives are written once for every device.
 
 use super::transfers;
-use super::{Backend, Concat, Cpu, Device, OperandGradients};
+use super::{AdamSlot, Backend, Concat, Cpu, Device, OperandGradients};
 use crate::autodiff::normal_kl::NormalPair;
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp, linalg};
 use crate::error::Result;
@@ -193,34 +193,39 @@ impl Kernels {
         dispatch!(self, |b| [m] b.copy(m))
     }
 
-    /// One Adam update of `param` and its moments, in place.
-    pub(crate) fn adam<T: Real>(
+    /// One Adam update of each slot's parameter and moments, in place.
+    pub(crate) fn adam_all<T: Real>(
         &self,
         update: AdamUpdate<T>,
-        param: &mut DeviceMatrix<T>,
-        first: &mut DeviceMatrix<T>,
-        second: &mut DeviceMatrix<T>,
-        grad: &DeviceMatrix<T>,
+        slots: &mut [AdamSlot<'_, DeviceMatrix<T>>],
     ) -> Result<()> {
         match self {
             Kernels::Emulated => {
-                let Ok(()) = Cpu.adam(
-                    update,
-                    param.emulated_mut(),
-                    first.emulated_mut(),
-                    second.emulated_mut(),
-                    grad.emulated(),
-                );
+                let mut slots: Vec<_> = slots
+                    .iter_mut()
+                    .map(|s| AdamSlot {
+                        param: s.param.emulated_mut(),
+                        first: s.first.emulated_mut(),
+                        second: s.second.emulated_mut(),
+                        grad: s.grad.emulated(),
+                    })
+                    .collect();
+                let Ok(()) = Cpu.adam_all(update, &mut slots);
                 Ok(())
             }
             #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => gpu.adam(
-                update,
-                param.cuda_mut(),
-                first.cuda_mut(),
-                second.cuda_mut(),
-                grad.cuda(),
-            ),
+            Kernels::Cuda(gpu) => {
+                let mut slots: Vec<_> = slots
+                    .iter_mut()
+                    .map(|s| AdamSlot {
+                        param: s.param.cuda_mut(),
+                        first: s.first.cuda_mut(),
+                        second: s.second.cuda_mut(),
+                        grad: s.grad.cuda(),
+                    })
+                    .collect();
+                gpu.adam_all(update, &mut slots)
+            }
         }
     }
 

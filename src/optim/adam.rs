@@ -2,7 +2,7 @@
 
 use super::{Optimizer, OptimizerState};
 use crate::autodiff::Gradients;
-use crate::backend::{Device, DeviceMatrix, Kernels, Placed};
+use crate::backend::{AdamSlot, Device, DeviceMatrix, Kernels, Placed};
 use crate::error::{Error, Result, require_positive};
 use crate::kernels::{PIECE, for_each_piece, wide};
 use crate::params::{ParamId, ParamStore};
@@ -114,35 +114,58 @@ impl<T: Real> AdamUpdate<T> {
 }
 
 impl<T: Real> Adam<T> {
-    /// The update of a parameter whose value and gradient are both on `device`, made there with
-    /// its moments (which move there if they are not: a run resumed from a checkpoint).
-    fn step_on_device(
+    /// The update of the parameters whose values and gradients (`grads`) are on one device,
+    /// made there with their moments: each device's parameters in one call, which a GPU makes
+    /// in a launch or two.
+    fn step_on_devices(
         &mut self,
-        device: Device,
-        param: &mut Placed<T>,
-        id: ParamId,
-        grad: &DeviceMatrix<T>,
+        params: &mut ParamStore<T>,
+        grads: &BTreeMap<ParamId, &DeviceMatrix<T>>,
         update: AdamUpdate<T>,
     ) -> Result<()> {
-        let kernels = Kernels::on(device)?;
-        let (rows, cols) = grad.shape();
-        let (m, v) = match self.moments.entry(id) {
-            Entry::Occupied(slot) => slot.into_mut(),
-            Entry::Vacant(slot) => slot.insert((
-                Placed::device_matrix(kernels.zeros(rows, cols)?),
-                Placed::device_matrix(kernels.zeros(rows, cols)?),
-            )),
-        };
-        m.move_to(device)?;
-        v.move_to(device)?;
-        let on_device = "moved to the device above";
-        kernels.adam(
-            update,
-            param.device_mut()?.expect(on_device),
-            m.device_mut()?.expect(on_device),
-            v.device_mut()?.expect(on_device),
-            grad,
-        )
+        // The moments are made where their parameter is at its first step, and move there
+        // when a run resumed from a checkpoint.
+        for (&id, grad) in grads {
+            let device = grad.device();
+            let (m, v) = match self.moments.entry(id) {
+                Entry::Occupied(slot) => slot.into_mut(),
+                Entry::Vacant(slot) => {
+                    let kernels = Kernels::on(device)?;
+                    let (rows, cols) = grad.shape();
+                    slot.insert((
+                        Placed::device_matrix(kernels.zeros(rows, cols)?),
+                        Placed::device_matrix(kernels.zeros(rows, cols)?),
+                    ))
+                }
+            };
+            m.move_to(device)?;
+            v.move_to(device)?;
+        }
+        let mut moments: BTreeMap<ParamId, _> =
+            self.moments.iter_mut().map(|(&id, mv)| (id, mv)).collect();
+        let mut by_device: Vec<(Device, Vec<AdamSlot<'_, DeviceMatrix<T>>>)> = Vec::new();
+        for (id, param) in params.values_mut() {
+            let Some(&grad) = grads.get(&id) else {
+                continue;
+            };
+            let (m, v) = moments.remove(&id).expect("made above");
+            let on_device = "moved to the device above";
+            let slot = AdamSlot {
+                param: param.device_mut()?.expect(on_device),
+                first: m.device_mut()?.expect(on_device),
+                second: v.device_mut()?.expect(on_device),
+                grad,
+            };
+            let device = grad.device();
+            match by_device.iter_mut().find(|(d, _)| *d == device) {
+                Some((_, slots)) => slots.push(slot),
+                None => by_device.push((device, vec![slot])),
+            }
+        }
+        for (device, mut slots) in by_device {
+            Kernels::on(device)?.adam_all(update, &mut slots)?;
+        }
+        Ok(())
     }
 }
 
@@ -154,16 +177,19 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         // A parameter whose value and gradient are on one device is updated there; the rest
         // here, on the host.
         let mut on_host = BTreeMap::new();
+        let mut on_device = BTreeMap::new();
         for (id, g) in grads.iter_placed() {
             match g.on(params.device_of(id)) {
                 Some(g) => {
-                    let device = g.device();
-                    self.step_on_device(device, params.placed_mut(id), id, g, update)?;
+                    on_device.insert(id, g);
                 }
                 None => {
                     on_host.insert(id, g.host());
                 }
             }
+        }
+        if !on_device.is_empty() {
+            self.step_on_devices(params, &on_device, update)?;
         }
         if on_host.is_empty() {
             return Ok(());

@@ -325,24 +325,50 @@ extern "C" __global__ void diag_normal_kl_vjp(
     }
 }
 
-// Sets total[0] to 1 if an entry of x is not finite, and leaves it otherwise (every thread
-// that writes, writes the same value).
-extern "C" __global__ void flag_non_finite(const real* x, u64 n, real* total) {
-    GRID_STRIDE(i, n) {
-        if (!isfinite(x[i])) total[0] = (real)1;
+// Up to TENSORS matrices handed to one launch, their entries numbered one after another:
+// tensor t holds entries end[t - 1] (0 for t = 0) to end[t]. A kernel argument rather than a
+// table in device memory, so that a launch needs no copy before it.
+#define TENSORS 16
+struct Tensors {
+    real* x[TENSORS];
+    u64 end[TENSORS];
+    u64 count;
+};
+
+// The tensor that entry k of the list falls in (a scan: at most TENSORS steps).
+__device__ __forceinline__ int tensor_of(const u64* end, u64 count, u64 k) {
+    int t = 0;
+    while (t + 1 < (int)count && k >= end[t]) t++;
+    return t;
+}
+
+// Sets total[0] to 1 if an entry of any of the tensors is not finite, and leaves it otherwise
+// (every thread that writes, writes the same value).
+extern "C" __global__ void flag_non_finite(Tensors xs, real* total) {
+    GRID_STRIDE(k, xs.count ? xs.end[xs.count - 1] : 0) {
+        int t = tensor_of(xs.end, xs.count, k);
+        u64 i = k - (t ? xs.end[t - 1] : 0);
+        if (!isfinite(xs.x[t][i])) total[0] = (real)1;
     }
 }
 
+// One Adam step of up to TENSORS parameters: p, their first and second moments m and v, and
+// their gradients g, entry by entry (the bias corrections are folded into `step`).
+struct AdamTensors {
+    Tensors p, m, v, g;
+};
+
 extern "C" __global__ void adam_update(
-    real beta1, real beta2, real epsilon, real step, real* p, real* m, real* v, const real* g,
-    u64 n) {
-    GRID_STRIDE(i, n) {
-        real gi = g[i];
-        real mi = beta1 * m[i] + ((real)1 - beta1) * gi;
-        real vi = beta2 * v[i] + ((real)1 - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= step * mi / (sqrt(vi) + epsilon);
+    real beta1, real beta2, real epsilon, real step, AdamTensors a) {
+    GRID_STRIDE(k, a.p.count ? a.p.end[a.p.count - 1] : 0) {
+        int t = tensor_of(a.p.end, a.p.count, k);
+        u64 i = k - (t ? a.p.end[t - 1] : 0);
+        real gi = a.g.x[t][i];
+        real mi = beta1 * a.m.x[t][i] + ((real)1 - beta1) * gi;
+        real vi = beta2 * a.v.x[t][i] + ((real)1 - beta2) * gi * gi;
+        a.m.x[t][i] = mi;
+        a.v.x[t][i] = vi;
+        a.p.x[t][i] -= step * mi / (sqrt(vi) + epsilon);
     }
 }
 

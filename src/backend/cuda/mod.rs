@@ -11,7 +11,7 @@ mod matrix;
 
 pub use matrix::CudaMatrix;
 
-use super::{Backend, Device, Grid};
+use super::{AdamSlot, Backend, Device, Grid};
 use crate::autodiff::normal_kl::{self, NormalPair};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::error::{Error, Result};
@@ -100,6 +100,45 @@ struct NormalPairArgs {
 
 // SAFETY: plain data laid out as the kernels' `NormalPair` (four pointers, then four ints).
 unsafe impl DeviceRepr for NormalPairArgs {}
+
+/// The most matrices one launch of a multi-matrix kernel takes (`TENSORS` in `kernels.cu`).
+const TENSORS: usize = 16;
+
+/// `Tensors` in `kernels.cu`: up to [`TENSORS`] matrices, where their entries are and where
+/// each ends in their entries counted one after another.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct TensorList {
+    addresses: [u64; TENSORS],
+    ends: [u64; TENSORS],
+    count: u64,
+}
+
+// SAFETY: plain data laid out as the kernels' `Tensors`, with no padding.
+unsafe impl DeviceRepr for TensorList {}
+
+impl TensorList {
+    /// The entries of all its matrices.
+    fn entries(&self) -> usize {
+        match self.count {
+            0 => 0,
+            n => self.ends[n as usize - 1] as usize,
+        }
+    }
+}
+
+/// `AdamTensors` in `kernels.cu`: the parameters, moments and gradients of one launch.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct AdamTensors {
+    param: TensorList,
+    first: TensorList,
+    second: TensorList,
+    grad: TensorList,
+}
+
+// SAFETY: as for `TensorList`.
+unsafe impl DeviceRepr for AdamTensors {}
 
 /// An open NVIDIA GPU: its context, one stream, a cuBLAS handle and the compiled kernels.
 ///
@@ -445,6 +484,25 @@ impl Gpu {
     /// is off.)
     fn address<T: Real>(&self, m: &CudaMatrix<T>) -> u64 {
         m.data.device_ptr(&self.stream).0
+    }
+
+    /// The kernels' description of up to [`TENSORS`] matrices. The kernels that take it write
+    /// some of them (Adam's parameters and moments): an address is only a number here, and
+    /// everything runs on the one stream, in order.
+    fn tensor_list<T: Real>(&self, xs: &[&CudaMatrix<T>]) -> TensorList {
+        assert!(xs.len() <= TENSORS, "{} matrices in one launch", xs.len());
+        let mut list = TensorList {
+            addresses: [0; TENSORS],
+            ends: [0; TENSORS],
+            count: xs.len() as u64,
+        };
+        let mut end = 0;
+        for (k, x) in xs.iter().enumerate() {
+            end += (x.rows * x.cols) as u64;
+            list.addresses[k] = self.address(x);
+            list.ends[k] = end;
+        }
+        list
     }
 
     /// The kernels' description of a KL term's four parameters.
@@ -855,19 +913,41 @@ impl<T: Real> Backend<T> for Gpu {
         second: &mut CudaMatrix<T>,
         grad: &CudaMatrix<T>,
     ) -> Result<()> {
-        let n = (param.rows * param.cols) as u64;
-        launch!(self, T, "adam_update", threads: n as usize;
-            &update.beta1, &update.beta2, &update.epsilon, &update.step, &mut param.data,
-            &mut first.data, &mut second.data, &grad.data, &n
-        )
+        let slot = AdamSlot {
+            param,
+            first,
+            second,
+            grad,
+        };
+        self.adam_all(update, &mut [slot])
+    }
+
+    fn adam_all(
+        &self,
+        update: AdamUpdate<T>,
+        slots: &mut [AdamSlot<'_, CudaMatrix<T>>],
+    ) -> Result<()> {
+        for chunk in slots.chunks(TENSORS) {
+            let list = |xs: Vec<&CudaMatrix<T>>| self.tensor_list(&xs);
+            let tensors = AdamTensors {
+                param: list(chunk.iter().map(|s| &*s.param).collect()),
+                first: list(chunk.iter().map(|s| &*s.first).collect()),
+                second: list(chunk.iter().map(|s| &*s.second).collect()),
+                grad: list(chunk.iter().map(|s| s.grad).collect()),
+            };
+            launch!(self, T, "adam_update", threads: tensors.param.entries();
+                &update.beta1, &update.beta2, &update.epsilon, &update.step, &tensors
+            )?;
+        }
+        Ok(())
     }
 
     fn non_finite_total(&self, xs: &[&CudaMatrix<T>]) -> Result<CudaMatrix<T>> {
-        // A flag rather than a sum: one launch per matrix, no reduction, no scratch space.
+        // A flag rather than a sum: no reduction, no scratch space, a launch per 16 matrices.
         let mut total = self.zeroed(1, 1)?;
-        for x in xs {
-            let n = (x.rows * x.cols) as u64;
-            launch!(self, T, "flag_non_finite", threads: n as usize; &x.data, &n, &mut total.data)?;
+        for chunk in xs.chunks(TENSORS) {
+            let list = self.tensor_list(chunk);
+            launch!(self, T, "flag_non_finite", threads: list.entries(); &list, &mut total.data)?;
         }
         Ok(total)
     }
