@@ -484,3 +484,37 @@ fn a_slice_past_the_end_or_a_misaligned_concatenation_panics_alike_on_every_devi
         );
     }
 }
+
+#[test]
+fn a_scale_by_one_and_a_sum_of_one_term_record_nothing_and_pass_the_gradient_through() {
+    // On a GPU each op recorded is a launch forward and one or two back; these are identities.
+    for device in common::devices() {
+        let tape = Tape::<f64>::new().on_device(device).unwrap();
+        let x = tape.input(DMatrix::from_column_slice(3, 1, &[1.5, -2.0, 0.25]));
+        let before = tape.len();
+        let y = x
+            .scale(1.0)
+            .row_sums()
+            .row_means()
+            .col_sums()
+            .col_sums()
+            .sum();
+        assert_eq!(
+            tape.len(),
+            before + 1,
+            "{device}: only the last sum is recorded"
+        );
+        let z = y.scale(1.0).sum();
+        assert_eq!(tape.len(), before + 1, "{device}");
+        assert_eq!(z.scalar(), -0.25);
+        let grads = tape.backward(z);
+        assert_eq!(
+            grads.wrt(x).unwrap().as_slice(),
+            &[1.0, 1.0, 1.0],
+            "{device}"
+        );
+        // Anything else is still an op.
+        x.scale(2.0);
+        assert_eq!(tape.len(), before + 2, "{device}");
+    }
+}

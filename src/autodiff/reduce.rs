@@ -112,6 +112,11 @@ fn spread<T: Real>(
 
 impl<'t, T: Real> Var<'t, T> {
     fn reduce(self, how: Reduce) -> Self {
+        // A sum of one term is that term (but for −0, which a sum from 0 makes +0): nothing to
+        // record. A VAE's mean over one draw is one; on a GPU it was two launches and a memset.
+        if how.out_shape(self.shape()) == self.shape() {
+            return self;
+        }
         let op = || Op::Reduce(how, self.id);
         if let Some(y) = Var::on_device([self], op, |k, [x]| k.sum(x, how)) {
             return y;

@@ -38,7 +38,11 @@ where
         let tape = Tape::for_group(store, trainable).on_device(device)?;
         let value = loss.loss(&tape, batch, rng)?;
         tape.settle_checks()?;
-        Ok((value.scalar(), tape.backward(value)))
+        // The backward pass is queued before the loss is read: on a GPU, reading the loss
+        // first would wait for the forward pass to finish and leave the device idle while the
+        // host then queued the backward pass.
+        let grads = tape.backward(value);
+        Ok((value.scalar(), grads))
     })
 }
 
