@@ -48,6 +48,26 @@ fn assert_grads(inputs: &[DMatrix<f64>], f: impl for<'t> Fn(&[Var<'t, f64>]) -> 
     }
 }
 
+/// `particles` reparameterised draws from N(v[0], diag e^(2 v[1])) with noise from `seed`: by
+/// `DiagNormal::rsample` (one fused op), or `unfused`, by the ops it fuses.
+fn draw<'t>(v: &[Var<'t, f64>], particles: usize, seed: u64, unfused: bool) -> Var<'t, f64> {
+    if !unfused {
+        let normal = DiagNormal {
+            mean: v[0],
+            log_sd: v[1],
+        };
+        return normal.rsample(particles, &mut common::rng(seed));
+    }
+    let (rows, d) = v[0].shape();
+    let n = particles * rows;
+    let eps = v[0].tape().standard_normal(n, d, &mut common::rng(seed));
+    let spread = |x: Var<'t, f64>| match x.shape().0 {
+        m if m == 1 || m == n => x,
+        m => x.tile_rows(n / m),
+    };
+    spread(v[0]) + spread(v[1]).exp() * eps
+}
+
 fn positive(m: DMatrix<f64>) -> DMatrix<f64> {
     m.map(|v| 0.5 + v.abs())
 }
@@ -206,6 +226,27 @@ proptest! {
         let fused = l.bernoulli_log_prob(x).value();
         let plain = (x * l - l.softplus()).row_sums().value();
         prop_assert!((&*fused - &*plain).abs().max() < 1e-12);
+    }
+
+    #[test]
+    fn a_reparameterised_draw_is_its_unfused_form_to_the_bit(
+        (r, d, seed) in shape(), shared in 0usize..3, particles in 1usize..3,
+    ) {
+        // μ and ℓ both R x d, ℓ shared (1 x d), or both shared; `particles` draws each.
+        let (mean_rows, sd_rows) = [(r, r), (r, 1), (1, 1)][shared];
+        let mean = random(mean_rows, d, seed);
+        let log_sd = random(sd_rows, d, seed ^ 1) * 0.5;
+        assert_grads(&[mean.clone(), log_sd.clone()], |v| draw(v, particles, seed, false));
+        // The ops it fuses, on the same noise: the same bits forward and back, on the CPU.
+        let run = |unfused: bool| {
+            let tape = Tape::<f64>::new();
+            let v = [tape.input(mean.clone()), tape.input(log_sd.clone())];
+            let z = draw(&v, particles, seed, unfused);
+            let grads = tape.backward(weighted_sum(z));
+            let bits = |m: &DMatrix<f64>| m.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            (bits(&z.value()), bits(grads.wrt(v[0]).unwrap()), bits(grads.wrt(v[1]).unwrap()))
+        };
+        prop_assert_eq!(run(false), run(true));
     }
 
     #[test]

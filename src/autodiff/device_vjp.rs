@@ -192,6 +192,12 @@ fn propagate<T: Real>(
                 send(p, grad);
             }
         }
+        Op::NormalDraw(parts) => {
+            let grads = k.normal_draw_vjp(parts.map(on_device), &g, parts.map(needs));
+            for (p, grad) in parts.into_iter().zip(device_result(grads)) {
+                send(p, grad);
+            }
+        }
         Op::Constant | Op::Input | Op::Param(_) => {}
     }
 }

@@ -22,6 +22,7 @@ mod gradcheck;
 mod gradients;
 pub(crate) mod linalg;
 mod noise;
+pub(crate) mod normal_draw;
 pub(crate) mod normal_kl;
 pub(crate) mod reduce;
 pub(crate) mod shape;

@@ -4,6 +4,7 @@
 //! host. Here it is one pass forward and one pass back.
 
 use super::elementwise::unbroadcast;
+use super::shape::rows_broadcast;
 use super::tape::{Op, Var};
 use crate::backend::{Backend, Cpu};
 use crate::kernels::buffers;
@@ -36,15 +37,7 @@ impl<'t, T: Real> Var<'t, T> {
 /// # Panics
 /// As [`Var::diag_normal_kl`].
 pub(crate) fn term_shape(shapes: NormalPair<(usize, usize)>) -> (usize, usize) {
-    let rows = shapes.iter().map(|s| s.0).max().unwrap_or(0);
-    let width = shapes[0].1;
-    for (r, d) in shapes {
-        assert!(
-            d == width && (r == 1 || r == rows),
-            "diag_normal_kl: parameters of shapes {shapes:?} (each R x d or 1 x d, one d)"
-        );
-    }
-    (rows, width)
+    rows_broadcast("diag_normal_kl", &shapes)
 }
 
 /// Entry (i, j) of an `R x d` or `1 x d` parameter, read as `R x d`.

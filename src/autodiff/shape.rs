@@ -6,6 +6,23 @@ use crate::kernels::{buffers, row_block};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
+/// `(R, d)`: the shape of a fused op's entries whose operands are each `R x d` or `1 x d`
+/// (one row shared by every row), R the most rows among them.
+///
+/// # Panics
+/// If their widths differ or one has a number of rows other than 1 or R, naming `op`.
+pub(crate) fn rows_broadcast(op: &str, shapes: &[(usize, usize)]) -> (usize, usize) {
+    let rows = shapes.iter().map(|s| s.0).max().unwrap_or(0);
+    let width = shapes.first().map_or(0, |s| s.1);
+    for &(r, d) in shapes {
+        assert!(
+            d == width && (r == 1 || r == rows),
+            "{op}: operands of shapes {shapes:?} (each R x d or 1 x d, one d)"
+        );
+    }
+    (rows, width)
+}
+
 impl<'t, T: Real> Var<'t, T> {
     /// Columns `start .. start + n`.
     ///

@@ -81,6 +81,8 @@ pub(crate) enum Op<T: Real> {
     },
     /// [`Var::diag_normal_kl`] of `[μq, ln σq, μp, ln σp]`.
     DiagNormalKl([usize; 4]),
+    /// [`Var::normal_draw`] of `[μ, ℓ, ε]`.
+    NormalDraw([usize; 3]),
 }
 
 /// A node's value: computed by the tape (owned) or handed in without a copy (shared: parameters,
@@ -552,6 +554,7 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
         Op::Affine { x, w, b } => f(*x) || f(*w) || f(*b),
         Op::ConcatColumns(v) | Op::ConcatRows(v) => v.iter().any(|&p| f(p)),
         Op::DiagNormalKl(params) => params.iter().any(|&p| f(p)),
+        Op::NormalDraw(parts) => parts.iter().any(|&p| f(p)),
     }
 }
 

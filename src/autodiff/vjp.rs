@@ -4,6 +4,7 @@
 use super::elementwise::{binary_vjp, unary_vjp};
 use super::fused::bernoulli_vjp;
 use super::linalg::{cholesky_vjp, lower_mask, matmul_vjp, solve_lower_vjp, transposed};
+use super::normal_draw::normal_draw_vjp;
 use super::normal_kl::diag_normal_kl_vjp;
 use super::reduce::{Reduce, logsumexp_vjp, sum, sum_vjp};
 use super::shape::{embed, untile};
@@ -138,6 +139,12 @@ pub(crate) fn propagate<T: Real>(
         Op::DiagNormalKl(params) => {
             let grads = diag_normal_kl_vjp(params.map(value), &g, params.map(needs));
             for (p, grad) in params.into_iter().zip(grads) {
+                send(p, grad);
+            }
+        }
+        Op::NormalDraw(parts) => {
+            let grads = normal_draw_vjp(parts.map(value), &g, parts.map(needs));
+            for (p, grad) in parts.into_iter().zip(grads) {
                 send(p, grad);
             }
         }

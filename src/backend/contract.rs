@@ -24,6 +24,7 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
     reductions(b, &mut rng, tol);
     bernoulli(b, &mut rng, tol);
     normal_kl(b, &mut rng, tol);
+    normal_draws_reparameterised(b, &mut rng, tol);
     non_finite(b, &mut rng);
     adam(b, &mut rng, tol);
     gather(b, &mut rng);
@@ -438,6 +439,58 @@ fn normal_kl<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
                 assert!(need[k], "{what}: a gradient nobody asked for");
                 let full = DMatrix::from_fn(r, d, |i, j| {
                     g[(i, 0)] * partials[k](at(0, i, j), at(1, i, j), at(2, i, j), at(3, i, j))
+                });
+                let want = if d == 0 {
+                    DMatrix::zeros(rows[k], 0)
+                } else {
+                    reduce_to(&full, (rows[k], d))
+                };
+                assert_close(&format!("{what} ∂{k}"), &down(b, &grad), &want, tol);
+            }
+        }
+    }
+}
+
+/// The reparameterised draw μ + e^ℓ ε and its derivatives, each operand R x d or shared (1 x d),
+/// against the plain formula entry by entry.
+fn normal_draws_reparameterised<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
+    // Rows of μ, ℓ, ε, and the width.
+    let cases = [
+        ([130, 130, 130], 20),
+        ([4, 1, 4], 3),
+        ([1, 1, 6], 5),
+        ([300, 300, 1], 37),
+        ([6, 6, 6], 0),
+    ];
+    for (rows, d) in cases {
+        let r = rows.into_iter().max().unwrap();
+        let parts = rows.map(|ri| random(rng, ri, d, -1.5, 1.5));
+        let g = random(rng, r, d, -1.0, 1.0);
+        let on: Vec<_> = parts.iter().map(|m| up(b, m)).collect();
+        let refs = [&on[0], &on[1], &on[2]];
+        let what = format!("normal_draw {rows:?} x {d}");
+        let at = |k: usize, i: usize, j: usize| broadcast_entry(&parts[k], i, j);
+        let want = DMatrix::from_fn(r, d, |i, j| at(0, i, j) + at(1, i, j).exp() * at(2, i, j));
+        let z = b.normal_draw(refs).expect("normal_draw");
+        assert_close(&what, &down(b, &z), &want, tol);
+        let partials: [Binary; 3] = [|_, _| 1.0, |l, e| l.exp() * e, |l, _| l.exp()];
+        for need in [
+            [true; 3],
+            [false, true, false],
+            [true, false, false],
+            [false; 3],
+        ] {
+            let grads = b
+                .normal_draw_vjp(refs, &up(b, &g), need)
+                .expect("normal_draw_vjp");
+            for (k, grad) in grads.into_iter().enumerate() {
+                let Some(grad) = grad else {
+                    assert!(!need[k], "{what}: operand {k}'s gradient missing");
+                    continue;
+                };
+                assert!(need[k], "{what}: a gradient nobody asked for");
+                let full = DMatrix::from_fn(r, d, |i, j| {
+                    g[(i, j)] * partials[k](at(1, i, j), at(2, i, j))
                 });
                 let want = if d == 0 {
                     DMatrix::zeros(rows[k], 0)

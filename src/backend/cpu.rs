@@ -1,6 +1,7 @@
 //! The CPU backend: nalgebra matrices in host memory and the kernels the tape runs today.
 
 use super::{Backend, Device, Grid, OperandGradients, draws};
+use crate::autodiff::normal_draw::{self, DrawParts};
 use crate::autodiff::normal_kl::{self, NormalPair};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::autodiff::{elementwise, fused, linalg, reduce, shape};
@@ -137,6 +138,19 @@ impl<T: Real> Backend<T> for Cpu {
         need: [bool; 4],
     ) -> Result<NormalPair<Option<DMatrix<T>>>, Infallible> {
         Ok(normal_kl::diag_normal_kl_vjp(params, g, need))
+    }
+
+    fn normal_draw(&self, parts: DrawParts<&DMatrix<T>>) -> Result<DMatrix<T>, Infallible> {
+        Ok(normal_draw::normal_draw(parts))
+    }
+
+    fn normal_draw_vjp(
+        &self,
+        parts: DrawParts<&DMatrix<T>>,
+        g: &DMatrix<T>,
+        need: [bool; 3],
+    ) -> Result<DrawParts<Option<DMatrix<T>>>, Infallible> {
+        Ok(normal_draw::normal_draw_vjp(parts, g, need))
     }
 
     fn adam(

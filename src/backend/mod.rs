@@ -52,6 +52,7 @@ pub trait DeviceElement {}
 impl DeviceElement for f32 {}
 impl DeviceElement for f64 {}
 
+use crate::autodiff::normal_draw::{self, DrawParts};
 use crate::autodiff::normal_kl::{self, NormalPair};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::optim::AdamUpdate;
@@ -500,6 +501,54 @@ pub(crate) trait Backend<T: Real> {
             Grid::diagonal(n),
             [n, 1, 1],
         )?;
+        Ok(out)
+    }
+
+    /// μ + e^ℓ ε entry by entry (R x d), a reparameterised Gaussian draw, from `[μ, ℓ, ε]`,
+    /// each R x d or 1 x d (shared by every row).
+    ///
+    /// # Panics
+    /// If their widths differ or one has a number of rows other than 1 or R.
+    fn normal_draw(&self, parts: DrawParts<&Self::Matrix>) -> Result<Self::Matrix, Self::Error> {
+        normal_draw::draw_shape(parts.map(|m| self.shape(m)));
+        let [mean, log_sd, eps] = parts;
+        let scaled = self.binary(BinaryOp::Mul, &self.unary(UnaryOp::Exp, log_sd)?, eps)?;
+        self.binary(BinaryOp::Add, mean, &scaled)
+    }
+
+    /// The vector-Jacobian products of [`Backend::normal_draw`] with output gradient `g`
+    /// (R x d), for the operands that `need` them: g for μ, (g ε) e^ℓ for ℓ and g e^ℓ for ε,
+    /// each summed down the rows for a shared operand (for ℓ before the factor e^ℓ).
+    fn normal_draw_vjp(
+        &self,
+        parts: DrawParts<&Self::Matrix>,
+        g: &Self::Matrix,
+        need: [bool; 3],
+    ) -> Result<DrawParts<Option<Self::Matrix>>, Self::Error> {
+        normal_draw::draw_shape(parts.map(|m| self.shape(m)));
+        let [mean, log_sd, eps] = parts;
+        let reduced = |m: Self::Matrix, to: &Self::Matrix| {
+            let shape = self.shape(to);
+            if self.shape(&m) == shape {
+                Ok(m)
+            } else {
+                self.unbroadcast(&m, shape)
+            }
+        };
+        let mut out = [None, None, None];
+        if need[0] {
+            out[0] = Some(self.unbroadcast(g, self.shape(mean))?);
+        }
+        if need[1] || need[2] {
+            let sd = self.unary(UnaryOp::Exp, log_sd)?;
+            if need[1] {
+                let g_eps = reduced(self.binary(BinaryOp::Mul, g, eps)?, log_sd)?;
+                out[1] = Some(self.binary(BinaryOp::Mul, &g_eps, &sd)?);
+            }
+            if need[2] {
+                out[2] = Some(reduced(self.binary(BinaryOp::Mul, g, &sd)?, eps)?);
+            }
+        }
         Ok(out)
     }
 

@@ -3,6 +3,7 @@
 
 use super::transfers;
 use super::{AdamSlot, Backend, Concat, Cpu, Device, OperandGradients};
+use crate::autodiff::normal_draw::DrawParts;
 use crate::autodiff::normal_kl::NormalPair;
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp, linalg};
 use crate::error::Result;
@@ -534,6 +535,36 @@ impl Kernels {
         need: (bool, bool),
     ) -> Result<OperandGradients<DeviceMatrix<T>>> {
         dispatch_pair!(self, |b| [a, c, y, g] b.binary_vjp(op, [a, c, y, g], need))
+    }
+
+    /// [`Backend::normal_draw`] on this device.
+    pub(crate) fn normal_draw<T: Real>(
+        &self,
+        parts: DrawParts<&DeviceMatrix<T>>,
+    ) -> Result<DeviceMatrix<T>> {
+        let [mean, log_sd, eps] = parts;
+        dispatch!(self, |b| [mean, log_sd, eps] b.normal_draw([mean, log_sd, eps]))
+    }
+
+    /// [`Backend::normal_draw_vjp`] on this device.
+    pub(crate) fn normal_draw_vjp<T: Real>(
+        &self,
+        parts: DrawParts<&DeviceMatrix<T>>,
+        g: &DeviceMatrix<T>,
+        need: [bool; 3],
+    ) -> Result<DrawParts<Option<DeviceMatrix<T>>>> {
+        match self {
+            Kernels::Emulated => {
+                let Ok(grads) =
+                    Cpu.normal_draw_vjp(parts.map(|m| m.emulated()), g.emulated(), need);
+                Ok(grads.map(|m| m.map(DeviceMatrix::Emulated)))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let grads = gpu.normal_draw_vjp(parts.map(|m| m.cuda()), g.cuda(), need)?;
+                Ok(grads.map(|m| m.map(DeviceMatrix::Cuda)))
+            }
+        }
     }
 
     /// [`Backend::diag_normal_kl`] on this device.

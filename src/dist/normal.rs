@@ -96,8 +96,9 @@ impl<'t, T: Real> DiagNormal<'t, T> {
         let n = particles * self.rows();
         let eps = self.mean.tape().standard_normal(n, self.dim(), rng);
         let mean = self.spread(self.mean, n);
-        let sd = self.spread(self.log_sd, n).exp();
-        mean + sd * eps
+        let log_sd = self.spread(self.log_sd, n);
+        // One fused op, the same bits as `mean + log_sd.exp() * eps`.
+        Var::normal_draw([mean, log_sd, eps])
     }
 
     /// Differential entropy of each row (`R x 1`): Σ_j (ln σ_j + ln √(2πe)).

@@ -278,12 +278,17 @@ extern "C" __global__ void bernoulli_logits(
     });
 }
 
-// The parameters of two diagonal Gaussians q and p, each rows x cols or one row shared by
-// every row (its row count is 1): means and log standard deviations.
-struct NormalPair {
-    const real *mq, *lq, *mp, *lp;
-    int mq_rows, lq_rows, mp_rows, lp_rows;
+// Up to four operands of a fused op, each rows x cols or one row shared by every row (its row
+// count is 1).
+struct Operands {
+    const real* x[4];
+    int rows[4];
 };
+
+// Entry (i, j) of operand k, read as rows x cols.
+__device__ __forceinline__ real operand(const Operands& o, int k, u64 i, u64 j) {
+    return o.x[k][(o.rows[k] == 1 ? 0 : i) + j * o.rows[k]];
+}
 
 // What an entry's KL term and its derivatives share: ln(σq/σp), (σq/σp)², u = (μq − μp)/σp
 // and 1/σp.
@@ -291,19 +296,19 @@ struct NormalPieces {
     real log_ratio, var_ratio, u, inv_sd_p;
 };
 
-__device__ __forceinline__ NormalPieces normal_pieces(const NormalPair& n, u64 i, u64 j) {
+// The four operands of a KL term between diagonal Gaussians q and p: μq, ln σq, μp, ln σp.
+__device__ __forceinline__ NormalPieces normal_pieces(const Operands& n, u64 i, u64 j) {
     NormalPieces s;
-    real lp = n.lp[(n.lp_rows == 1 ? 0 : i) + j * n.lp_rows];
-    s.log_ratio = n.lq[(n.lq_rows == 1 ? 0 : i) + j * n.lq_rows] - lp;
+    real lp = operand(n, 3, i, j);
+    s.log_ratio = operand(n, 1, i, j) - lp;
     s.var_ratio = exp(s.log_ratio * (real)2);
     s.inv_sd_p = exp(-lp);
-    s.u = (n.mq[(n.mq_rows == 1 ? 0 : i) + j * n.mq_rows]
-           - n.mp[(n.mp_rows == 1 ? 0 : i) + j * n.mp_rows]) * s.inv_sd_p;
+    s.u = (operand(n, 0, i, j) - operand(n, 2, i, j)) * s.inv_sd_p;
     return s;
 }
 
 // Per row, Σ_j KL(N(μq_ij, σq_ij²) ‖ N(μp_ij, σp_ij²)) = Σ_j ½((σq/σp)² + u² − 1) − ln(σq/σp).
-extern "C" __global__ void diag_normal_kl(NormalPair n, int rows, int cols, real* out) {
+extern "C" __global__ void diag_normal_kl(Operands n, int rows, int cols, real* out) {
     tile_row_sums(rows, cols, out, [=](u64 i, int j, u64) {
         NormalPieces s = normal_pieces(n, i, j);
         return (real)0.5 * (s.var_ratio + s.u * s.u - (real)1) - s.log_ratio;
@@ -313,7 +318,7 @@ extern "C" __global__ void diag_normal_kl(NormalPair n, int rows, int cols, real
 // Its derivatives times g_i, entry by entry into rows x cols outputs (a null one is skipped):
 // u/σp for μq, −u/σp for μp, (σq/σp)² − 1 for ln σq, 1 − (σq/σp)² − u² for ln σp.
 extern "C" __global__ void diag_normal_kl_vjp(
-    NormalPair n, const real* g, int rows, int cols, real* dmq, real* dlq, real* dmp, real* dlp) {
+    Operands n, const real* g, int rows, int cols, real* dmq, real* dlq, real* dmp, real* dlp) {
     GRID_STRIDE(k, (u64)rows * cols) {
         u64 i = k % rows, j = k / rows;
         NormalPieces s = normal_pieces(n, i, j);
@@ -322,6 +327,27 @@ extern "C" __global__ void diag_normal_kl_vjp(
         if (dmp) dmp[k] = gi * -(s.u * s.inv_sd_p);
         if (dlq) dlq[k] = gi * (s.var_ratio - (real)1);
         if (dlp) dlp[k] = gi * ((real)1 - s.var_ratio - s.u * s.u);
+    }
+}
+
+// A reparameterised Gaussian draw μ + e^ℓ ε entry by entry, from the operands μ, ℓ, ε.
+extern "C" __global__ void normal_draw(Operands o, int rows, int cols, real* out) {
+    GRID_STRIDE(k, (u64)rows * cols) {
+        u64 i = k % rows, j = k / rows;
+        out[k] = operand(o, 0, i, j) + exp(operand(o, 1, i, j)) * operand(o, 2, i, j);
+    }
+}
+
+// Its derivatives times g (rows x cols), entry by entry into rows x cols outputs (a null one
+// is skipped): g for μ, g ε e^ℓ for ℓ, g e^ℓ for ε.
+extern "C" __global__ void normal_draw_vjp(
+    Operands o, const real* g, int rows, int cols, real* dmean, real* dlog_sd, real* deps) {
+    GRID_STRIDE(k, (u64)rows * cols) {
+        u64 i = k % rows, j = k / rows;
+        real sd = exp(operand(o, 1, i, j));
+        if (dmean) dmean[k] = g[k];
+        if (dlog_sd) dlog_sd[k] = g[k] * operand(o, 2, i, j) * sd;
+        if (deps) deps[k] = g[k] * sd;
     }
 }
 

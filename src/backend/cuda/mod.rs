@@ -12,6 +12,7 @@ mod matrix;
 pub use matrix::CudaMatrix;
 
 use super::{AdamSlot, Backend, Device, Grid};
+use crate::autodiff::normal_draw::{self, DrawParts};
 use crate::autodiff::normal_kl::{self, NormalPair};
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::error::{Error, Result};
@@ -62,7 +63,7 @@ macro_rules! launch {
 }
 
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
-const KERNELS: [&str; 24] = [
+const KERNELS: [&str; 26] = [
     "unary_map",
     "unary_vjp",
     "binary_map",
@@ -74,6 +75,8 @@ const KERNELS: [&str; 24] = [
     "bernoulli_logits",
     "diag_normal_kl",
     "diag_normal_kl_vjp",
+    "normal_draw",
+    "normal_draw_vjp",
     "flag_non_finite",
     "adam_update",
     "gather_rows_of_transpose",
@@ -89,17 +92,21 @@ const KERNELS: [&str; 24] = [
     "cholesky",
 ];
 
-/// `NormalPair` in `kernels.cu`: where the four parameters of a KL term between diagonal
-/// Gaussians are, and their numbers of rows (1 for one shared by every row).
+/// A fused op's VJP outputs that were asked for, and their addresses (0 for the others).
+type VjpOutputs<T, const N: usize> = ([Option<CudaMatrix<T>>; N], [u64; N]);
+
+/// `Operands` in `kernels.cu`: where up to four operands of a fused op are, and their numbers
+/// of rows (1 for one shared by every row).
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct NormalPairArgs {
-    pointers: [u64; 4],
+struct OperandArgs {
+    addresses: [u64; 4],
     rows: [i32; 4],
 }
 
-// SAFETY: plain data laid out as the kernels' `NormalPair` (four pointers, then four ints).
-unsafe impl DeviceRepr for NormalPairArgs {}
+// SAFETY: plain data laid out as the kernels' `Operands` (four pointers, then four ints), with
+// no padding.
+unsafe impl DeviceRepr for OperandArgs {}
 
 /// The most matrices one launch of a multi-matrix kernel takes (`TENSORS` in `kernels.cu`).
 const TENSORS: usize = 16;
@@ -505,12 +512,57 @@ impl Gpu {
         list
     }
 
-    /// The kernels' description of a KL term's four parameters.
-    fn normal_pair<T: Real>(&self, params: NormalPair<&CudaMatrix<T>>) -> NormalPairArgs {
-        NormalPairArgs {
-            pointers: params.map(|m| self.address(m)),
-            rows: params.map(|m| m.rows as i32),
+    /// The kernels' description of up to four operands of a fused op.
+    fn operands<T: Real>(&self, xs: &[&CudaMatrix<T>]) -> OperandArgs {
+        let mut args = OperandArgs {
+            addresses: [0; 4],
+            rows: [0; 4],
+        };
+        for (k, x) in xs.iter().enumerate() {
+            args.addresses[k] = self.address(x);
+            args.rows[k] = x.rows as i32;
         }
+        args
+    }
+
+    /// Room for each of `need`'s `rows x cols` outputs of a fused op's VJP, and their
+    /// addresses for its kernel (null for one nobody asked for: the kernel skips it).
+    fn vjp_outputs<T: Real, const N: usize>(
+        &self,
+        need: [bool; N],
+        (rows, cols): (usize, usize),
+    ) -> Result<VjpOutputs<T, N>> {
+        let mut outputs = [(); N].map(|()| None);
+        for (slot, wanted) in outputs.iter_mut().zip(need) {
+            if wanted {
+                *slot = Some(self.alloc::<T>(rows, cols)?);
+            }
+        }
+        let addresses = outputs
+            .each_ref()
+            .map(|m| m.as_ref().map_or(0, |m| self.address(m)));
+        Ok((outputs, addresses))
+    }
+
+    /// The gradients of a fused op's operands from their `rows x cols` derivatives: summed
+    /// down the rows for an operand shared by every row.
+    fn reduced_to_operands<T: Real, const N: usize>(
+        &self,
+        derivatives: [Option<CudaMatrix<T>>; N],
+        operands: [&CudaMatrix<T>; N],
+    ) -> Result<[Option<CudaMatrix<T>>; N]> {
+        let mut grads = [(); N].map(|()| None);
+        for (k, derivative) in derivatives.into_iter().enumerate() {
+            let Some(derivative) = derivative else {
+                continue;
+            };
+            grads[k] = Some(if operands[k].rows == derivative.rows {
+                derivative
+            } else {
+                <Self as Backend<T>>::sum(self, &derivative, Reduce::EachColumn)?
+            });
+        }
+        Ok(grads)
     }
 
     /// The kernel `name` and a launch over `n` items (a block per item, or grid-stride
@@ -857,14 +909,41 @@ impl<T: Real> Backend<T> for Gpu {
         Ok((out, kept))
     }
 
+    fn normal_draw(&self, parts: DrawParts<&CudaMatrix<T>>) -> Result<CudaMatrix<T>> {
+        let (r, d) = normal_draw::draw_shape(parts.map(|m| (m.rows, m.cols)));
+        let mut out = self.alloc(r, d)?;
+        let operands = self.operands(&parts);
+        let (ri, di) = (r as i32, d as i32);
+        launch!(self, T, "normal_draw", threads: r * d; &operands, &ri, &di, &mut out.data)?;
+        Ok(out)
+    }
+
+    fn normal_draw_vjp(
+        &self,
+        parts: DrawParts<&CudaMatrix<T>>,
+        g: &CudaMatrix<T>,
+        need: [bool; 3],
+    ) -> Result<DrawParts<Option<CudaMatrix<T>>>> {
+        let (r, d) = normal_draw::draw_shape(parts.map(|m| (m.rows, m.cols)));
+        let (derivatives, out) = self.vjp_outputs(need, (r, d))?;
+        if need.contains(&true) {
+            let operands = self.operands(&parts);
+            let (ri, di) = (r as i32, d as i32);
+            launch!(self, T, "normal_draw_vjp", threads: r * d;
+                &operands, &g.data, &ri, &di, &out[0], &out[1], &out[2]
+            )?;
+        }
+        self.reduced_to_operands(derivatives, parts)
+    }
+
     fn diag_normal_kl(&self, params: NormalPair<&CudaMatrix<T>>) -> Result<CudaMatrix<T>> {
         let (r, d) = normal_kl::term_shape(params.map(|m| (m.rows, m.cols)));
         let mut out = self.alloc(r, 1)?;
-        let pair = self.normal_pair(params);
+        let operands = self.operands(&params);
         let (ri, di) = (r as i32, d as i32);
         // A block per tile of rows, at most 2^16 blocks; every row's sum is written, 0 for d = 0.
         let tiles = r.div_ceil(TILE_ROWS).min(1 << 16);
-        launch!(self, T, "diag_normal_kl", blocks: tiles; &pair, &ri, &di, &mut out.data)?;
+        launch!(self, T, "diag_normal_kl", blocks: tiles; &operands, &ri, &di, &mut out.data)?;
         Ok(out)
     }
 
@@ -875,34 +954,15 @@ impl<T: Real> Backend<T> for Gpu {
         need: [bool; 4],
     ) -> Result<NormalPair<Option<CudaMatrix<T>>>> {
         let (r, d) = normal_kl::term_shape(params.map(|m| (m.rows, m.cols)));
-        let mut full = [None, None, None, None];
-        for (slot, wanted) in full.iter_mut().zip(need) {
-            if wanted {
-                *slot = Some(self.alloc::<T>(r, d)?);
-            }
-        }
+        let (derivatives, out) = self.vjp_outputs(need, (r, d))?;
         if need.contains(&true) {
-            // A null pointer for a derivative nobody asked for: the kernel skips it.
-            let out = full
-                .each_ref()
-                .map(|m| m.as_ref().map_or(0, |m| self.address(m)));
-            let pair = self.normal_pair(params);
+            let operands = self.operands(&params);
             let (ri, di) = (r as i32, d as i32);
             launch!(self, T, "diag_normal_kl_vjp", threads: r * d;
-                &pair, &g.data, &ri, &di, &out[0], &out[1], &out[2], &out[3]
+                &operands, &g.data, &ri, &di, &out[0], &out[1], &out[2], &out[3]
             )?;
         }
-        let mut grads = [None, None, None, None];
-        for (k, partial) in full.into_iter().enumerate() {
-            let Some(partial) = partial else { continue };
-            // A shared parameter's gradient sums its derivative down the rows.
-            grads[k] = Some(if params[k].rows == r {
-                partial
-            } else {
-                <Self as Backend<T>>::sum(self, &partial, Reduce::EachColumn)?
-            });
-        }
-        Ok(grads)
+        self.reduced_to_operands(derivatives, params)
     }
 
     fn adam(
