@@ -2,7 +2,7 @@
 //! on a GPU forward and four back, on every step of every Gaussian guide.
 
 use super::elementwise::unbroadcast;
-use super::shape::rows_broadcast;
+use super::shape::{row_broadcast_entry as entry, rows_broadcast};
 use super::tape::{Op, Var};
 use crate::backend::{Backend, Cpu};
 use crate::kernels::buffers;
@@ -35,13 +35,6 @@ impl<'t, T: Real> Var<'t, T> {
 /// As [`Var::normal_draw`].
 pub(crate) fn draw_shape(shapes: DrawParts<(usize, usize)>) -> (usize, usize) {
     rows_broadcast("normal_draw", &shapes)
-}
-
-/// Entry (i, j) of an `R x d` or `1 x d` operand, read as `R x d`.
-#[inline(always)]
-fn entry<T: Real>(m: &DMatrix<T>, i: usize, j: usize) -> T {
-    let rows = m.nrows();
-    m.as_slice()[if rows == 1 { j } else { i + j * rows }]
 }
 
 /// [`Var::normal_draw`]'s value on the host.

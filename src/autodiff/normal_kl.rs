@@ -4,7 +4,7 @@
 //! host. Here it is one pass forward and one pass back.
 
 use super::elementwise::unbroadcast;
-use super::shape::rows_broadcast;
+use super::shape::{row_broadcast_entry as entry, rows_broadcast};
 use super::tape::{Op, Var};
 use crate::backend::{Backend, Cpu};
 use crate::kernels::buffers;
@@ -38,13 +38,6 @@ impl<'t, T: Real> Var<'t, T> {
 /// As [`Var::diag_normal_kl`].
 pub(crate) fn term_shape(shapes: NormalPair<(usize, usize)>) -> (usize, usize) {
     rows_broadcast("diag_normal_kl", &shapes)
-}
-
-/// Entry (i, j) of an `R x d` or `1 x d` parameter, read as `R x d`.
-#[inline(always)]
-fn entry<T: Real>(m: &DMatrix<T>, i: usize, j: usize) -> T {
-    let rows = m.nrows();
-    m.as_slice()[if rows == 1 { j } else { i + j * rows }]
 }
 
 /// The pieces of one entry's term that its value and derivatives share: ln(σq/σp),

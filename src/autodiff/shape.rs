@@ -23,6 +23,13 @@ pub(crate) fn rows_broadcast(op: &str, shapes: &[(usize, usize)]) -> (usize, usi
     (rows, width)
 }
 
+/// Entry (i, j) of an `R x d` or `1 x d` operand of such an op, read as `R x d`.
+#[inline(always)]
+pub(crate) fn row_broadcast_entry<T: Real>(m: &DMatrix<T>, i: usize, j: usize) -> T {
+    let rows = m.nrows();
+    m.as_slice()[if rows == 1 { j } else { i + j * rows }]
+}
+
 impl<'t, T: Real> Var<'t, T> {
     /// Columns `start .. start + n`.
     ///

@@ -110,6 +110,21 @@ fn normal_kl_pieces<T: Real, B: Backend<T> + ?Sized>(
     Ok([log_ratio, var_ratio, u, inv_sd_p])
 }
 
+/// `m`, the gradient of an operand `to` at the shape of an op's result, summed over the axes
+/// along which `to` was broadcast; as it is (no copy) where it was not.
+fn reduced_to<T: Real, B: Backend<T> + ?Sized>(
+    b: &B,
+    m: B::Matrix,
+    to: &B::Matrix,
+) -> Result<B::Matrix, B::Error> {
+    let shape = b.shape(to);
+    if b.shape(&m) == shape {
+        Ok(m)
+    } else {
+        b.unbroadcast(&m, shape)
+    }
+}
+
 /// The kernels a backend provides, over its own matrices (column-major, like nalgebra's).
 ///
 /// Shapes that do not fit are programming errors and panic, as on the tape; `Self::Error` is
@@ -336,14 +351,7 @@ pub(crate) trait Backend<T: Real> {
     ) -> Result<OperandGradients<Self::Matrix>, Self::Error> {
         // A product made here is already its operand's gradient where that operand was not
         // broadcast: on a GPU each copy is a launch, and launches are what a small step costs.
-        let reduced = |g: Self::Matrix, to: &Self::Matrix| {
-            let shape = self.shape(to);
-            if self.shape(&g) == shape {
-                Ok(g)
-            } else {
-                self.unbroadcast(&g, shape)
-            }
-        };
+        let reduced = |g, to| reduced_to(self, g, to);
         let ga = match (need.0, op) {
             (false, _) => None,
             (true, BinaryOp::Add | BinaryOp::Sub) => Some(self.unbroadcast(g, self.shape(a))?),
@@ -527,14 +535,7 @@ pub(crate) trait Backend<T: Real> {
     ) -> Result<DrawParts<Option<Self::Matrix>>, Self::Error> {
         normal_draw::draw_shape(parts.map(|m| self.shape(m)));
         let [mean, log_sd, eps] = parts;
-        let reduced = |m: Self::Matrix, to: &Self::Matrix| {
-            let shape = self.shape(to);
-            if self.shape(&m) == shape {
-                Ok(m)
-            } else {
-                self.unbroadcast(&m, shape)
-            }
-        };
+        let reduced = |m, to| reduced_to(self, m, to);
         let mut out = [None, None, None];
         if need[0] {
             out[0] = Some(self.unbroadcast(g, self.shape(mean))?);
@@ -585,13 +586,7 @@ pub(crate) trait Backend<T: Real> {
     ) -> Result<NormalPair<Option<Self::Matrix>>, Self::Error> {
         let [_, var_ratio, u, inv_sd_p] = normal_kl_pieces(self, params)?;
         let times_g = |d: Self::Matrix, k: usize| {
-            let gd = self.binary(BinaryOp::Mul, &d, g)?;
-            let shape = self.shape(params[k]);
-            if self.shape(&gd) == shape {
-                Ok(gd)
-            } else {
-                self.unbroadcast(&gd, shape)
-            }
+            reduced_to(self, self.binary(BinaryOp::Mul, &d, g)?, params[k])
         };
         let mut out = [None, None, None, None];
         if need[0] || need[2] {
