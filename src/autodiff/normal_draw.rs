@@ -72,14 +72,15 @@ pub(crate) fn normal_draw_vjp<T: Real>(
 ) -> DrawParts<Option<DMatrix<T>>> {
     let shape = draw_shape(parts.map(DMatrix::shape));
     let [mean, log_sd, eps] = parts;
-    let sd = || log_sd.map(T::exp);
+    let sd = (need[1] || need[2]).then(|| log_sd.map(T::exp));
+    let sd = || sd.as_ref().expect("made when ℓ or ε needs a gradient");
     [
         need[0].then(|| unbroadcast(buffers::copy(g), mean.shape())),
         need[1].then(|| {
             let mut d = unbroadcast(product(g, eps, shape), log_sd.shape());
-            d.component_mul_assign(&sd());
+            d.component_mul_assign(sd());
             d
         }),
-        need[2].then(|| unbroadcast(product(g, &sd(), shape), eps.shape())),
+        need[2].then(|| unbroadcast(product(g, sd(), shape), eps.shape())),
     ]
 }

@@ -76,21 +76,28 @@ pub(crate) fn diag_normal_kl_vjp<T: Real>(
     need: [bool; 4],
 ) -> NormalPair<Option<DMatrix<T>>> {
     let (rows, width) = term_shape(params.map(DMatrix::shape));
-    let partial = |k: usize| {
-        let mut out = buffers::uninitialized(rows, width);
-        for j in 0..width {
-            for i in 0..rows {
-                let (_, var_ratio, u, inv_sd_p) = shared(params, i, j);
-                let d = match k {
-                    0 => u * inv_sd_p,
-                    1 => var_ratio - T::one(),
-                    2 => -(u * inv_sd_p),
-                    _ => T::one() - var_ratio - u * u,
-                };
-                out[(i, j)] = g[(i, 0)] * d;
+    // One pass: each entry's shared pieces (two exponentials) once for every derivative asked.
+    let mut partials = need.map(|wanted| wanted.then(|| buffers::uninitialized(rows, width)));
+    for j in 0..width {
+        for i in 0..rows {
+            let (_, var_ratio, u, inv_sd_p) = shared(params, i, j);
+            let d_mean = u * inv_sd_p;
+            let derivatives = [
+                d_mean,
+                var_ratio - T::one(),
+                -d_mean,
+                T::one() - var_ratio - u * u,
+            ];
+            for (partial, d) in partials.iter_mut().zip(derivatives) {
+                if let Some(partial) = partial {
+                    partial[(i, j)] = g[(i, 0)] * d;
+                }
             }
         }
-        unbroadcast(out, params[k].shape())
-    };
-    [0, 1, 2, 3].map(|k| need[k].then(|| partial(k)))
+    }
+    let mut grads = [None, None, None, None];
+    for ((grad, partial), param) in grads.iter_mut().zip(partials).zip(params) {
+        *grad = partial.map(|p| unbroadcast(p, param.shape()));
+    }
+    grads
 }

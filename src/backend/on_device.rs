@@ -152,6 +152,30 @@ macro_rules! dispatch_pair {
     };
 }
 
+/// [`dispatch!`] for a body that gives a `Result` of an array of optional matrices (the
+/// gradients of a fused op's operands, for those asked for); `$a` are arrays of matrices, `$m`
+/// single ones.
+macro_rules! dispatch_each {
+    ($kernels:expr, |$b:ident| [$($a:ident),*] ($($m:ident),*) $body:expr) => {
+        match $kernels {
+            Kernels::Emulated => {
+                let $b = &Cpu;
+                $(let $a = $a.map(DeviceMatrix::emulated);)*
+                $(let $m = $m.emulated();)*
+                let Ok(grads) = $body;
+                Ok(grads.map(|m| m.map(DeviceMatrix::Emulated)))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => {
+                let $b: &super::cuda::Gpu = gpu;
+                $(let $a = $a.map(DeviceMatrix::cuda);)*
+                $(let $m = $m.cuda();)*
+                Ok($body?.map(|m| m.map(DeviceMatrix::Cuda)))
+            }
+        }
+    };
+}
+
 impl Kernels {
     /// The kernels of `device`, or `None` for the CPU (whose tape runs its own fused host code).
     ///
@@ -553,18 +577,7 @@ impl Kernels {
         g: &DeviceMatrix<T>,
         need: [bool; 3],
     ) -> Result<DrawParts<Option<DeviceMatrix<T>>>> {
-        match self {
-            Kernels::Emulated => {
-                let Ok(grads) =
-                    Cpu.normal_draw_vjp(parts.map(|m| m.emulated()), g.emulated(), need);
-                Ok(grads.map(|m| m.map(DeviceMatrix::Emulated)))
-            }
-            #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => {
-                let grads = gpu.normal_draw_vjp(parts.map(|m| m.cuda()), g.cuda(), need)?;
-                Ok(grads.map(|m| m.map(DeviceMatrix::Cuda)))
-            }
-        }
+        dispatch_each!(self, |b| [parts] (g) b.normal_draw_vjp(parts, g, need))
     }
 
     /// [`Backend::diag_normal_kl`] on this device.
@@ -583,18 +596,7 @@ impl Kernels {
         g: &DeviceMatrix<T>,
         need: [bool; 4],
     ) -> Result<NormalPair<Option<DeviceMatrix<T>>>> {
-        match self {
-            Kernels::Emulated => {
-                let Ok(grads) =
-                    Cpu.diag_normal_kl_vjp(params.map(|m| m.emulated()), g.emulated(), need);
-                Ok(grads.map(|m| m.map(DeviceMatrix::Emulated)))
-            }
-            #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => {
-                let grads = gpu.diag_normal_kl_vjp(params.map(|m| m.cuda()), g.cuda(), need)?;
-                Ok(grads.map(|m| m.map(DeviceMatrix::Cuda)))
-            }
-        }
+        dispatch_each!(self, |b| [params] (g) b.diag_normal_kl_vjp(params, g, need))
     }
 
     /// The Bernoulli op's rows (R x 1) and, when asked, its residual x − σ(l).
