@@ -122,6 +122,11 @@ struct Args {
     /// `--features cuda`), cuda:N, or emulated (the device code path on the CPU, for testing).
     #[arg(long, default_value = "cpu")]
     device: elbo::backend::Device,
+    /// Further devices that each train on a shard of every minibatch (comma-separated, e.g.
+    /// `cuda:1,cuda:2`); the parameters and the optimizer stay on --device, and each step
+    /// copies them to these and their gradients back, through the host.
+    #[arg(long, value_delimiter = ',')]
+    data_parallel: Vec<elbo::backend::Device>,
 }
 
 /// The smallest rise of the held-out ELBO, in nats per image per window, that counts as still
@@ -248,9 +253,12 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         beta: args.beta,
         warmup_epochs: args.warmup,
         device: args.device,
+        data_parallel: args.data_parallel.clone(),
     };
     // Before anything is read or trained: a device that cannot be used is said at once.
-    args.device.check()?;
+    for device in std::iter::once(&args.device).chain(&args.data_parallel) {
+        device.check()?;
+    }
     for (flag, value) in [("--iwae-k", args.iwae_k), ("--epochs", args.epochs)] {
         if value == 0 {
             return Err(elbo::Error::invalid(flag, 0, "at least 1"));
@@ -446,6 +454,7 @@ fn run<T: Real>(args: &Args) -> elbo::Result<()> {
         })),
         "figures": figures,
         "device": args.device.to_string(),
+        "data_parallel": args.data_parallel.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "device_memory_mib": args.device.memory_used().map(|bytes| bytes as f64 / 1048576.0),
         "training_copies_to_device_mib": copies.uploaded_bytes as f64 / 1048576.0,
         "training_copies_from_device_mib": copies.downloaded_bytes as f64 / 1048576.0,

@@ -151,8 +151,8 @@ impl<T: Real> ParamStore<T> {
     ///
     /// let mut store = ParamStore::<f64>::new();
     /// let w = store.add("w", DMatrix::from_element(2, 3, 0.5)).unwrap();
-    /// store.move_to(Device::Emulated).unwrap();
-    /// assert_eq!(store.device_of(w), Device::Emulated);
+    /// store.move_to(Device::Emulated(0)).unwrap();
+    /// assert_eq!(store.device_of(w), Device::Emulated(0));
     /// assert_eq!(store.get(w)[(1, 2)], 0.5); // read on the host all the same
     /// store.get_mut(w)[(1, 2)] = 1.0; // writing brings it back
     /// assert_eq!(store.device_of(w), Device::Cpu);

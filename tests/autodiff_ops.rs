@@ -475,7 +475,7 @@ fn standard_normal_noise_on_the_cpu_and_the_emulated_device_is_the_generators_dr
     use elbo::Real;
     let mut rng = common::rng(9);
     let want = DMatrix::from_fn(4, 3, |_, _| f64::standard_normal(&mut rng));
-    for device in [Device::Cpu, Device::Emulated] {
+    for device in [Device::Cpu, Device::Emulated(0)] {
         let tape = Tape::<f64>::new().on_device(device).unwrap();
         let drawn = tape.standard_normal(4, 3, &mut common::rng(9)).value();
         assert_eq!(*drawn, want, "{device}");

@@ -81,7 +81,7 @@ fn a_vae_trains_and_evaluates_on_the_emulated_device_as_on_the_cpu_to_the_bit() 
     // One thread: the CPU would otherwise cut batches into shards, each with its own draws.
     // The emulated device runs the CPU's kernels, so every number must be the same; a
     // difference means an op's device form computes otherwise.
-    let (cpu, emulated) = one_thread(|| (vae_on(Device::Cpu), vae_on(Device::Emulated)));
+    let (cpu, emulated) = one_thread(|| (vae_on(Device::Cpu), vae_on(Device::Emulated(0))));
     assert!(cpu.0 == emulated.0, "the trained parameters differ");
     assert_eq!(
         cpu.1.to_bits(),
@@ -103,7 +103,7 @@ fn a_vae_trains_and_evaluates_on_the_emulated_device_as_on_the_cpu_to_the_bit() 
 #[test]
 fn a_run_on_a_device_sends_its_data_once_and_then_row_indices_and_noise() {
     let _device = exclusive();
-    for device in std::iter::once(Device::Emulated).chain(common::gpu()) {
+    for device in std::iter::once(Device::Emulated(0)).chain(common::gpu()) {
         sends_its_data_once_and_then_row_indices_and_noise(device);
     }
 }
@@ -294,19 +294,19 @@ fn a_vae_moves_between_devices_and_checkpoints_from_one_as_if_it_had_stayed_on_t
         for _ in 0..3 {
             stayed.train_epoch(&train.x, |_| {}).unwrap();
         }
-        let mut first = Vae::<f32>::new(architecture.clone(), on(Device::Emulated), 5).unwrap();
+        let mut first = Vae::<f32>::new(architecture.clone(), on(Device::Emulated(0)), 5).unwrap();
         first.train_epoch(&train.x, |_| {}).unwrap();
         let id = first.params().ids().next().unwrap();
-        assert_eq!(first.params().device_of(id), Device::Emulated);
+        assert_eq!(first.params().device_of(id), Device::Emulated(0));
         first.save(&path).unwrap();
         let mut moved = Vae::<f32>::load(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(moved.training().device, Device::Emulated);
+        assert_eq!(moved.training().device, Device::Emulated(0));
         moved.set_training(on(Device::Cpu)).unwrap();
         moved.train_epoch(&train.x, |_| {}).unwrap();
         let id = moved.params().ids().next().unwrap();
         assert_eq!(moved.params().device_of(id), Device::Cpu);
-        moved.set_training(on(Device::Emulated)).unwrap();
+        moved.set_training(on(Device::Emulated(0))).unwrap();
         moved.train_epoch(&train.x, |_| {}).unwrap();
         (parameters(&stayed), parameters(&moved))
     });
@@ -380,7 +380,7 @@ fn a_full_rank_guide_fits_on_the_emulated_device_as_on_the_cpu_to_the_bit() {
     let _device = exclusive();
     let full_rank = |store: &mut ParamStore<f64>| FullRankGaussianGuide::new(store, "q", 4, 0.1);
     let (on_cpu, _) = regression_on(Device::Cpu, |s| full_rank(s).unwrap());
-    let (emulated, moved) = regression_on(Device::Emulated, |s| full_rank(s).unwrap());
+    let (emulated, moved) = regression_on(Device::Emulated(0), |s| full_rank(s).unwrap());
     assert_eq!(on_cpu, emulated);
     // Lower triangles, diagonals and solves run on the device. Through the host they cost 15
     // copies each way per step (3,006 over and 3,200 back in these 200 steps).
@@ -392,7 +392,7 @@ fn a_low_rank_guide_fits_on_the_emulated_device_as_on_the_cpu_to_the_bit() {
     let _device = exclusive();
     let low_rank = |store: &mut ParamStore<f64>| LowRankGaussianGuide::new(store, "q", 4, 2, 0.1);
     let (on_cpu, _) = regression_on(Device::Cpu, |s| low_rank(s).unwrap());
-    let (emulated, moved) = regression_on(Device::Emulated, |s| low_rank(s).unwrap());
+    let (emulated, moved) = regression_on(Device::Emulated(0), |s| low_rank(s).unwrap());
     assert_eq!(on_cpu, emulated);
     // Its r x r capacitance is factored on the device, at every step, with the gradient.
     assert_a_step_copies_only_indices_and_noise(moved, 4 + 4 * 2 + 4, 2);
@@ -424,7 +424,7 @@ fn conv_vae_on(device: Device) -> (Vec<DMatrix<f64>>, Transfers, u64) {
 fn a_convolutional_vae_trains_on_the_emulated_device_as_on_the_cpu_and_stays_there() {
     let _device = exclusive();
     let (on_cpu, _, _) = one_thread(|| conv_vae_on(Device::Cpu));
-    let (emulated, moved, steps) = one_thread(|| conv_vae_on(Device::Emulated));
+    let (emulated, moved, steps) = one_thread(|| conv_vae_on(Device::Emulated(0)));
     assert!(on_cpu == emulated, "the parameters differ");
     // Per step: the row indices and the noise over (50 rows, 4 latents); the loss and the
     // finiteness sum back. The convolutions and their gradients make no copies: through the
@@ -599,7 +599,7 @@ fn autoencoders_train_on_the_emulated_device_as_on_the_cpu_with_their_noise_made
     ] {
         let (on_cpu, _) = one_thread(|| autoencoder_on(objective, activation, Device::Cpu));
         let (emulated, moved) =
-            one_thread(|| autoencoder_on(objective, activation, Device::Emulated));
+            one_thread(|| autoencoder_on(objective, activation, Device::Emulated(0)));
         assert!(on_cpu == emulated, "{what}: the parameters differ");
         let want = Transfers {
             uploads: up.0 * steps,
@@ -629,7 +629,7 @@ fn a_gaussian_prior_goes_to_the_device_once_for_every_tape() {
     // The first tape on the device copies z, the mean and the factor; later ones z alone.
     let copies: Vec<u64> = (0..3)
         .map(|_| {
-            let (value, uploads) = log_prob(Device::Emulated);
+            let (value, uploads) = log_prob(Device::Emulated(0));
             assert_eq!(value, on_cpu);
             uploads
         })
@@ -666,7 +666,7 @@ fn a_moment_matching_generator_trains_on_the_emulated_device_as_on_the_cpu() {
     };
     for noise in [Noise::Uniform, Noise::Normal] {
         let (on_cpu, _) = one_thread(|| run(noise, Device::Cpu));
-        let (emulated, moved) = one_thread(|| run(noise, Device::Emulated));
+        let (emulated, moved) = one_thread(|| run(noise, Device::Emulated(0)));
         assert!(on_cpu == emulated, "{noise:?}: the parameters differ");
         // Per step: the row indices and (from the emulated device's host draws) the noise.
         let per_step = (batch * 8 + batch * noise_dim * 8) as u64;
@@ -696,11 +696,139 @@ fn eight_schools_on(device: Device) -> (Vec<f64>, Transfers) {
 fn a_program_checks_its_distributions_on_the_device_with_one_read_per_step() {
     let _device = exclusive();
     let (on_cpu, _) = one_thread(|| eight_schools_on(Device::Cpu));
-    let (emulated, moved) = one_thread(|| eight_schools_on(Device::Emulated));
+    let (emulated, moved) = one_thread(|| eight_schools_on(Device::Emulated(0)));
     assert_eq!(on_cpu, emulated);
     assert_eq!(on_cpu.len(), 300);
     // Its ten Normals and a HalfCauchy check their parameters at every step: read back one
     // by one, that was 17 copies back per step. Now: the checks' sum, one draw the trace
     // reads, the loss and the finiteness sum (and a few per run).
     assert!(moved.downloads <= 4 * 300 + 20, "{moved:?}");
+}
+
+/// A Bernoulli VAE trained for two epochs of 100-row minibatches on `device` with
+/// `data_parallel`, on `threads` threads: its parameters, test ELBO, and what the second
+/// epoch copied.
+fn vae_across(
+    device: Device,
+    data_parallel: &[Device],
+    threads: usize,
+) -> (Vec<DMatrix<f32>>, f64, Transfers, usize) {
+    let (train, test) = Dataset::<f32>::digits8x8();
+    let architecture = VaeArchitecture {
+        hidden: vec![32],
+        likelihood: VaeLikelihood::Bernoulli,
+        ..VaeArchitecture::new(64, 3)
+    };
+    let training = VaeTraining {
+        batch_size: 100,
+        device,
+        data_parallel: data_parallel.to_vec(),
+        ..VaeTraining::default()
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+    pool.unwrap().install(|| {
+        let mut vae = Vae::<f32>::new(architecture, training, 8).unwrap();
+        let data = vae.training_data(&train.x).unwrap();
+        vae.train_epoch_on(&data, |_| {}).unwrap();
+        let before = Transfers::so_far();
+        vae.train_epoch_on(&data, |_| {}).unwrap();
+        let moved = Transfers::so_far().since(before);
+        let elbo = vae.elbo(&test.x, &mut common::rng(1)).unwrap();
+        let params = vae.params();
+        let values = params.ids().map(|id| params.get(id).clone()).collect();
+        (values, elbo, moved, params.num_scalars())
+    })
+}
+
+#[test]
+fn a_vae_trained_across_k_emulated_devices_is_the_cpu_on_k_threads_to_the_bit() {
+    let _device = exclusive();
+    for k in [2, 3] {
+        let devices: Vec<Device> = (0..k).map(Device::Emulated).collect();
+        let (cpu_params, cpu_elbo, _, _) = vae_across(Device::Cpu, &[], k);
+        let (params, elbo, moved, scalars) = vae_across(devices[0], &devices[1..], k);
+        // The CPU cuts each 100-row batch into k shards of consecutive rows, one per thread;
+        // the devices take one each, with the same seeds, and add them in the same tree.
+        assert!(
+            cpu_params == params,
+            "k = {k}: the trained parameters differ"
+        );
+        assert_eq!(
+            cpu_elbo.to_bits(),
+            elbo.to_bits(),
+            "k = {k}: {cpu_elbo} against {elbo}"
+        );
+        // What that costs, per step: the parameters read back from the first device once and
+        // sent to each other one, and each other one's gradients read back and sent to the
+        // first; beside that only indices, noise, the loss and the finiteness sum.
+        let steps = Dataset::<f32>::digits8x8().0.x.nrows().div_ceil(100) as u64;
+        let theta = (scalars * 4) as u64;
+        let others = (k - 1) as u64;
+        let (over, back) = (steps * others * 2 * theta, steps * (1 + others) * theta);
+        let small = steps * 8 * 1024;
+        assert!(
+            moved.uploaded_bytes >= over && moved.uploaded_bytes <= over + small,
+            "k = {k}: {moved:?}, expected {over} B over beside indices and noise"
+        );
+        assert!(
+            moved.downloaded_bytes >= back && moved.downloaded_bytes <= back + steps * 64,
+            "k = {k}: {moved:?}, expected {back} B back beside the loss"
+        );
+    }
+}
+
+#[test]
+fn data_parallel_settings_that_cannot_work_are_refused_before_any_step() {
+    let _device = exclusive();
+    // A device listed twice.
+    let twice = VaeTraining {
+        device: Device::Emulated(0),
+        data_parallel: vec![Device::Emulated(1), Device::Emulated(0)],
+        ..VaeTraining::default()
+    };
+    let message = twice.validate().unwrap_err().to_string();
+    assert!(
+        message.contains("emulated:0") && message.contains("listed once"),
+        "{message}"
+    );
+    // A loss that is not a sum over rows: the regression's global guide sees every row.
+    let model = LinearRegression::new(0.5).unwrap();
+    let (_, data) = model.simulate(3, 60, 0.5, &mut common::rng(1)).unwrap();
+    let mut store = ParamStore::<f64>::new();
+    let guide = FullRankGaussianGuide::new(&mut store, "q", 3, 0.1).unwrap();
+    let svi = Svi::new(model.prior(3).unwrap(), model.likelihood().unwrap(), guide);
+    let before = store.get(store.ids().next().unwrap()).clone();
+    let fit = |data_parallel: Vec<Device>, store: &mut ParamStore<f64>| {
+        let config = SviConfig {
+            steps: 5,
+            trainer: TrainerSettings {
+                batch_size: Some(20),
+                device: Device::Emulated(0),
+                data_parallel,
+                ..TrainerSettings::default()
+            },
+            ..SviConfig::default()
+        };
+        svi.fit(
+            store,
+            &data,
+            &mut Adam::default(),
+            &config,
+            &mut common::rng(2),
+        )
+    };
+    let message = fit(vec![Device::Emulated(1)], &mut store)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("sum over rows"), "{message}");
+    // A device this build cannot use, among the others.
+    if !cfg!(feature = "cuda") {
+        let error = fit(vec![Device::Cuda(3)], &mut store).unwrap_err();
+        assert!(matches!(error, Error::DeviceUnavailable { .. }), "{error}");
+    }
+    assert_eq!(
+        store.get(store.ids().next().unwrap()),
+        &before,
+        "no step was taken"
+    );
 }

@@ -4,7 +4,7 @@
 use super::device_failure::device_result;
 use super::elementwise::UnaryOp;
 use super::tape::{Var, add_to};
-use crate::backend::{DeviceMatrix, Kernels, Placed};
+use crate::backend::{Device, DeviceMatrix, Kernels, Placed};
 use crate::error::{Error, Result};
 use crate::kernels::{PIECE, buffers, for_each_piece, worth_spreading};
 use crate::params::{ParamId, ParamStore};
@@ -152,14 +152,17 @@ impl<T: Real> Gradients<T> {
     }
 
     /// Adds the gradients of another backward pass over the same store (a shard of the same
-    /// batch, say).
+    /// batch, say). Where this side's gradient is on a device, the sum is made there (the other
+    /// side's copied over first if it lives elsewhere); where it is on the host, the other's is
+    /// read back and added on the host.
     ///
     /// # Panics
-    /// If the two come from different stores.
+    /// If the two come from different stores. A device failing at a copy or at the addition
+    /// ends the pass it happens in (see `device_failure.rs`).
     pub(crate) fn add(&mut self, mut other: Gradients<T>) {
         assert_eq!(self.store, other.store, "gradients of different stores");
-        // Every parameter's pieces added in one parallel pass (a pass per parameter paid a
-        // wake-up of the pool's threads for each); a gradient only one side has is moved.
+        // Every host parameter's pieces added in one parallel pass (a pass per parameter paid
+        // a wake-up of the pool's threads for each); a gradient only one side has is moved.
         let mut theirs_kept = Vec::new();
         let mut pieces = Vec::new();
         for (mine, theirs) in self
@@ -174,8 +177,13 @@ impl<T: Real> Gradients<T> {
                         g.shape(),
                         "gradient contributions differ in shape"
                     );
-                    theirs_kept.push(g.into_host());
-                    pieces.push(acc.host_mut());
+                    match acc {
+                        Placed::Device(_) => *acc = device_result(sum_on_device(acc, g)),
+                        Placed::Host(_) => {
+                            theirs_kept.push(g.into_host());
+                            pieces.push(acc.host_mut());
+                        }
+                    }
                 }
                 (mine @ None, theirs) => *mine = theirs,
                 (Some(_), None) => {}
@@ -193,6 +201,18 @@ impl<T: Real> Gradients<T> {
         let entries = pairs.iter().map(|(_, g)| g.len()).sum();
         for_each_piece(pairs, entries, |(acc, g)| add_to(acc, g));
         theirs_kept.into_iter().for_each(buffers::recycle);
+    }
+
+    /// Moves every parameter gradient to `device` (those already there stay as they are): a
+    /// data-parallel step's gradients, made on several devices, to where the optimizer runs.
+    ///
+    /// # Errors
+    /// [`Error::DeviceUnavailable`] or [`Error::Device`] if a device cannot make the copy.
+    pub(crate) fn move_to(&mut self, device: Device) -> Result<()> {
+        self.params
+            .iter_mut()
+            .flatten()
+            .try_for_each(|g| g.move_to(device))
     }
 
     /// The first parameter whose gradient holds NaN or an infinity.
@@ -237,6 +257,21 @@ impl<T: Real> Gradients<T> {
         };
         on_host.into_iter().chain(on_device).min()
     }
+}
+
+/// `acc + g`, made on `acc`'s device, with `g` copied there first if it lives elsewhere.
+fn sum_on_device<T: Real>(acc: &Placed<T>, mut g: Placed<T>) -> Result<Placed<T>> {
+    let device = acc.device();
+    g.move_to(device)?;
+    let (Some(a), Some(b)) = (acc.on(device), g.on(device)) else {
+        unreachable!("both on {device}")
+    };
+    let kernels = Kernels::on(device)?;
+    Ok(Placed::device_matrix(kernels.binary(
+        super::BinaryOp::Add,
+        a,
+        b,
+    )?))
 }
 
 /// Σ over the gradients of the sum of `op` applied to each entry, computed on their device and
@@ -304,12 +339,12 @@ mod tests {
     #[test]
     fn gradients_on_a_device_stay_there_and_read_as_on_the_host() {
         let (_, host) = gradients(Device::Cpu, 2.0);
-        let (_, device) = gradients(Device::Emulated, 2.0);
+        let (_, device) = gradients(Device::Emulated(0), 2.0);
         let places = |g: &Gradients<f64>| -> Vec<Device> {
             g.iter_placed().map(|(_, g)| g.device()).collect()
         };
         assert_eq!(places(&host), [Device::Cpu; 3]);
-        assert_eq!(places(&device), [Device::Emulated; 3]);
+        assert_eq!(places(&device), [Device::Emulated(0); 3]);
         let values = |g: &Gradients<f64>| -> Vec<DMatrix<f64>> {
             g.iter().map(|(_, g)| g.clone()).collect()
         };
@@ -324,7 +359,7 @@ mod tests {
         let (mut host, mut device) = (host, device);
         assert_eq!(host.clip_norm(0.5).to_bits(), a.to_bits());
         device.clip_norm(0.5);
-        assert_eq!(places(&device), [Device::Emulated; 3]);
+        assert_eq!(places(&device), [Device::Emulated(0); 3]);
         for (h, d) in values(&host).iter().zip(values(&device)) {
             assert!((h - &d).abs().max() <= 1e-15, "{h} against {d}");
         }
@@ -336,7 +371,7 @@ mod tests {
 
     #[test]
     fn a_non_finite_gradient_on_a_device_is_found_and_named() {
-        for device in [Device::Cpu, Device::Emulated] {
+        for device in [Device::Cpu, Device::Emulated(0)] {
             let (store, grads) = gradients(device, -1.0);
             let culprit = grads.first_non_finite().expect("√c at c < 0");
             assert_eq!(store.name(culprit), "c", "on {device}");

@@ -254,7 +254,7 @@ impl<'p, T: Real> Tape<'p, T> {
     /// use elbo::backend::Device;
     /// use nalgebra::DMatrix;
     ///
-    /// let tape = Tape::<f64>::new().on_device(Device::Emulated).unwrap();
+    /// let tape = Tape::<f64>::new().on_device(Device::Emulated(0)).unwrap();
     /// let x = tape.input(DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
     /// let y = (x * x).sum();
     /// assert_eq!(y.scalar(), 5.0);

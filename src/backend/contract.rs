@@ -1030,7 +1030,7 @@ mod tests {
         type Matrix = DMatrix<T>;
         type Error = std::convert::Infallible;
         fn device(&self) -> crate::backend::Device {
-            crate::backend::Device::Emulated
+            crate::backend::Device::Emulated(0)
         }
         fn shape(&self, m: &DMatrix<T>) -> (usize, usize) {
             m.shape()

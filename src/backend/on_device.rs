@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 /// A matrix in a device's memory.
 pub(crate) enum DeviceMatrix<T: Real> {
-    /// On [`Device::Emulated`]: host memory behind the device code path.
-    Emulated(DMatrix<T>),
+    /// On [`Device::Emulated`] of this ordinal: host memory behind the device code path.
+    Emulated(usize, DMatrix<T>),
     /// On an NVIDIA GPU.
     #[cfg(feature = "cuda")]
     Cuda(super::cuda::CudaMatrix<T>),
@@ -26,7 +26,7 @@ impl<T: Real> DeviceMatrix<T> {
     /// `(rows, columns)`.
     pub(crate) fn shape(&self) -> (usize, usize) {
         match self {
-            DeviceMatrix::Emulated(m) => m.shape(),
+            DeviceMatrix::Emulated(_, m) => m.shape(),
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => m.shape(),
         }
@@ -35,7 +35,7 @@ impl<T: Real> DeviceMatrix<T> {
     /// The device it is on.
     pub(crate) fn device(&self) -> Device {
         match self {
-            DeviceMatrix::Emulated(_) => Device::Emulated,
+            DeviceMatrix::Emulated(ordinal, _) => Device::Emulated(*ordinal),
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => Device::Cuda(m.ordinal()),
         }
@@ -47,7 +47,9 @@ impl<T: Real> DeviceMatrix<T> {
     /// If the number of entries differs.
     pub(crate) fn reshaped(self, rows: usize, cols: usize) -> Self {
         match self {
-            DeviceMatrix::Emulated(m) => DeviceMatrix::Emulated(Cpu.reshape(m, rows, cols)),
+            DeviceMatrix::Emulated(ordinal, m) => {
+                DeviceMatrix::Emulated(ordinal, Cpu.reshape(m, rows, cols))
+            }
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => DeviceMatrix::Cuda(m.reshaped(rows, cols)),
         }
@@ -60,17 +62,22 @@ impl<T: Real> DeviceMatrix<T> {
     pub(crate) fn to_host(&self) -> Result<DMatrix<T>> {
         transfers::count_download::<T>(self.shape());
         match self {
-            DeviceMatrix::Emulated(m) => Ok(m.clone()),
+            DeviceMatrix::Emulated(_, m) => Ok(m.clone()),
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => m.to_host(),
         }
     }
 
-    fn emulated_mut(&mut self) -> &mut DMatrix<T> {
+    /// The host storage of a matrix on emulated device `on`.
+    ///
+    /// # Panics
+    /// If it is on another device: an operation never mixes devices (the tape and the engine
+    /// move values first), and the emulated devices hold to that as a GPU must.
+    fn emulated_mut(&mut self, on: usize) -> &mut DMatrix<T> {
+        let found = self.device();
         match self {
-            DeviceMatrix::Emulated(m) => m,
-            #[cfg(feature = "cuda")]
-            DeviceMatrix::Cuda(_) => panic!("a GPU matrix in an operation on the emulated device"),
+            DeviceMatrix::Emulated(ordinal, m) if *ordinal == on => m,
+            _ => panic!("{}", foreign(found, Device::Emulated(on))),
         }
     }
 
@@ -78,15 +85,15 @@ impl<T: Real> DeviceMatrix<T> {
     fn cuda_mut(&mut self) -> &mut super::cuda::CudaMatrix<T> {
         match self {
             DeviceMatrix::Cuda(m) => m,
-            DeviceMatrix::Emulated(_) => panic!("an emulated matrix in an operation on a GPU"),
+            DeviceMatrix::Emulated(..) => panic!("an emulated matrix in an operation on a GPU"),
         }
     }
 
-    fn emulated(&self) -> &DMatrix<T> {
+    /// As [`DeviceMatrix::emulated_mut`], to read.
+    fn emulated(&self, on: usize) -> &DMatrix<T> {
         match self {
-            DeviceMatrix::Emulated(m) => m,
-            #[cfg(feature = "cuda")]
-            DeviceMatrix::Cuda(_) => panic!("a GPU matrix in an operation on the emulated device"),
+            DeviceMatrix::Emulated(ordinal, m) if *ordinal == on => m,
+            other => panic!("{}", foreign(other.device(), Device::Emulated(on))),
         }
     }
 
@@ -94,7 +101,7 @@ impl<T: Real> DeviceMatrix<T> {
     fn cuda(&self) -> &super::cuda::CudaMatrix<T> {
         match self {
             DeviceMatrix::Cuda(m) => m,
-            DeviceMatrix::Emulated(_) => panic!("an emulated matrix in an operation on a GPU"),
+            DeviceMatrix::Emulated(..) => panic!("an emulated matrix in an operation on a GPU"),
         }
     }
 }
@@ -102,8 +109,9 @@ impl<T: Real> DeviceMatrix<T> {
 /// The kernels of the device a tape runs on.
 #[derive(Clone)]
 pub(crate) enum Kernels {
-    /// [`Device::Emulated`]: the CPU backend's kernels on [`DeviceMatrix::Emulated`].
-    Emulated,
+    /// [`Device::Emulated`] of this ordinal: the CPU backend's kernels on
+    /// [`DeviceMatrix::Emulated`].
+    Emulated(usize),
     /// A GPU, shared by every tape on it.
     #[cfg(feature = "cuda")]
     Cuda(Arc<super::cuda::Gpu>),
@@ -114,11 +122,11 @@ pub(crate) enum Kernels {
 macro_rules! dispatch {
     ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {
         match $kernels {
-            Kernels::Emulated => {
+            Kernels::Emulated(on) => {
                 let $b = &Cpu;
-                $(let $m = $m.emulated();)*
+                $(let $m = $m.emulated(*on);)*
                 let Ok(out) = $body;
-                Ok(DeviceMatrix::Emulated(out))
+                Ok(DeviceMatrix::Emulated(*on, out))
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
@@ -135,11 +143,12 @@ macro_rules! dispatch {
 macro_rules! dispatch_pair {
     ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {
         match $kernels {
-            Kernels::Emulated => {
+            Kernels::Emulated(on) => {
                 let $b = &Cpu;
-                $(let $m = $m.emulated();)*
+                $(let $m = $m.emulated(*on);)*
                 let Ok((p, q)) = $body;
-                Ok((p.map(DeviceMatrix::Emulated), q.map(DeviceMatrix::Emulated)))
+                let held = |m| DeviceMatrix::Emulated(*on, m);
+                Ok((p.map(held), q.map(held)))
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
@@ -158,12 +167,12 @@ macro_rules! dispatch_pair {
 macro_rules! dispatch_each {
     ($kernels:expr, |$b:ident| [$($a:ident),*] ($($m:ident),*) $body:expr) => {
         match $kernels {
-            Kernels::Emulated => {
+            Kernels::Emulated(on) => {
                 let $b = &Cpu;
-                $(let $a = $a.map(DeviceMatrix::emulated);)*
-                $(let $m = $m.emulated();)*
+                $(let $a = $a.map(|m| m.emulated(*on));)*
+                $(let $m = $m.emulated(*on);)*
                 let Ok(grads) = $body;
-                Ok(grads.map(|m| m.map(DeviceMatrix::Emulated)))
+                Ok(grads.map(|m| m.map(|m| DeviceMatrix::Emulated(*on, m))))
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
@@ -176,6 +185,11 @@ macro_rules! dispatch_each {
     };
 }
 
+/// The message of a panic at an operation handed a matrix of another device.
+fn foreign(found: Device, on: Device) -> String {
+    format!("a matrix on {found} in an operation on {on}: move it there first")
+}
+
 impl Kernels {
     /// The kernels of `device`, or `None` for the CPU (whose tape runs its own fused host code).
     ///
@@ -184,7 +198,7 @@ impl Kernels {
     pub(crate) fn of(device: Device) -> Result<Option<Kernels>> {
         match device {
             Device::Cpu => Ok(None),
-            Device::Emulated => Ok(Some(Kernels::Emulated)),
+            Device::Emulated(ordinal) => Ok(Some(Kernels::Emulated(ordinal))),
             #[cfg(feature = "cuda")]
             Device::Cuda(ordinal) => Ok(Some(Kernels::Cuda(super::cuda::shared(ordinal)?))),
             #[cfg(not(feature = "cuda"))]
@@ -203,7 +217,7 @@ impl Kernels {
     /// The device these kernels run on.
     pub(crate) fn device(&self) -> Device {
         match self {
-            Kernels::Emulated => Device::Emulated,
+            Kernels::Emulated(ordinal) => Device::Emulated(*ordinal),
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => Backend::<f32>::device(&**gpu),
         }
@@ -225,14 +239,14 @@ impl Kernels {
         slots: &mut [AdamSlot<'_, DeviceMatrix<T>>],
     ) -> Result<()> {
         match self {
-            Kernels::Emulated => {
+            Kernels::Emulated(on) => {
                 let mut slots: Vec<_> = slots
                     .iter_mut()
                     .map(|s| AdamSlot {
-                        param: s.param.emulated_mut(),
-                        first: s.first.emulated_mut(),
-                        second: s.second.emulated_mut(),
-                        grad: s.grad.emulated(),
+                        param: s.param.emulated_mut(*on),
+                        first: s.first.emulated_mut(*on),
+                        second: s.second.emulated_mut(*on),
+                        grad: s.grad.emulated(*on),
                     })
                     .collect();
                 let Ok(()) = Cpu.adam_all(update, &mut slots);
@@ -260,10 +274,10 @@ impl Kernels {
         xs: &[&DeviceMatrix<T>],
     ) -> Result<DeviceMatrix<T>> {
         match self {
-            Kernels::Emulated => {
-                let xs: Vec<_> = xs.iter().map(|x| x.emulated()).collect();
+            Kernels::Emulated(on) => {
+                let xs: Vec<_> = xs.iter().map(|x| x.emulated(*on)).collect();
                 let Ok(total) = Cpu.non_finite_total(&xs);
-                Ok(DeviceMatrix::Emulated(total))
+                Ok(DeviceMatrix::Emulated(*on, total))
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
@@ -308,7 +322,7 @@ impl Kernels {
     /// a GPU does; the emulated device draws on the host, as the CPU does, to be checked
     /// against it.
     pub(crate) fn draws_on_device(&self) -> bool {
-        !matches!(self, Kernels::Emulated)
+        !matches!(self, Kernels::Emulated(_))
     }
 
     /// Standard-normal draws from the device's generator, seeded.
@@ -464,10 +478,10 @@ impl Kernels {
         how: Concat,
     ) -> Result<DeviceMatrix<T>> {
         match self {
-            Kernels::Emulated => {
-                let parts: Vec<_> = parts.iter().map(|p| p.emulated()).collect();
+            Kernels::Emulated(on) => {
+                let parts: Vec<_> = parts.iter().map(|p| p.emulated(*on)).collect();
                 let Ok(out) = Cpu.concat(&parts, how);
-                Ok(DeviceMatrix::Emulated(out))
+                Ok(DeviceMatrix::Emulated(*on, out))
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
@@ -607,13 +621,11 @@ impl Kernels {
         residual: bool,
     ) -> Result<(DeviceMatrix<T>, Option<DeviceMatrix<T>>)> {
         match self {
-            Kernels::Emulated => {
+            Kernels::Emulated(on) => {
                 let Ok((value, kept)) =
-                    Cpu.bernoulli_logits(logits.emulated(), x.emulated(), residual);
-                Ok((
-                    DeviceMatrix::Emulated(value),
-                    kept.map(DeviceMatrix::Emulated),
-                ))
+                    Cpu.bernoulli_logits(logits.emulated(*on), x.emulated(*on), residual);
+                let held = |m| DeviceMatrix::Emulated(*on, m);
+                Ok((held(value), kept.map(held)))
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
@@ -621,5 +633,18 @@ impl Kernels {
                 Ok((DeviceMatrix::Cuda(value), kept.map(DeviceMatrix::Cuda)))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "a matrix on emulated:1 in an operation on emulated:0")]
+    fn an_operation_refuses_a_matrix_of_another_emulated_device() {
+        // As a GPU cannot read another's memory: the tape and the engine move values first.
+        let elsewhere = DeviceMatrix::Emulated(1, DMatrix::from_element(2, 2, 1.0_f64));
+        let _ = Kernels::Emulated(0).copy(&elsewhere);
     }
 }

@@ -208,8 +208,8 @@ mod tests {
     fn a_value_moves_to_a_device_and_back_unchanged() {
         let m = DMatrix::from_fn(3, 2, |i, j| i as f64 - 0.25 * j as f64);
         let mut placed = Placed::from(m.clone());
-        placed.move_to(Device::Emulated).unwrap();
-        assert_eq!(placed.device(), Device::Emulated);
+        placed.move_to(Device::Emulated(0)).unwrap();
+        assert_eq!(placed.device(), Device::Emulated(0));
         assert_eq!(placed.shape(), (3, 2));
         assert_eq!(placed.host(), &m);
         placed.move_to(Device::Cpu).unwrap();
@@ -221,12 +221,12 @@ mod tests {
     fn writing_a_shared_device_value_leaves_the_other_holder_its_copy() {
         let m = DMatrix::from_element(2, 2, 1.5_f32);
         let mut mine = Placed::from(m.clone());
-        mine.move_to(Device::Emulated).unwrap();
+        mine.move_to(Device::Emulated(0)).unwrap();
         let theirs = mine.clone();
         assert_eq!(mine.host(), &m); // a host copy made, to be dropped by the write
         let target = mine.device_mut().unwrap().expect("on the device");
         let Ok(doubled) = Cpu.unary(UnaryOp::Scale(2.0), &target.to_host().unwrap());
-        *target = DeviceMatrix::Emulated(doubled);
+        *target = DeviceMatrix::Emulated(0, doubled);
         assert_eq!(mine.host(), &(&m * 2.0));
         assert_eq!(theirs.host(), &m);
         // On the host, there is nothing to write on the device.

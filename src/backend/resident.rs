@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 ///
 /// let mean = Resident::new(DMatrix::from_element(1, 3, 0.5_f64));
 /// for _ in 0..3 {
-///     let tape = Tape::new().on_device(Device::Emulated).unwrap();
+///     let tape = Tape::new().on_device(Device::Emulated(0)).unwrap();
 ///     assert_eq!(tape.constant_resident(&mean).sum().scalar(), 1.5);
 /// }
 /// assert_eq!(mean.host()[(0, 2)], 0.5);

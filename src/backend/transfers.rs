@@ -27,7 +27,7 @@ impl Transfers {
     /// use nalgebra::DMatrix;
     ///
     /// let before = Transfers::so_far();
-    /// let tape = Tape::<f64>::new().on_device(Device::Emulated).unwrap();
+    /// let tape = Tape::<f64>::new().on_device(Device::Emulated(0)).unwrap();
     /// let x = tape.input(DMatrix::from_element(4, 2, 1.0));
     /// let y = x.sum();
     /// assert_eq!(y.scalar(), 8.0);

@@ -303,7 +303,7 @@ mod tests {
         ] {
             // Each entry alone: its count is 0 or 1 (NaN for an entry that is not finite).
             for v in EDGES {
-                let tape = Tape::<f64>::new().on_device(Device::Emulated).unwrap();
+                let tape = Tape::<f64>::new().on_device(Device::Emulated(0)).unwrap();
                 let x = tape.constant(DMatrix::from_element(1, 1, v));
                 let count = valid.violations(x).expect("made on the device").scalar();
                 match (v.is_finite(), valid.holds(v)) {
@@ -314,7 +314,7 @@ mod tests {
             }
             // All the finite ones together: their number of failures.
             let finite: Vec<f64> = EDGES.into_iter().filter(|v| v.is_finite()).collect();
-            let tape = Tape::<f64>::new().on_device(Device::Emulated).unwrap();
+            let tape = Tape::<f64>::new().on_device(Device::Emulated(0)).unwrap();
             let x = tape.constant(DMatrix::from_row_slice(3, 3, &finite));
             let failing = finite.iter().filter(|&&v| !valid.holds(v)).count() as f64;
             assert_eq!(valid.violations(x).unwrap().scalar(), failing, "{valid:?}");
@@ -333,7 +333,7 @@ mod tests {
             let tape = Tape::<f64>::new();
             require("scale", &tape.constant(bad.clone()), Valid::Positive, "> 0").unwrap_err()
         };
-        let tape = Tape::<f64>::new().on_device(Device::Emulated).unwrap();
+        let tape = Tape::<f64>::new().on_device(Device::Emulated(0)).unwrap();
         let good = tape.constant(DMatrix::from_element(2, 2, 0.25));
         require("p", &good, Valid::Probability, "in [0, 1]").unwrap();
         require("scale", &tape.constant(bad), Valid::Positive, "> 0").unwrap();

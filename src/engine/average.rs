@@ -146,11 +146,11 @@ mod tests {
     #[test]
     fn an_average_on_a_device_stays_there_and_rounds_as_on_the_host() {
         let (host, host_values) = averaged(Device::Cpu);
-        let (device, device_values) = averaged(Device::Emulated);
+        let (device, device_values) = averaged(Device::Emulated(0));
         assert_eq!(host_values, device_values);
         let w = |s: &ParamStore<f32>| s.ids().next().unwrap();
         assert_eq!(host.get(w(&host)), device.get(w(&device)));
-        assert_eq!(device.device_of(w(&device)), Device::Emulated);
+        assert_eq!(device.device_of(w(&device)), Device::Emulated(0));
         // The mean of the six values.
         let mean: f32 = (0..6).map(|k| 1.0 / (1.0 + k as f32)).sum::<f32>() / 6.0;
         assert!((host.get(w(&host))[(1, 0)] - mean).abs() < 1e-6);

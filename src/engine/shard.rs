@@ -79,23 +79,66 @@ where
     if shards == 1 {
         return differentiate(loss, store, trainable, batch, rng, device);
     }
-    let seeds: Vec<u64> = (0..shards).map(|_| rng.next_u64()).collect();
     let share = threads / shards;
+    summed_over_shards(shards, rng, |s, rng| {
+        // Each shard copies its own rows, on its own thread.
+        let (start, end) = (s * rows / shards, (s + 1) * rows / shards);
+        let part = Placed::from(row_block(batch.x.host(), start, end - start));
+        let shard = Batch { x: &part, ..*batch };
+        let outcome = with_product_threads(share, || {
+            differentiate(loss, store, trainable, &shard, rng, device)
+        });
+        recycle(part);
+        outcome
+    })
+}
+
+/// The loss and its gradient over a minibatch that is already cut into shards, each on the
+/// device it is differentiated on (data-parallel training: `shards[s].x` lives on
+/// `devices[s]`), summed as [`loss_and_gradients`] sums its shards, and the gradients then
+/// moved to `home`, where the parameters and the optimizer are.
+///
+/// Each shard's tape loads the parameters from the store on `home` (through the host, once
+/// per step for every other device); each shard's gradients go to the device of the shard it
+/// is added to. With the same shards and seeds, this is [`loss_and_gradients`]'s computation
+/// on the CPU with one thread per shard, to the bit on emulated devices.
+pub(crate) fn across_devices<T, L, R>(
+    loss: &L,
+    store: &ParamStore<T>,
+    trainable: &[bool],
+    shards: &[Batch<'_, T>],
+    devices: &[Device],
+    rng: &mut R,
+    home: Device,
+) -> Result<(T, Gradients<T>)>
+where
+    T: Real,
+    L: Loss<T> + ?Sized,
+    R: Rng + ?Sized,
+{
+    let (value, mut grads) = summed_over_shards(shards.len(), rng, |s, rng| {
+        differentiate(loss, store, trainable, &shards[s], rng, devices[s])
+    })?;
+    catching_device_failures(|| grads.move_to(home))?;
+    Ok((value, grads))
+}
+
+/// `shards` differentiations (`shard(s, rng)` for shard `s`, each with its own generator
+/// seeded from `rng`), run on rayon's pool, their values and gradients added pairwise in a
+/// fixed tree (shards 0 + 1, 2 + 3, ..., then those sums pairwise), the pairs of a level in
+/// parallel: merging 16 shards costs four rounds, not fifteen, and the numbers depend on the
+/// seed and the shard count, not on the scheduling.
+fn summed_over_shards<T, R, F>(shards: usize, rng: &mut R, shard: F) -> Result<(T, Gradients<T>)>
+where
+    T: Real,
+    R: Rng + ?Sized,
+    F: Fn(usize, &mut Pcg64) -> Result<(T, Gradients<T>)> + Sync,
+{
+    let seeds: Vec<u64> = (0..shards).map(|_| rng.next_u64()).collect();
     let mut level = seeds
         .into_par_iter()
         .enumerate()
-        .map(|(s, seed)| {
-            // Each shard copies its own rows, on its own thread.
-            let (start, end) = (s * rows / shards, (s + 1) * rows / shards);
-            let part = Placed::from(row_block(batch.x.host(), start, end - start));
-            let mut rng = Pcg64::seed_from_u64(seed);
-            let shard = Batch { x: &part, ..*batch };
-            let outcome = with_product_threads(share, || {
-                differentiate(loss, store, trainable, &shard, &mut rng, device)
-            });
-            recycle(part);
-            outcome
-        })
+        .map(|(s, seed)| shard(s, &mut Pcg64::seed_from_u64(seed)))
         .collect::<Result<Vec<_>>>()?;
     // Pairs merged on the pool while there are more than two; the last pair from the caller,
     // where the additions spread over every thread.
@@ -103,26 +146,24 @@ where
         level = level
             .into_par_iter()
             .chunks(2)
-            .map(|pair| {
-                pair.into_iter()
-                    .reduce(merge)
-                    .expect("a chunk is never empty")
-            })
-            .collect();
+            .map(merged)
+            .collect::<Result<Vec<_>>>()?;
     }
-    Ok(level
-        .into_iter()
-        .reduce(merge)
-        .expect("at least two shards"))
+    merged(level)
 }
 
-/// The sum of two shards' values and gradients.
-fn merge<T: Real>(
-    (value, mut grads): (T, Gradients<T>),
-    (other_value, other): (T, Gradients<T>),
-) -> (T, Gradients<T>) {
-    grads.add(other);
-    (value + other_value, grads)
+/// The sum of one or two shards' values and gradients. A device failing at a copy or an
+/// addition (each merge is caught on the thread it runs on) is the step's error.
+fn merged<T: Real>(shards: Vec<(T, Gradients<T>)>) -> Result<(T, Gradients<T>)> {
+    let mut shards = shards.into_iter();
+    let (value, mut grads) = shards.next().expect("a level is never empty");
+    let Some((other_value, other)) = shards.next() else {
+        return Ok((value, grads));
+    };
+    catching_device_failures(|| {
+        grads.add(other);
+        Ok((value + other_value, grads))
+    })
 }
 
 #[cfg(test)]
@@ -220,6 +261,60 @@ mod tests {
             pair(&pair(&shards[0], &shards[1]), &pair(&shards[2], &shards[3]));
         assert_eq!(value, want_value);
         assert_eq!(grads.param(bias).unwrap(), &want_grad);
+    }
+
+    #[test]
+    fn shards_on_as_many_devices_sum_to_the_cpus_threads_to_the_bit() {
+        // Emulated devices run the CPU's kernels, so one shard on each of k devices must give
+        // the CPU's k-thread step exactly: the same rows, seeds and merge tree.
+        for k in [2, 3, 4] {
+            let (svi, mut store, x, bias) = small_vae(k * MIN_SHARD_ROWS + 5);
+            let objective = Objective::default();
+            let all = vec![true; store.len()];
+            let on_threads_value = on_threads(k, || {
+                let mut rng = Pcg64::seed_from_u64(5);
+                let (v, g) = loss_and_gradients(
+                    &svi.loss(objective),
+                    &store,
+                    &all,
+                    &batch(&x, 3.0),
+                    &mut rng,
+                    Device::Cpu,
+                )
+                .unwrap();
+                (v, g.param(bias).unwrap().clone(), rng.next_u64())
+            });
+            let devices: Vec<Device> = (0..k).map(Device::Emulated).collect();
+            store.move_to(devices[0]).unwrap();
+            let rows = x.nrows();
+            let parts: Vec<Placed<f64>> = (0..k)
+                .map(|s| {
+                    let (start, end) = (s * rows / k, (s + 1) * rows / k);
+                    let mut part = Placed::from(row_block(x.host(), start, end - start));
+                    part.move_to(devices[s]).unwrap();
+                    part
+                })
+                .collect();
+            let shards: Vec<Batch<'_, f64>> = parts.iter().map(|p| batch(p, 3.0)).collect();
+            let mut rng = Pcg64::seed_from_u64(5);
+            let (value, grads) = across_devices(
+                &svi.loss(objective),
+                &store,
+                &all,
+                &shards,
+                &devices,
+                &mut rng,
+                devices[0],
+            )
+            .unwrap();
+            assert_eq!(value, on_threads_value.0, "k = {k}");
+            let placed = grads.placed(bias).unwrap();
+            assert_eq!(placed.device(), devices[0], "the gradient is moved home");
+            assert_eq!(placed.host(), &on_threads_value.1, "k = {k}");
+            assert!(grads.iter_placed().all(|(_, g)| g.device() == devices[0]));
+            // The caller's generator moved on by the same draws.
+            assert_eq!(rng.next_u64(), on_threads_value.2);
+        }
     }
 
     #[test]

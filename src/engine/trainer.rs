@@ -5,10 +5,10 @@ use super::convergence::Convergence;
 use super::group::ParamGroup;
 use super::loss::{Batch, Loss};
 use super::observer::{Control, EpochEvent, Observer, StepEvent};
-use super::shard::loss_and_gradients;
+use super::shard::{across_devices, loss_and_gradients};
 use super::training_data::{self, TrainingData};
 use crate::autodiff::catching_device_failures;
-use crate::backend::Device;
+use crate::backend::{Device, Placed};
 use crate::data::Minibatches;
 use crate::error::{Error, Result, require_positive};
 use crate::params::ParamStore;
@@ -50,6 +50,16 @@ pub struct TrainerSettings {
     /// device; an optimizer that updates on the host brings what it writes back, and the next
     /// step copies it over again).
     pub device: Device,
+    /// Further devices for data-parallel steps (empty by default). With some, each step's
+    /// minibatch is cut into one shard of consecutive rows per device, `device` first, then
+    /// these in order; each device gathers its shard from its own copy of the data (made once
+    /// per [`TrainingData`]) and differentiates it, and the shards' gradients are summed in a
+    /// fixed tree and moved to `device`, where the parameters and the optimizer stay. The
+    /// loss must be a sum over rows ([`Loss::row_separable`]: local latents with an amortized
+    /// guide). With the same seed, a run on k devices computes what the CPU does on k threads,
+    /// to rounding (on emulated devices, to the bit). Each step copies the parameters to every
+    /// other device and their gradients back, through the host.
+    pub data_parallel: Vec<Device>,
 }
 
 impl Default for TrainerSettings {
@@ -62,6 +72,7 @@ impl Default for TrainerSettings {
             average_from: None,
             max_skipped_in_row: 20,
             device: Device::Cpu,
+            data_parallel: Vec::new(),
         }
     }
 }
@@ -89,7 +100,23 @@ impl TrainerSettings {
         if self.max_skipped_in_row == 0 {
             return Err(Error::invalid("max_skipped_in_row", 0, "at least 1"));
         }
+        let devices = self.devices();
+        if let Some(twice) = (1..devices.len()).find(|&i| devices[..i].contains(&devices[i])) {
+            return Err(Error::invalid(
+                "data-parallel device",
+                devices[twice],
+                "a device listed once (`device` and `data_parallel` together): each takes one \
+                 shard of every minibatch",
+            ));
+        }
         Ok(())
+    }
+
+    /// The devices a step runs on: `device`, then `data_parallel`.
+    pub fn devices(&self) -> Vec<Device> {
+        std::iter::once(self.device)
+            .chain(self.data_parallel.iter().copied())
+            .collect()
     }
 }
 
@@ -257,7 +284,18 @@ impl<'o, T: Real> Trainer<'o, T> {
         R: Rng + ?Sized,
     {
         let n = data.matrix().nrows();
-        self.settings.device.check()?;
+        let devices = self.settings.devices();
+        for device in &devices {
+            device.check()?;
+        }
+        if devices.len() > 1 && !loss.row_separable() {
+            return Err(Error::invalid(
+                "data-parallel devices",
+                devices.len(),
+                "one device for this loss: only a loss that is a sum over rows (local latents \
+                 with an amortized guide) can be cut into shards; leave `data_parallel` empty",
+            ));
+        }
         loss.validate(data.matrix())?;
         for g in &self.groups {
             g.validate(store)?;
@@ -281,7 +319,17 @@ impl<'o, T: Real> Trainer<'o, T> {
             }
             None => self.progress.minibatches = None,
         }
-        let run_data = data.layout(batch_size.is_some(), self.settings.device)?;
+        // Across devices every step gathers its shards, full batches included.
+        let parallel = devices.len() > 1;
+        let layouts = devices
+            .iter()
+            .map(|&device| data.layout(batch_size.is_some() || parallel, device))
+            .collect::<Result<Vec<_>>>()?;
+        let every_row: Vec<usize> = if parallel && batch_size.is_none() {
+            (0..n).collect()
+        } else {
+            Vec::new()
+        };
         let masks: Vec<Vec<bool>> = self.groups.iter().map(|g| g.mask(store)).collect();
         let mut average = self
             .settings
@@ -314,23 +362,34 @@ impl<'o, T: Real> Trainer<'o, T> {
                 .minibatches
                 .as_mut()
                 .map(|m| m.next_batch(rng));
-            let x = run_data.rows(indices)?;
-            let rows = x.nrows();
+            let xs = if parallel {
+                training_data::shards(&layouts, indices.unwrap_or(&every_row))?
+            } else {
+                vec![layouts[0].rows(indices)?]
+            };
+            let rows = xs.iter().map(Placed::nrows).sum::<usize>();
             let scale = c::<T>(n as f64 / rows as f64);
             for (g, group) in self.groups.iter_mut().enumerate() {
                 losses[g] = None;
                 if !group.due(step) {
                     continue;
                 }
-                let batch = Batch {
-                    x: &x,
-                    scale,
-                    step,
-                    steps_per_epoch,
-                    group: g,
+                let batches: Vec<Batch<'_, T>> = xs
+                    .iter()
+                    .map(|x| Batch {
+                        x,
+                        scale,
+                        step,
+                        steps_per_epoch,
+                        group: g,
+                    })
+                    .collect();
+                let home = self.settings.device;
+                let (value, grads) = if parallel {
+                    across_devices(loss, store, &masks[g], &batches, &devices, rng, home)?
+                } else {
+                    loss_and_gradients(loss, store, &masks[g], &batches[0], rng, home)?
                 };
-                let (value, grads) =
-                    loss_and_gradients(loss, store, &masks[g], &batch, rng, self.settings.device)?;
                 let (culprit, grads) = catching_device_failures(|| {
                     let culprit = if !value.is_finite() {
                         Some("loss".to_string())
@@ -364,7 +423,7 @@ impl<'o, T: Real> Trainer<'o, T> {
                 })?;
                 losses[g] = Some(value.to_f64());
             }
-            training_data::recycle(x);
+            xs.into_iter().for_each(training_data::recycle);
             self.progress.steps_done += 1;
             self.progress.rows_in_epoch += rows;
             report.steps = run_step + 1;

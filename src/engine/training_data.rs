@@ -144,6 +144,21 @@ impl<T: Real> RunData<T> {
     }
 }
 
+/// A data-parallel step's rows: `indices` cut into shards of consecutive positions, one per
+/// layout (as many as there are rows, if fewer), each gathered on its layout's device.
+///
+/// # Errors
+/// [`crate::Error::Device`] if a device fails at its gather.
+pub(crate) fn shards<T: Real>(layouts: &[RunData<T>], indices: &[usize]) -> Result<Vec<Placed<T>>> {
+    let rows = indices.len();
+    let count = layouts.len().min(rows).max(1);
+    layouts[..count]
+        .iter()
+        .enumerate()
+        .map(|(s, layout)| layout.rows(Some(&indices[s * rows / count..(s + 1) * rows / count])))
+        .collect()
+}
+
 /// Hands a gathered minibatch's host storage back for the next one (the whole data, shared
 /// with the run, stays).
 pub(crate) fn recycle<T: Real>(rows: Placed<T>) {
@@ -172,8 +187,8 @@ mod tests {
         assert!(std::ptr::eq(storage(&first), storage(&again)));
         let whole = data.layout(false, Device::Cpu).unwrap();
         assert!(!std::ptr::eq(storage(&first), storage(&whole)));
-        let emulated = data.layout(true, Device::Emulated).unwrap();
-        let emulated_again = data.layout(true, Device::Emulated).unwrap();
+        let emulated = data.layout(true, Device::Emulated(0)).unwrap();
+        let emulated_again = data.layout(true, Device::Emulated(0)).unwrap();
         assert!(std::ptr::eq(storage(&emulated), storage(&emulated_again)));
         assert_eq!(first.rows(Some(&[4, 1])).unwrap().host()[(0, 2)], 14.0);
         assert_eq!(emulated.rows(Some(&[4, 1])).unwrap().host()[(1, 0)], 3.0);

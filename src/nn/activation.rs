@@ -188,7 +188,7 @@ mod tests {
             // The same to the bit on the device (tests/device.rs counts what a contractive
             // step copies).
             assert_eq!(
-                slopes(activation, &a, Device::Emulated),
+                slopes(activation, &a, Device::Emulated(0)),
                 slope,
                 "{activation}"
             );

@@ -159,6 +159,11 @@ pub struct VaeTraining {
     /// setting existed read back as the CPU).
     #[serde(default)]
     pub device: Device,
+    /// Further devices that each take a shard of every training minibatch
+    /// ([`TrainerSettings::data_parallel`]); evaluation runs on `device` alone. Empty by
+    /// default (and in checkpoints written before this setting existed).
+    #[serde(default)]
+    pub data_parallel: Vec<Device>,
 }
 
 impl Default for VaeTraining {
@@ -170,6 +175,7 @@ impl Default for VaeTraining {
             beta: 1.0,
             warmup_epochs: 0,
             device: Device::Cpu,
+            data_parallel: Vec::new(),
         }
     }
 }
@@ -187,15 +193,22 @@ impl VaeTraining {
         if !(self.beta >= 0.0 && self.beta.is_finite()) {
             return Err(Error::invalid("beta", self.beta, "a finite number >= 0"));
         }
-        Ok(())
+        // The devices: none listed twice.
+        self.settings(TrainerSettings::default()).validate()
+    }
+
+    /// `base` with this training's batch size and devices.
+    fn settings(&self, base: TrainerSettings) -> TrainerSettings {
+        TrainerSettings {
+            batch_size: Some(self.batch_size),
+            device: self.device,
+            data_parallel: self.data_parallel.clone(),
+            ..base
+        }
     }
 
     fn trainer<'o, T: Real>(&self, store: &ParamStore<T>) -> Result<Trainer<'o, T>> {
-        let settings = TrainerSettings {
-            batch_size: Some(self.batch_size),
-            device: self.device,
-            ..TrainerSettings::default()
-        };
+        let settings = self.settings(TrainerSettings::default());
         let group = ParamGroup::all("vae", store, Adam::default())
             .with_learning_rate(LearningRate::Constant(self.learning_rate));
         Trainer::new(settings, vec![group])
@@ -461,11 +474,7 @@ impl<T: Real, P: Prior<T>, D: Decoder<T>> Vae<T, P, D> {
     /// As [`VaeTraining::validate`].
     pub fn set_training(&mut self, training: VaeTraining) -> Result<()> {
         training.validate()?;
-        let settings = TrainerSettings {
-            batch_size: Some(training.batch_size),
-            device: training.device,
-            ..self.trainer.settings().clone()
-        };
+        let settings = training.settings(self.trainer.settings().clone());
         self.trainer.set_settings(settings)?;
         for group in self.trainer.groups_mut() {
             group.set_learning_rate(LearningRate::Constant(training.learning_rate));

@@ -10,7 +10,7 @@ use rand_pcg::Pcg64;
 /// kernels) and, in a `cuda` build on a machine that has one, the first GPU. Where the GPU is
 /// missing, the test says so on stderr and runs on the other two.
 pub fn devices() -> Vec<Device> {
-    let mut devices = vec![Device::Cpu, Device::Emulated];
+    let mut devices = vec![Device::Cpu, Device::Emulated(0)];
     devices.extend(gpu());
     devices
 }
