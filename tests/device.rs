@@ -217,6 +217,16 @@ fn framed_digits_read_from_idx_files() -> (Dataset<f32>, Dataset<f32>) {
 /// The test ELBO of a Bernoulli VAE (one hidden layer of 64, 4 latents) trained for 20 epochs
 /// on `device` from `seed`.
 fn trained_elbo(train: &Dataset<f32>, test: &Dataset<f32>, device: Device, seed: u64) -> f64 {
+    trained_elbo_across(train, test, &[device], seed)
+}
+
+/// [`trained_elbo`] with each minibatch cut across `devices` (the first holding the parameters).
+fn trained_elbo_across(
+    train: &Dataset<f32>,
+    test: &Dataset<f32>,
+    devices: &[Device],
+    seed: u64,
+) -> f64 {
     let architecture = VaeArchitecture {
         hidden: vec![64],
         likelihood: VaeLikelihood::Bernoulli,
@@ -224,7 +234,8 @@ fn trained_elbo(train: &Dataset<f32>, test: &Dataset<f32>, device: Device, seed:
     };
     let training = VaeTraining {
         batch_size: 100,
-        device,
+        device: devices[0],
+        data_parallel: devices[1..].to_vec(),
         ..VaeTraining::default()
     };
     let mut vae = Vae::<f32>::new(architecture, training, seed).unwrap();
@@ -265,6 +276,33 @@ fn a_vae_trained_on_the_gpu_reaches_the_cpus_test_elbo_on_the_digits_and_on_idx_
             "{name}: CPU {on_cpu:?} against GPU {on_gpu:?}"
         );
     }
+}
+
+/// With one GPU, the data-parallel path across two devices: half of every minibatch on the
+/// GPU, half on the emulated device, which loads the parameters from the GPU and sends its
+/// gradients back through the host. It must end where the CPU does, as above.
+#[test]
+fn a_vae_trained_across_the_gpu_and_another_device_reaches_the_cpus_test_elbo() {
+    let Some(gpu) = common::gpu() else { return };
+    let _device = exclusive();
+    let (train, test) = Dataset::<f32>::digits8x8();
+    let elbos = |devices: &[Device]| -> Vec<f64> {
+        (1..=6)
+            .map(|seed| trained_elbo_across(&train, &test, devices, seed))
+            .collect()
+    };
+    let on_cpu = elbos(&[Device::Cpu]);
+    let across = elbos(&[gpu, Device::Emulated(0)]);
+    let (cpu_mean, cpu_se) = common::mean_and_se(&on_cpu);
+    let (mean, se) = common::mean_and_se(&across);
+    eprintln!(
+        "digits: test ELBO {cpu_mean:.3} ± {cpu_se:.3} on the CPU, {mean:.3} ± {se:.3} across {gpu} and emulated:0"
+    );
+    assert!(across.iter().all(|e| e.is_finite()), "{across:?}");
+    assert!(
+        (cpu_mean - mean).abs() < 4.0 * cpu_se.hypot(se),
+        "CPU {on_cpu:?} against {across:?}"
+    );
 }
 
 #[test]
@@ -705,13 +743,14 @@ fn a_program_checks_its_distributions_on_the_device_with_one_read_per_step() {
     assert!(moved.downloads <= 4 * 300 + 20, "{moved:?}");
 }
 
-/// A Bernoulli VAE trained for two epochs of 100-row minibatches on `device` with
-/// `data_parallel`, on `threads` threads: its parameters, test ELBO, and what the second
-/// epoch copied.
+/// A Bernoulli VAE trained for two epochs of `batch`-row minibatches (every row at each step
+/// where `batch` is more than the data's rows) on `device` with `data_parallel`, on `threads`
+/// threads: its parameters, test ELBO, and what the second epoch copied.
 fn vae_across(
     device: Device,
     data_parallel: &[Device],
     threads: usize,
+    batch: usize,
 ) -> (Vec<DMatrix<f32>>, f64, Transfers, usize) {
     let (train, test) = Dataset::<f32>::digits8x8();
     let architecture = VaeArchitecture {
@@ -720,7 +759,7 @@ fn vae_across(
         ..VaeArchitecture::new(64, 3)
     };
     let training = VaeTraining {
-        batch_size: 100,
+        batch_size: batch,
         device,
         data_parallel: data_parallel.to_vec(),
         ..VaeTraining::default()
@@ -743,36 +782,41 @@ fn vae_across(
 #[test]
 fn a_vae_trained_across_k_emulated_devices_is_the_cpu_on_k_threads_to_the_bit() {
     let _device = exclusive();
-    for k in [2, 3] {
+    let rows = Dataset::<f32>::digits8x8().0.x.nrows();
+    // Minibatches of 100, and every row at each step (the devices then gather all the rows).
+    for (k, batch) in [(2, 100), (3, 100), (2, 2 * rows)] {
         let devices: Vec<Device> = (0..k).map(Device::Emulated).collect();
-        let (cpu_params, cpu_elbo, _, _) = vae_across(Device::Cpu, &[], k);
-        let (params, elbo, moved, scalars) = vae_across(devices[0], &devices[1..], k);
-        // The CPU cuts each 100-row batch into k shards of consecutive rows, one per thread;
-        // the devices take one each, with the same seeds, and add them in the same tree.
+        let (cpu_params, cpu_elbo, _, _) = vae_across(Device::Cpu, &[], k, batch);
+        let (params, elbo, moved, scalars) = vae_across(devices[0], &devices[1..], k, batch);
+        // The CPU cuts each batch into k shards of consecutive rows, one per thread; the
+        // devices take one each, with the same seeds, and add them in the same tree.
+        let case = format!("k = {k}, batch {batch}");
         assert!(
             cpu_params == params,
-            "k = {k}: the trained parameters differ"
+            "{case}: the trained parameters differ"
         );
         assert_eq!(
             cpu_elbo.to_bits(),
             elbo.to_bits(),
-            "k = {k}: {cpu_elbo} against {elbo}"
+            "{case}: {cpu_elbo} against {elbo}"
         );
         // What that costs, per step: the parameters read back from the first device once and
         // sent to each other one, and each other one's gradients read back and sent to the
-        // first; beside that only indices, noise, the loss and the finiteness sum.
-        let steps = Dataset::<f32>::digits8x8().0.x.nrows().div_ceil(100) as u64;
+        // first; beside that only the row indices and the noise over (8 and 3 x 4 bytes a
+        // row), the loss and the finiteness sum back.
+        let batch_rows = batch.min(rows) as u64;
+        let steps = rows.div_ceil(batch) as u64;
         let theta = (scalars * 4) as u64;
         let others = (k - 1) as u64;
         let (over, back) = (steps * others * 2 * theta, steps * (1 + others) * theta);
-        let small = steps * 8 * 1024;
+        let (indices_and_noise, small) = (steps * batch_rows * 20, steps * 64);
         assert!(
-            moved.uploaded_bytes >= over && moved.uploaded_bytes <= over + small,
-            "k = {k}: {moved:?}, expected {over} B over beside indices and noise"
+            moved.uploaded_bytes >= over && moved.uploaded_bytes <= over + indices_and_noise,
+            "{case}: {moved:?}, expected {over} B over beside indices and noise"
         );
         assert!(
-            moved.downloaded_bytes >= back && moved.downloaded_bytes <= back + steps * 64,
-            "k = {k}: {moved:?}, expected {back} B back beside the loss"
+            moved.downloaded_bytes >= back && moved.downloaded_bytes <= back + small,
+            "{case}: {moved:?}, expected {back} B back beside the loss"
         );
     }
 }

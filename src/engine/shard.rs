@@ -72,7 +72,7 @@ where
     let rows = batch.x.nrows();
     let threads = rayon::current_num_threads();
     let shards = if loss.row_separable() && device == Device::Cpu {
-        (rows / MIN_SHARD_ROWS).clamp(1, threads)
+        shard_count(rows, threads)
     } else {
         1
     };
@@ -93,10 +93,17 @@ where
     })
 }
 
+/// How many shards a batch of `rows` is cut into over `places` threads or devices: one per
+/// place, but at least [`MIN_SHARD_ROWS`] rows each.
+pub(crate) fn shard_count(rows: usize, places: usize) -> usize {
+    (rows / MIN_SHARD_ROWS).clamp(1, places)
+}
+
 /// The loss and its gradient over a minibatch that is already cut into shards, each on the
 /// device it is differentiated on (data-parallel training: `shards[s].x` lives on
 /// `devices[s]`), summed as [`loss_and_gradients`] sums its shards, and the gradients then
-/// moved to `home`, where the parameters and the optimizer are.
+/// moved to `home`, where the parameters and the optimizer are. Cut it with [`shard_count`]
+/// shards, as the CPU cuts its batches over its threads.
 ///
 /// Each shard's tape loads the parameters from the store on `home` (through the host, once
 /// per step for every other device); each shard's gradients go to the device of the shard it
@@ -116,9 +123,13 @@ where
     L: Loss<T> + ?Sized,
     R: Rng + ?Sized,
 {
-    let (value, mut grads) = summed_over_shards(shards.len(), rng, |s, rng| {
-        differentiate(loss, store, trainable, &shards[s], rng, devices[s])
-    })?;
+    // One shard is the whole batch on the first device, differentiated as on one device.
+    let (value, mut grads) = match shards {
+        [whole] => differentiate(loss, store, trainable, whole, rng, devices[0])?,
+        _ => summed_over_shards(shards.len(), rng, |s, rng| {
+            differentiate(loss, store, trainable, &shards[s], rng, devices[s])
+        })?,
+    };
     catching_device_failures(|| grads.move_to(home))?;
     Ok((value, grads))
 }

@@ -3,6 +3,7 @@
 //! is copied there and every minibatch is gathered there, so a step sends only its row indices.
 //! A [`TrainingData`] kept across runs (a VAE's epochs) is checked, copied and transposed once.
 
+use super::shard::shard_count;
 use crate::backend::{Device, DeviceMatrix, Kernels, Placed};
 use crate::error::{Error, Result};
 use crate::kernels::{buffers, gather_rows_of_transpose};
@@ -145,13 +146,14 @@ impl<T: Real> RunData<T> {
 }
 
 /// A data-parallel step's rows: `indices` cut into shards of consecutive positions, one per
-/// layout (as many as there are rows, if fewer), each gathered on its layout's device.
+/// layout but at least [`MIN_SHARD_ROWS`](super::shard::MIN_SHARD_ROWS) rows each (as the CPU
+/// cuts a batch over its threads), each gathered on its layout's device.
 ///
 /// # Errors
 /// [`crate::Error::Device`] if a device fails at its gather.
 pub(crate) fn shards<T: Real>(layouts: &[RunData<T>], indices: &[usize]) -> Result<Vec<Placed<T>>> {
     let rows = indices.len();
-    let count = layouts.len().min(rows).max(1);
+    let count = shard_count(rows, layouts.len());
     layouts[..count]
         .iter()
         .enumerate()
