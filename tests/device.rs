@@ -43,19 +43,23 @@ fn one_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 
 /// A Bernoulli VAE (affine layers, the fused likelihood) trained for two epochs on `device`:
 /// its parameters, test ELBO and IWAE.
-fn vae_on(device: Device) -> (Vec<DMatrix<f32>>, f64, f64) {
-    let (train, test) = Dataset::<f32>::digits8x8();
+/// A Bernoulli VAE for the 8x8 digits, 64-32-3, from seed 8, to train as `training` says.
+fn small_digits_vae(training: VaeTraining) -> Vae<f32> {
     let architecture = VaeArchitecture {
         hidden: vec![32],
         likelihood: VaeLikelihood::Bernoulli,
         ..VaeArchitecture::new(64, 3)
     };
-    let training = VaeTraining {
+    Vae::<f32>::new(architecture, training, 8).unwrap()
+}
+
+fn vae_on(device: Device) -> (Vec<DMatrix<f32>>, f64, f64) {
+    let (train, test) = Dataset::<f32>::digits8x8();
+    let mut vae = small_digits_vae(VaeTraining {
         batch_size: 100,
         device,
         ..VaeTraining::default()
-    };
-    let mut vae = Vae::<f32>::new(architecture, training, 8).unwrap();
+    });
     for _ in 0..2 {
         vae.train_epoch(&train.x, |_| {}).unwrap();
     }
@@ -753,11 +757,6 @@ fn vae_across(
     batch: usize,
 ) -> (Vec<DMatrix<f32>>, f64, Transfers, usize) {
     let (train, test) = Dataset::<f32>::digits8x8();
-    let architecture = VaeArchitecture {
-        hidden: vec![32],
-        likelihood: VaeLikelihood::Bernoulli,
-        ..VaeArchitecture::new(64, 3)
-    };
     let training = VaeTraining {
         batch_size: batch,
         device,
@@ -766,7 +765,7 @@ fn vae_across(
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
     pool.unwrap().install(|| {
-        let mut vae = Vae::<f32>::new(architecture, training, 8).unwrap();
+        let mut vae = small_digits_vae(training);
         let data = vae.training_data(&train.x).unwrap();
         vae.train_epoch_on(&data, |_| {}).unwrap();
         let before = Transfers::so_far();
