@@ -9,7 +9,7 @@
 #
 # `check` runs the backend contract on the GPU, the op tests (values and finite-difference
 # gradients) and the device tests with cuda:0 among their devices, then trains the README's VAE
-# on the GPU and on the CPU. Each prints what it runs; the failures are listed at the end.
+# on the GPU, on the CPU, and across the GPU and the emulated device (data-parallel). Each prints what it runs; the failures are listed at the end.
 # Not part of the tests.
 set -euo pipefail
 what=${1:?usage: bash benches/gpu.sh build|check|bench|profile DIR}
@@ -46,6 +46,9 @@ check)
     for device in cuda:0 cpu; do
         run "$dir/gaussian_vae" --device "$device" --out "${OUT:-target}/gaussian_vae-${device/:/}"
     done
+    # Data-parallel with one GPU: half of every minibatch on the emulated device.
+    run "$dir/gaussian_vae" --device cuda:0 --data-parallel emulated:0 --epochs 30 \
+        --out "${OUT:-target}/gaussian_vae-cuda0-emulated0"
     if [ -n "$failed" ]; then echo -e "FAILED:$failed"; exit 1; fi
     echo "all passed"
     ;;

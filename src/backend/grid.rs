@@ -32,6 +32,15 @@ impl Grid {
         }
     }
 
+    /// A `rows x cols` matrix read as if each axis of length 1 were repeated (step 0 along
+    /// it): copied onto a larger block, the broadcast of a row, a column or a scalar.
+    pub(crate) fn broadcast(rows: usize, cols: usize) -> Grid {
+        Grid {
+            offset: 0,
+            steps: [usize::from(rows != 1), if cols == 1 { 0 } else { rows }, 0],
+        }
+    }
+
     /// The storage index of entry (i, j, l).
     pub(crate) fn at(&self, [i, j, l]: [usize; 3]) -> usize {
         self.offset + i * self.steps[0] + j * self.steps[1] + l * self.steps[2]
@@ -71,6 +80,21 @@ mod tests {
         let square = nalgebra::DMatrix::from_fn(3, 3, |i, j| (10 * i + j) as f64);
         let diagonal = Grid::diagonal(3);
         assert_eq!(square.as_slice()[diagonal.at([2, 0, 0])], square[(2, 2)]);
+    }
+
+    #[test]
+    fn a_broadcast_grid_repeats_the_axes_of_length_one() {
+        let row = nalgebra::DMatrix::from_row_slice(1, 3, &[1.0, 2.0, 3.0]);
+        let grid = Grid::broadcast(1, 3);
+        grid.assert_within([4, 3, 1], 3, "row");
+        assert_eq!(row.as_slice()[grid.at([3, 2, 0])], 3.0);
+        let column = nalgebra::DMatrix::from_column_slice(2, 1, &[5.0, 6.0]);
+        let grid = Grid::broadcast(2, 1);
+        grid.assert_within([2, 7, 1], 2, "column");
+        assert_eq!(column.as_slice()[grid.at([1, 6, 0])], 6.0);
+        assert_eq!(Grid::broadcast(1, 1).at([9, 9, 0]), 0);
+        // A full matrix is read as it is laid out.
+        assert_eq!(Grid::broadcast(4, 5), Grid::block(4, (0, 0)));
     }
 
     #[test]

@@ -639,12 +639,23 @@ pub(crate) trait Backend<T: Real> {
         Ok(())
     }
 
-    /// Vector-Jacobian product of a sum (`g` has the reduced shape): `g` spread over `shape`.
+    /// Vector-Jacobian product of a sum (`g` has the reduced shape): `g` spread over `shape`,
+    /// copied with step 0 along the reduced axes (so a −0 stays −0, as on the CPU's tape).
     fn sum_vjp(
         &self,
         g: &Self::Matrix,
-        shape: (usize, usize),
+        (rows, cols): (usize, usize),
     ) -> Result<Self::Matrix, Self::Error> {
-        self.binary(BinaryOp::Add, &self.zeros(shape.0, shape.1)?, g)
+        let mut out = self.zeros(rows, cols)?;
+        let (g_rows, g_cols) = self.shape(g);
+        let from = Grid::broadcast(g_rows, g_cols);
+        self.copy_grid(
+            g,
+            from,
+            &mut out,
+            Grid::block(rows, (0, 0)),
+            [rows, cols, 1],
+        )?;
+        Ok(out)
     }
 }

@@ -857,6 +857,20 @@ impl<T: Real> Backend<T> for Gpu {
         self.reduce(x, how, ["segment_sums", "row_sums"])
     }
 
+    /// The default's copy into memory left unset (the default's zeros cost a memset).
+    fn sum_vjp(&self, g: &CudaMatrix<T>, (rows, cols): (usize, usize)) -> Result<CudaMatrix<T>> {
+        let mut out = self.alloc(rows, cols)?;
+        let from = Grid::broadcast(g.rows, g.cols);
+        self.copy_grid(
+            g,
+            from,
+            &mut out,
+            Grid::block(rows, (0, 0)),
+            [rows, cols, 1],
+        )?;
+        Ok(out)
+    }
+
     fn logsumexp(&self, x: &CudaMatrix<T>, how: Reduce) -> Result<CudaMatrix<T>> {
         self.reduce(x, how, ["segment_logsumexp", "row_logsumexp"])
     }
