@@ -52,14 +52,15 @@ pub struct TrainerSettings {
     pub device: Device,
     /// Further devices for data-parallel steps (empty by default). With some, each step's
     /// minibatch is cut into one shard of consecutive rows per device, `device` first, then
-    /// these in order, but of at least 32 rows each (a smaller batch uses fewer devices: as
-    /// the CPU cuts a batch over its threads); each device gathers its shard from its own copy of the data (made once
-    /// per [`TrainingData`]) and differentiates it, and the shards' gradients are summed in a
-    /// fixed tree and moved to `device`, where the parameters and the optimizer stay. The
-    /// loss must be a sum over rows ([`Loss::row_separable`]: local latents with an amortized
-    /// guide). With the same seed, a run on k devices computes what the CPU does on k threads,
-    /// to rounding (on emulated devices, to the bit). Each step copies the parameters to every
-    /// other device and their gradients back, through the host.
+    /// these in order, but of at least 32 rows each (a smaller batch uses fewer devices, as the
+    /// CPU cuts a batch over its threads). Each device gathers its shard from its own copy of
+    /// the data (made once per [`TrainingData`]) and differentiates it on a thread of rayon's
+    /// pool (a pool of fewer threads than devices runs them fewer at a time); the shards'
+    /// gradients are summed in a fixed tree and moved to `device`, where the parameters and
+    /// the optimizer stay. The loss must be a sum over rows ([`Loss::row_separable`]: local
+    /// latents with an amortized guide). With the same seed, a run on k devices computes what
+    /// the CPU does on k threads, to rounding (on emulated devices, to the bit). Each step
+    /// copies the parameters to every other device and their gradients back, through the host.
     pub data_parallel: Vec<Device>,
 }
 
