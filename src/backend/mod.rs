@@ -27,6 +27,7 @@ pub mod cuda;
 mod device;
 pub(crate) mod draws;
 mod grid;
+mod kernel_calls;
 mod on_device;
 mod placed;
 mod resident;
@@ -38,6 +39,7 @@ pub(crate) mod contract;
 pub use cpu::Cpu;
 pub use device::Device;
 pub(crate) use grid::{Concat, Grid};
+pub use kernel_calls::KernelCalls;
 pub(crate) use on_device::{DeviceMatrix, Kernels};
 pub use placed::{OnDevice, Placed};
 pub use resident::Resident;
@@ -408,16 +410,7 @@ pub(crate) trait Backend<T: Real> {
     ) -> Result<Self::Matrix, Self::Error> {
         let shape = self.shape(m);
         assert_fits("block", (rows, cols), at, shape);
-        let mut out = self.zeros(rows, cols)?;
-        let from = Grid::block(shape.0, at);
-        self.copy_grid(
-            m,
-            from,
-            &mut out,
-            Grid::block(rows, (0, 0)),
-            [rows, cols, 1],
-        )?;
-        Ok(out)
+        self.gather_grid(m, Grid::block(shape.0, at), (rows, cols))
     }
 
     /// `g` placed at (`row`, `col`) inside zeros of `shape`: the vector-Jacobian product of
@@ -646,16 +639,22 @@ pub(crate) trait Backend<T: Real> {
         g: &Self::Matrix,
         (rows, cols): (usize, usize),
     ) -> Result<Self::Matrix, Self::Error> {
-        let mut out = self.zeros(rows, cols)?;
         let (g_rows, g_cols) = self.shape(g);
-        let from = Grid::broadcast(g_rows, g_cols);
-        self.copy_grid(
-            g,
-            from,
-            &mut out,
-            Grid::block(rows, (0, 0)),
-            [rows, cols, 1],
-        )?;
+        self.gather_grid(g, Grid::broadcast(g_rows, g_cols), (rows, cols))
+    }
+
+    /// A `rows x cols` matrix whose entries, in column-major order, are `src`'s along the grid
+    /// `from` (a block, a broadcast): [`Backend::copy_grid`] into a new matrix, which a GPU
+    /// leaves unset rather than zeroing first, since the copy writes every entry.
+    fn gather_grid(
+        &self,
+        src: &Self::Matrix,
+        from: Grid,
+        (rows, cols): (usize, usize),
+    ) -> Result<Self::Matrix, Self::Error> {
+        let mut out = self.zeros(rows, cols)?;
+        let to = Grid::block(rows, (0, 0));
+        self.copy_grid(src, from, &mut out, to, [rows, cols, 1])?;
         Ok(out)
     }
 }

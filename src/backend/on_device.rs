@@ -1,8 +1,8 @@
 //! Matrices on a device and the kernels a tape runs there: the one place that matches on the
 //! device, so that the tape's ops and their derivatives are written once for every device.
 
-use super::transfers;
 use super::{AdamSlot, Backend, Concat, Cpu, Device, OperandGradients};
+use super::{kernel_calls, transfers};
 use crate::autodiff::normal_draw::DrawParts;
 use crate::autodiff::normal_kl::NormalPair;
 use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp, linalg};
@@ -120,7 +120,8 @@ pub(crate) enum Kernels {
 /// One kernel call on whichever device `$kernels` is: `$b` is the backend and each listed
 /// matrix its own kind of device matrix inside `$body`, which gives a `Result` of one matrix.
 macro_rules! dispatch {
-    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {
+    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {{
+        kernel_calls::count();
         match $kernels {
             Kernels::Emulated(on) => {
                 let $b = &Cpu;
@@ -135,13 +136,14 @@ macro_rules! dispatch {
                 $body.map(DeviceMatrix::Cuda)
             }
         }
-    };
+    }};
 }
 
 /// [`dispatch!`] for a body that gives a `Result` of two optional matrices (the gradients of
 /// an op's two operands, for those asked for).
 macro_rules! dispatch_pair {
-    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {
+    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {{
+        kernel_calls::count();
         match $kernels {
             Kernels::Emulated(on) => {
                 let $b = &Cpu;
@@ -158,14 +160,15 @@ macro_rules! dispatch_pair {
                 Ok((p.map(DeviceMatrix::Cuda), q.map(DeviceMatrix::Cuda)))
             }
         }
-    };
+    }};
 }
 
 /// [`dispatch!`] for a body that gives a `Result` of an array of optional matrices (the
 /// gradients of a fused op's operands, for those asked for); `$a` are arrays of matrices, `$m`
 /// single ones.
 macro_rules! dispatch_each {
-    ($kernels:expr, |$b:ident| [$($a:ident),*] ($($m:ident),*) $body:expr) => {
+    ($kernels:expr, |$b:ident| [$($a:ident),*] ($($m:ident),*) $body:expr) => {{
+        kernel_calls::count();
         match $kernels {
             Kernels::Emulated(on) => {
                 let $b = &Cpu;
@@ -182,7 +185,7 @@ macro_rules! dispatch_each {
                 Ok($body?.map(|m| m.map(DeviceMatrix::Cuda)))
             }
         }
-    };
+    }};
 }
 
 /// The message of a panic at an operation handed a matrix of another device.
@@ -225,7 +228,15 @@ impl Kernels {
 
     pub(crate) fn upload<T: Real>(&self, m: &DMatrix<T>) -> Result<DeviceMatrix<T>> {
         transfers::count_upload::<T>(m.shape());
-        dispatch!(self, |b| [] b.upload(m))
+        // A copy, counted by `transfers`, not a kernel: no `dispatch!`, which counts one.
+        match self {
+            Kernels::Emulated(on) => {
+                let Ok(m) = Cpu.upload(m);
+                Ok(DeviceMatrix::Emulated(*on, m))
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => gpu.upload(m).map(DeviceMatrix::Cuda),
+        }
     }
 
     pub(crate) fn copy<T: Real>(&self, m: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
@@ -238,6 +249,7 @@ impl Kernels {
         update: AdamUpdate<T>,
         slots: &mut [AdamSlot<'_, DeviceMatrix<T>>],
     ) -> Result<()> {
+        kernel_calls::count();
         match self {
             Kernels::Emulated(on) => {
                 let mut slots: Vec<_> = slots
@@ -273,6 +285,7 @@ impl Kernels {
         &self,
         xs: &[&DeviceMatrix<T>],
     ) -> Result<DeviceMatrix<T>> {
+        kernel_calls::count();
         match self {
             Kernels::Emulated(on) => {
                 let xs: Vec<_> = xs.iter().map(|x| x.emulated(*on)).collect();
@@ -477,6 +490,7 @@ impl Kernels {
         parts: &[&DeviceMatrix<T>],
         how: Concat,
     ) -> Result<DeviceMatrix<T>> {
+        kernel_calls::count();
         match self {
             Kernels::Emulated(on) => {
                 let parts: Vec<_> = parts.iter().map(|p| p.emulated(*on)).collect();
@@ -620,6 +634,7 @@ impl Kernels {
         x: &DeviceMatrix<T>,
         residual: bool,
     ) -> Result<(DeviceMatrix<T>, Option<DeviceMatrix<T>>)> {
+        kernel_calls::count();
         match self {
             Kernels::Emulated(on) => {
                 let Ok((value, kept)) =

@@ -857,20 +857,6 @@ impl<T: Real> Backend<T> for Gpu {
         self.reduce(x, how, ["segment_sums", "row_sums"])
     }
 
-    /// The default's copy into memory left unset (the default's zeros cost a memset).
-    fn sum_vjp(&self, g: &CudaMatrix<T>, (rows, cols): (usize, usize)) -> Result<CudaMatrix<T>> {
-        let mut out = self.alloc(rows, cols)?;
-        let from = Grid::broadcast(g.rows, g.cols);
-        self.copy_grid(
-            g,
-            from,
-            &mut out,
-            Grid::block(rows, (0, 0)),
-            [rows, cols, 1],
-        )?;
-        Ok(out)
-    }
-
     fn logsumexp(&self, x: &CudaMatrix<T>, how: Reduce) -> Result<CudaMatrix<T>> {
         self.reduce(x, how, ["segment_logsumexp", "row_logsumexp"])
     }
@@ -1068,6 +1054,24 @@ impl<T: Real> Backend<T> for Gpu {
             &src.data, &fo, &from_steps[0], &from_steps[1], &from_steps[2], &mut dst.data, &to_o,
             &to_steps[0], &to_steps[1], &to_steps[2], &sizes[0], &sizes[1], &sizes[2]
         )
+    }
+
+    /// The default's copy, into memory left unset (zeroing it first would cost a memset).
+    fn gather_grid(
+        &self,
+        src: &CudaMatrix<T>,
+        from: Grid,
+        (rows, cols): (usize, usize),
+    ) -> Result<CudaMatrix<T>> {
+        let mut out = self.alloc(rows, cols)?;
+        self.copy_grid(
+            src,
+            from,
+            &mut out,
+            Grid::block(rows, (0, 0)),
+            [rows, cols, 1],
+        )?;
+        Ok(out)
     }
 
     fn lower_triangle(&self, m: &CudaMatrix<T>, include_diagonal: bool) -> Result<CudaMatrix<T>> {
