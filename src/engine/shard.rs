@@ -82,8 +82,8 @@ where
     let share = threads / shards;
     summed_over_shards(shards, rng, |s, rng| {
         // Each shard copies its own rows, on its own thread.
-        let (start, end) = (s * rows / shards, (s + 1) * rows / shards);
-        let part = Placed::from(row_block(batch.x.host(), start, end - start));
+        let range = shard_rows(s, shards, rows);
+        let part = Placed::from(row_block(batch.x.host(), range.start, range.len()));
         let shard = Batch { x: &part, ..*batch };
         let outcome = with_product_threads(share, || {
             differentiate(loss, store, trainable, &shard, rng, device)
@@ -97,6 +97,12 @@ where
 /// place, but at least [`MIN_SHARD_ROWS`] rows each.
 pub(crate) fn shard_count(rows: usize, places: usize) -> usize {
     (rows / MIN_SHARD_ROWS).clamp(1, places)
+}
+
+/// The rows of shard `s` of `shards` over a batch of `rows`: consecutive, as even as they go.
+/// The device shards and the thread shards take the same rows, so that they agree.
+pub(crate) fn shard_rows(s: usize, shards: usize, rows: usize) -> std::ops::Range<usize> {
+    s * rows / shards..(s + 1) * rows / shards
 }
 
 /// The loss and its gradient over a minibatch that is already cut into shards, each on the

@@ -3,7 +3,7 @@
 //! is copied there and every minibatch is gathered there, so a step sends only its row indices.
 //! A [`TrainingData`] kept across runs (a VAE's epochs) is checked, copied and transposed once.
 
-use super::shard::shard_count;
+use super::shard::{shard_count, shard_rows};
 use crate::backend::{Device, DeviceMatrix, Kernels, Placed};
 use crate::error::{Error, Result};
 use crate::kernels::{buffers, gather_rows_of_transpose};
@@ -157,7 +157,7 @@ pub(crate) fn shards<T: Real>(layouts: &[RunData<T>], indices: &[usize]) -> Resu
     layouts[..count]
         .iter()
         .enumerate()
-        .map(|(s, layout)| layout.rows(Some(&indices[s * rows / count..(s + 1) * rows / count])))
+        .map(|(s, layout)| layout.rows(Some(&indices[shard_rows(s, count, rows)])))
         .collect()
 }
 
