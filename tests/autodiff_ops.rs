@@ -559,3 +559,42 @@ fn a_scale_by_one_and_a_sum_of_one_term_record_nothing_and_pass_the_gradient_thr
         assert_eq!(tape.len(), before + 2, "{device}");
     }
 }
+
+#[test]
+fn a_loss_that_is_a_scaled_sum_has_the_cpus_gradients_to_the_bit_on_every_device() {
+    // A device starts its backward walk below such a loss (at the summed value, with the scale
+    // as every entry's gradient): the gradients must be those of the whole walk on the CPU.
+    let x = DMatrix::from_column_slice(2, 3, &[1.5, -2.0, 0.25, 3.0, -0.0, 7.0]);
+    let w = DMatrix::from_column_slice(2, 3, &[0.1, 0.7, -1.3, 2.9, 0.3, -0.6]);
+    let one = DMatrix::from_element(1, 1, -1.25);
+    fn loss<'t>(case: usize, x: Var<'t, f64>, w: Var<'t, f64>, s: Var<'t, f64>) -> Var<'t, f64> {
+        match case {
+            0 => (x * w).sum().scale(-3.7),
+            1 => x.sum(),
+            2 => s.scale(2.5),
+            3 => s.sum().scale(0.5),
+            _ => x.matmul(w.transpose()).rows(1, 1).columns(0, 1).scale(0.3),
+        }
+    }
+    for case in 0..5 {
+        let gradients = |device| {
+            let tape = Tape::new().on_device(device).unwrap();
+            let vars = [&x, &w, &one].map(|m| tape.input(m.clone()));
+            let grads = tape.backward(loss(case, vars[0], vars[1], vars[2]));
+            vars.map(|v| {
+                grads
+                    .wrt(v)
+                    .map(|g| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            })
+        };
+        let host = gradients(Device::Cpu);
+        assert!(host.iter().any(Option::is_some), "case {case}: no gradient");
+        for device in common::devices() {
+            assert_eq!(gradients(device), host, "case {case} on {device}");
+        }
+    }
+    let tape = Tape::new().on_device(Device::Emulated(0)).unwrap();
+    let (xv, wv) = (tape.input(x.clone()), tape.input(w.clone()));
+    let grads = tape.backward((xv * wv).sum().scale(-3.7));
+    assert_eq!(grads.wrt(xv).unwrap(), &w.map(|v| -3.7 * v));
+}

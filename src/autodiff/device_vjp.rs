@@ -5,7 +5,7 @@ use super::gradients::Gradients;
 use super::linalg::product_vjp;
 use super::reduce::Reduce;
 use super::tape::{Node, Op, Tape, Value, Var, device_result, sweep};
-use crate::autodiff::BinaryOp;
+use crate::autodiff::{BinaryOp, UnaryOp};
 use crate::backend::{DeviceMatrix, Kernels, OperandGradients, Placed};
 use crate::real::Real;
 
@@ -16,11 +16,13 @@ pub(crate) fn backward<T: Real>(
     loss: Var<'_, T>,
 ) -> Gradients<T> {
     let nodes = tape.nodes.borrow();
+    let (start, seed) = start_of_walk(&nodes, loss.id);
+    let (rows, cols) = nodes[start].value.shape();
     let (grads, param_grads) = sweep(
         &nodes,
-        loss.id,
+        start,
         tape.params().map_or(0, |p| p.len()),
-        device_result(kernels.filled(1, 1, T::one())),
+        device_result(kernels.filled(rows, cols, seed)),
         |slot, g| accumulate(kernels, slot, g),
         |i, g, emit| propagate(kernels, &nodes, i, g, emit),
     );
@@ -34,6 +36,22 @@ pub(crate) fn backward<T: Real>(
         .map(|g| g.map(Placed::device_matrix))
         .collect();
     Gradients::new(tape.params().map(|p| p.uid()), inputs, params)
+}
+
+/// Where the walk starts, and the gradient there (every entry the same): at the loss with
+/// gradient 1, or, for a loss that is a scaled sum (a bound summed over rows, negated and
+/// scaled to the data set), at the summed value with the scale as every entry's gradient.
+/// What the walk would have found there, to the bit (1·s is s; a sum's VJP copies), with the
+/// scaling's VJP and the sum's, two launches, left out.
+fn start_of_walk<T: Real>(nodes: &[Node<T>], loss: usize) -> (usize, T) {
+    let (scaled, scale) = match nodes[loss].op {
+        Op::Unary(UnaryOp::Scale(s), scaled) => (scaled, s),
+        _ => (loss, T::one()),
+    };
+    match nodes[scaled].op {
+        Op::Reduce(Reduce::All, summed) => (summed, scale),
+        _ => (scaled, scale),
+    }
 }
 
 fn accumulate<T: Real>(kernels: &Kernels, slot: &mut Option<DeviceMatrix<T>>, g: DeviceMatrix<T>) {

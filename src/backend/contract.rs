@@ -28,6 +28,7 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
     non_finite(b, &mut rng);
     adam(b, &mut rng, tol);
     gather(b, &mut rng);
+    fills(b);
     tiles(b, &mut rng, tol);
     grids(b, &mut rng);
     triangles(b, &mut rng, tol);
@@ -658,6 +659,18 @@ fn assert_same_bits<T: Real>(what: &str, got: &DMatrix<f64>, want: &DMatrix<f64>
         .zip(want.iter())
         .all(|(g, w)| g.to_bits() == w.to_bits());
     assert!(same, "{what}: {got} against {want}");
+}
+
+/// Constants made on the device: every entry the value, to the bit (−0 and NaN too), in shapes
+/// with a single entry, none, and more than one launch's worth.
+fn fills<T: Real, B: Backend<T>>(b: &B) {
+    for (rows, cols) in [(1, 1), (3, 0), (0, 4), (7, 5), (1, 70_001)] {
+        for value in [0.0, -0.0, 1.0, -2.5, f64::NAN, f64::INFINITY] {
+            let got = down(b, &b.filled(rows, cols, T::of_f64(value)).expect("filled"));
+            let want = DMatrix::from_element(rows, cols, value);
+            assert_same_bits::<T>(&format!("{rows} x {cols} filled with {value}"), &got, &want);
+        }
+    }
 }
 
 /// Blocks, their embedding, concatenation both ways and diagonals: copies, exact to the bit.

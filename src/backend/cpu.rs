@@ -42,6 +42,10 @@ impl<T: Real> Backend<T> for Cpu {
         Ok(buffers::zeros(rows, cols))
     }
 
+    fn filled(&self, rows: usize, cols: usize, value: T) -> Result<DMatrix<T>, Infallible> {
+        Ok(DMatrix::from_element(rows, cols, value))
+    }
+
     fn matmul(
         &self,
         a: &DMatrix<T>,

@@ -314,6 +314,18 @@ pub(crate) trait Backend<T: Real> {
         seed: u64,
     ) -> Result<Self::Matrix, Self::Error>;
 
+    /// A `rows x cols` matrix with every entry `value`, its sign of zero too: a constant made
+    /// where it is used, with nothing copied from the host.
+    fn filled(&self, rows: usize, cols: usize, value: T) -> Result<Self::Matrix, Self::Error> {
+        let zeros = self.zeros(rows, cols)?;
+        match value {
+            // 0 + v is v, but for v = −0, which 0 + v turns into +0.
+            v if v == T::zero() && v.is_sign_positive() => Ok(zeros),
+            v if v == T::zero() => self.unary(UnaryOp::Neg, &zeros),
+            v => self.unary(UnaryOp::Shift(v), &zeros),
+        }
+    }
+
     /// A copy of `m`.
     fn copy(&self, m: &Self::Matrix) -> Result<Self::Matrix, Self::Error> {
         self.unary(UnaryOp::Scale(T::one()), m)

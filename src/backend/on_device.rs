@@ -322,13 +322,7 @@ impl Kernels {
         cols: usize,
         value: T,
     ) -> Result<DeviceMatrix<T>> {
-        let zeros = self.zeros(rows, cols)?;
-        match value {
-            // 0 + v is v, but for v = −0, which 0 + v turns into +0.
-            v if v == T::zero() && v.is_sign_positive() => Ok(zeros),
-            v if v == T::zero() => self.unary(UnaryOp::Neg, &zeros),
-            v => self.unary(UnaryOp::Shift(v), &zeros),
-        }
+        dispatch!(self, |b| [] b.filled(rows, cols, value))
     }
 
     /// Whether this device draws a tape's noise itself ([`crate::autodiff::Tape::standard_normal`]):

@@ -24,9 +24,11 @@ pub struct DiagNormal<'t, T: Real> {
 impl<'t, T: Real> DiagNormal<'t, T> {
     /// N(0, I) in `dim` dimensions, as constants on `tape`.
     pub fn standard(tape: &'t Tape<'t, T>, dim: usize) -> Self {
+        // One constant for both: on a device each is made by a kernel of its own.
+        let zeros = tape.filled(1, dim, T::zero());
         DiagNormal {
-            mean: tape.filled(1, dim, T::zero()),
-            log_sd: tape.filled(1, dim, T::zero()),
+            mean: zeros,
+            log_sd: zeros,
         }
     }
 

@@ -124,6 +124,10 @@ __device__ real unary_derivative(int op, real p, real x, real y) {
     return nan("");
 }
 
+extern "C" __global__ void fill(real value, real* out, u64 n) {
+    GRID_STRIDE(i, n) out[i] = value;
+}
+
 extern "C" __global__ void unary_map(int op, real p, const real* x, real* y, u64 n) {
     GRID_STRIDE(i, n) y[i] = apply_unary(op, p, x[i]);
 }

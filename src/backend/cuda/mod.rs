@@ -63,7 +63,8 @@ macro_rules! launch {
 }
 
 /// The kernels of `kernels.cu`, looked up once when the GPU is opened.
-const KERNELS: [&str; 26] = [
+const KERNELS: [&str; 27] = [
+    "fill",
     "unary_map",
     "unary_vjp",
     "binary_map",
@@ -762,6 +763,14 @@ impl<T: Real> Backend<T> for Gpu {
 
     fn zeros(&self, rows: usize, cols: usize) -> Result<CudaMatrix<T>> {
         self.zeroed(rows, cols)
+    }
+
+    /// One launch into memory left unset, where the default composition is a memset and a map.
+    fn filled(&self, rows: usize, cols: usize, value: T) -> Result<CudaMatrix<T>> {
+        let mut out = self.alloc(rows, cols)?;
+        let n = (rows * cols) as u64;
+        launch!(self, T, "fill", threads: n as usize; &value, &mut out.data, &n)?;
+        Ok(out)
     }
 
     fn matmul(
