@@ -376,21 +376,19 @@ impl<'o, T: Real> Trainer<'o, T> {
                 if !group.due(step) {
                     continue;
                 }
-                let batches: Vec<Batch<'_, T>> = xs
-                    .iter()
-                    .map(|x| Batch {
-                        x,
-                        scale,
-                        step,
-                        steps_per_epoch,
-                        group: g,
-                    })
-                    .collect();
+                let batch = |x| Batch {
+                    x,
+                    scale,
+                    step,
+                    steps_per_epoch,
+                    group: g,
+                };
                 let home = self.settings.device;
                 let (value, grads) = if parallel {
-                    across_devices(loss, store, &masks[g], &batches, &devices, rng, home)?
+                    let shards: Vec<_> = xs.iter().map(batch).collect();
+                    across_devices(loss, store, &masks[g], &shards, &devices, rng, home)?
                 } else {
-                    loss_and_gradients(loss, store, &masks[g], &batches[0], rng, home)?
+                    loss_and_gradients(loss, store, &masks[g], &batch(&xs[0]), rng, home)?
                 };
                 let (culprit, grads) = catching_device_failures(|| {
                     let culprit = if !value.is_finite() {
