@@ -6,14 +6,20 @@
 #   bash benches/gpu.sh check DIR    # there: the GPU's tests, and gaussian_vae on cuda:0 and the CPU
 #   bash benches/gpu.sh bench DIR    # there: benches/compare_vae.py --device cuda, batch 128 and 1024
 #   bash benches/gpu.sh profile DIR  # there, after bench: one window of kernels under Nsight Compute
+#   bash benches/gpu.sh session DIR  # there: the figures the issue needs first, in one short call
 #
 # `check` runs the backend contract on the GPU, the op tests (values and finite-difference
 # gradients) and the device tests with cuda:0 among their devices, then trains the README's VAE
 # on the GPU, on the CPU, and across the GPU and the emulated device (data-parallel). Each prints what it runs; the failures are listed at the end.
+# `session` is for a short lease (one call of at most 10 minutes): the contract, then the
+# batch-128 side-by-side against PyTorch eager (the target still open), the device tests, the
+# profile and batch 1024, each part under its own timeout and in order of need, so that what
+# is cut off at the end matters least. Each part's output goes to $OUT/NAME.log as it runs.
 # Not part of the tests.
 set -euo pipefail
-what=${1:?usage: bash benches/gpu.sh build|check|bench|profile DIR}
-dir=${2:?usage: bash benches/gpu.sh build|check|bench|profile DIR}
+usage="usage: bash benches/gpu.sh build|check|bench|profile|session DIR"
+what=${1:?$usage}
+dir=${2:?$usage}
 tests="autodiff_ops conv device"
 examples="gaussian_vae autoencoders"
 
@@ -69,8 +75,35 @@ profile)
         "$dir/gaussian_vae" --device cuda --data target/compare_vae/data --likelihood bernoulli \
         --latent 20 --hidden 400 --batch "${5:-128}" --epochs 2 --iwae-k 1 --out target/profiled
     ;;
+session)
+    out=${OUT:-target/gpu-session}
+    mkdir -p "$out" target/release/examples
+    cp "$dir/gaussian_vae" target/release/examples/
+    failed=""
+    part() {
+        local name=$1 limit=$2
+        shift 2
+        echo "== $name ($limit s): $*"
+        local start=$SECONDS
+        timeout "$limit" "$@" >"$out/$name.log" 2>&1 || failed="$failed\n  $name (exit $?)"
+        echo "   $((SECONDS - start)) s; last lines:"
+        tail -n 4 "$out/$name.log" | sed 's/^/   /'
+    }
+    export PYTHONUNBUFFERED=1
+    compare=(python3 benches/compare_vae.py --device cuda --threads 16 --train 60000
+        --test 10000 --epochs 3 --repeats 2 --iwae-k 0)
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.log"
+    part contract 120 "$dir/lib" --test-threads 1 --nocapture backend::cuda
+    part bench128 180 "${compare[@]}" --only elbo,torch --batch 128
+    part device 120 "$dir/device" --nocapture
+    part profile 120 bash "$0" profile "$dir" 3000 700
+    part bench1024 150 "${compare[@]}" --only elbo,torch,torch-compile,numpyro --batch 1024
+    part ops 90 bash -c "'$dir/autodiff_ops' && '$dir/conv'"
+    if [ -n "$failed" ]; then echo -e "FAILED:$failed"; exit 1; fi
+    echo "all passed"
+    ;;
 *)
-    echo "usage: bash benches/gpu.sh build|check|bench|profile DIR" >&2
+    echo "$usage" >&2
     exit 2
     ;;
 esac
