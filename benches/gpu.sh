@@ -10,7 +10,9 @@
 #
 # `check` runs the backend contract on the GPU, the op tests (values and finite-difference
 # gradients) and the device tests with cuda:0 among their devices, then trains the README's VAE
-# on the GPU, on the CPU, and across the GPU and the emulated device (data-parallel). Each prints what it runs; the failures are listed at the end.
+# on the GPU, on the CPU, and across the GPU and the emulated device (data-parallel), and the
+# generators of `examples/generative.rs` on the GPU. Each prints what it runs; the failures are
+# listed at the end.
 # `session` is for a short lease (one call of at most 10 minutes): the contract, then the
 # batch-128 side-by-side against PyTorch eager (the target still open), the device tests, the
 # profile and batch 1024, each part under its own timeout and in order of need, so that what
@@ -21,7 +23,7 @@ usage="usage: bash benches/gpu.sh build|check|bench|profile|session DIR"
 what=${1:?$usage}
 dir=${2:?$usage}
 tests="autodiff_ops conv device"
-examples="gaussian_vae autoencoders"
+examples="gaussian_vae autoencoders generative"
 
 case $what in
 build)
@@ -55,6 +57,7 @@ check)
     # Data-parallel with one GPU: half of every minibatch on the emulated device.
     run "$dir/gaussian_vae" --device cuda:0 --data-parallel emulated:0 --epochs 30 \
         --out "${OUT:-target}/gaussian_vae-cuda0-emulated0"
+    run "$dir/generative" --device cuda:0 --epochs 20 --out "${OUT:-target}/generative-cuda0"
     if [ -n "$failed" ]; then echo -e "FAILED:$failed"; exit 1; fi
     echo "all passed"
     ;;

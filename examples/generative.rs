@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --example generative -- [--model all|gan|gmn|aae|wae-mmd|cgan|cvae, or
 //!     a comma list] [--target gaussian1d --mean M --sd S | --data DIR] [--epochs N]
-//!     [--seed K] [--out DIR]
+//!     [--seed K] [--out DIR] [--device cpu|cuda|cuda:N|emulated]
 //! ```
 //!
 //! `--target gaussian1d`: the real data are 10,000 draws of N(M, S²); the GAN and the moment
@@ -29,6 +29,7 @@ use elbo::autodiff::Tape;
 use elbo::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderLoss, Codec, Objective, Reconstruction,
 };
+use elbo::backend::Device;
 use elbo::data::{Dataset, Standardization, one_hot, with_one_hot};
 use elbo::engine::{Loss, Observer, ParamGroup, Trainer, TrainerSettings};
 use elbo::generative::{
@@ -85,6 +86,11 @@ struct Args {
     /// Folder for the pictures (default: target/generative in the crate).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where training runs: cpu, cuda (the first GPU; needs a build with `--features cuda`),
+    /// cuda:N, or emulated (the device code path on the CPU, for testing). Sampling and the
+    /// judging run on the CPU.
+    #[arg(long, default_value = "cpu")]
+    device: Device,
 }
 
 /// Rows per minibatch.
@@ -117,10 +123,11 @@ fn network_groups<'o>(
         .collect()
 }
 
-/// Runs `steps` steps of `loss` with `groups` in minibatches of `batch`, averaging the parameters over the second half
-/// (the last iterate of an adversarial game wanders around its equilibrium).
+/// Runs `steps` steps of `loss` with `groups` in minibatches of `batch` on `device`, averaging
+/// the parameters over the second half (the last iterate of an adversarial game wanders around
+/// its equilibrium).
 fn run_engine<L: Loss<f64>>(
-    (what, steps, batch): (&str, usize, usize),
+    (what, steps, batch, device): (&str, usize, usize, Device),
     loss: &L,
     groups: Vec<ParamGroup<'_, f64>>,
     store: &mut ParamStore<f64>,
@@ -131,6 +138,7 @@ fn run_engine<L: Loss<f64>>(
     let settings = TrainerSettings {
         batch_size: Some(batch),
         average_from: Some(steps / 2),
+        device,
         ..TrainerSettings::default()
     };
     let mut trainer = Trainer::new(settings, groups)?;
@@ -246,7 +254,7 @@ fn gaussian1d(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elb
             };
             let groups = network_groups(&store, &["discriminator", "generator"], 2e-3, steps);
             run_engine(
-                (name, steps, 2 * BATCH),
+                (name, steps, 2 * BATCH, args.device),
                 &gan,
                 groups,
                 &mut store,
@@ -266,7 +274,7 @@ fn gaussian1d(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elb
             };
             let groups = network_groups(&store, &["generator"], 3e-3, steps);
             run_engine(
-                (name, steps, BATCH),
+                (name, steps, BATCH, args.device),
                 &gmn,
                 groups,
                 &mut store,
@@ -446,7 +454,8 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
         ),
     ];
     run_engine(
-        ("classifier", 3_000, BATCH),
+        // On the CPU whatever --device says: the judge of every run is the same.
+        ("classifier", 3_000, BATCH, Device::Cpu),
         &classifier,
         groups,
         &mut judge_store,
@@ -522,7 +531,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                 };
                 let groups = network_groups(&store, &["discriminator", "generator"], 1e-3, steps);
                 run_engine(
-                    (name, steps, BATCH),
+                    (name, steps, BATCH, args.device),
                     &gan,
                     groups,
                     &mut store,
@@ -584,7 +593,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                 };
                 let groups = network_groups(&store, &["generator"], 1e-3, steps);
                 run_engine(
-                    (name, steps, BATCH),
+                    (name, steps, BATCH, args.device),
                     &gmn,
                     groups,
                     &mut store,
@@ -638,7 +647,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                         steps,
                     );
                     run_engine(
-                        (name, steps, BATCH),
+                        (name, steps, BATCH, args.device),
                         &model,
                         groups,
                         &mut store,
@@ -662,7 +671,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                     };
                     let groups = network_groups(&store, &["autoencoder"], 1e-3, steps);
                     run_engine(
-                        (name, steps, BATCH),
+                        (name, steps, BATCH, args.device),
                         &model,
                         groups,
                         &mut store,
@@ -711,7 +720,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                     ),
                 ];
                 run_engine(
-                    (name, steps, BATCH),
+                    (name, steps, BATCH, args.device),
                     &loss,
                     groups,
                     &mut store,
@@ -795,7 +804,9 @@ fn run(args: &Args) -> elbo::Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/generative"));
     check_writable_dir(&out)?;
-    let report = match args.target.as_deref() {
+    // Before anything is read or trained: a device that cannot be used is said at once.
+    args.device.check()?;
+    let mut report = match args.target.as_deref() {
         Some("gaussian1d") => {
             let names = if args.model == "all" {
                 vec!["gan".to_string(), "gmn".to_string()]
@@ -807,6 +818,7 @@ fn run(args: &Args) -> elbo::Result<()> {
         Some(other) => return Err(elbo::Error::invalid("target", other, "gaussian1d")),
         None => images(args, &names, &out, &mut rng)?,
     };
+    report["device"] = json!(args.device.to_string());
     println!("pictures in {}", out.display());
     println!("{report}");
     Ok(())
