@@ -598,3 +598,53 @@ fn a_loss_that_is_a_scaled_sum_has_the_cpus_gradients_to_the_bit_on_every_device
     let grads = tape.backward((xv * wv).sum().scale(-3.7));
     assert_eq!(grads.wrt(xv).unwrap(), &w.map(|v| -3.7 * v));
 }
+
+#[test]
+fn a_value_read_by_several_products_has_the_cpus_gradient_to_the_bit_on_every_device() {
+    // A device adds a product's gradient into what an operand's gradient holds already (one
+    // kernel for both); the sums must be the CPU's, which adds each contribution in turn.
+    let x = DMatrix::from_fn(4, 3, |i, j| ((i * 5 + j * 3) % 7) as f64 / 3.0 - 1.0);
+    let w = DMatrix::from_fn(2, 3, |i, j| ((i * 2 + j) % 5) as f64 / 2.0 - 0.7);
+    fn loss<'t>(case: usize, x: Var<'t, f64>, w: Var<'t, f64>) -> Var<'t, f64> {
+        match case {
+            // Both operands one node.
+            0 => weighted_sum(x.matmul(x.transpose())),
+            // A weight read by two products, and by an elementwise op first.
+            1 => {
+                weighted_sum(x.matmul(w.transpose()) + x.matmul(w.transpose()).exp())
+                    + (w * w).sum()
+            }
+            // Two heads of one hidden layer, as a VAE's encoder has.
+            _ => {
+                let h = x.matmul(w.transpose()).tanh();
+                let b = h.tape().constant(DMatrix::from_element(1, 3, 0.25));
+                weighted_sum(h.affine(w, b)) + weighted_sum(h.affine(w.scale(-1.5), b))
+            }
+        }
+    }
+    for case in 0..3 {
+        let gradients = |device| {
+            let tape = Tape::new().on_device(device).unwrap();
+            let vars = [&x, &w].map(|m| tape.input(m.clone()));
+            let grads = tape.backward(loss(case, vars[0], vars[1]));
+            vars.map(|v| {
+                grads
+                    .wrt(v)
+                    .map(|g| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            })
+        };
+        let host = gradients(Device::Cpu);
+        for device in common::devices() {
+            assert_eq!(gradients(device), host, "case {case} on {device}");
+        }
+    }
+    let check = GradCheck::default();
+    for case in 0..3 {
+        for device in common::devices() {
+            let check = GradCheck { device, ..check };
+            let report =
+                check_gradients(&[x.clone(), w.clone()], check, |v| loss(case, v[0], v[1]));
+            assert!(report.passed(TOL), "case {case} on {device}: {report:?}");
+        }
+    }
+}

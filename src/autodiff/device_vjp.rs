@@ -4,9 +4,9 @@
 use super::gradients::Gradients;
 use super::linalg::product_vjp;
 use super::reduce::Reduce;
-use super::tape::{Node, Op, Tape, Value, Var, device_result, sweep};
+use super::tape::{Node, Op, Parents, Tape, Value, Var, device_result, sweep};
 use crate::autodiff::{BinaryOp, UnaryOp};
-use crate::backend::{DeviceMatrix, Kernels, OperandGradients, Placed};
+use crate::backend::{DeviceMatrix, Kernels, Placed};
 use crate::real::Real;
 
 /// [`Tape::backward`] for a tape on a device; the parameters' gradients stay there.
@@ -68,70 +68,60 @@ fn accumulate<T: Real>(kernels: &Kernels, slot: &mut Option<DeviceMatrix<T>>, g:
     });
 }
 
-/// Sends `g`, the gradient of node `i`, to its parents through `emit(parent, contribution)`.
+/// Sends `g`, the gradient of node `i`, to its `parents`.
 fn propagate<T: Real>(
     kernels: &Kernels,
     nodes: &[Node<T>],
     i: usize,
     g: DeviceMatrix<T>,
-    emit: &mut dyn FnMut(usize, DeviceMatrix<T>),
+    parents: &mut Parents<'_, DeviceMatrix<T>>,
 ) {
     let needs = |p: usize| nodes[p].requires_grad;
     let on_device = |p: usize| nodes[p].value.device_matrix();
     let (k, y) = (kernels, on_device(i));
-    let mut send = |p: usize, contribution: Option<DeviceMatrix<T>>| {
+    let send = |parents: &mut Parents<'_, DeviceMatrix<T>>, p, contribution| {
         if let Some(c) = contribution {
-            emit(p, c)
+            parents.send(p, c)
         }
     };
     match nodes[i].op {
-        Op::Unary(op, a) => send(a, Some(device_result(k.unary_vjp(op, on_device(a), y, &g)))),
+        Op::Unary(op, a) => send(
+            parents,
+            a,
+            Some(device_result(k.unary_vjp(op, on_device(a), y, &g))),
+        ),
         Op::Binary(op, a, b) => {
             let values = [on_device(a), on_device(b), y, &g];
             let (ga, gb) = device_result(k.binary_vjp(op, values, (needs(a), needs(b))));
-            send(a, ga);
-            send(b, gb);
+            send(parents, a, ga);
+            send(parents, b, gb);
         }
-        Op::MatMul { a, b, ta, tb } => {
-            let (ga, gb) = matmul_vjp(
-                k,
-                on_device(a),
-                on_device(b),
-                ta,
-                tb,
-                &g,
-                (needs(a), needs(b)),
-            );
-            send(a, ga);
-            send(b, gb);
-        }
+        Op::MatMul { a, b, ta, tb } => product_vjp_into(k, nodes, parents, [a, b], (ta, tb), &g),
         Op::Affine { x, w, b } => {
-            let (gx, gw) = matmul_vjp(
-                k,
-                on_device(x),
-                on_device(w),
-                false,
-                false,
-                &g,
-                (needs(x), needs(w)),
-            );
-            send(x, gx);
-            send(w, gw);
+            product_vjp_into(k, nodes, parents, [x, w], (false, false), &g);
             send(
+                parents,
                 b,
                 needs(b).then(|| device_result(k.sum(&g, Reduce::EachColumn))),
             );
         }
-        Op::Reduce(_, a) => send(a, Some(device_result(k.sum_vjp(&g, on_device(a).shape())))),
+        Op::Reduce(_, a) => send(
+            parents,
+            a,
+            Some(device_result(k.sum_vjp(&g, on_device(a).shape()))),
+        ),
         Op::LogSumExp(how, a) => send(
+            parents,
             a,
             Some(device_result(k.logsumexp_vjp(how, on_device(a), y, &g))),
         ),
-        Op::Transpose(a) => send(a, Some(device_result(k.transpose(&g)))),
-        Op::TileRows { a, times } => send(a, Some(device_result(k.untile_rows(&g, times)))),
+        Op::Transpose(a) => send(parents, a, Some(device_result(k.transpose(&g)))),
+        Op::TileRows { a, times } => {
+            send(parents, a, Some(device_result(k.untile_rows(&g, times))))
+        }
         Op::Reshape(a) => {
             let (rows, cols) = on_device(a).shape();
-            send(a, Some(g.reshaped(rows, cols)))
+            send(parents, a, Some(g.reshaped(rows, cols)))
         }
         Op::BernoulliLogits {
             logits,
@@ -142,6 +132,7 @@ fn propagate<T: Real>(
             let scaled = |m: &DeviceMatrix<T>| device_result(k.binary(BinaryOp::Mul, m, &g));
             let residual = residual.as_ref().map(Value::device_matrix);
             send(
+                parents,
                 logits,
                 needs(logits).then(|| {
                     scaled(
@@ -149,15 +140,23 @@ fn propagate<T: Real>(
                     )
                 }),
             );
-            send(x, needs(x).then(|| scaled(on_device(logits))));
+            send(parents, x, needs(x).then(|| scaled(on_device(logits))));
         }
         Op::Columns { a, start } => {
             let shape = on_device(a).shape();
-            send(a, Some(device_result(k.embed(&g, shape, (0, start)))))
+            send(
+                parents,
+                a,
+                Some(device_result(k.embed(&g, shape, (0, start)))),
+            )
         }
         Op::Rows { a, start } => {
             let shape = on_device(a).shape();
-            send(a, Some(device_result(k.embed(&g, shape, (start, 0)))))
+            send(
+                parents,
+                a,
+                Some(device_result(k.embed(&g, shape, (start, 0)))),
+            )
         }
         Op::ConcatColumns(ref parts) | Op::ConcatRows(ref parts) => {
             // Each part's gradient is the block of g where the part was placed.
@@ -167,6 +166,7 @@ fn propagate<T: Real>(
                 let shape = on_device(p).shape();
                 let corner = if side_by_side { (0, at) } else { (at, 0) };
                 send(
+                    parents,
                     p,
                     needs(p).then(|| device_result(k.block(&g, corner, shape))),
                 );
@@ -177,19 +177,24 @@ fn propagate<T: Real>(
             a,
             include_diagonal,
         } => send(
+            parents,
             a,
             Some(device_result(k.lower_triangle(&g, include_diagonal))),
         ),
-        Op::Diagonal(a) => send(a, Some(device_result(k.diagonal_matrix(&g)))),
+        Op::Diagonal(a) => send(parents, a, Some(device_result(k.diagonal_matrix(&g)))),
         Op::DiagonalMatrix(a) => {
             let (rows, cols) = on_device(a).shape();
-            send(a, Some(device_result(k.diagonal(&g)).reshaped(rows, cols)))
+            send(
+                parents,
+                a,
+                Some(device_result(k.diagonal(&g)).reshaped(rows, cols)),
+            )
         }
         Op::SolveLower { l, b } => {
             let values = [on_device(l), y, &g];
             let (gl, gb) = device_result(k.solve_lower_vjp(values, (needs(l), needs(b))));
-            send(l, gl);
-            send(b, gb);
+            send(parents, l, gl);
+            send(parents, b, gb);
         }
         Op::Conv2d {
             input,
@@ -200,39 +205,56 @@ fn propagate<T: Real>(
             let values = [on_device(input), on_device(kernel), &g];
             let need = (needs(input), needs(kernel));
             let (gi, gk) = device_result(k.conv_vjp(values, geometry, transposed, need));
-            send(input, gi);
-            send(kernel, gk);
+            send(parents, input, gi);
+            send(parents, kernel, gk);
         }
-        Op::Cholesky(a) => send(a, Some(device_result(k.cholesky_vjp(y, &g)))),
+        Op::Cholesky(a) => send(parents, a, Some(device_result(k.cholesky_vjp(y, &g)))),
         Op::DiagNormalKl(params) => {
             let grads = k.diag_normal_kl_vjp(params.map(on_device), &g, params.map(needs));
             for (p, grad) in params.into_iter().zip(device_result(grads)) {
-                send(p, grad);
+                send(parents, p, grad);
             }
         }
         Op::NormalDraw(parts) => {
             let grads = k.normal_draw_vjp(parts.map(on_device), &g, parts.map(needs));
             for (p, grad) in parts.into_iter().zip(device_result(grads)) {
-                send(p, grad);
+                send(parents, p, grad);
             }
         }
         Op::Constant | Op::Input | Op::Param(_) => {}
     }
 }
 
-/// The product rule of `linalg::product_vjp` with the device's products (the host's
-/// `matmul_vjp`, on the device).
-#[allow(clippy::too_many_arguments)]
-fn matmul_vjp<T: Real>(
+/// The product rule of `linalg::product_vjp` for `op(A) op(B)` (nodes `[a, b]`) with the
+/// device's products, each sent to its operand's parent slot. An operand whose gradient holds
+/// contributions already (a value read by several products, a weight shared across the steps
+/// of a sequence) gets its product added there by the product itself (`matmul_add`): one
+/// launch on a GPU where a product and an addition are two, and the sum the sweep's addition
+/// would have made, `sum + product`, on the emulated device.
+fn product_vjp_into<T: Real>(
     k: &Kernels,
-    a: &DeviceMatrix<T>,
-    b: &DeviceMatrix<T>,
-    ta: bool,
-    tb: bool,
+    nodes: &[Node<T>],
+    parents: &mut Parents<'_, DeviceMatrix<T>>,
+    [a, b]: [usize; 2],
+    (ta, tb): (bool, bool),
     g: &DeviceMatrix<T>,
-    need: (bool, bool),
-) -> OperandGradients<DeviceMatrix<T>> {
-    let product =
-        |x: &DeviceMatrix<T>, tx, y: &DeviceMatrix<T>, ty| device_result(k.matmul(x, tx, y, ty));
-    product_vjp(product, [a, b, g], ta, tb, need)
+) {
+    let needs = |p: usize| nodes[p].requires_grad;
+    let on_device = |p: usize| nodes[p].value.device_matrix();
+    let operands = [a, b];
+    let product = |operand: usize, x: &DeviceMatrix<T>, tx, y: &DeviceMatrix<T>, ty| {
+        device_result(match parents.take(operands[operand]) {
+            Some(mut sum) => k.matmul_add(&mut sum, x, tx, y, ty).map(|()| sum),
+            None => k.matmul(x, tx, y, ty),
+        })
+    };
+    let values = [on_device(a), on_device(b), g];
+    let (ga, gb) = product_vjp(product, values, ta, tb, (needs(a), needs(b)));
+    // Each slot taken is empty until these land, so the sends store the sums, adding nothing;
+    // for `a` = `b`, the second adds to the first as the sweep adds any two contributions.
+    for (parent, gradient) in [(a, ga), (b, gb)] {
+        if let Some(gradient) = gradient {
+            parents.send(parent, gradient);
+        }
+    }
 }

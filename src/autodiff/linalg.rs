@@ -239,13 +239,19 @@ pub(crate) fn matmul_vjp<T: Real>(
     g: &DMatrix<T>,
     need: (bool, bool),
 ) -> OperandGradients<DMatrix<T>> {
-    product_vjp(matmul, [a, b, g], ta, tb, need)
+    product_vjp(
+        |_, x, tx, y, ty| matmul(x, tx, y, ty),
+        [a, b, g],
+        ta,
+        tb,
+        need,
+    )
 }
 
-/// Vector-Jacobian products of `C = op(A) op(B)` by any backend's `product(x, tx, y, ty)`
-/// (`op(x) op(y)`), for the matrices [A, B, G].
+/// Vector-Jacobian products of `C = op(A) op(B)` by any backend's `product(operand, x, tx, y,
+/// ty)` (`op(x) op(y)`, the gradient of operand 0, A, or 1, B), for the matrices [A, B, G].
 pub(crate) fn product_vjp<M, R>(
-    product: impl Fn(&M, bool, &M, bool) -> R,
+    mut product: impl FnMut(usize, &M, bool, &M, bool) -> R,
     [a, b, g]: [&M; 3],
     ta: bool,
     tb: bool,
@@ -254,16 +260,16 @@ pub(crate) fn product_vjp<M, R>(
     // With A' = op(A), B' = op(B): dA' = G B'ᵀ and dB' = A'ᵀ G; transpose back where op did.
     let ga = need.0.then(|| {
         if ta {
-            product(b, tb, g, true)
+            product(0, b, tb, g, true)
         } else {
-            product(g, false, b, !tb)
+            product(0, g, false, b, !tb)
         }
     });
     let gb = need.1.then(|| {
         if tb {
-            product(g, true, a, ta)
+            product(1, g, true, a, ta)
         } else {
-            product(a, !ta, g, false)
+            product(1, a, !ta, g, false)
         }
     });
     (ga, gb)

@@ -496,7 +496,7 @@ pub(crate) fn sweep<T: Real, G>(
     n_params: usize,
     seed: G,
     add: impl Fn(&mut Option<G>, G),
-    propagate: impl Fn(usize, G, &mut dyn FnMut(usize, G)),
+    propagate: impl Fn(usize, G, &mut Parents<'_, G>),
 ) -> (Vec<Option<G>>, Vec<Option<G>>) {
     let mut grads: Vec<Option<G>> = (0..=loss).map(|_| None).collect();
     grads[loss] = Some(seed);
@@ -517,11 +517,34 @@ pub(crate) fn sweep<T: Real, G>(
             _ => {}
         }
         let Some(g) = grads[i].take() else { continue };
-        propagate(i, g, &mut |parent, contribution| {
-            add(&mut grads[parent], contribution)
-        });
+        let mut parents = Parents {
+            grads: &mut grads,
+            add: &add,
+        };
+        propagate(i, g, &mut parents);
     }
     (grads, params)
+}
+
+/// The gradients of a node's parents as [`sweep`] hands them to the node's VJP: each parent's
+/// contributions are summed by the sweep's `add`, or taken by a VJP that adds its own into
+/// them (a device's product added inside the product kernel).
+pub(crate) struct Parents<'s, G> {
+    grads: &'s mut [Option<G>],
+    add: &'s dyn Fn(&mut Option<G>, G),
+}
+
+impl<G> Parents<'_, G> {
+    /// Adds `contribution` to the gradient of `parent`.
+    pub(crate) fn send(&mut self, parent: usize, contribution: G) {
+        (self.add)(&mut self.grads[parent], contribution)
+    }
+
+    /// The gradient of `parent` summed so far, taken out: whoever takes it sends back the sum
+    /// with its own contribution added.
+    pub(crate) fn take(&mut self, parent: usize) -> Option<G> {
+        self.grads[parent].take()
+    }
 }
 
 /// True if `f` holds for any parent node index of `op` (checked without allocating).

@@ -8,26 +8,26 @@ use super::normal_draw::normal_draw_vjp;
 use super::normal_kl::diag_normal_kl_vjp;
 use super::reduce::{Reduce, logsumexp_vjp, sum, sum_vjp};
 use super::shape::{embed, untile};
-use super::tape::{Node, Op};
+use super::tape::{Node, Op, Parents};
 use crate::backend::Cpu;
 use crate::kernels::buffers;
 use crate::real::Real;
 use nalgebra::{DMatrix, Dyn};
 
-/// Sends `g`, the gradient of node `i`, to its parents through `emit(parent, contribution)`.
-/// Parents that need no gradient get nothing (and cost nothing).
+/// Sends `g`, the gradient of node `i`, to its `parents`. Parents that need no gradient get
+/// nothing (and cost nothing).
 pub(crate) fn propagate<T: Real>(
     nodes: &[Node<T>],
     i: usize,
     g: DMatrix<T>,
-    emit: &mut dyn FnMut(usize, DMatrix<T>),
+    parents: &mut Parents<'_, DMatrix<T>>,
 ) {
     let needs = |p: usize| nodes[p].requires_grad;
     let value = |p: usize| &*nodes[p].value;
     let y = &*nodes[i].value;
     let mut send = |p: usize, contribution: Option<DMatrix<T>>| {
         if let Some(c) = contribution {
-            emit(p, c)
+            parents.send(p, c)
         }
     };
     // Ops whose parent's gradient is `g` itself, transformed in place; the others read `g`, which

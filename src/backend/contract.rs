@@ -105,6 +105,18 @@ fn products<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
                 &want,
                 tol,
             );
+            // The same product added to a sum already there (nothing added for k = 0); not
+            // drawn from `rng`, whose later draws the other checks' tolerances were set on.
+            let before = DMatrix::from_fn(m, n, |i, j| ((i * 7 + j * 3) % 5) as f64 / 4.0 - 0.5);
+            let mut acc = up(b, &before);
+            b.matmul_add(&mut acc, &up(b, &a), ta, &up(b, &bm), tb)
+                .expect("matmul_add");
+            assert_close(
+                &format!("matmul_add {m}x{k}x{n} {ta} {tb}"),
+                &down(b, &acc),
+                &(&before + &want),
+                tol,
+            );
         }
     }
     for (m, k, n) in [(1, 3, 2), (130, 784, 20), (0, 4, 3)] {

@@ -326,6 +326,24 @@ pub(crate) trait Backend<T: Real> {
         }
     }
 
+    /// `acc + op(a) op(b)`, into `acc`: a product added to a gradient already summed there (a
+    /// value used by several products, a weight shared across the steps of a sequence). The
+    /// default is the product and then the addition, `acc + p` as a sweep adds its
+    /// contributions; a GPU adds inside the product (cuBLAS's β = 1), one launch where that is
+    /// two.
+    fn matmul_add(
+        &self,
+        acc: &mut Self::Matrix,
+        a: &Self::Matrix,
+        ta: bool,
+        b: &Self::Matrix,
+        tb: bool,
+    ) -> Result<(), Self::Error> {
+        let product = self.matmul(a, ta, b, tb)?;
+        *acc = self.binary(BinaryOp::Add, acc, &product)?;
+        Ok(())
+    }
+
     /// A copy of `m`.
     fn copy(&self, m: &Self::Matrix) -> Result<Self::Matrix, Self::Error> {
         self.unary(UnaryOp::Scale(T::one()), m)

@@ -243,6 +243,32 @@ impl Kernels {
         dispatch!(self, |b| [m] b.copy(m))
     }
 
+    /// `acc + op(a) op(c)`, into `acc` ([`Backend::matmul_add`]).
+    pub(crate) fn matmul_add<T: Real>(
+        &self,
+        acc: &mut DeviceMatrix<T>,
+        a: &DeviceMatrix<T>,
+        ta: bool,
+        c: &DeviceMatrix<T>,
+        tc: bool,
+    ) -> Result<()> {
+        kernel_calls::count();
+        match self {
+            Kernels::Emulated(on) => {
+                let Ok(()) = Cpu.matmul_add(
+                    acc.emulated_mut(*on),
+                    a.emulated(*on),
+                    ta,
+                    c.emulated(*on),
+                    tc,
+                );
+                Ok(())
+            }
+            #[cfg(feature = "cuda")]
+            Kernels::Cuda(gpu) => gpu.matmul_add(acc.cuda_mut(), a.cuda(), ta, c.cuda(), tc),
+        }
+    }
+
     /// One Adam update of each slot's parameter and moments, in place.
     pub(crate) fn adam_all<T: Real>(
         &self,

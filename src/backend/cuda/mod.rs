@@ -462,6 +462,34 @@ impl Gpu {
         found.ok_or_else(|| self.error("finding a kernel", (name, "not in KERNELS")))
     }
 
+    /// `out = op(a) op(b) + beta out` by cuBLAS, for operands of nonzero sizes that fit `out`.
+    fn gemm<T: Real>(
+        &self,
+        (a, ta): (&CudaMatrix<T>, bool),
+        (b, tb): (&CudaMatrix<T>, bool),
+        beta: T,
+        out: &mut CudaMatrix<T>,
+    ) -> Result<()> {
+        let (m, n, k) = product_shape(a, ta, b, tb);
+        let int = |v: usize| i32::try_from(v).expect("a matrix dimension past 2^31");
+        let config = GemmConfig {
+            transa: operation(ta),
+            transb: operation(tb),
+            m: int(m),
+            n: int(n),
+            k: int(k),
+            alpha: T::one(),
+            lda: int(a.rows.max(1)),
+            ldb: int(b.rows.max(1)),
+            beta,
+            ldc: int(m),
+        };
+        // SAFETY: the dimensions and leading dimensions are those of the three buffers.
+        let blas = self.blas.lock().unwrap_or_else(PoisonError::into_inner);
+        unsafe { T::gemm(&blas, config, &a.data, &b.data, &mut out.data) }
+            .map_err(|e| self.error("a cuBLAS product", e))
+    }
+
     /// Room for a `rows x cols` result, its entries left unset: for the kernels and cuBLAS
     /// calls that write every entry of their output (each kernel here does), which saves a
     /// memset per operation.
@@ -727,6 +755,30 @@ fn broadcast_shape(a: (usize, usize), b: (usize, usize)) -> (usize, usize) {
     (axis(a.0, b.0), axis(a.1, b.1))
 }
 
+/// `(m, n, k)` of `op(a) op(b)`: its rows, its columns and the length of each sum.
+///
+/// # Panics
+/// If the inner dimensions differ (the tape checks shapes before it gets here).
+fn product_shape<T: Real>(
+    a: &CudaMatrix<T>,
+    ta: bool,
+    b: &CudaMatrix<T>,
+    tb: bool,
+) -> (usize, usize, usize) {
+    let (m, k) = if ta {
+        (a.cols, a.rows)
+    } else {
+        (a.rows, a.cols)
+    };
+    let (kb, n) = if tb {
+        (b.cols, b.rows)
+    } else {
+        (b.rows, b.cols)
+    };
+    assert_eq!(k, kb, "matmul: inner dimensions {k} and {kb} differ");
+    (m, n, k)
+}
+
 fn operation(transposed: bool) -> cublasOperation_t {
     if transposed {
         cublasOperation_t::CUBLAS_OP_T
@@ -780,40 +832,37 @@ impl<T: Real> Backend<T> for Gpu {
         b: &CudaMatrix<T>,
         tb: bool,
     ) -> Result<CudaMatrix<T>> {
-        let (m, k) = if ta {
-            (a.cols, a.rows)
-        } else {
-            (a.rows, a.cols)
-        };
-        let (kb, n) = if tb {
-            (b.cols, b.rows)
-        } else {
-            (b.rows, b.cols)
-        };
-        assert_eq!(k, kb, "matmul: inner dimensions {k} and {kb} differ");
+        let (m, n, k) = product_shape(a, ta, b, tb);
         if m == 0 || n == 0 || k == 0 {
             // An empty sum: zeros.
             return self.zeroed(m, n);
         }
         let mut out = self.alloc(m, n)?;
-        let int = |v: usize| i32::try_from(v).expect("a matrix dimension past 2^31");
-        let config = GemmConfig {
-            transa: operation(ta),
-            transb: operation(tb),
-            m: int(m),
-            n: int(n),
-            k: int(k),
-            alpha: T::one(),
-            lda: int(a.rows.max(1)),
-            ldb: int(b.rows.max(1)),
-            beta: T::zero(),
-            ldc: int(m),
-        };
-        // SAFETY: the dimensions and leading dimensions are those of the three buffers.
-        let blas = self.blas.lock().unwrap_or_else(PoisonError::into_inner);
-        unsafe { T::gemm(&blas, config, &a.data, &b.data, &mut out.data) }
-            .map_err(|e| self.error("a cuBLAS product", e))?;
+        self.gemm((a, ta), (b, tb), T::zero(), &mut out)?;
         Ok(out)
+    }
+
+    /// The product added into `acc` by cuBLAS itself (β = 1): one launch, not a product and
+    /// an addition.
+    fn matmul_add(
+        &self,
+        acc: &mut CudaMatrix<T>,
+        a: &CudaMatrix<T>,
+        ta: bool,
+        b: &CudaMatrix<T>,
+        tb: bool,
+    ) -> Result<()> {
+        let (m, n, k) = product_shape(a, ta, b, tb);
+        assert_eq!(
+            (acc.rows, acc.cols),
+            (m, n),
+            "matmul_add: the sum and the product differ in shape"
+        );
+        if m == 0 || n == 0 || k == 0 {
+            // An empty sum adds nothing.
+            return Ok(());
+        }
+        self.gemm((a, ta), (b, tb), T::one(), acc)
     }
 
     fn transpose(&self, a: &CudaMatrix<T>) -> Result<CudaMatrix<T>> {
