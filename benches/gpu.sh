@@ -16,7 +16,8 @@
 # `session` is for a short lease (one call of at most 10 minutes): the contract, then the
 # batch-128 side-by-side against PyTorch eager (the target still open), the device tests, the
 # profile and batch 1024, each part under its own timeout and in order of need, so that what
-# is cut off at the end matters least. Each part's output goes to $OUT/NAME.log as it runs.
+# is cut off at the end matters least (570 s if every part runs to its limit). Each part's
+# output goes to $OUT/NAME.log as it runs.
 # Not part of the tests.
 set -euo pipefail
 usage="usage: bash benches/gpu.sh build|check|bench|profile|session DIR"
@@ -96,12 +97,12 @@ session)
     compare=(python3 benches/compare_vae.py --device cuda --threads 16 --train 60000
         --test 10000 --epochs 3 --repeats 2 --iwae-k 0)
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.log"
-    part contract 120 "$dir/lib" --test-threads 1 --nocapture backend::cuda
-    part bench128 180 "${compare[@]}" --only elbo,torch --batch 128
-    part device 120 "$dir/device" --nocapture
-    part profile 120 bash "$0" profile "$dir" 3000 700
-    part bench1024 150 "${compare[@]}" --only elbo,torch,torch-compile,numpyro --batch 1024
-    part ops 90 bash -c "'$dir/autodiff_ops' && '$dir/conv'"
+    part contract 60 "$dir/lib" --test-threads 1 --nocapture backend::cuda
+    part bench128 150 "${compare[@]}" --only elbo,torch --batch 128
+    part device 90 "$dir/device" --nocapture
+    part profile 90 bash "$0" profile "$dir" 3000 700
+    part bench1024 120 "${compare[@]}" --only elbo,torch,torch-compile,numpyro --batch 1024
+    part ops 60 bash -c "'$dir/autodiff_ops' && '$dir/conv'"
     if [ -n "$failed" ]; then echo -e "FAILED:$failed"; exit 1; fi
     echo "all passed"
     ;;
