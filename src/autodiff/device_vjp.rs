@@ -79,49 +79,36 @@ fn propagate<T: Real>(
     let needs = |p: usize| nodes[p].requires_grad;
     let on_device = |p: usize| nodes[p].value.device_matrix();
     let (k, y) = (kernels, on_device(i));
-    let send = |parents: &mut Parents<'_, DeviceMatrix<T>>, p, contribution| {
-        if let Some(c) = contribution {
-            parents.send(p, c)
-        }
-    };
     match nodes[i].op {
-        Op::Unary(op, a) => send(
-            parents,
-            a,
-            Some(device_result(k.unary_vjp(op, on_device(a), y, &g))),
-        ),
+        Op::Unary(op, a) => {
+            parents.send(a, Some(device_result(k.unary_vjp(op, on_device(a), y, &g))))
+        }
         Op::Binary(op, a, b) => {
             let values = [on_device(a), on_device(b), y, &g];
             let (ga, gb) = device_result(k.binary_vjp(op, values, (needs(a), needs(b))));
-            send(parents, a, ga);
-            send(parents, b, gb);
+            parents.send(a, ga);
+            parents.send(b, gb);
         }
         Op::MatMul { a, b, ta, tb } => product_vjp_into(k, nodes, parents, [a, b], (ta, tb), &g),
         Op::Affine { x, w, b } => {
             product_vjp_into(k, nodes, parents, [x, w], (false, false), &g);
-            send(
-                parents,
+            parents.send(
                 b,
                 needs(b).then(|| device_result(k.sum(&g, Reduce::EachColumn))),
             );
         }
-        Op::Reduce(_, a) => send(
-            parents,
-            a,
-            Some(device_result(k.sum_vjp(&g, on_device(a).shape()))),
-        ),
-        Op::LogSumExp(how, a) => send(
-            parents,
+        Op::Reduce(_, a) => {
+            parents.send(a, Some(device_result(k.sum_vjp(&g, on_device(a).shape()))))
+        }
+        Op::LogSumExp(how, a) => parents.send(
             a,
             Some(device_result(k.logsumexp_vjp(how, on_device(a), y, &g))),
         ),
-        Op::Transpose(a) => send(parents, a, Some(device_result(k.transpose(&g)))),
-        Op::TileRows { a, times } => {
-            send(parents, a, Some(device_result(k.untile_rows(&g, times))))
-        }
+        Op::Transpose(a) => parents.send(a, Some(device_result(k.transpose(&g)))),
+        Op::TileRows { a, times } => parents.send(a, Some(device_result(k.untile_rows(&g, times)))),
         Op::Reshape(a) => {
             let (rows, cols) = on_device(a).shape();
-            send(parents, a, Some(g.reshaped(rows, cols)))
+            parents.send(a, Some(g.reshaped(rows, cols)))
         }
         Op::BernoulliLogits {
             logits,
@@ -131,8 +118,7 @@ fn propagate<T: Real>(
             // Row i of each factor times g_i (g is R x 1, broadcast along the rows).
             let scaled = |m: &DeviceMatrix<T>| device_result(k.binary(BinaryOp::Mul, m, &g));
             let residual = residual.as_ref().map(Value::device_matrix);
-            send(
-                parents,
+            parents.send(
                 logits,
                 needs(logits).then(|| {
                     scaled(
@@ -140,23 +126,15 @@ fn propagate<T: Real>(
                     )
                 }),
             );
-            send(parents, x, needs(x).then(|| scaled(on_device(logits))));
+            parents.send(x, needs(x).then(|| scaled(on_device(logits))));
         }
         Op::Columns { a, start } => {
             let shape = on_device(a).shape();
-            send(
-                parents,
-                a,
-                Some(device_result(k.embed(&g, shape, (0, start)))),
-            )
+            parents.send(a, Some(device_result(k.embed(&g, shape, (0, start)))))
         }
         Op::Rows { a, start } => {
             let shape = on_device(a).shape();
-            send(
-                parents,
-                a,
-                Some(device_result(k.embed(&g, shape, (start, 0)))),
-            )
+            parents.send(a, Some(device_result(k.embed(&g, shape, (start, 0)))))
         }
         Op::ConcatColumns(ref parts) | Op::ConcatRows(ref parts) => {
             // Each part's gradient is the block of g where the part was placed.
@@ -165,8 +143,7 @@ fn propagate<T: Real>(
             for &p in parts {
                 let shape = on_device(p).shape();
                 let corner = if side_by_side { (0, at) } else { (at, 0) };
-                send(
-                    parents,
+                parents.send(
                     p,
                     needs(p).then(|| device_result(k.block(&g, corner, shape))),
                 );
@@ -176,25 +153,20 @@ fn propagate<T: Real>(
         Op::LowerTriangle {
             a,
             include_diagonal,
-        } => send(
-            parents,
+        } => parents.send(
             a,
             Some(device_result(k.lower_triangle(&g, include_diagonal))),
         ),
-        Op::Diagonal(a) => send(parents, a, Some(device_result(k.diagonal_matrix(&g)))),
+        Op::Diagonal(a) => parents.send(a, Some(device_result(k.diagonal_matrix(&g)))),
         Op::DiagonalMatrix(a) => {
             let (rows, cols) = on_device(a).shape();
-            send(
-                parents,
-                a,
-                Some(device_result(k.diagonal(&g)).reshaped(rows, cols)),
-            )
+            parents.send(a, Some(device_result(k.diagonal(&g)).reshaped(rows, cols)))
         }
         Op::SolveLower { l, b } => {
             let values = [on_device(l), y, &g];
             let (gl, gb) = device_result(k.solve_lower_vjp(values, (needs(l), needs(b))));
-            send(parents, l, gl);
-            send(parents, b, gb);
+            parents.send(l, gl);
+            parents.send(b, gb);
         }
         Op::Conv2d {
             input,
@@ -205,20 +177,20 @@ fn propagate<T: Real>(
             let values = [on_device(input), on_device(kernel), &g];
             let need = (needs(input), needs(kernel));
             let (gi, gk) = device_result(k.conv_vjp(values, geometry, transposed, need));
-            send(parents, input, gi);
-            send(parents, kernel, gk);
+            parents.send(input, gi);
+            parents.send(kernel, gk);
         }
-        Op::Cholesky(a) => send(parents, a, Some(device_result(k.cholesky_vjp(y, &g)))),
+        Op::Cholesky(a) => parents.send(a, Some(device_result(k.cholesky_vjp(y, &g)))),
         Op::DiagNormalKl(params) => {
             let grads = k.diag_normal_kl_vjp(params.map(on_device), &g, params.map(needs));
             for (p, grad) in params.into_iter().zip(device_result(grads)) {
-                send(parents, p, grad);
+                parents.send(p, grad);
             }
         }
         Op::NormalDraw(parts) => {
             let grads = k.normal_draw_vjp(parts.map(on_device), &g, parts.map(needs));
             for (p, grad) in parts.into_iter().zip(device_result(grads)) {
-                send(parents, p, grad);
+                parents.send(p, grad);
             }
         }
         Op::Constant | Op::Input | Op::Param(_) => {}
@@ -252,9 +224,6 @@ fn product_vjp_into<T: Real>(
     let (ga, gb) = product_vjp(product, values, ta, tb, (needs(a), needs(b)));
     // Each slot taken is empty until these land, so the sends store the sums, adding nothing;
     // for `a` = `b`, the second adds to the first as the sweep adds any two contributions.
-    for (parent, gradient) in [(a, ga), (b, gb)] {
-        if let Some(gradient) = gradient {
-            parents.send(parent, gradient);
-        }
-    }
+    parents.send(a, ga);
+    parents.send(b, gb);
 }

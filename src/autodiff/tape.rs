@@ -535,9 +535,12 @@ pub(crate) struct Parents<'s, G> {
 }
 
 impl<G> Parents<'_, G> {
-    /// Adds `contribution` to the gradient of `parent`.
-    pub(crate) fn send(&mut self, parent: usize, contribution: G) {
-        (self.add)(&mut self.grads[parent], contribution)
+    /// Adds `contribution`, if there is one, to the gradient of `parent` (a VJP computes none
+    /// for a parent that needs no gradient).
+    pub(crate) fn send(&mut self, parent: usize, contribution: Option<G>) {
+        if let Some(c) = contribution {
+            (self.add)(&mut self.grads[parent], c)
+        }
     }
 
     /// The gradient of `parent` summed so far, taken out: whoever takes it sends back the sum

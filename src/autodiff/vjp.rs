@@ -25,11 +25,7 @@ pub(crate) fn propagate<T: Real>(
     let needs = |p: usize| nodes[p].requires_grad;
     let value = |p: usize| &*nodes[p].value;
     let y = &*nodes[i].value;
-    let mut send = |p: usize, contribution: Option<DMatrix<T>>| {
-        if let Some(c) = contribution {
-            parents.send(p, c)
-        }
-    };
+    let mut send = |p: usize, contribution: Option<DMatrix<T>>| parents.send(p, contribution);
     // Ops whose parent's gradient is `g` itself, transformed in place; the others read `g`, which
     // then goes back to the recycled buffers.
     match nodes[i].op {
