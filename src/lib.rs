@@ -84,6 +84,7 @@ pub mod likelihood;
 pub mod memory;
 pub mod model;
 pub mod nn;
+mod ops;
 pub mod optim;
 pub mod params;
 #[cfg(feature = "plot")]

@@ -7,23 +7,10 @@
 //! of the pass once, before its gradient (`Tape::settle_checks`). Only a failure reads the
 //! values themselves, to name the first bad one as the CPU would.
 
-use super::tape::{Tape, Var};
+use super::tape::{DeferredCheck, Tape, Var};
 use crate::error::Result;
 use crate::real::Real;
 use nalgebra::DMatrix;
-
-/// A check run on the host on a value read back: `Ok`, or the error it gives.
-type HostCheck<T> = Box<dyn Fn(&DMatrix<T>) -> Result<()>>;
-
-/// A check of a value on a device tape, waiting to be settled.
-pub(crate) struct DeferredCheck<T: Real> {
-    /// A 1x1 node: the number of entries that fail (NaN where one is not finite).
-    violations: usize,
-    /// The node checked.
-    value: usize,
-    /// The check on the host, with the error it gives.
-    on_host: HostCheck<T>,
-}
 
 impl<'p, T: Real> Tape<'p, T> {
     /// Defers the check of `value` to [`Tape::settle_checks`]: `violations` (1x1, on this tape)

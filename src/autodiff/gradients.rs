@@ -1,12 +1,12 @@
 //! The gradients one backward pass leaves: by parameter (where the tape ran: on the host, or
 //! kept on its device for a device optimizer) and by input.
 
-use super::device_failure::device_result;
-use super::elementwise::UnaryOp;
-use super::tape::{Var, add_to};
+use super::tape::Var;
+use crate::backend::device_result;
 use crate::backend::{Device, DeviceMatrix, Kernels, Placed};
 use crate::error::{Error, Result};
-use crate::kernels::{PIECE, buffers, for_each_piece, worth_spreading};
+use crate::kernels::{PIECE, add_to, buffers, for_each_piece, worth_spreading};
+use crate::ops::{BinaryOp, Reduce, UnaryOp};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use crate::validate::first_failing;
@@ -140,7 +140,7 @@ impl<T: Real> Gradients<T> {
                 match g {
                     Placed::Host(g) => *Arc::make_mut(g) *= s,
                     Placed::Device(d) => {
-                        let kernels = device_result(Kernels::on(d.matrix().device()));
+                        let kernels = device_result(Kernels::of(d.matrix().device()));
                         *g = Placed::device_matrix(device_result(
                             kernels.unary(UnaryOp::Scale(s), d.matrix()),
                         ));
@@ -242,7 +242,7 @@ impl<T: Real> Gradients<T> {
             let Some((_, first)) = gs.first() else {
                 return true;
             };
-            let kernels = device_result(Kernels::on(first.device()));
+            let kernels = device_result(Kernels::of(first.device()));
             let gs: Vec<_> = gs.iter().map(|&(_, g)| g).collect();
             let total = device_result(kernels.non_finite_total(&gs));
             device_result(total.to_host())[(0, 0)] == T::zero()
@@ -266,9 +266,9 @@ fn sum_on_device<T: Real>(acc: &Placed<T>, mut g: Placed<T>) -> Result<Placed<T>
     let (Some(a), Some(b)) = (acc.on(device), g.on(device)) else {
         unreachable!("both on {device}")
     };
-    let kernels = Kernels::on(device)?;
+    let kernels = Kernels::of(device)?;
     Ok(Placed::device_matrix(kernels.binary(
-        super::BinaryOp::Add,
+        BinaryOp::Add,
         a,
         b,
     )?))
@@ -278,13 +278,13 @@ fn sum_on_device<T: Real>(acc: &Placed<T>, mut g: Placed<T>) -> Result<Placed<T>
 /// read back once; `None` if there are none.
 fn device_total<T: Real>(gradients: &[(ParamId, &DeviceMatrix<T>)], op: UnaryOp<T>) -> Option<T> {
     let (_, first) = gradients.first()?;
-    let kernels = device_result(Kernels::on(first.device()));
+    let kernels = device_result(Kernels::of(first.device()));
     let total = gradients.iter().fold(None, |total, (_, g)| {
         let mapped = device_result(kernels.unary(op, g));
-        let sum = device_result(kernels.sum(&mapped, super::reduce::Reduce::All));
+        let sum = device_result(kernels.sum(&mapped, Reduce::All));
         Some(match total {
             None => sum,
-            Some(total) => device_result(kernels.binary(super::BinaryOp::Add, &total, &sum)),
+            Some(total) => device_result(kernels.binary(BinaryOp::Add, &total, &sum)),
         })
     })?;
     Some(device_result(total.to_host())[(0, 0)])

@@ -12,28 +12,25 @@
 //! axis or are 1 there (a `1 x C` row is added to every row, an `R x 1` column to every column,
 //! a `1 x 1` to everything).
 
+mod backward;
 mod checks;
 mod conv;
-mod device_failure;
-mod device_vjp;
-pub(crate) mod elementwise;
-pub(crate) mod fused;
+mod elementwise;
+mod fused;
 mod gradcheck;
 mod gradients;
-pub(crate) mod linalg;
+mod linalg;
 mod noise;
-pub(crate) mod normal_draw;
-pub(crate) mod normal_kl;
-pub(crate) mod reduce;
-pub(crate) mod shape;
+mod normal_draw;
+mod normal_kl;
+mod reduce;
+mod shape;
 mod tape;
 mod vjp;
 
-pub use conv::Conv2d;
-pub(crate) use device_failure::{catching_device_failures, device_result};
-pub(crate) use elementwise::{BinaryOp, SELU_ALPHA, SELU_LAMBDA, UnaryOp};
-pub use elementwise::{sigmoid, softplus};
+pub use crate::ops::Conv2d;
+pub(crate) use crate::ops::{BinaryOp, SELU_ALPHA, SELU_LAMBDA, UnaryOp};
+pub use crate::ops::{sigmoid, softplus};
 pub use gradcheck::{GradCheck, GradCheckReport, check_gradients, check_param_gradients};
 pub use gradients::Gradients;
-pub(crate) use reduce::Reduce;
 pub use tape::{Tape, Var};

@@ -7,9 +7,8 @@
 //! drawn from the run's, so that no noise is copied over: the same seed gives the same draws on
 //! the same device and build, but not the CPU's.
 
-use super::device_failure::device_result;
 use super::tape::{Op, Tape, Value, Var};
-use crate::backend::{Kernels, OnDevice, draws};
+use crate::backend::{Kernels, draws};
 use crate::real::Real;
 use rand::{Rng, RngExt};
 
@@ -28,10 +27,7 @@ impl<'p, T: Real> Tape<'p, T> {
         match self.drawing_kernels() {
             Some(kernels) => {
                 let draws = kernels.standard_normal(rows, cols, rng.random());
-                self.push(
-                    Value::Device(OnDevice::new(device_result(draws))),
-                    Op::Constant,
-                )
+                self.push(Value::of(self.fallible(draws)), Op::Constant)
             }
             None => self.constant(draws::standard_normal(rows, cols, rng)),
         }
@@ -59,10 +55,7 @@ impl<'p, T: Real> Tape<'p, T> {
         match self.drawing_kernels() {
             Some(kernels) => {
                 let draws = kernels.uniform(rows, cols, (low, high), rng.random());
-                self.push(
-                    Value::Device(OnDevice::new(device_result(draws))),
-                    Op::Constant,
-                )
+                self.push(Value::of(self.fallible(draws)), Op::Constant)
             }
             None => self.constant(draws::uniform(rows, cols, (low, high), rng)),
         }
@@ -71,7 +64,7 @@ impl<'p, T: Real> Tape<'p, T> {
     /// The kernels of a device that draws its own noise (a GPU), or `None` where the draws are
     /// made on the host (the CPU, the emulated device).
     fn drawing_kernels(&self) -> Option<&Kernels> {
-        self.kernels.as_ref().filter(|k| k.draws_on_device())
+        Some(&self.kernels).filter(|k| k.draws_on_device())
     }
 }
 
@@ -97,13 +90,10 @@ impl<'t, T: Real> Var<'t, T> {
         match tape.drawing_kernels() {
             Some(kernels) => {
                 let seed = rng.random();
-                let replaced = Var::with_device_values([self], |[x]| {
+                let replaced = Var::with_matrices([self], |[x]| {
                     kernels.replace_in_rows(x, count, (low, high), seed)
                 });
-                tape.push(
-                    Value::Device(OnDevice::new(device_result(replaced))),
-                    Op::Constant,
-                )
+                tape.push(Value::of(tape.fallible(replaced)), Op::Constant)
             }
             None => {
                 let mut x = self.value().clone_owned();

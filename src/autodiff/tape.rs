@@ -1,18 +1,27 @@
 //! The tape: a record of every operation of one forward pass, and the reverse sweep over it.
 
-use super::checks::DeferredCheck;
-pub(crate) use super::device_failure::device_result;
-use super::elementwise::{BinaryOp, UnaryOp};
-use super::gradients::Gradients;
-use super::reduce::Reduce;
-use crate::backend::{Device, DeviceMatrix, Kernels, OnDevice, Placed, Resident};
+pub(crate) use crate::backend::device_result;
+use crate::backend::{Device, DeviceMatrix, HostMatrix, Kernels, OnDevice, Placed, Resident};
 use crate::error::Result;
-use crate::kernels::{PIECE, buffers, for_each_piece, wide};
+use crate::ops::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::DMatrix;
 use std::cell::RefCell;
 use std::sync::Arc;
+
+/// A check run on the host on a value read back: `Ok`, or the error it gives.
+pub(super) type HostCheck<T> = Box<dyn Fn(&DMatrix<T>) -> Result<()>>;
+
+/// A check of a value on a device tape, waiting to be settled.
+pub(crate) struct DeferredCheck<T: Real> {
+    /// A 1x1 node: the number of entries that fail (NaN where one is not finite).
+    pub(super) violations: usize,
+    /// The node checked.
+    pub(super) value: usize,
+    /// The check on the host, with the error it gives.
+    pub(super) on_host: HostCheck<T>,
+}
 
 /// How a node was made: its parents (node indices) and whatever its vector-Jacobian product
 /// needs beyond the parents' values and its own.
@@ -56,7 +65,7 @@ pub(crate) enum Op<T: Real> {
     Conv2d {
         input: usize,
         kernel: usize,
-        geometry: super::conv::Conv2d,
+        geometry: Conv2d,
         transposed: bool,
     },
     Columns {
@@ -85,43 +94,43 @@ pub(crate) enum Op<T: Real> {
     NormalDraw([usize; 3]),
 }
 
-/// A node's value: computed by the tape (owned) or handed in without a copy (shared: parameters,
-/// data). Owning saves the reference count's allocation on every intermediate.
+/// A node's value: a matrix on the tape's device. On the CPU, the matrix itself (computed by
+/// the tape and owned, or handed in without a copy: parameters, data); on another device, shared
+/// with its host copy, read back once where a host reader asks for it.
 pub(crate) enum Value<T: Real> {
-    Owned(DMatrix<T>),
-    Shared(Arc<DMatrix<T>>),
-    /// On the tape's device (every value of a tape made with [`Tape::on_device`]).
+    /// On the CPU ([`DeviceMatrix::Cpu`]).
+    Host(DeviceMatrix<T>),
+    /// On another device.
     Device(Arc<OnDevice<T>>),
 }
 
 impl<T: Real> std::fmt::Debug for Value<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (r, c) = self.shape();
-        let place = if matches!(self, Value::Device(_)) {
-            "device"
-        } else {
-            "host"
-        };
-        write!(f, "Value({r}x{c} on the {place})")
+        write!(f, "Value({r}x{c} on {})", self.matrix().device())
     }
 }
 
 impl<T: Real> Value<T> {
-    /// The device matrix of a value on a device tape (where every value is on the device).
-    pub(crate) fn device_matrix(&self) -> &DeviceMatrix<T> {
+    /// A matrix made on a tape's device, as a node's value.
+    pub(crate) fn of(m: DeviceMatrix<T>) -> Self {
+        match m {
+            host @ DeviceMatrix::Cpu(_) => Value::Host(host),
+            device => Value::Device(OnDevice::new(device)),
+        }
+    }
+
+    /// The matrix, where it lives.
+    pub(crate) fn matrix(&self) -> &DeviceMatrix<T> {
         match self {
+            Value::Host(m) => m,
             Value::Device(d) => d.matrix(),
-            _ => unreachable!("every value of a device tape is on the device"),
         }
     }
 
     /// `(rows, columns)`, without reading a device value back.
     pub(crate) fn shape(&self) -> (usize, usize) {
-        match self {
-            Value::Owned(m) => m.shape(),
-            Value::Shared(m) => m.shape(),
-            Value::Device(d) => d.matrix().shape(),
-        }
+        self.matrix().shape()
     }
 }
 
@@ -130,8 +139,7 @@ impl<T: Real> std::ops::Deref for Value<T> {
     /// The host matrix; for a device value, its host copy (read back on first use).
     fn deref(&self) -> &DMatrix<T> {
         match self {
-            Value::Owned(m) => m,
-            Value::Shared(m) => m,
+            Value::Host(m) => m.as_host().expect("a host value is on the CPU"),
             Value::Device(d) => d.host(),
         }
     }
@@ -148,7 +156,7 @@ pub(crate) struct Node<T: Real> {
 ///
 /// Make a fresh tape for each evaluation (a training step, say): load parameters with
 /// [`Tape::param`], data with [`Tape::constant`], compute with the methods of [`Var`], then call
-/// [`Tape::backward`] on a scalar to get the [`Gradients`]. Nodes hold their values behind
+/// [`Tape::backward`] on a scalar to get the [`Gradients`](super::Gradients). Nodes hold their values behind
 /// reference counts, so loading a parameter or detaching a value copies nothing.
 ///
 /// ```
@@ -169,8 +177,9 @@ pub struct Tape<'p, T: Real> {
     /// others load as constants (a parameter group's step leaves the other groups alone).
     trainable: Option<&'p [bool]>,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
-    /// The device's kernels, for a tape made with [`Tape::on_device`]; `None` on the CPU.
-    pub(crate) kernels: Option<Kernels>,
+    /// The kernels of the device the tape runs on ([`Kernels::Cpu`] unless made with
+    /// [`Tape::on_device`]).
+    pub(crate) kernels: Kernels,
     /// Checks of device values waiting to be read back together (`checks.rs`).
     pub(crate) checks: RefCell<Vec<DeferredCheck<T>>>,
 }
@@ -207,7 +216,7 @@ impl<'p, T: Real> Tape<'p, T> {
             gradients: true,
             trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
-            kernels: None,
+            kernels: Kernels::Cpu,
             checks: RefCell::new(Vec::new()),
         }
     }
@@ -219,7 +228,7 @@ impl<'p, T: Real> Tape<'p, T> {
             gradients: true,
             trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
-            kernels: None,
+            kernels: Kernels::Cpu,
             checks: RefCell::new(Vec::new()),
         }
     }
@@ -274,7 +283,7 @@ impl<'p, T: Real> Tape<'p, T> {
 
     /// The device this tape's values live on.
     pub fn device(&self) -> Device {
-        self.kernels.as_ref().map_or(Device::Cpu, Kernels::device)
+        self.kernels.device()
     }
 
     /// The store this tape loads parameters from, if any.
@@ -287,7 +296,7 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        self.push(Value::Owned(value), Op::Constant)
+        self.push(self.upload_owned(value), Op::Constant)
     }
 
     /// A constant that shares `value` with the caller: nothing is copied.
@@ -295,7 +304,8 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        self.push(Value::Shared(value), Op::Constant)
+        let shared = self.fallible(self.kernels.upload_shared(&value));
+        self.push(Value::of(shared), Op::Constant)
     }
 
     /// A constant from a matrix on the host or a device (a minibatch's rows,
@@ -314,7 +324,7 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        let placed = device_result(value.on(self.device()));
+        let placed = self.fallible(value.on(self.device()));
         self.constant_placed(&placed)
     }
 
@@ -322,12 +332,23 @@ impl<'p, T: Real> Tape<'p, T> {
     /// from another device.
     fn load(&self, value: &Placed<T>) -> Value<T> {
         match value {
-            Placed::Host(m) => Value::Shared(Arc::clone(m)),
+            Placed::Host(m) => Value::of(self.fallible(self.kernels.upload_shared(m))),
             Placed::Device(d) if d.matrix().device() == self.device() => {
                 Value::Device(Arc::clone(d))
             }
-            Placed::Device(d) => Value::Owned(d.host().clone()),
+            Placed::Device(d) => Value::of(self.fallible(self.kernels.upload(d.host()))),
         }
+    }
+
+    /// A host matrix handed to the tape, as a value on its device.
+    fn upload_owned(&self, value: DMatrix<T>) -> Value<T> {
+        Value::of(self.fallible(self.kernels.upload_owned(value)))
+    }
+
+    /// The value of a kernel's result: a device's failure ends the pass (see
+    /// `device_failure.rs`).
+    pub(crate) fn fallible<R>(&self, result: Result<R>) -> R {
+        device_result(result)
     }
 
     /// A 1x1 constant.
@@ -344,25 +365,20 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        match &self.kernels {
-            Some(kernels) => {
-                let filled = device_result(kernels.filled(rows, cols, value));
-                self.push(Value::Device(OnDevice::new(filled)), Op::Constant)
-            }
-            None => self.constant(DMatrix::from_element(rows, cols, value)),
-        }
+        let filled = self.fallible(self.kernels.filled(rows, cols, value));
+        self.push(Value::of(filled), Op::Constant)
     }
 
-    /// A differentiable leaf: [`Gradients::wrt`] returns its gradient.
+    /// A differentiable leaf: [`Gradients::wrt`](super::Gradients::wrt) returns its gradient.
     pub fn input<'t>(&'t self, value: DMatrix<T>) -> Var<'t, T>
     where
         'p: 't,
     {
-        self.push(Value::Owned(value), Op::Input)
+        self.push(self.upload_owned(value), Op::Input)
     }
 
     /// Loads a parameter from the tape's store; its gradient is reported by
-    /// [`Gradients::param`] (a frozen parameter, or any on a [`Tape::for_evaluation`], loads as a
+    /// [`Gradients::param`](super::Gradients::param) (a frozen parameter, or any on a [`Tape::for_evaluation`], loads as a
     /// constant, without gradient).
     ///
     /// # Panics
@@ -399,19 +415,6 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        // On a device, a host value (a constant, a parameter, an op's result computed on the
-        // host) is copied over.
-        let value = match (&self.kernels, value) {
-            (Some(kernels), Value::Owned(m)) => {
-                let on_device = device_result(kernels.upload(&m));
-                buffers::recycle(m);
-                Value::Device(OnDevice::new(on_device))
-            }
-            (Some(kernels), Value::Shared(m)) => {
-                Value::Device(OnDevice::new(device_result(kernels.upload(&m))))
-            }
-            (_, value) => value,
-        };
         let mut nodes = self.nodes.borrow_mut();
         let requires_grad = match &op {
             Op::Constant => false,
@@ -428,44 +431,6 @@ impl<'p, T: Real> Tape<'p, T> {
             id: nodes.len() - 1,
         }
     }
-
-    /// Reverse sweep from a 1x1 `loss`: the gradient of `loss` with respect to every input and
-    /// parameter it depends on.
-    ///
-    /// # Panics
-    /// If `loss` is not 1x1 or belongs to another tape.
-    pub fn backward(&self, loss: Var<'_, T>) -> Gradients<T> {
-        assert!(std::ptr::eq(
-            loss.tape as *const _ as *const u8,
-            self as *const _ as *const u8
-        ));
-        assert_eq!(loss.shape(), (1, 1), "backward needs a 1x1 loss");
-        // The engine settles them first, to return their error; on a tape of one's own, a
-        // distribution's bad parameter on a device ends here, as it would have at its making
-        // on the CPU.
-        if let Err(e) = self.settle_checks() {
-            panic!("{e}");
-        }
-        if let Some(kernels) = &self.kernels {
-            return super::device_vjp::backward(self, kernels, loss);
-        }
-        let nodes = self.nodes.borrow();
-        let n_params = self.params.map_or(0, |p| p.len());
-        let (grads, param_grads) = sweep(
-            &nodes,
-            loss.id,
-            n_params,
-            DMatrix::from_element(1, 1, T::one()),
-            accumulate,
-            |i, g, emit| super::vjp::propagate(&nodes, i, g, emit),
-        );
-        let store = self.params.map(|p| p.uid());
-        let param_grads = param_grads
-            .into_iter()
-            .map(|g| g.map(Placed::from))
-            .collect();
-        Gradients::new(store, grads, param_grads)
-    }
 }
 
 impl<T: Real> Drop for Node<T> {
@@ -473,80 +438,16 @@ impl<T: Real> Drop for Node<T> {
     /// on [`Tape`]: a `Drop` on the tape would keep its borrow of the parameter store alive to
     /// the end of the scope, and a caller could no longer update the store after its last use.)
     fn drop(&mut self) {
-        if let Value::Owned(m) = &mut self.value {
-            buffers::recycle(std::mem::replace(m, DMatrix::zeros(0, 0)));
+        if let Value::Host(m) = &mut self.value {
+            m.recycle_storage();
         }
         if let Op::BernoulliLogits {
-            residual: Some(Value::Owned(r)),
+            residual: Some(Value::Host(r)),
             ..
         } = &mut self.op
         {
-            buffers::recycle(std::mem::replace(r, DMatrix::zeros(0, 0)));
+            r.recycle_storage();
         }
-    }
-}
-
-/// The reverse walk of [`Tape::backward`], on the host or a device (`G` is where gradients
-/// live): from the loss's gradient `seed`, each node's gradient goes to its parents through
-/// `propagate(node, gradient, emit)`, and contributions to one node or parameter are summed by
-/// `add`. Returns the gradients left by node (those of inputs) and by parameter position.
-pub(crate) fn sweep<T: Real, G>(
-    nodes: &[Node<T>],
-    loss: usize,
-    n_params: usize,
-    seed: G,
-    add: impl Fn(&mut Option<G>, G),
-    propagate: impl Fn(usize, G, &mut Parents<'_, G>),
-) -> (Vec<Option<G>>, Vec<Option<G>>) {
-    let mut grads: Vec<Option<G>> = (0..=loss).map(|_| None).collect();
-    grads[loss] = Some(seed);
-    let mut params: Vec<Option<G>> = (0..n_params).map(|_| None).collect();
-    for i in (0..=loss).rev() {
-        let node = &nodes[i];
-        if !node.requires_grad {
-            continue;
-        }
-        match &node.op {
-            Op::Input => continue,
-            Op::Param(id) => {
-                if let Some(g) = grads[i].take() {
-                    add(&mut params[id.index()], g);
-                }
-                continue;
-            }
-            _ => {}
-        }
-        let Some(g) = grads[i].take() else { continue };
-        let mut parents = Parents {
-            grads: &mut grads,
-            add: &add,
-        };
-        propagate(i, g, &mut parents);
-    }
-    (grads, params)
-}
-
-/// The gradients of a node's parents as [`sweep`] hands them to the node's VJP: each parent's
-/// contributions are summed by the sweep's `add`, or taken by a VJP that adds its own into
-/// them (a device's product added inside the product kernel).
-pub(crate) struct Parents<'s, G> {
-    grads: &'s mut [Option<G>],
-    add: &'s dyn Fn(&mut Option<G>, G),
-}
-
-impl<G> Parents<'_, G> {
-    /// Adds `contribution`, if there is one, to the gradient of `parent` (a VJP computes none
-    /// for a parent that needs no gradient).
-    pub(crate) fn send(&mut self, parent: usize, contribution: Option<G>) {
-        if let Some(c) = contribution {
-            (self.add)(&mut self.grads[parent], c)
-        }
-    }
-
-    /// The gradient of `parent` summed so far, taken out: whoever takes it sends back the sum
-    /// with its own contribution added.
-    pub(crate) fn take(&mut self, parent: usize) -> Option<G> {
-        self.grads[parent].take()
     }
 }
 
@@ -584,47 +485,13 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
     }
 }
 
-/// `acc += g`, on the slices: nalgebra's `+=` walks both matrices with strided iterators.
-pub(crate) fn add_to<T: Real>(acc: &mut [T], g: &[T]) {
-    wide(
-        g.len(),
-        #[inline(always)]
-        || {
-            for (a, &b) in acc.iter_mut().zip(g) {
-                *a += b;
-            }
-        },
-    )
-}
-
-fn accumulate<T: Real>(slot: &mut Option<DMatrix<T>>, g: DMatrix<T>) {
-    match slot {
-        Some(acc) => {
-            assert_eq!(
-                acc.shape(),
-                g.shape(),
-                "gradient contributions differ in shape"
-            );
-            let pieces: Vec<(&mut [T], &[T])> = acc
-                .as_mut_slice()
-                .chunks_mut(PIECE)
-                .zip(g.as_slice().chunks(PIECE))
-                .collect();
-            for_each_piece(pieces, g.len(), |(acc, g)| add_to(acc, g));
-            buffers::recycle(g);
-        }
-        None => *slot = Some(g),
-    }
-}
-
 impl<'t, T: Real> Var<'t, T> {
     /// The value. Parameters and shared constants come back without a copy; values the tape
     /// computed are copied out.
     pub fn value(&self) -> Arc<DMatrix<T>> {
         match &self.tape.nodes.borrow()[self.id].value {
-            Value::Owned(m) => Arc::new(m.clone()),
-            Value::Shared(m) => Arc::clone(m),
-            device @ Value::Device(_) => Arc::new((**device).clone()),
+            Value::Host(DeviceMatrix::Cpu(HostMatrix::Shared(m))) => Arc::clone(m),
+            value => Arc::new((**value).clone()),
         }
     }
 
@@ -632,26 +499,6 @@ impl<'t, T: Real> Var<'t, T> {
     /// its value inside `f` and records the node after it: no borrow is left to drop by hand.
     pub(crate) fn with_value<R>(&self, f: impl FnOnce(&DMatrix<T>) -> R) -> R {
         f(&self.tape.nodes.borrow()[self.id].value)
-    }
-
-    /// As [`Var::with_value`], on the values of several variables of this tape.
-    ///
-    /// # Panics
-    /// If one lives on another tape.
-    pub(crate) fn with_values<R, const N: usize>(
-        vars: [Var<'t, T>; N],
-        f: impl FnOnce([&DMatrix<T>; N]) -> R,
-    ) -> R {
-        Var::with_values_raw(vars, |values| f(values.map(|v| &**v)))
-    }
-
-    /// As [`Var::with_values`], for a slice of variables.
-    pub(crate) fn with_all<R>(vars: &[Var<'t, T>], f: impl FnOnce(&[&DMatrix<T>]) -> R) -> R {
-        let first = vars.first().expect("at least one variable");
-        vars.iter().for_each(|v| first.same_tape(v));
-        let nodes = first.tape.nodes.borrow();
-        let values: Vec<&DMatrix<T>> = vars.iter().map(|v| &*nodes[v.id].value).collect();
-        f(&values)
     }
 
     /// The single entry of a 1x1 value.
@@ -678,56 +525,52 @@ impl<'t, T: Real> Var<'t, T> {
     /// The same value as a constant: the gradient stops here.
     pub fn detach(self) -> Var<'t, T> {
         let value = match &self.tape.nodes.borrow()[self.id].value {
-            Value::Owned(m) => Value::Owned(m.clone()),
-            Value::Shared(m) => Value::Shared(Arc::clone(m)),
+            Value::Host(DeviceMatrix::Cpu(HostMatrix::Shared(m))) => {
+                Value::Host(DeviceMatrix::Cpu(HostMatrix::Shared(Arc::clone(m))))
+            }
+            Value::Host(m) => {
+                Value::Host(DeviceMatrix::host(m.as_host().expect("on the CPU").clone()))
+            }
             Value::Device(d) => Value::Device(Arc::clone(d)),
         };
         self.tape.push(value, Op::Constant)
     }
 
-    /// On a device tape, runs `f` on the device values of `vars` and records its result made by
-    /// `op`; on the CPU, `None`.
-    pub(crate) fn on_device<const N: usize>(
+    /// Runs the kernel call `f` on the values of `vars` where the tape runs, and records its
+    /// result made by `op`: every operation of the tape, on every device, goes through here.
+    pub(crate) fn apply<const N: usize>(
         vars: [Var<'t, T>; N],
         op: impl FnOnce() -> Op<T>,
         f: impl FnOnce(&Kernels, [&DeviceMatrix<T>; N]) -> Result<DeviceMatrix<T>>,
-    ) -> Option<Var<'t, T>> {
+    ) -> Var<'t, T> {
         let tape = vars.first().expect("a variable").tape;
-        let kernels = tape.kernels.as_ref()?;
-        let value = Var::with_device_values(vars, |values| f(kernels, values));
-        Some(tape.push(Value::Device(OnDevice::new(device_result(value))), op()))
+        let value = Var::with_matrices(vars, |values| f(&tape.kernels, values));
+        tape.push(Value::of(tape.fallible(value)), op())
     }
 
-    /// As [`Var::on_device`], for a slice of variables.
-    pub(crate) fn on_device_all(
+    /// As [`Var::apply`], for a slice of variables.
+    pub(crate) fn apply_all(
         vars: &[Var<'t, T>],
         op: impl FnOnce() -> Op<T>,
         f: impl FnOnce(&Kernels, &[&DeviceMatrix<T>]) -> Result<DeviceMatrix<T>>,
-    ) -> Option<Var<'t, T>> {
+    ) -> Var<'t, T> {
         let first = vars.first().expect("at least one variable");
-        let kernels = first.tape.kernels.as_ref()?;
         vars.iter().for_each(|v| first.same_tape(v));
+        let tape = first.tape;
         let value = {
-            let nodes = first.tape.nodes.borrow();
-            let values: Vec<_> = vars
-                .iter()
-                .map(|v| nodes[v.id].value.device_matrix())
-                .collect();
-            f(kernels, &values)
+            let nodes = tape.nodes.borrow();
+            let values: Vec<_> = vars.iter().map(|v| nodes[v.id].value.matrix()).collect();
+            f(&tape.kernels, &values)
         };
-        Some(
-            first
-                .tape
-                .push(Value::Device(OnDevice::new(device_result(value))), op()),
-        )
+        tape.push(Value::of(tape.fallible(value)), op())
     }
 
-    /// Runs `f` on the device values of `vars` (all on this tape, which is on a device).
-    pub(crate) fn with_device_values<R, const N: usize>(
+    /// Runs `f` on the matrices of `vars` (all on this tape), where they live.
+    pub(crate) fn with_matrices<R, const N: usize>(
         vars: [Var<'t, T>; N],
         f: impl FnOnce([&DeviceMatrix<T>; N]) -> R,
     ) -> R {
-        Var::with_values_raw(vars, |values| f(values.map(Value::device_matrix)))
+        Var::with_values_raw(vars, |values| f(values.map(Value::matrix)))
     }
 
     /// Runs `f` on the stored values of `vars` (all on this tape), host or device.
@@ -739,11 +582,6 @@ impl<'t, T: Real> Var<'t, T> {
         vars.iter().for_each(|v| first.same_tape(v));
         let nodes = first.tape.nodes.borrow();
         f(vars.map(|v| &nodes[v.id].value))
-    }
-
-    /// Records `value` made by `op` on this variable's tape.
-    pub(crate) fn record(&self, value: DMatrix<T>, op: Op<T>) -> Var<'t, T> {
-        self.tape.push(Value::Owned(value), op)
     }
 
     pub(crate) fn same_tape(&self, other: &Var<'t, T>) {

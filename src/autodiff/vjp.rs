@@ -1,90 +1,108 @@
-//! The reverse sweep's one step: given a node's output gradient, the gradient contributions to
-//! its parents. Each op's own derivative lives beside its forward code; this file dispatches.
+//! The reverse sweep's one step, for every device: given a node's output gradient, the
+//! gradient contributions to its parents, each a call on the tape's kernels. An op's own
+//! derivative kernels live beside its forward code (and in the backend); this file dispatches.
 
-use super::elementwise::{binary_vjp, unary_vjp};
-use super::fused::bernoulli_vjp;
-use super::linalg::{cholesky_vjp, lower_mask, matmul_vjp, solve_lower_vjp, transposed};
-use super::normal_draw::normal_draw_vjp;
-use super::normal_kl::diag_normal_kl_vjp;
-use super::reduce::{Reduce, logsumexp_vjp, sum, sum_vjp};
-use super::shape::{embed, untile};
-use super::tape::{Node, Op, Parents};
-use crate::backend::Cpu;
-use crate::kernels::buffers;
+use super::tape::{Node, Op, Value, device_result as fallible};
+use crate::backend::composed::product_vjp;
+use crate::backend::{DeviceMatrix, Kernels};
+use crate::ops::{BinaryOp, Reduce};
 use crate::real::Real;
-use nalgebra::{DMatrix, Dyn};
 
 /// Sends `g`, the gradient of node `i`, to its `parents`. Parents that need no gradient get
 /// nothing (and cost nothing).
 pub(crate) fn propagate<T: Real>(
+    k: &Kernels,
     nodes: &[Node<T>],
     i: usize,
-    g: DMatrix<T>,
-    parents: &mut Parents<'_, DMatrix<T>>,
+    g: DeviceMatrix<T>,
+    parents: &mut Parents<'_, DeviceMatrix<T>>,
 ) {
     let needs = |p: usize| nodes[p].requires_grad;
-    let value = |p: usize| &*nodes[p].value;
-    let y = &*nodes[i].value;
-    let mut send = |p: usize, contribution: Option<DMatrix<T>>| parents.send(p, contribution);
-    // Ops whose parent's gradient is `g` itself, transformed in place; the others read `g`, which
-    // then goes back to the recycled buffers.
-    match nodes[i].op {
-        Op::Unary(op, a) => return send(a, Some(unary_vjp(op, value(a), y, g))),
-        Op::Reshape(a) => {
-            let (r, c) = value(a).shape();
-            return send(a, Some(g.reshape_generic(Dyn(r), Dyn(c))));
+    let value = |p: usize| nodes[p].value.matrix();
+    let y = value(i);
+    // Ops whose parent's gradient is `g` itself, transformed in its own storage where the
+    // device allows (a unary map on the CPU, a reshape anywhere).
+    let g = match nodes[i].op {
+        Op::Unary(op, a) => {
+            return parents.send(a, Some(fallible(k.unary_vjp(op, value(a), y, g))));
         }
-        Op::Transpose(a) if g.nrows() == 1 || g.ncols() == 1 => {
-            return send(a, Some(transposed(g)));
+        Op::Reshape(a) | Op::Transpose(a) if is_vector_or_reshape(&nodes[i].op, y) => {
+            // A vector's transpose has its entries in the same order: a reshape.
+            let (rows, cols) = value(a).shape();
+            return parents.send(a, Some(g.reshaped(rows, cols)));
         }
-        _ => {}
-    }
+        _ => g,
+    };
     match nodes[i].op {
         Op::Constant | Op::Input | Op::Param(_) | Op::Unary(..) | Op::Reshape(_) => {}
         Op::Binary(op, a, b) => {
-            let (ga, gb) = binary_vjp(op, value(a), value(b), y, &g, (needs(a), needs(b)));
-            send(a, ga);
-            send(b, gb);
+            let values = [value(a), value(b), y, &g];
+            let (ga, gb) = fallible(k.binary_vjp(op, values, (needs(a), needs(b))));
+            parents.send(a, ga);
+            parents.send(b, gb);
         }
+        Op::MatMul { a, b, ta, tb } => product_vjp_into(k, nodes, parents, [a, b], (ta, tb), &g),
         Op::Affine { x, w, b } => {
-            let (gx, gw) = matmul_vjp(value(x), value(w), false, false, &g, (needs(x), needs(w)));
-            send(x, gx);
-            send(w, gw);
-            send(b, needs(b).then(|| sum(&g, Reduce::EachColumn)));
+            product_vjp_into(k, nodes, parents, [x, w], (false, false), &g);
+            parents.send(b, needs(b).then(|| fallible(k.sum(&g, Reduce::EachColumn))));
         }
-        Op::MatMul { a, b, ta, tb } => {
-            let (ga, gb) = matmul_vjp(value(a), value(b), ta, tb, &g, (needs(a), needs(b)));
-            send(a, ga);
-            send(b, gb);
+        Op::Reduce(_, a) => parents.send(a, Some(fallible(k.sum_vjp(&g, value(a).shape())))),
+        Op::LogSumExp(how, a) => {
+            parents.send(a, Some(fallible(k.logsumexp_vjp(how, value(a), y, &g))))
         }
-        Op::Reduce(how, a) => send(a, Some(sum_vjp(how, value(a).shape(), &g))),
-        Op::LogSumExp(how, a) => send(a, Some(logsumexp_vjp(how, value(a), y, &g))),
-        Op::Transpose(a) => send(a, Some(g.transpose())),
+        Op::Transpose(a) => parents.send(a, Some(fallible(k.transpose(&g)))),
+        Op::TileRows { a, times } => parents.send(a, Some(fallible(k.untile_rows(&g, times)))),
+        Op::BernoulliLogits {
+            logits,
+            x,
+            ref residual,
+        } => {
+            // Row i of each factor times g_i (g is R x 1, broadcast along the rows).
+            let scaled = |m: &DeviceMatrix<T>| fallible(k.binary(BinaryOp::Mul, m, &g));
+            let residual = residual.as_ref().map(Value::matrix);
+            parents.send(
+                logits,
+                needs(logits).then(|| {
+                    scaled(
+                        residual.expect("the forward pass keeps x − σ(l) when l needs a gradient"),
+                    )
+                }),
+            );
+            parents.send(x, needs(x).then(|| scaled(value(logits))));
+        }
+        Op::Columns { a, start } => {
+            let shape = value(a).shape();
+            parents.send(a, Some(fallible(k.embed(&g, shape, (0, start)))))
+        }
+        Op::Rows { a, start } => {
+            let shape = value(a).shape();
+            parents.send(a, Some(fallible(k.embed(&g, shape, (start, 0)))))
+        }
+        Op::ConcatColumns(ref parts) | Op::ConcatRows(ref parts) => {
+            // Each part's gradient is the block of g where the part was placed.
+            let side_by_side = matches!(nodes[i].op, Op::ConcatColumns(_));
+            let mut at = 0;
+            for &p in parts {
+                let shape = value(p).shape();
+                let corner = if side_by_side { (0, at) } else { (at, 0) };
+                parents.send(p, needs(p).then(|| fallible(k.block(&g, corner, shape))));
+                at += if side_by_side { shape.1 } else { shape.0 };
+            }
+        }
         Op::LowerTriangle {
             a,
             include_diagonal,
-        } => send(a, Some(lower_mask(&g, include_diagonal))),
-        Op::Diagonal(a) => send(
-            a,
-            Some(DMatrix::from_diagonal(
-                &nalgebra::DVector::from_column_slice(g.as_slice()),
-            )),
-        ),
+        } => parents.send(a, Some(fallible(k.lower_triangle(&g, include_diagonal)))),
+        Op::Diagonal(a) => parents.send(a, Some(fallible(k.diagonal_matrix(&g)))),
         Op::DiagonalMatrix(a) => {
-            let (r, c) = value(a).shape();
-            send(
-                a,
-                Some(DMatrix::from_column_slice(r, c, g.diagonal().as_slice())),
-            );
+            let (rows, cols) = value(a).shape();
+            parents.send(a, Some(fallible(k.diagonal(&g)).reshaped(rows, cols)))
         }
         Op::SolveLower { l, b } => {
-            let Ok((gl, gb)) = solve_lower_vjp(&Cpu, [value(l), y, &g], (needs(l), needs(b)));
-            send(l, gl);
-            send(b, gb);
-        }
-        Op::Cholesky(a) => {
-            let Ok(ga) = cholesky_vjp(&Cpu, y, &g);
-            send(a, Some(ga))
+            let values = [value(l), y, &g];
+            let (gl, gb) = fallible(k.solve_lower_vjp(values, (needs(l), needs(b))));
+            parents.send(l, gl);
+            parents.send(b, gb);
         }
         Op::Conv2d {
             input,
@@ -92,58 +110,86 @@ pub(crate) fn propagate<T: Real>(
             geometry,
             transposed,
         } => {
-            let need = (needs(input), needs(kernel));
             let values = [value(input), value(kernel), &g];
-            let Ok((gi, gk)) = geometry.apply_vjp(&Cpu, values, transposed, need);
-            send(input, gi);
-            send(kernel, gk);
+            let need = (needs(input), needs(kernel));
+            let (gi, gk) = fallible(k.conv_vjp(values, geometry, transposed, need));
+            parents.send(input, gi);
+            parents.send(kernel, gk);
         }
-        Op::Columns { a, start } => send(a, Some(embed(&g, value(a).shape(), 0, start))),
-        Op::Rows { a, start } => send(a, Some(embed(&g, value(a).shape(), start, 0))),
-        Op::ConcatColumns(ref parts) => {
-            let mut at = 0;
-            for &p in parts {
-                let n = value(p).ncols();
-                if needs(p) {
-                    send(p, Some(g.columns(at, n).into_owned()));
-                }
-                at += n;
-            }
-        }
-        Op::ConcatRows(ref parts) => {
-            let mut at = 0;
-            for &p in parts {
-                let n = value(p).nrows();
-                if needs(p) {
-                    send(p, Some(g.rows(at, n).into_owned()));
-                }
-                at += n;
-            }
-        }
-        Op::TileRows { a, times } => send(a, Some(untile(&g, times))),
-        Op::BernoulliLogits {
-            logits,
-            x,
-            ref residual,
-        } => {
-            let need = (needs(logits), needs(x));
-            let residual = residual.as_ref().map(|r| &**r);
-            let (gl, gx) = bernoulli_vjp(value(logits), residual, &g, need);
-            send(logits, gl);
-            send(x, gx);
-        }
+        Op::Cholesky(a) => parents.send(a, Some(fallible(k.cholesky_vjp(y, &g)))),
         Op::DiagNormalKl(params) => {
-            let grads = diag_normal_kl_vjp(params.map(value), &g, params.map(needs));
-            for (p, grad) in params.into_iter().zip(grads) {
-                send(p, grad);
+            let grads = k.diag_normal_kl_vjp(params.map(value), &g, params.map(needs));
+            for (p, grad) in params.into_iter().zip(fallible(grads)) {
+                parents.send(p, grad);
             }
         }
         Op::NormalDraw(parts) => {
-            let grads = normal_draw_vjp(parts.map(value), &g, parts.map(needs));
-            for (p, grad) in parts.into_iter().zip(grads) {
-                send(p, grad);
+            let grads = k.normal_draw_vjp(parts.map(value), &g, parts.map(needs));
+            for (p, grad) in parts.into_iter().zip(fallible(grads)) {
+                parents.send(p, grad);
             }
         }
     }
-    buffers::recycle(g);
+    g.recycle();
+}
+
+/// True for a reshape, or a transpose whose value `y` is a row or a column.
+fn is_vector_or_reshape<T: Real>(op: &Op<T>, y: &DeviceMatrix<T>) -> bool {
+    let (rows, cols) = y.shape();
+    matches!(op, Op::Reshape(_)) || rows == 1 || cols == 1
+}
+
+/// The product rule of `linalg::product_vjp` for `op(A) op(B)` (nodes `[a, b]`), each
+/// gradient sent to its operand's parent slot. An operand whose gradient holds contributions
+/// already (a value read by several products, a weight shared across the steps of a sequence)
+/// gets its product added there by the product itself (`matmul_add`): one launch on a GPU
+/// where a product and an addition are two, and the sum the sweep's addition would have made,
+/// `sum + product`, elsewhere.
+fn product_vjp_into<T: Real>(
+    k: &Kernels,
+    nodes: &[Node<T>],
+    parents: &mut Parents<'_, DeviceMatrix<T>>,
+    [a, b]: [usize; 2],
+    (ta, tb): (bool, bool),
+    g: &DeviceMatrix<T>,
+) {
+    let needs = |p: usize| nodes[p].requires_grad;
+    let value = |p: usize| nodes[p].value.matrix();
+    let operands = [a, b];
+    let product = |operand: usize, x: &DeviceMatrix<T>, tx, y: &DeviceMatrix<T>, ty| {
+        fallible(match parents.take(operands[operand]) {
+            Some(mut sum) => k.matmul_add(&mut sum, x, tx, y, ty).map(|()| sum),
+            None => k.matmul(x, tx, y, ty),
+        })
+    };
+    let values = [value(a), value(b), g];
+    let (ga, gb) = product_vjp(product, values, ta, tb, (needs(a), needs(b)));
+    // Each slot taken is empty until these land, so the sends store the sums, adding nothing;
+    // for `a` = `b`, the second adds to the first as the sweep adds any two contributions.
+    parents.send(a, ga);
+    parents.send(b, gb);
+}
+
+/// The gradients of a node's parents as `backward::sweep` hands them to the node's VJP: each parent's
+/// contributions are summed by the sweep's `add`, or taken by a VJP that adds its own into
+/// them (a device's product added inside the product kernel).
+pub(crate) struct Parents<'s, G> {
+    pub(super) grads: &'s mut [Option<G>],
+    pub(super) add: &'s dyn Fn(&mut Option<G>, G),
+}
+
+impl<G> Parents<'_, G> {
+    /// Adds `contribution`, if there is one, to the gradient of `parent` (a VJP computes none
+    /// for a parent that needs no gradient).
+    pub(crate) fn send(&mut self, parent: usize, contribution: Option<G>) {
+        if let Some(c) = contribution {
+            (self.add)(&mut self.grads[parent], c)
+        }
+    }
+
+    /// The gradient of `parent` summed so far, taken out: whoever takes it sends back the sum
+    /// with its own contribution added.
+    pub(crate) fn take(&mut self, parent: usize) -> Option<G> {
+        self.grads[parent].take()
+    }
 }

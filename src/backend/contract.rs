@@ -3,10 +3,8 @@
 //! broadcast, lengths that are no power of two). The CPU backend runs it in every test run; the
 //! GPU backend where a GPU is present.
 
-use super::{AdamSlot, Backend, Concat, Grid};
-use crate::autodiff::Conv2d;
-use crate::autodiff::{BinaryOp, Reduce, UnaryOp};
-use crate::optim::AdamUpdate;
+use super::{AdamSlot, Backend};
+use crate::ops::{AdamUpdate, BinaryOp, Concat, Conv2d, Grid, Reduce, UnaryOp};
 use crate::real::Real;
 use crate::special;
 use nalgebra::DMatrix;
@@ -183,7 +181,7 @@ fn unary_cases<T: Real>() -> Vec<(UnaryOp<T>, Unary, f64, f64)> {
 }
 
 fn selu(x: f64) -> f64 {
-    let (alpha, lambda) = (crate::autodiff::SELU_ALPHA, crate::autodiff::SELU_LAMBDA);
+    let (alpha, lambda) = (crate::ops::SELU_ALPHA, crate::ops::SELU_LAMBDA);
     if x > 0.0 {
         lambda * x
     } else {
@@ -206,7 +204,7 @@ fn unary_maps<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
             _ => (f(v + h) - f(v - h)) / (2.0 * h),
         };
         let want = g.zip_map(&x, |g, v| g * slope(v));
-        let got = b.unary_vjp(op, &xd, &y, &gd).expect("unary_vjp");
+        let got = b.unary_vjp(op, &xd, &y, gd).expect("unary_vjp");
         assert_close(&format!("{op:?}'"), &down(b, &got), &want, tol.max(1e-5));
     }
 }
@@ -1092,7 +1090,7 @@ mod tests {
             op: UnaryOp<T>,
             x: &DMatrix<T>,
             y: &DMatrix<T>,
-            g: &DMatrix<T>,
+            g: DMatrix<T>,
         ) -> Result<DMatrix<T>, Self::Error> {
             Cpu.unary_vjp(op, x, y, g)
         }

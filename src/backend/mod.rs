@@ -21,12 +21,14 @@
 //! which is how it is tested without a GPU. The design is in `docs/architecture.md` ("The tape
 //! on a device").
 
+pub(crate) mod composed;
+mod conv;
 mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 mod device;
+mod device_failure;
 pub(crate) mod draws;
-mod grid;
 mod kernel_calls;
 mod on_device;
 mod placed;
@@ -38,26 +40,15 @@ pub(crate) mod contract;
 
 pub use cpu::Cpu;
 pub use device::Device;
-pub(crate) use grid::{Concat, Grid};
+pub(crate) use device_failure::{catching_device_failures, device_result};
 pub use kernel_calls::KernelCalls;
-pub(crate) use on_device::{DeviceMatrix, Kernels};
+pub(crate) use on_device::{DeviceMatrix, HostMatrix, Kernels};
 pub use placed::{OnDevice, Placed};
 pub use resident::Resident;
 pub use transfers::Transfers;
 
-/// What the device backends need of an element type; every [`Real`] has it.
-#[cfg(feature = "cuda")]
-pub trait DeviceElement: cuda::GpuReal {}
-/// What the device backends need of an element type; every [`Real`] has it.
-#[cfg(not(feature = "cuda"))]
-pub trait DeviceElement {}
-impl DeviceElement for f32 {}
-impl DeviceElement for f64 {}
-
-use crate::autodiff::normal_draw::{self, DrawParts};
-use crate::autodiff::normal_kl::{self, NormalPair};
-use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
-use crate::optim::AdamUpdate;
+use crate::ops::{AdamUpdate, BinaryOp, Concat, Conv2d, DrawParts, Grid, NormalPair, Reduce};
+use crate::ops::{UnaryOp, draw_shape, term_shape};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -100,7 +91,7 @@ fn normal_kl_pieces<T: Real, B: Backend<T> + ?Sized>(
     b: &B,
     params: NormalPair<&B::Matrix>,
 ) -> Result<[B::Matrix; 4], B::Error> {
-    normal_kl::term_shape(params.map(|m| b.shape(m)));
+    term_shape(params.map(|m| b.shape(m)));
     let [mq, lq, mp, lp] = params;
     let log_ratio = b.binary(BinaryOp::Sub, lq, lp)?;
     let var_ratio = b.unary(
@@ -170,13 +161,14 @@ pub(crate) trait Backend<T: Real> {
     fn reshape(&self, m: Self::Matrix, rows: usize, cols: usize) -> Self::Matrix;
     /// `op` applied to every entry.
     fn unary(&self, op: UnaryOp<T>, x: &Self::Matrix) -> Result<Self::Matrix, Self::Error>;
-    /// `g` times the derivative of `op` at input `x` with output `y`, entry by entry.
+    /// `g` times the derivative of `op` at input `x` with output `y`, entry by entry (`g` by
+    /// value: the CPU multiplies in its storage).
     fn unary_vjp(
         &self,
         op: UnaryOp<T>,
         x: &Self::Matrix,
         y: &Self::Matrix,
-        g: &Self::Matrix,
+        g: Self::Matrix,
     ) -> Result<Self::Matrix, Self::Error>;
     /// `a op b` over the shape the two broadcast to (along each axis the sizes agree or one is
     /// 1).
@@ -341,6 +333,13 @@ pub(crate) trait Backend<T: Real> {
     ) -> Result<(), Self::Error> {
         let product = self.matmul(a, ta, b, tb)?;
         *acc = self.binary(BinaryOp::Add, acc, &product)?;
+        Ok(())
+    }
+
+    /// `acc + g`, into `acc`: two contributions to one gradient summed, in the order the
+    /// reverse sweep meets them.
+    fn add_into(&self, acc: &mut Self::Matrix, g: Self::Matrix) -> Result<(), Self::Error> {
+        *acc = self.binary(BinaryOp::Add, acc, &g)?;
         Ok(())
     }
 
@@ -541,7 +540,7 @@ pub(crate) trait Backend<T: Real> {
     /// # Panics
     /// If their widths differ or one has a number of rows other than 1 or R.
     fn normal_draw(&self, parts: DrawParts<&Self::Matrix>) -> Result<Self::Matrix, Self::Error> {
-        normal_draw::draw_shape(parts.map(|m| self.shape(m)));
+        draw_shape(parts.map(|m| self.shape(m)));
         let [mean, log_sd, eps] = parts;
         let scaled = self.binary(BinaryOp::Mul, &self.unary(UnaryOp::Exp, log_sd)?, eps)?;
         self.binary(BinaryOp::Add, mean, &scaled)
@@ -556,7 +555,7 @@ pub(crate) trait Backend<T: Real> {
         g: &Self::Matrix,
         need: [bool; 3],
     ) -> Result<DrawParts<Option<Self::Matrix>>, Self::Error> {
-        normal_draw::draw_shape(parts.map(|m| self.shape(m)));
+        draw_shape(parts.map(|m| self.shape(m)));
         let [mean, log_sd, eps] = parts;
         let reduced = |m, to| reduced_to(self, m, to);
         let mut out = [None, None, None];

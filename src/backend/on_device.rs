@@ -1,20 +1,64 @@
 //! Matrices on a device and the kernels a tape runs there: the one place that matches on the
 //! device, so that the tape's ops and their derivatives are written once for every device.
 
+use super::composed;
 use super::{AdamSlot, Backend, Concat, Cpu, Device, OperandGradients};
 use super::{kernel_calls, transfers};
-use crate::autodiff::normal_draw::DrawParts;
-use crate::autodiff::normal_kl::NormalPair;
-use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp, linalg};
 use crate::error::Result;
-use crate::optim::AdamUpdate;
+use crate::kernels::buffers;
+use crate::ops::{AdamUpdate, BinaryOp, Conv2d, DrawParts, NormalPair, Reduce, UnaryOp};
 use crate::real::Real;
 use nalgebra::DMatrix;
-#[cfg(feature = "cuda")]
 use std::sync::Arc;
 
-/// A matrix in a device's memory.
+/// A matrix on the host that a tape computed (owned, its storage recycled when dropped) or was
+/// handed without a copy (shared: parameters, data).
+pub(crate) enum HostMatrix<T: Real> {
+    Owned(DMatrix<T>),
+    Shared(Arc<DMatrix<T>>),
+}
+
+impl<T: Real> std::ops::Deref for HostMatrix<T> {
+    type Target = DMatrix<T>;
+    fn deref(&self) -> &DMatrix<T> {
+        match self {
+            HostMatrix::Owned(m) => m,
+            HostMatrix::Shared(m) => m,
+        }
+    }
+}
+
+impl<T: Real> HostMatrix<T> {
+    /// The matrix, owned: moved out if it is, copied if it is shared.
+    pub(crate) fn into_owned(self) -> DMatrix<T> {
+        match self {
+            HostMatrix::Owned(m) => m,
+            HostMatrix::Shared(m) => Arc::try_unwrap(m).unwrap_or_else(|m| buffers::copy(&m)),
+        }
+    }
+
+    /// The matrix, shared.
+    pub(crate) fn into_shared(self) -> Arc<DMatrix<T>> {
+        match self {
+            HostMatrix::Owned(m) => Arc::new(m),
+            HostMatrix::Shared(m) => m,
+        }
+    }
+
+    /// The matrix, to change in place (a shared one is copied first if anyone else holds it).
+    fn make_mut(&mut self) -> &mut DMatrix<T> {
+        match self {
+            HostMatrix::Owned(m) => m,
+            HostMatrix::Shared(m) => Arc::make_mut(m),
+        }
+    }
+}
+
+/// A matrix in a device's memory, the host's included: the one kind of value the tape, its
+/// reverse sweep and the kernels work on.
 pub(crate) enum DeviceMatrix<T: Real> {
+    /// On [`Device::Cpu`].
+    Cpu(HostMatrix<T>),
     /// On [`Device::Emulated`] of this ordinal: host memory behind the device code path.
     Emulated(usize, DMatrix<T>),
     /// On an NVIDIA GPU.
@@ -23,9 +67,15 @@ pub(crate) enum DeviceMatrix<T: Real> {
 }
 
 impl<T: Real> DeviceMatrix<T> {
+    /// A host matrix the caller hands over.
+    pub(crate) fn host(m: DMatrix<T>) -> Self {
+        DeviceMatrix::Cpu(HostMatrix::Owned(m))
+    }
+
     /// `(rows, columns)`.
     pub(crate) fn shape(&self) -> (usize, usize) {
         match self {
+            DeviceMatrix::Cpu(m) => m.shape(),
             DeviceMatrix::Emulated(_, m) => m.shape(),
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => m.shape(),
@@ -35,18 +85,21 @@ impl<T: Real> DeviceMatrix<T> {
     /// The device it is on.
     pub(crate) fn device(&self) -> Device {
         match self {
+            DeviceMatrix::Cpu(_) => Device::Cpu,
             DeviceMatrix::Emulated(ordinal, _) => Device::Emulated(*ordinal),
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => Device::Cuda(m.ordinal()),
         }
     }
 
-    /// The same entries, in column-major order, as a `rows x cols` matrix (no copy).
+    /// The same entries, in column-major order, as a `rows x cols` matrix (no copy, but of a
+    /// host matrix shared with others).
     ///
     /// # Panics
     /// If the number of entries differs.
     pub(crate) fn reshaped(self, rows: usize, cols: usize) -> Self {
         match self {
+            DeviceMatrix::Cpu(m) => DeviceMatrix::host(Cpu.reshape(m.into_owned(), rows, cols)),
             DeviceMatrix::Emulated(ordinal, m) => {
                 DeviceMatrix::Emulated(ordinal, Cpu.reshape(m, rows, cols))
             }
@@ -55,16 +108,74 @@ impl<T: Real> DeviceMatrix<T> {
         }
     }
 
+    /// Hands the storage of an owned host matrix back for the next tape's matrices.
+    pub(crate) fn recycle(mut self) {
+        self.recycle_storage();
+    }
+
+    /// As [`DeviceMatrix::recycle`], leaving an empty matrix in its place.
+    pub(crate) fn recycle_storage(&mut self) {
+        if let DeviceMatrix::Cpu(HostMatrix::Owned(m)) = self {
+            buffers::recycle(std::mem::replace(m, DMatrix::zeros(0, 0)));
+        }
+    }
+
+    /// The host matrix of a value on the CPU, read where it is; `None` on another device.
+    pub(crate) fn as_host(&self) -> Option<&DMatrix<T>> {
+        match self {
+            DeviceMatrix::Cpu(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// A host copy (the matrix itself, moved, for one on the CPU).
+    ///
+    /// # Errors
+    /// [`Error::Device`] if the device fails at the copy or at a kernel queued before it.
+    pub(crate) fn into_host(self) -> Result<DMatrix<T>> {
+        match self {
+            DeviceMatrix::Cpu(m) => Ok(m.into_owned()),
+            other => other.to_host(),
+        }
+    }
+
     /// A host copy.
     ///
     /// # Errors
     /// [`Error::Device`] if the device fails at the copy or at a kernel queued before it.
     pub(crate) fn to_host(&self) -> Result<DMatrix<T>> {
-        transfers::count_download::<T>(self.shape());
         match self {
-            DeviceMatrix::Emulated(_, m) => Ok(m.clone()),
+            DeviceMatrix::Cpu(m) => Ok(buffers::copy(m)),
+            DeviceMatrix::Emulated(_, m) => {
+                transfers::count_download::<T>(m.shape());
+                Ok(m.clone())
+            }
             #[cfg(feature = "cuda")]
-            DeviceMatrix::Cuda(m) => m.to_host(),
+            DeviceMatrix::Cuda(m) => {
+                transfers::count_download::<T>(m.shape());
+                m.to_host()
+            }
+        }
+    }
+
+    /// The host storage of a matrix on the CPU.
+    ///
+    /// # Panics
+    /// If it is on another device: an operation never mixes devices (the tape and the engine
+    /// move values first).
+    fn cpu(&self) -> &DMatrix<T> {
+        match self {
+            DeviceMatrix::Cpu(m) => m,
+            other => panic!("{}", foreign(other.device(), Device::Cpu)),
+        }
+    }
+
+    /// As [`DeviceMatrix::cpu`], to change in place.
+    fn cpu_mut(&mut self) -> &mut DMatrix<T> {
+        let found = self.device();
+        match self {
+            DeviceMatrix::Cpu(m) => m.make_mut(),
+            _ => panic!("{}", foreign(found, Device::Cpu)),
         }
     }
 
@@ -83,9 +194,10 @@ impl<T: Real> DeviceMatrix<T> {
 
     #[cfg(feature = "cuda")]
     fn cuda_mut(&mut self) -> &mut super::cuda::CudaMatrix<T> {
+        let found = self.device();
         match self {
             DeviceMatrix::Cuda(m) => m,
-            DeviceMatrix::Emulated(..) => panic!("an emulated matrix in an operation on a GPU"),
+            _ => panic!("{found}'s matrix in an operation on a GPU"),
         }
     }
 
@@ -101,16 +213,18 @@ impl<T: Real> DeviceMatrix<T> {
     fn cuda(&self) -> &super::cuda::CudaMatrix<T> {
         match self {
             DeviceMatrix::Cuda(m) => m,
-            DeviceMatrix::Emulated(..) => panic!("an emulated matrix in an operation on a GPU"),
+            other => panic!("{}'s matrix in an operation on a GPU", other.device()),
         }
     }
 }
 
-/// The kernels of the device a tape runs on.
+/// The kernels of the device a tape runs on: the one place that matches on the device.
 #[derive(Clone)]
 pub(crate) enum Kernels {
+    /// The host's own kernels ([`Cpu`]) on [`DeviceMatrix::Cpu`].
+    Cpu,
     /// [`Device::Emulated`] of this ordinal: the CPU backend's kernels on
-    /// [`DeviceMatrix::Emulated`].
+    /// [`DeviceMatrix::Emulated`], counted as calls on a device.
     Emulated(usize),
     /// A GPU, shared by every tape on it.
     #[cfg(feature = "cuda")]
@@ -118,74 +232,88 @@ pub(crate) enum Kernels {
 }
 
 /// One kernel call on whichever device `$kernels` is: `$b` is the backend and each listed
-/// matrix its own kind of device matrix inside `$body`, which gives a `Result` of one matrix.
-macro_rules! dispatch {
-    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {{
-        kernel_calls::count();
+/// matrix its own kind of device matrix inside `$body`, which gives a `Result` of `$out`;
+/// `$wrap` places each matrix of the result (`|m| ...`, given the arm's constructor).
+macro_rules! dispatch_with {
+    ($kernels:expr, |$b:ident| [$($m:ident),*] [$($a:ident),*] $body:expr, $wrap:ident) => {{
         match $kernels {
-            Kernels::Emulated(on) => {
+            Kernels::Cpu => {
                 let $b = &Cpu;
-                $(let $m = $m.emulated(*on);)*
+                $(let $m = $m.cpu();)*
+                $(let $a = $a.map(DeviceMatrix::cpu);)*
                 let Ok(out) = $body;
-                Ok(DeviceMatrix::Emulated(*on, out))
+                Ok($wrap!(out, DeviceMatrix::host))
             }
-            #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => {
-                let $b: &super::cuda::Gpu = gpu;
-                $(let $m = $m.cuda();)*
-                $body.map(DeviceMatrix::Cuda)
-            }
-        }
-    }};
-}
-
-/// [`dispatch!`] for a body that gives a `Result` of two optional matrices (the gradients of
-/// an op's two operands, for those asked for).
-macro_rules! dispatch_pair {
-    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {{
-        kernel_calls::count();
-        match $kernels {
             Kernels::Emulated(on) => {
+                kernel_calls::count();
                 let $b = &Cpu;
                 $(let $m = $m.emulated(*on);)*
-                let Ok((p, q)) = $body;
-                let held = |m| DeviceMatrix::Emulated(*on, m);
-                Ok((p.map(held), q.map(held)))
-            }
-            #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => {
-                let $b: &super::cuda::Gpu = gpu;
-                $(let $m = $m.cuda();)*
-                let (p, q) = $body?;
-                Ok((p.map(DeviceMatrix::Cuda), q.map(DeviceMatrix::Cuda)))
-            }
-        }
-    }};
-}
-
-/// [`dispatch!`] for a body that gives a `Result` of an array of optional matrices (the
-/// gradients of a fused op's operands, for those asked for); `$a` are arrays of matrices, `$m`
-/// single ones.
-macro_rules! dispatch_each {
-    ($kernels:expr, |$b:ident| [$($a:ident),*] ($($m:ident),*) $body:expr) => {{
-        kernel_calls::count();
-        match $kernels {
-            Kernels::Emulated(on) => {
-                let $b = &Cpu;
                 $(let $a = $a.map(|m| m.emulated(*on));)*
-                $(let $m = $m.emulated(*on);)*
-                let Ok(grads) = $body;
-                Ok(grads.map(|m| m.map(|m| DeviceMatrix::Emulated(*on, m))))
+                let Ok(out) = $body;
+                Ok($wrap!(out, |m| DeviceMatrix::Emulated(*on, m)))
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
+                kernel_calls::count();
                 let $b: &super::cuda::Gpu = gpu;
-                $(let $a = $a.map(DeviceMatrix::cuda);)*
                 $(let $m = $m.cuda();)*
-                Ok($body?.map(|m| m.map(DeviceMatrix::Cuda)))
+                $(let $a = $a.map(DeviceMatrix::cuda);)*
+                let out = $body?;
+                Ok($wrap!(out, DeviceMatrix::Cuda))
             }
         }
     }};
+}
+
+/// The result is one matrix.
+macro_rules! one {
+    ($out:expr, $place:expr) => {
+        ($place)($out)
+    };
+}
+
+/// The result is the gradients of an op's two operands, each where it was asked for.
+macro_rules! pair {
+    ($out:expr, $place:expr) => {{
+        let (p, q) = $out;
+        (p.map($place), q.map($place))
+    }};
+}
+
+/// The result is a value and a matrix kept beside it where asked for.
+macro_rules! with_kept {
+    ($out:expr, $place:expr) => {{
+        let (value, kept) = $out;
+        (($place)(value), kept.map($place))
+    }};
+}
+
+/// The result is an array of gradients of a fused op's operands, each where asked for.
+macro_rules! each {
+    ($out:expr, $place:expr) => {
+        $out.map(|m| m.map($place))
+    };
+}
+
+/// One kernel call giving one matrix.
+macro_rules! dispatch {
+    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {
+        dispatch_with!($kernels, |$b| [$($m),*] [] $body, one)
+    };
+}
+
+/// One kernel call giving the gradients of an op's two operands.
+macro_rules! dispatch_pair {
+    ($kernels:expr, |$b:ident| [$($m:ident),*] $body:expr) => {
+        dispatch_with!($kernels, |$b| [$($m),*] [] $body, pair)
+    };
+}
+
+/// One kernel call giving the gradients of a fused op's operands; `$a` are arrays of matrices.
+macro_rules! dispatch_each {
+    ($kernels:expr, |$b:ident| [$($a:ident),*] ($($m:ident),*) $body:expr) => {
+        dispatch_with!($kernels, |$b| [$($m),*] [$($a),*] $body, each)
+    };
 }
 
 /// The message of a panic at an operation handed a matrix of another device.
@@ -194,48 +322,66 @@ fn foreign(found: Device, on: Device) -> String {
 }
 
 impl Kernels {
-    /// The kernels of `device`, or `None` for the CPU (whose tape runs its own fused host code).
+    /// The kernels of `device`.
     ///
     /// # Errors
     /// [`Error::DeviceUnavailable`] if the device cannot be used (see [`Device::check`]).
-    pub(crate) fn of(device: Device) -> Result<Option<Kernels>> {
+    pub(crate) fn of(device: Device) -> Result<Kernels> {
         match device {
-            Device::Cpu => Ok(None),
-            Device::Emulated(ordinal) => Ok(Some(Kernels::Emulated(ordinal))),
+            Device::Cpu => Ok(Kernels::Cpu),
+            Device::Emulated(ordinal) => Ok(Kernels::Emulated(ordinal)),
             #[cfg(feature = "cuda")]
-            Device::Cuda(ordinal) => Ok(Some(Kernels::Cuda(super::cuda::shared(ordinal)?))),
+            Device::Cuda(ordinal) => Ok(Kernels::Cuda(super::cuda::shared(ordinal)?)),
             #[cfg(not(feature = "cuda"))]
-            Device::Cuda(_) => device.check().map(|()| None),
+            Device::Cuda(_) => device.check().map(|()| Kernels::Cpu),
         }
-    }
-
-    /// The kernels of `device`, which is not the CPU.
-    ///
-    /// # Errors
-    /// As [`Kernels::of`].
-    pub(crate) fn on(device: Device) -> Result<Kernels> {
-        Ok(Self::of(device)?.expect("a device other than the CPU has kernels"))
     }
 
     /// The device these kernels run on.
     pub(crate) fn device(&self) -> Device {
         match self {
+            Kernels::Cpu => Device::Cpu,
             Kernels::Emulated(ordinal) => Device::Emulated(*ordinal),
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => Backend::<f32>::device(&**gpu),
         }
     }
 
-    pub(crate) fn upload<T: Real>(&self, m: &DMatrix<T>) -> Result<DeviceMatrix<T>> {
-        transfers::count_upload::<T>(m.shape());
-        // A copy, counted by `transfers`, not a kernel: no `dispatch!`, which counts one.
+    /// A copy of a host matrix on this device (on the CPU, the matrix itself, shared).
+    pub(crate) fn upload_shared<T: Real>(&self, m: &Arc<DMatrix<T>>) -> Result<DeviceMatrix<T>> {
         match self {
+            Kernels::Cpu => Ok(DeviceMatrix::Cpu(HostMatrix::Shared(Arc::clone(m)))),
+            _ => self.upload(m),
+        }
+    }
+
+    /// A host matrix handed over to this device (on the CPU, kept as it is).
+    pub(crate) fn upload_owned<T: Real>(&self, m: DMatrix<T>) -> Result<DeviceMatrix<T>> {
+        match self {
+            Kernels::Cpu => Ok(DeviceMatrix::host(m)),
+            _ => {
+                let uploaded = self.upload(&m);
+                buffers::recycle(m);
+                uploaded
+            }
+        }
+    }
+
+    /// A copy of a host matrix on this device.
+    pub(crate) fn upload<T: Real>(&self, m: &DMatrix<T>) -> Result<DeviceMatrix<T>> {
+        // A copy, counted by `transfers` where it crosses to a device, not a kernel.
+        match self {
+            Kernels::Cpu => Ok(DeviceMatrix::host(buffers::copy(m))),
             Kernels::Emulated(on) => {
+                transfers::count_upload::<T>(m.shape());
                 let Ok(m) = Cpu.upload(m);
                 Ok(DeviceMatrix::Emulated(*on, m))
             }
             #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => gpu.upload(m).map(DeviceMatrix::Cuda),
+            Kernels::Cuda(gpu) => {
+                transfers::count_upload::<T>(m.shape());
+                gpu.upload(m).map(DeviceMatrix::Cuda)
+            }
         }
     }
 
@@ -252,9 +398,13 @@ impl Kernels {
         c: &DeviceMatrix<T>,
         tc: bool,
     ) -> Result<()> {
-        kernel_calls::count();
         match self {
+            Kernels::Cpu => {
+                let Ok(()) = Cpu.matmul_add(acc.cpu_mut(), a.cpu(), ta, c.cpu(), tc);
+                Ok(())
+            }
             Kernels::Emulated(on) => {
+                kernel_calls::count();
                 let Ok(()) = Cpu.matmul_add(
                     acc.emulated_mut(*on),
                     a.emulated(*on),
@@ -265,7 +415,10 @@ impl Kernels {
                 Ok(())
             }
             #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => gpu.matmul_add(acc.cuda_mut(), a.cuda(), ta, c.cuda(), tc),
+            Kernels::Cuda(gpu) => {
+                kernel_calls::count();
+                gpu.matmul_add(acc.cuda_mut(), a.cuda(), ta, c.cuda(), tc)
+            }
         }
     }
 
@@ -275,9 +428,22 @@ impl Kernels {
         update: AdamUpdate<T>,
         slots: &mut [AdamSlot<'_, DeviceMatrix<T>>],
     ) -> Result<()> {
-        kernel_calls::count();
         match self {
+            Kernels::Cpu => {
+                let mut slots: Vec<_> = slots
+                    .iter_mut()
+                    .map(|s| AdamSlot {
+                        param: s.param.cpu_mut(),
+                        first: s.first.cpu_mut(),
+                        second: s.second.cpu_mut(),
+                        grad: s.grad.cpu(),
+                    })
+                    .collect();
+                let Ok(()) = Cpu.adam_all(update, &mut slots);
+                Ok(())
+            }
             Kernels::Emulated(on) => {
+                kernel_calls::count();
                 let mut slots: Vec<_> = slots
                     .iter_mut()
                     .map(|s| AdamSlot {
@@ -292,6 +458,7 @@ impl Kernels {
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
+                kernel_calls::count();
                 let mut slots: Vec<_> = slots
                     .iter_mut()
                     .map(|s| AdamSlot {
@@ -311,15 +478,21 @@ impl Kernels {
         &self,
         xs: &[&DeviceMatrix<T>],
     ) -> Result<DeviceMatrix<T>> {
-        kernel_calls::count();
         match self {
+            Kernels::Cpu => {
+                let xs: Vec<_> = xs.iter().map(|x| x.cpu()).collect();
+                let Ok(total) = Cpu.non_finite_total(&xs);
+                Ok(DeviceMatrix::host(total))
+            }
             Kernels::Emulated(on) => {
+                kernel_calls::count();
                 let xs: Vec<_> = xs.iter().map(|x| x.emulated(*on)).collect();
                 let Ok(total) = Cpu.non_finite_total(&xs);
                 Ok(DeviceMatrix::Emulated(*on, total))
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
+                kernel_calls::count();
                 let xs: Vec<_> = xs.iter().map(|x| x.cuda()).collect();
                 gpu.non_finite_total(&xs).map(DeviceMatrix::Cuda)
             }
@@ -352,10 +525,10 @@ impl Kernels {
     }
 
     /// Whether this device draws a tape's noise itself ([`crate::autodiff::Tape::standard_normal`]):
-    /// a GPU does; the emulated device draws on the host, as the CPU does, to be checked
-    /// against it.
+    /// a GPU does; the CPU draws from the run's generator, and the emulated device draws as the
+    /// CPU does, to be checked against it.
     pub(crate) fn draws_on_device(&self) -> bool {
-        !matches!(self, Kernels::Emulated(_))
+        !matches!(self, Kernels::Cpu | Kernels::Emulated(_))
     }
 
     /// Standard-normal draws from the device's generator, seeded.
@@ -443,9 +616,27 @@ impl Kernels {
         op: UnaryOp<T>,
         x: &DeviceMatrix<T>,
         y: &DeviceMatrix<T>,
-        g: &DeviceMatrix<T>,
+        g: DeviceMatrix<T>,
     ) -> Result<DeviceMatrix<T>> {
-        dispatch!(self, |b| [x, y, g] b.unary_vjp(op, x, y, g))
+        // By value: the CPU multiplies in `g`'s own storage.
+        match (self, g) {
+            (Kernels::Cpu, DeviceMatrix::Cpu(g)) => {
+                let Ok(out) = Cpu.unary_vjp(op, x.cpu(), y.cpu(), g.into_owned());
+                Ok(DeviceMatrix::host(out))
+            }
+            (Kernels::Emulated(on), DeviceMatrix::Emulated(ordinal, g)) if *on == ordinal => {
+                kernel_calls::count();
+                let Ok(out) = Cpu.unary_vjp(op, x.emulated(*on), y.emulated(*on), g);
+                Ok(DeviceMatrix::Emulated(*on, out))
+            }
+            #[cfg(feature = "cuda")]
+            (Kernels::Cuda(gpu), DeviceMatrix::Cuda(g)) => {
+                kernel_calls::count();
+                gpu.unary_vjp(op, x.cuda(), y.cuda(), g)
+                    .map(DeviceMatrix::Cuda)
+            }
+            (kernels, g) => panic!("{}", foreign(g.device(), kernels.device())),
+        }
     }
 
     pub(crate) fn binary<T: Real>(
@@ -510,15 +701,21 @@ impl Kernels {
         parts: &[&DeviceMatrix<T>],
         how: Concat,
     ) -> Result<DeviceMatrix<T>> {
-        kernel_calls::count();
         match self {
+            Kernels::Cpu => {
+                let parts: Vec<_> = parts.iter().map(|p| p.cpu()).collect();
+                let Ok(out) = Cpu.concat(&parts, how);
+                Ok(DeviceMatrix::host(out))
+            }
             Kernels::Emulated(on) => {
+                kernel_calls::count();
                 let parts: Vec<_> = parts.iter().map(|p| p.emulated(*on)).collect();
                 let Ok(out) = Cpu.concat(&parts, how);
                 Ok(DeviceMatrix::Emulated(*on, out))
             }
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => {
+                kernel_calls::count();
                 let parts: Vec<_> = parts.iter().map(|p| p.cuda()).collect();
                 gpu.concat(&parts, how).map(DeviceMatrix::Cuda)
             }
@@ -553,7 +750,7 @@ impl Kernels {
     /// The lower Cholesky factor of the symmetric part of `a` (all NaN where that is not
     /// positive definite).
     pub(crate) fn cholesky<T: Real>(&self, a: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
-        dispatch!(self, |b| [a] linalg::cholesky(b, a))
+        dispatch!(self, |b| [a] composed::cholesky(b, a))
     }
 
     /// The vector-Jacobian product of [`Kernels::cholesky`] with factor `l` and output
@@ -563,7 +760,7 @@ impl Kernels {
         l: &DeviceMatrix<T>,
         g: &DeviceMatrix<T>,
     ) -> Result<DeviceMatrix<T>> {
-        dispatch!(self, |b| [l, g] linalg::cholesky_vjp(b, l, g))
+        dispatch!(self, |b| [l, g] composed::cholesky_vjp(b, l, g))
     }
 
     /// The vector-Jacobian products of a solve with `l` (solution `x`, output gradient `g`),
@@ -573,7 +770,7 @@ impl Kernels {
         [l, x, g]: [&DeviceMatrix<T>; 3],
         need: (bool, bool),
     ) -> Result<OperandGradients<DeviceMatrix<T>>> {
-        dispatch_pair!(self, |b| [l, x, g] linalg::solve_lower_vjp(b, [l, x, g], need))
+        dispatch_pair!(self, |b| [l, x, g] composed::solve_lower_vjp(b, [l, x, g], need))
     }
 
     /// The convolution `geometry` of `x` with the kernel `w`, or its transpose.
@@ -654,18 +851,29 @@ impl Kernels {
         x: &DeviceMatrix<T>,
         residual: bool,
     ) -> Result<(DeviceMatrix<T>, Option<DeviceMatrix<T>>)> {
-        kernel_calls::count();
+        dispatch_with!(self, |b| [logits, x] [] b.bernoulli_logits(logits, x, residual), with_kept)
+    }
+
+    /// `acc + g`, into `acc`: two contributions to one gradient summed (on the CPU in `acc`'s
+    /// storage, with `g`'s recycled).
+    pub(crate) fn add_into<T: Real>(
+        &self,
+        acc: &mut DeviceMatrix<T>,
+        g: DeviceMatrix<T>,
+    ) -> Result<()> {
+        assert_eq!(
+            acc.shape(),
+            g.shape(),
+            "gradient contributions differ in shape"
+        );
         match self {
-            Kernels::Emulated(on) => {
-                let Ok((value, kept)) =
-                    Cpu.bernoulli_logits(logits.emulated(*on), x.emulated(*on), residual);
-                let held = |m| DeviceMatrix::Emulated(*on, m);
-                Ok((held(value), kept.map(held)))
+            Kernels::Cpu => {
+                let Ok(()) = Cpu.add_into(acc.cpu_mut(), g.into_host()?);
+                Ok(())
             }
-            #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => {
-                let (value, kept) = gpu.bernoulli_logits(logits.cuda(), x.cuda(), residual)?;
-                Ok((DeviceMatrix::Cuda(value), kept.map(DeviceMatrix::Cuda)))
+            _ => {
+                *acc = self.binary(BinaryOp::Add, acc, &g)?;
+                Ok(())
             }
         }
     }

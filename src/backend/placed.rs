@@ -3,8 +3,8 @@
 //! so that a run on a device keeps them there from step to step while every host reader still
 //! sees a `DMatrix`.
 
+use super::device_result;
 use super::{Device, DeviceMatrix, Kernels};
-use crate::autodiff::device_result;
 use crate::error::Result;
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -33,8 +33,12 @@ impl<T: Real> OnDevice<T> {
     /// The host copy, read back the first time it is asked for. A device failure at the copy
     /// ends the pass it happens in (see `device_failure.rs`).
     pub(crate) fn host(&self) -> &DMatrix<T> {
-        self.host
-            .get_or_init(|| device_result(self.matrix.to_host()))
+        match self.matrix.as_host() {
+            Some(m) => m,
+            None => self
+                .host
+                .get_or_init(|| device_result(self.matrix.to_host())),
+        }
     }
 
     /// The host copy, taken out (read back if it never was).
@@ -89,6 +93,14 @@ impl<T: Real> std::fmt::Debug for Placed<T> {
 }
 
 impl<T: Real> Placed<T> {
+    /// A matrix where a device made it: shared on the host for the CPU's.
+    pub(crate) fn of(m: DeviceMatrix<T>) -> Self {
+        match m {
+            DeviceMatrix::Cpu(m) => Placed::Host(m.into_shared()),
+            device => Placed::device_matrix(device),
+        }
+    }
+
     /// A device matrix.
     pub(crate) fn device_matrix(m: DeviceMatrix<T>) -> Self {
         Placed::Device(OnDevice::new(m))
@@ -171,7 +183,7 @@ impl<T: Real> Placed<T> {
             return Ok(None);
         };
         if Arc::get_mut(d).is_none() {
-            let kernels = Kernels::on(d.matrix.device())?;
+            let kernels = Kernels::of(d.matrix.device())?;
             *d = OnDevice::new(kernels.copy(&d.matrix)?);
         }
         let unique = Arc::get_mut(d).expect("copied above if shared");
@@ -192,7 +204,7 @@ impl<T: Real> Placed<T> {
             self.host_mut();
             return Ok(());
         }
-        let on_device = Kernels::on(device)?.upload(self.host())?;
+        let on_device = Kernels::of(device)?.upload(self.host())?;
         *self = Placed::device_matrix(on_device);
         Ok(())
     }

@@ -57,7 +57,7 @@ impl<T: Real> Resident<T> {
         if let Some(copy) = copies.iter().find(|c| c.device() == device) {
             return Ok(copy.clone());
         }
-        let copy = Placed::device_matrix(Kernels::on(device)?.upload(&self.host)?);
+        let copy = Placed::device_matrix(Kernels::of(device)?.upload(&self.host)?);
         copies.push(copy.clone());
         Ok(copy)
     }

@@ -1,11 +1,10 @@
 //! Polyak–Ruppert averaging of the parameters over the last steps of a run.
 
 use crate::autodiff::{BinaryOp, UnaryOp};
-use crate::backend::{Kernels, Placed};
+use crate::backend::{Device, Kernels, Placed};
 use crate::error::Result;
 use crate::params::ParamStore;
 use crate::real::{Real, c};
-use nalgebra::DMatrix;
 
 /// Running mean of every parameter, kept where the parameter lives (on a device, the average
 /// costs no copy per step).
@@ -25,10 +24,7 @@ impl<T: Real> Average<T> {
             .map(|id| {
                 let placed = store.placed(id);
                 let (rows, cols) = placed.shape();
-                Ok(match Kernels::of(placed.device())? {
-                    None => Placed::from(DMatrix::zeros(rows, cols)),
-                    Some(kernels) => Placed::device_matrix(kernels.zeros(rows, cols)?),
-                })
+                Ok(Placed::of(Kernels::of(placed.device())?.zeros(rows, cols)?))
             })
             .collect::<Result<_>>()?;
         Ok(Average { means, count: 0 })
@@ -96,13 +92,15 @@ impl<T: Real> Average<T> {
 /// there first, if the parameters moved since it was made). The device's three kernels round as the host's one loop does.
 fn move_toward<T: Real>(mean: &mut Placed<T>, target: &Placed<T>, w: T) -> Result<()> {
     let device = target.device();
-    let Some(kernels) = Kernels::of(device)? else {
+    if device == Device::Cpu {
+        // In place, in one pass.
         let target = target.host().as_slice();
         for (m, &p) in mean.host_mut().as_mut_slice().iter_mut().zip(target) {
             *m += (p - *m) * w;
         }
         return Ok(());
-    };
+    }
+    let kernels = Kernels::of(device)?;
     mean.move_to(device)?;
     let (Some(m), Some(p)) = (mean.on(device), target.on(device)) else {
         unreachable!("both on the device")
@@ -116,6 +114,7 @@ fn move_toward<T: Real>(mean: &mut Placed<T>, target: &Placed<T>, w: T) -> Resul
 mod tests {
     use super::*;
     use crate::backend::Device;
+    use nalgebra::DMatrix;
 
     /// Averages of three steps, then three more combined in, of a store on `device`.
     fn averaged(device: Device) -> (ParamStore<f32>, Vec<f32>) {

@@ -60,6 +60,7 @@ mod group;
 mod loss;
 mod observer;
 mod shard;
+mod sharding;
 mod trainer;
 mod training_data;
 

@@ -2,8 +2,10 @@
 //! allows it.
 
 use super::loss::{Batch, Loss};
+use super::sharding::{shard_count, shard_rows};
 use super::training_data::recycle;
-use crate::autodiff::{Gradients, Tape, catching_device_failures};
+use crate::autodiff::{Gradients, Tape};
+use crate::backend::catching_device_failures;
 use crate::backend::{Device, Placed};
 use crate::error::Result;
 use crate::kernels::{row_block, with_product_threads};
@@ -12,12 +14,6 @@ use crate::real::Real;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
-
-/// The fewest rows a shard gets. Every shard pays for a full set of parameter gradients (and
-/// their merging) and repacks the weights for each of its products, whatever its size; below
-/// this many rows that fixed cost outweighs the shard's share of the work, and its threads serve
-/// the fewer, larger shards' products instead (see [`loss_and_gradients`]).
-pub(crate) const MIN_SHARD_ROWS: usize = 32;
 
 /// The loss on `batch` and its gradient with respect to the parameters marked in `trainable`,
 /// on a tape of its own on `device`.
@@ -50,7 +46,7 @@ where
 /// tape runs on the CPU.
 ///
 /// The batch is cut into shards of consecutive rows, one per thread of rayon's pool (each at
-/// least [`MIN_SHARD_ROWS`] rows); each shard is differentiated on its own tape with its own
+/// least [`MIN_SHARD_ROWS`](super::sharding::MIN_SHARD_ROWS) rows); each shard is differentiated on its own tape with its own
 /// generator seeded from `rng`. When the shards are fewer than the threads, each shard's large
 /// products are split over its share of them. The values and gradients are then added pairwise
 /// in a fixed tree (shards 0 + 1, 2 + 3, ..., then those sums pairwise), the pairs of a level in
@@ -93,22 +89,10 @@ where
     })
 }
 
-/// How many shards a batch of `rows` is cut into over `places` threads or devices: one per
-/// place, but at least [`MIN_SHARD_ROWS`] rows each.
-pub(crate) fn shard_count(rows: usize, places: usize) -> usize {
-    (rows / MIN_SHARD_ROWS).clamp(1, places)
-}
-
-/// The rows of shard `s` of `shards` over a batch of `rows`: consecutive, as even as they go.
-/// The device shards and the thread shards take the same rows, so that they agree.
-pub(crate) fn shard_rows(s: usize, shards: usize, rows: usize) -> std::ops::Range<usize> {
-    s * rows / shards..(s + 1) * rows / shards
-}
-
 /// The loss and its gradient over a minibatch that is already cut into shards, each on the
 /// device it is differentiated on (data-parallel training: `shards[s].x` lives on
 /// `devices[s]`), summed as [`loss_and_gradients`] sums its shards, and the gradients then
-/// moved to `home`, where the parameters and the optimizer are. Cut it with [`shard_count`]
+/// moved to `home`, where the parameters and the optimizer are. Cut it with `shard_count`
 /// shards, as the CPU cuts its batches over its threads.
 ///
 /// Each shard's tape loads the parameters from the store on `home` (through the host, once
@@ -186,6 +170,7 @@ fn merged<T: Real>(shards: Vec<(T, Gradients<T>)>) -> Result<(T, Gradients<T>)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::sharding::MIN_SHARD_ROWS;
     use crate::guide::GaussianEncoder;
     use crate::infer::{Objective, Svi};
     use crate::likelihood::BernoulliDecoder;

@@ -7,7 +7,7 @@ use super::loss::{Batch, Loss};
 use super::observer::{Control, EpochEvent, Observer, StepEvent};
 use super::shard::{across_devices, loss_and_gradients};
 use super::training_data::{self, TrainingData};
-use crate::autodiff::catching_device_failures;
+use crate::backend::catching_device_failures;
 use crate::backend::{Device, Placed};
 use crate::data::Minibatches;
 use crate::error::{Error, Result, require_positive};

@@ -3,7 +3,7 @@
 //! is copied there and every minibatch is gathered there, so a step sends only its row indices.
 //! A [`TrainingData`] kept across runs (a VAE's epochs) is checked, copied and transposed once.
 
-use super::shard::{shard_count, shard_rows};
+use super::sharding::{shard_count, shard_rows};
 use crate::backend::{Device, DeviceMatrix, Kernels, Placed};
 use crate::error::{Error, Result};
 use crate::kernels::{buffers, gather_rows_of_transpose};
@@ -101,12 +101,13 @@ impl<T: Real> RunData<T> {
     /// # Errors
     /// [`crate::Error::Device`] if the device cannot hold it.
     fn new(data: &DMatrix<T>, minibatches: bool, device: Device) -> Result<Self> {
-        let placed = match Kernels::of(device)? {
+        let placed = match device {
             // One transpose is cheaper than gathering across every column at every step.
-            None if minibatches => Placed::from(data.transpose()),
-            None => Placed::from(data.clone()),
+            Device::Cpu if minibatches => Placed::from(data.transpose()),
+            Device::Cpu => Placed::from(data.clone()),
             // Copied as it is and transposed there, where a transpose costs next to nothing.
-            Some(kernels) => {
+            device => {
+                let kernels = Kernels::of(device)?;
                 let on_device = kernels.upload(data)?;
                 Placed::device_matrix(if minibatches {
                     kernels.transpose(&on_device)?
@@ -134,7 +135,7 @@ impl<T: Real> RunData<T> {
             }
             (RunData::Transposed(Placed::Device(data_t)), Some(indices)) => {
                 let data_t: &DeviceMatrix<T> = data_t.matrix();
-                let kernels = Kernels::on(data_t.device())?;
+                let kernels = Kernels::of(data_t.device())?;
                 let rows = kernels.gather_rows_of_transpose(data_t, indices)?;
                 Ok(Placed::device_matrix(rows))
             }
@@ -146,7 +147,7 @@ impl<T: Real> RunData<T> {
 }
 
 /// A data-parallel step's rows: `indices` cut into shards of consecutive positions, one per
-/// layout but at least [`MIN_SHARD_ROWS`](super::shard::MIN_SHARD_ROWS) rows each (as the CPU
+/// layout but at least [`MIN_SHARD_ROWS`](super::sharding::MIN_SHARD_ROWS) rows each (as the CPU
 /// cuts a batch over its threads), each gathered on its layout's device.
 ///
 /// # Errors

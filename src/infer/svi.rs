@@ -2,7 +2,8 @@
 
 use super::estimator::Objective;
 use super::laplace::{Laplace, laplace};
-use crate::autodiff::{Tape, Var, catching_device_failures};
+use crate::autodiff::{Tape, Var};
+use crate::backend::catching_device_failures;
 use crate::backend::{Device, Placed};
 use crate::engine::{Batch, Loss, ParamGroup, StopReason, Trainer, TrainerSettings};
 use crate::error::{Error, Result, require_positive};

@@ -21,6 +21,7 @@
 
 use crate::real::Real;
 use nalgebra::DMatrix;
+use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -30,7 +31,7 @@ const MIN_BYTES: usize = 16 << 10;
 const MAX_BYTES: usize = 1 << 30;
 
 /// Free buffers of one element type, by length.
-pub struct FreeLists<T> {
+pub(crate) struct FreeLists<T> {
     by_len: BTreeMap<usize, Slot<T>>,
     bytes: usize,
 }
@@ -60,32 +61,21 @@ impl<T> FreeLists<T> {
     }
 }
 
-/// The free lists of a [`Real`] type. Public in a private module, as [`crate::Real`]'s
-/// supertrait: users see neither.
-pub trait Recycled: Sized + 'static {
-    /// The free lists of this type.
-    fn free_lists() -> &'static Mutex<FreeLists<Self>>;
-}
-
 static F32: Mutex<FreeLists<f32>> = Mutex::new(FreeLists::new());
 static F64: Mutex<FreeLists<f64>> = Mutex::new(FreeLists::new());
 
-impl Recycled for f32 {
-    fn free_lists() -> &'static Mutex<FreeLists<f32>> {
-        &F32
-    }
-}
-
-impl Recycled for f64 {
-    fn free_lists() -> &'static Mutex<FreeLists<f64>> {
-        &F64
-    }
-}
-
+/// The free lists of `T`, found by its type: a [`Real`] is `f32` or `f64`.
 fn lock<T: Real>() -> MutexGuard<'static, FreeLists<T>> {
-    // A panic while the lock was held left at worst a list without one buffer: still valid.
-    T::free_lists()
+    let lists: &'static dyn Any = if TypeId::of::<T>() == TypeId::of::<f32>() {
+        &F32
+    } else {
+        &F64
+    };
+    lists
+        .downcast_ref::<Mutex<FreeLists<T>>>()
+        .expect("a Real is f32 or f64")
         .lock()
+        // A panic while the lock was held left at worst a list without one buffer: still valid.
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

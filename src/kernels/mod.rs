@@ -3,19 +3,16 @@
 //! models; everything above calls through these few functions, which is the boundary a GPU
 //! backend will have to provide.
 
+mod add;
 pub(crate) mod buffers;
 mod gather;
 mod matmul;
 mod sum;
-mod vmath;
 mod wide;
 
-#[doc(hidden)]
-pub use buffers::Recycled;
+pub(crate) use add::{add_into, add_to};
 pub(crate) use gather::{gather_rows_of_transpose, row_block};
 pub use matmul::matmul;
 pub(crate) use matmul::matmul_add;
 pub(crate) use sum::sum;
-#[doc(hidden)]
-pub use vmath::VectorMath;
 pub(crate) use wide::{PIECE, for_each_piece, wide, with_product_threads, worth_spreading};

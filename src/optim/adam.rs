@@ -4,7 +4,8 @@ use super::{Optimizer, OptimizerState};
 use crate::autodiff::Gradients;
 use crate::backend::{AdamSlot, Device, DeviceMatrix, Kernels, Placed};
 use crate::error::{Error, Result, require_positive};
-use crate::kernels::{PIECE, for_each_piece, wide};
+use crate::kernels::{PIECE, for_each_piece};
+use crate::ops::AdamUpdate;
 use crate::params::{ParamId, ParamStore};
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
@@ -80,39 +81,6 @@ impl<T: Real> Adam<T> {
     }
 }
 
-/// One Adam update, entry by entry: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − step ·
-/// m / (√v + ε), with the bias corrections folded into `step`. Every backend applies this.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct AdamUpdate<T> {
-    pub(crate) beta1: T,
-    pub(crate) beta2: T,
-    pub(crate) epsilon: T,
-    pub(crate) step: T,
-}
-
-impl<T: Real> AdamUpdate<T> {
-    /// Updates the parameter entries `p` and their moments `m`, `v` by the gradient `g`.
-    pub(crate) fn apply(self, p: &mut [T], m: &mut [T], v: &mut [T], g: &[T]) {
-        let AdamUpdate {
-            beta1: b1,
-            beta2: b2,
-            epsilon: eps,
-            step,
-        } = self;
-        wide(
-            p.len(),
-            #[inline(always)]
-            || {
-                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-                    *m = b1 * *m + (T::one() - b1) * g;
-                    *v = b2 * *v + (T::one() - b2) * g * g;
-                    *p -= step * *m / (v.sqrt() + eps);
-                }
-            },
-        )
-    }
-}
-
 impl<T: Real> Adam<T> {
     /// The update of the parameters whose values and gradients (`grads`) are on one device,
     /// made there with their moments: each device's parameters in one call, which a GPU makes
@@ -130,7 +98,7 @@ impl<T: Real> Adam<T> {
             let (m, v) = match self.moments.entry(id) {
                 Entry::Occupied(slot) => slot.into_mut(),
                 Entry::Vacant(slot) => {
-                    let kernels = Kernels::on(device)?;
+                    let kernels = Kernels::of(device)?;
                     let (rows, cols) = grad.shape();
                     slot.insert((
                         Placed::device_matrix(kernels.zeros(rows, cols)?),
@@ -163,7 +131,7 @@ impl<T: Real> Adam<T> {
             }
         }
         for (device, mut slots) in by_device {
-            Kernels::on(device)?.adam_all(update, &mut slots)?;
+            Kernels::of(device)?.adam_all(update, &mut slots)?;
         }
         Ok(())
     }

@@ -13,7 +13,6 @@ mod schedule;
 mod sgd;
 
 pub use adam::Adam;
-pub(crate) use adam::AdamUpdate;
 pub use schedule::LearningRate;
 pub use sgd::Sgd;
 

@@ -11,17 +11,16 @@ mod matrix;
 
 pub use matrix::CudaMatrix;
 
-use super::{AdamSlot, Backend, Device, Grid};
-use crate::autodiff::normal_draw::{self, DrawParts};
-use crate::autodiff::normal_kl::{self, NormalPair};
-use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
+use super::{AdamSlot, Backend, Device};
 use crate::error::{Error, Result};
-use crate::optim::AdamUpdate;
+use crate::ops::{AdamUpdate, BinaryOp, Conv2d, DrawParts, NormalPair, Reduce, UnaryOp};
+use crate::ops::{Grid, draw_shape, term_shape};
 use crate::real::Real;
-use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, sys::cublasOperation_t};
+use crate::real::cuda::GpuReal;
+use cudarc::cublas::{CudaBlas, GemmConfig};
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, DeviceRepr,
-    DriverError, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DeviceRepr, DriverError,
+    LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx};
 use nalgebra::DMatrix;
@@ -167,94 +166,6 @@ impl std::fmt::Debug for Gpu {
         write!(f, "Gpu(cuda:{}, {})", self.ordinal, self.name)
     }
 }
-
-/// An element type the kernels are compiled for (`f32`, `f64`): every [`Real`], through
-/// [`super::DeviceElement`].
-pub trait GpuReal: DeviceRepr + ValidAsZeroBits + Sized {
-    /// Its name in CUDA C.
-    const CUDA_NAME: &'static str;
-    /// cuBLAS's product for this type.
-    ///
-    /// # Safety
-    /// As `cudarc::cublas::Gemm::gemm`: the configuration must describe the three buffers.
-    #[doc(hidden)]
-    unsafe fn gemm(
-        blas: &CudaBlas,
-        config: GemmConfig<Self>,
-        a: &CudaSlice<Self>,
-        b: &CudaSlice<Self>,
-        c: &mut CudaSlice<Self>,
-    ) -> std::result::Result<(), cudarc::cublas::result::CublasError>;
-    /// cuBLAS's triangular solve for this type: `b` becomes `op(L)⁻¹ b` for the lower
-    /// triangle `L` of the `n x n` matrix `l`, with `op` the transpose when `transposed` and
-    /// `shape` = `(n, columns)`, the shape of `b`.
-    ///
-    /// # Safety
-    /// `l` must hold `n * n` entries and `b` `n * columns`, both on `stream`, the stream of
-    /// `blas`.
-    #[doc(hidden)]
-    unsafe fn trsm(
-        blas: &CudaBlas,
-        stream: &CudaStream,
-        transposed: bool,
-        shape: (i32, i32),
-        l: &CudaSlice<Self>,
-        b: &mut CudaSlice<Self>,
-    ) -> std::result::Result<(), cudarc::cublas::result::CublasError>;
-}
-
-macro_rules! gpu_real {
-    ($t:ty, $name:literal, $trsm:ident) => {
-        impl GpuReal for $t {
-            const CUDA_NAME: &'static str = $name;
-            unsafe fn gemm(
-                blas: &CudaBlas,
-                config: GemmConfig<Self>,
-                a: &CudaSlice<Self>,
-                b: &CudaSlice<Self>,
-                c: &mut CudaSlice<Self>,
-            ) -> std::result::Result<(), cudarc::cublas::result::CublasError> {
-                // SAFETY: passed on to the caller.
-                unsafe { blas.gemm(config, a, b, c) }
-            }
-
-            unsafe fn trsm(
-                blas: &CudaBlas,
-                stream: &CudaStream,
-                transposed: bool,
-                (n, columns): (i32, i32),
-                l: &CudaSlice<Self>,
-                b: &mut CudaSlice<Self>,
-            ) -> std::result::Result<(), cudarc::cublas::result::CublasError> {
-                use cudarc::cublas::sys;
-                let one: Self = 1.0;
-                let (l, _l_read) = l.device_ptr(stream);
-                let (b, _b_written) = b.device_ptr_mut(stream);
-                // SAFETY: passed on to the caller; `one` outlives the call (host pointer mode).
-                unsafe {
-                    sys::$trsm(
-                        *blas.handle(),
-                        sys::cublasSideMode_t::CUBLAS_SIDE_LEFT,
-                        sys::cublasFillMode_t::CUBLAS_FILL_MODE_LOWER,
-                        operation(transposed),
-                        sys::cublasDiagType_t::CUBLAS_DIAG_NON_UNIT,
-                        n,
-                        columns,
-                        &one,
-                        l as *const Self,
-                        n,
-                        b as *mut Self,
-                        n,
-                    )
-                }
-                .result()
-            }
-        }
-    };
-}
-
-gpu_real!(f32, "float", cublasStrsm_v2);
-gpu_real!(f64, "double", cublasDtrsm_v2);
 
 /// [`Error::Device`] for GPU `ordinal` failing at `operation`.
 pub(crate) fn device_error(
@@ -779,13 +690,7 @@ fn product_shape<T: Real>(
     (m, n, k)
 }
 
-fn operation(transposed: bool) -> cublasOperation_t {
-    if transposed {
-        cublasOperation_t::CUBLAS_OP_T
-    } else {
-        cublasOperation_t::CUBLAS_OP_N
-    }
-}
+use crate::real::cuda::operation;
 
 impl<T: Real> Backend<T> for Gpu {
     type Matrix = CudaMatrix<T>;
@@ -889,7 +794,7 @@ impl<T: Real> Backend<T> for Gpu {
         op: UnaryOp<T>,
         x: &CudaMatrix<T>,
         y: &CudaMatrix<T>,
-        g: &CudaMatrix<T>,
+        g: CudaMatrix<T>,
     ) -> Result<CudaMatrix<T>> {
         let (code, p) = unary_code(op);
         let mut out = self.alloc(x.rows, x.cols)?;
@@ -968,7 +873,7 @@ impl<T: Real> Backend<T> for Gpu {
     }
 
     fn normal_draw(&self, parts: DrawParts<&CudaMatrix<T>>) -> Result<CudaMatrix<T>> {
-        let (r, d) = normal_draw::draw_shape(parts.map(|m| (m.rows, m.cols)));
+        let (r, d) = draw_shape(parts.map(|m| (m.rows, m.cols)));
         let mut out = self.alloc(r, d)?;
         let operands = self.operands(&parts);
         let (ri, di) = (r as i32, d as i32);
@@ -982,7 +887,7 @@ impl<T: Real> Backend<T> for Gpu {
         g: &CudaMatrix<T>,
         need: [bool; 3],
     ) -> Result<DrawParts<Option<CudaMatrix<T>>>> {
-        let (r, d) = normal_draw::draw_shape(parts.map(|m| (m.rows, m.cols)));
+        let (r, d) = draw_shape(parts.map(|m| (m.rows, m.cols)));
         let (derivatives, out) = self.vjp_outputs(need, (r, d))?;
         if need.contains(&true) {
             let operands = self.operands(&parts);
@@ -995,7 +900,7 @@ impl<T: Real> Backend<T> for Gpu {
     }
 
     fn diag_normal_kl(&self, params: NormalPair<&CudaMatrix<T>>) -> Result<CudaMatrix<T>> {
-        let (r, d) = normal_kl::term_shape(params.map(|m| (m.rows, m.cols)));
+        let (r, d) = term_shape(params.map(|m| (m.rows, m.cols)));
         let mut out = self.alloc(r, 1)?;
         let operands = self.operands(&params);
         let (ri, di) = (r as i32, d as i32);
@@ -1011,7 +916,7 @@ impl<T: Real> Backend<T> for Gpu {
         g: &CudaMatrix<T>,
         need: [bool; 4],
     ) -> Result<NormalPair<Option<CudaMatrix<T>>>> {
-        let (r, d) = normal_kl::term_shape(params.map(|m| (m.rows, m.cols)));
+        let (r, d) = term_shape(params.map(|m| (m.rows, m.cols)));
         let (derivatives, out) = self.vjp_outputs(need, (r, d))?;
         if need.contains(&true) {
             let operands = self.operands(&params);

@@ -1,5 +1,13 @@
 //! The float trait: every type in the crate is generic over `T: Real`, implemented for `f32` and
-//! `f64`.
+//! `f64`, with what each of the two brings: vectorisable maths (`vector_math.rs`) and, with the
+//! `cuda` feature, its CUDA name and cuBLAS routines (`cuda.rs`). The bottom layer: it imports
+//! nothing else of the crate.
+
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
+mod vector_math;
+
+pub(crate) use vector_math::VectorMath;
 
 use nalgebra::RealField;
 use rand::Rng;
@@ -18,14 +26,7 @@ mod sealed {
 /// normal draw and a matrix product that reaches the fast kernels with transposes and without
 /// copies. The trait is sealed: the matrix kernels exist for these two types only.
 pub trait Real:
-    RealField
-    + Copy
-    + Default
-    + std::fmt::LowerExp
-    + sealed::Sealed
-    + crate::kernels::VectorMath
-    + crate::kernels::Recycled
-    + crate::backend::DeviceElement
+    RealField + Copy + Default + std::fmt::LowerExp + sealed::Sealed + VectorMath + DeviceElement
 {
     /// Converts an `f64` constant (rounding to nearest for `f32`).
     fn of_f64(x: f64) -> Self;
@@ -52,6 +53,15 @@ pub trait Real:
         c: (*mut Self, isize, isize),
     );
 }
+
+/// What the device backends need of an element type; every [`Real`] has it.
+#[cfg(feature = "cuda")]
+pub trait DeviceElement: cuda::GpuReal {}
+/// What the device backends need of an element type; every [`Real`] has it.
+#[cfg(not(feature = "cuda"))]
+pub trait DeviceElement {}
+impl DeviceElement for f32 {}
+impl DeviceElement for f64 {}
 
 macro_rules! impl_real {
     ($t:ty) => {

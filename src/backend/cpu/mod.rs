@@ -1,12 +1,20 @@
-//! The CPU backend: nalgebra matrices in host memory and the kernels the tape runs today.
+//! The CPU backend: nalgebra matrices in host memory and the host's kernels, one file per family
+//! (the numeric building blocks they share, products, sums and recycled storage, are in
+//! `crate::kernels`).
 
-use super::{Backend, Device, Grid, OperandGradients, draws};
-use crate::autodiff::normal_draw::{self, DrawParts};
-use crate::autodiff::normal_kl::{self, NormalPair};
-use crate::autodiff::{BinaryOp, Conv2d, Reduce, UnaryOp};
-use crate::autodiff::{elementwise, fused, linalg, reduce, shape};
+mod bernoulli;
+mod conv;
+pub(crate) mod elementwise;
+mod linalg;
+mod normal_draw;
+mod normal_kl;
+mod reduce;
+mod shape;
+
+use super::{Backend, Device, OperandGradients, draws};
 use crate::kernels::{self, buffers};
-use crate::optim::AdamUpdate;
+use crate::ops::UnaryOp;
+use crate::ops::{AdamUpdate, BinaryOp, Concat, Conv2d, DrawParts, Grid, NormalPair, Reduce};
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -90,9 +98,54 @@ impl<T: Real> Backend<T> for Cpu {
         op: UnaryOp<T>,
         x: &DMatrix<T>,
         y: &DMatrix<T>,
-        g: &DMatrix<T>,
+        g: DMatrix<T>,
     ) -> Result<DMatrix<T>, Infallible> {
-        Ok(elementwise::unary_vjp(op, x, y, buffers::copy(g)))
+        Ok(elementwise::unary_vjp(op, x, y, g))
+    }
+
+    fn add_into(&self, acc: &mut DMatrix<T>, g: DMatrix<T>) -> Result<(), Infallible> {
+        kernels::add_into(acc, g);
+        Ok(())
+    }
+
+    fn matmul_add(
+        &self,
+        acc: &mut DMatrix<T>,
+        a: &DMatrix<T>,
+        ta: bool,
+        b: &DMatrix<T>,
+        tb: bool,
+    ) -> Result<(), Infallible> {
+        // The product, then added in `acc`'s storage: the sum the reverse sweep would have made
+        // of the two contributions, to the bit.
+        kernels::add_into(acc, kernels::matmul(a, ta, b, tb));
+        Ok(())
+    }
+
+    fn sum_vjp(&self, g: &DMatrix<T>, shape: (usize, usize)) -> Result<DMatrix<T>, Infallible> {
+        Ok(reduce::sum_vjp(g, shape))
+    }
+
+    fn block(
+        &self,
+        m: &DMatrix<T>,
+        at: (usize, usize),
+        shape: (usize, usize),
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(shape::block(m, at, shape))
+    }
+
+    fn embed(
+        &self,
+        g: &DMatrix<T>,
+        shape: (usize, usize),
+        at: (usize, usize),
+    ) -> Result<DMatrix<T>, Infallible> {
+        Ok(shape::embed(g, shape, at))
+    }
+
+    fn concat(&self, parts: &[&DMatrix<T>], how: Concat) -> Result<DMatrix<T>, Infallible> {
+        Ok(shape::concat(parts, how))
     }
 
     fn binary(
@@ -128,7 +181,7 @@ impl<T: Real> Backend<T> for Cpu {
         x: &DMatrix<T>,
         residual: bool,
     ) -> Result<(DMatrix<T>, Option<DMatrix<T>>), Infallible> {
-        Ok(fused::bernoulli_logits(logits, x, residual))
+        Ok(bernoulli::bernoulli_logits(logits, x, residual))
     }
 
     fn diag_normal_kl(&self, params: NormalPair<&DMatrix<T>>) -> Result<DMatrix<T>, Infallible> {
