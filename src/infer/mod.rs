@@ -1,6 +1,7 @@
 //! Estimators of the bound, the fitting loop, Laplace approximations and Pareto-smoothed
 //! importance sampling.
 
+pub(crate) mod chunked;
 mod estimator;
 mod laplace;
 mod psis;

@@ -9,16 +9,13 @@ use crate::autodiff::Tape;
 use crate::engine::TrainerSettings;
 use crate::error::{Error, Result};
 use crate::guide::{AutoGuide, GuideFamily};
-use crate::infer::{FitReport, Laplace, Svi, SviConfig};
-use crate::memory::EVALUATION_BUDGET;
+use crate::infer::{FitReport, Laplace, Svi, SviConfig, chunked};
 use crate::model::{GaussianGuide, Guide, VariationalFamily};
 use crate::optim::{Adam, LearningRate};
 use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
-use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64;
-use rayon::prelude::*;
+use rand::Rng;
 use std::sync::Arc;
 
 /// The posterior approximation, over the unconstrained parameters.
@@ -282,12 +279,6 @@ where
     })
 }
 
-/// Draws scored on one tape when each is scored against `entries_per_draw` entries (data rows,
-/// times the local latents' draws): as many as [`EVALUATION_BUDGET`] allows, at least one.
-fn chunk_draws(entries_per_draw: usize) -> usize {
-    (EVALUATION_BUDGET / entries_per_draw.max(1)).max(1)
-}
-
 /// The matrices one under another (all with the same columns).
 fn stack_rows(parts: &[&DMatrix<f64>]) -> DMatrix<f64> {
     let rows = parts.iter().map(|p| p.nrows()).sum();
@@ -356,16 +347,13 @@ impl<M: Model<T>, T: Real, G: Guide<T>> Fit<'_, M, T, G> {
         if n == 0 {
             return Err(Error::invalid("draws", 0, "at least 1"));
         }
+        // Each draw is scored against every data row, and each row's local latents' draws.
         let per_row = 1 + self.program.local_dim();
-        let per_chunk = chunk_draws(self.program.data().nrows().saturating_mul(per_row));
-        let chunks: Vec<(usize, u64)> = (0..n)
-            .step_by(per_chunk)
-            .map(|start| (per_chunk.min(n - start), rng.next_u64()))
+        let per_chunk = chunked::per_tape(self.program.data().nrows().saturating_mul(per_row));
+        let chunks: Vec<usize> = chunked::spans(n, per_chunk)
+            .map(|(_, draws)| draws)
             .collect();
-        let parts = chunks
-            .into_par_iter()
-            .map(|(draws, seed)| self.draw_chunk(draws, &mut Pcg64::seed_from_u64(seed)))
-            .collect::<Result<Vec<_>>>()?;
+        let parts = chunked::run_seeded(&chunks, rng, |&draws, rng| self.draw_chunk(draws, rng))?;
         let names = parts[0].names.clone();
         let values: Vec<&DMatrix<f64>> = parts.iter().map(|p| &p.values).collect();
         let log_weights = parts
