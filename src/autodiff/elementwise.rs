@@ -1,7 +1,7 @@
 //! Elementwise operations: unary maps and binary operations with row/column broadcasting.
 
 use super::tape::{Op, Var};
-use crate::ops::{BinaryOp, UnaryOp};
+use crate::ops::{BinaryOp, Exponent, UnaryOp};
 use crate::real::Real;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -90,7 +90,7 @@ impl<'t, T: Real> Var<'t, T> {
     }
     /// xⁿ for a whole power `n`.
     pub fn powi(self, n: i32) -> Self {
-        self.unary(UnaryOp::Powi(n))
+        self.unary(UnaryOp::Powi(Exponent(n)))
     }
     /// xᵖ for a constant power `p` (x > 0 unless `p` is whole).
     pub fn powf(self, p: T) -> Self {

@@ -4,9 +4,8 @@
 //! GPU backend where a GPU is present.
 
 use super::{AdamSlot, Backend};
-use crate::ops::{AdamUpdate, BinaryOp, Concat, Conv2d, Grid, Reduce, UnaryOp};
+use crate::ops::{AdamUpdate, BinaryOp, Concat, Conv2d, Grid, Reduce, UnaryCase, UnaryOp};
 use crate::real::Real;
-use crate::special;
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
@@ -37,7 +36,6 @@ pub(crate) fn check_contract<T: Real, B: Backend<T>>(b: &B, tol: f64) {
 }
 
 /// A plain definition of one entry's value, from one or two inputs.
-type Unary = fn(f64) -> f64;
 type Binary = fn(f64, f64) -> f64;
 /// The same, from the four parameters of a KL term.
 type OfNormalPair = fn(f64, f64, f64, f64) -> f64;
@@ -142,66 +140,29 @@ fn products<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
     assert_close("transpose", &down(b, &t), &exact.transpose(), 0.0);
 }
 
-/// Each unary op, its plain definition, and inputs where it is defined and smooth.
-fn unary_cases<T: Real>() -> Vec<(UnaryOp<T>, Unary, f64, f64)> {
-    let c = T::of_f64;
-    vec![
-        (UnaryOp::Neg, |x| -x, -3.0, 3.0),
-        (UnaryOp::Exp, f64::exp, -5.0, 5.0),
-        (UnaryOp::Log, f64::ln, 0.1, 9.0),
-        (UnaryOp::Log1p, f64::ln_1p, -0.5, 9.0),
-        (UnaryOp::Softplus, |x| x.exp().ln_1p(), -20.0, 20.0),
-        (UnaryOp::Sigmoid, |x| 1.0 / (1.0 + (-x).exp()), -20.0, 20.0),
-        (UnaryOp::Tanh, f64::tanh, -4.0, 4.0),
-        (UnaryOp::Relu, |x| x.max(0.0), -3.0, 3.0),
-        (
-            UnaryOp::LeakyRelu(c(0.1)),
-            |x| if x > 0.0 { x } else { 0.1 * x },
-            -3.0,
-            3.0,
-        ),
-        (UnaryOp::Selu, selu, -3.0, 3.0),
-        (UnaryOp::Square, |x| x * x, -3.0, 3.0),
-        (UnaryOp::Sqrt, f64::sqrt, 0.1, 9.0),
-        (UnaryOp::Scale(c(-2.5)), |x| -2.5 * x, -3.0, 3.0),
-        (UnaryOp::Shift(c(0.75)), |x| x + 0.75, -3.0, 3.0),
-        (UnaryOp::Abs, f64::abs, -3.0, 3.0),
-        (UnaryOp::Recip, |x| 1.0 / x, 0.5, 4.0),
-        (UnaryOp::Powi(3), |x| x.powi(3), -2.0, 2.0),
-        (UnaryOp::Powf(c(1.5)), |x| x.powf(1.5), 0.1, 4.0),
-        (UnaryOp::LnGamma, special::ln_gamma, 0.2, 12.0),
-        (UnaryOp::Digamma, special::digamma, 0.2, 12.0),
-        (
-            UnaryOp::StepStraightThrough,
-            |x| f64::from(x > 0.0),
-            -3.0,
-            3.0,
-        ),
-    ]
-}
-
-fn selu(x: f64) -> f64 {
-    let (alpha, lambda) = (crate::ops::SELU_ALPHA, crate::ops::SELU_LAMBDA);
-    if x > 0.0 {
-        lambda * x
-    } else {
-        lambda * alpha * x.exp_m1()
-    }
-}
-
 fn unary_maps<T: Real, B: Backend<T>>(b: &B, rng: &mut Pcg64, tol: f64) {
-    for (op, f, low, high) in unary_cases::<T>() {
+    // Every entry of the table of unary maps (`ops/unary.rs`), with its reference definition
+    // and the inputs where it is defined and smooth.
+    for case in UnaryOp::<T>::cases() {
+        let UnaryCase {
+            op,
+            reference,
+            slope,
+            inputs: (low, high),
+        } = case;
+        let p = op.parameter();
+        let f = |x: f64| reference(x, p);
         // Away from the kinks at 0, where the finite differences below would straddle them.
         let x = random(rng, 7, 5, low, high).map(|v| if v.abs() < 0.05 { v + 0.1 } else { v });
         let g = random(rng, 7, 5, -1.0, 1.0);
         let (xd, gd) = (up(b, &x), up(b, &g));
         let y = b.unary(op, &xd).expect("unary");
         assert_close(&format!("{op:?}"), &down(b, &y), &x.map(f), tol);
-        // The derivative by central differences (straight through: the identity's).
+        // The derivative by central differences, or as the table gives it (straight through).
         let h = 1e-6;
-        let slope = |v: f64| match op {
-            UnaryOp::StepStraightThrough => 1.0,
-            _ => (f(v + h) - f(v - h)) / (2.0 * h),
+        let slope = |v: f64| match slope {
+            Some(slope) => slope(v, p),
+            None => (f(v + h) - f(v - h)) / (2.0 * h),
         };
         let want = g.zip_map(&x, |g, v| g * slope(v));
         let got = b.unary_vjp(op, &xd, &y, gd).expect("unary_vjp");

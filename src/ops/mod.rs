@@ -22,5 +22,9 @@ pub use conv::Conv2d;
 pub(crate) use fused::{DrawParts, NormalPair, draw_shape, term_shape};
 pub(crate) use grid::{Concat, Grid};
 pub(crate) use reduce::Reduce;
-pub(crate) use unary::{SELU_ALPHA, SELU_LAMBDA, UnaryOp, with_known_variant};
+#[cfg(feature = "cuda")]
+pub(crate) use unary::CUDA_SOURCE as UNARY_CUDA_SOURCE;
+#[cfg(test)]
+pub(crate) use unary::UnaryCase;
+pub(crate) use unary::{Exponent, SELU_ALPHA, SELU_LAMBDA, UnaryOp};
 pub use unary::{sigmoid, softplus};

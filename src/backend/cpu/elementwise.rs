@@ -3,7 +3,7 @@
 
 use crate::backend::OperandGradients;
 use crate::kernels::{self, buffers, wide};
-use crate::ops::{BinaryOp, UnaryOp, broadcast_shape, with_known_variant};
+use crate::ops::{BinaryOp, UnaryOp, broadcast_shape};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -83,12 +83,7 @@ pub(crate) fn zip_broadcast<T: Real>(
 pub(crate) fn unary_map<T: Real>(op: UnaryOp<T>, x: &DMatrix<T>) -> DMatrix<T> {
     // A copy mapped in place: a plain slice loop, which vectorises (a collected map did not).
     let mut value = buffers::copy(x);
-    let (len, entries) = (value.len(), value.as_mut_slice().iter_mut());
-    with_known_variant!(op => wide(len, #[inline(always)] || {
-        for y in entries {
-            *y = op.apply(*y);
-        }
-    }));
+    op.map_in_place(value.as_mut_slice());
     value
 }
 
@@ -139,16 +134,7 @@ pub(crate) fn unary_vjp<T: Real>(
     g: DMatrix<T>,
 ) -> DMatrix<T> {
     let mut g = g;
-    let entries = g
-        .as_mut_slice()
-        .iter_mut()
-        .zip(x.as_slice())
-        .zip(y.as_slice());
-    with_known_variant!(op => wide(x.len(), #[inline(always)] || {
-        for ((g, &x), &y) in entries {
-            *g *= op.derivative(x, y);
-        }
-    }));
+    op.vjp_in_place(g.as_mut_slice(), x.as_slice(), y.as_slice());
     g
 }
 

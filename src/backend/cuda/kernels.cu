@@ -9,11 +9,7 @@ typedef unsigned long long u64;
 #define GRID_STRIDE(i, n) \
     for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < (n); i += (u64)gridDim.x * blockDim.x)
 
-// The operation codes of UnaryOp and BinaryOp (src/backend/cuda/mod.rs, `unary_code`).
-enum {
-    NEG, EXP, LOG, LOG1P, SOFTPLUS, SIGMOID, TANH, RELU, LEAKY_RELU, SELU, SQUARE, SQRT, SCALE,
-    SHIFT, ABS, RECIP, POWI, POWF, LN_GAMMA, DIGAMMA, STEP_STRAIGHT_THROUGH
-};
+// The operation codes of BinaryOp (the unary maps' come with their functions, below).
 enum { ADD, SUB, MUL, DIV };
 
 #define SELU_ALPHA 1.6732632423543772
@@ -68,61 +64,10 @@ __device__ double trigamma_of(double x) {
     return shift + 1.0 / x + 0.5 * r + series / x;
 }
 
-__device__ real apply_unary(int op, real p, real x) {
-    switch (op) {
-    case NEG: return -x;
-    case EXP: return exp(x);
-    case LOG: return log(x);
-    case LOG1P: return log1p(x);
-    case SOFTPLUS: return softplus_of(x);
-    case SIGMOID: return sigmoid_of(x);
-    case TANH: return tanh(x);
-    case RELU: return x > (real)0 ? x : (real)0;
-    case LEAKY_RELU: return x > (real)0 ? x : p * x;
-    case SELU: return x > (real)0 ? (real)SELU_LAMBDA * x
-                                  : (real)(SELU_LAMBDA * SELU_ALPHA) * (exp(x) - (real)1);
-    case SQUARE: return x * x;
-    case SQRT: return sqrt(x);
-    case SCALE: return p * x;
-    case SHIFT: return x + p;
-    case ABS: return fabs(x);
-    case RECIP: return (real)1 / x;
-    case POWI: return pow(x, p);
-    case POWF: return pow(x, p);
-    case LN_GAMMA: return (real)lgamma((double)x);
-    case DIGAMMA: return (real)digamma_of((double)x);
-    case STEP_STRAIGHT_THROUGH: return x > (real)0 ? (real)1 : (real)0;
-    }
-    return nan("");
-}
-
-// dy/dx at input x with output y.
-__device__ real unary_derivative(int op, real p, real x, real y) {
-    switch (op) {
-    case NEG: return -1;
-    case EXP: return y;
-    case LOG: return (real)1 / x;
-    case LOG1P: return (real)1 / ((real)1 + x);
-    case SOFTPLUS: return sigmoid_of(x);
-    case SIGMOID: return y * ((real)1 - y);
-    case TANH: return (real)1 - y * y;
-    case RELU: return x > (real)0 ? (real)1 : (real)0;
-    case LEAKY_RELU: return x > (real)0 ? (real)1 : p;
-    case SELU: return x > (real)0 ? (real)SELU_LAMBDA : y + (real)(SELU_LAMBDA * SELU_ALPHA);
-    case SQUARE: return x + x;
-    case SQRT: return (real)0.5 / y;
-    case SCALE: return p;
-    case SHIFT: return 1;
-    case ABS: return x > (real)0 ? (real)1 : (x < (real)0 ? (real)-1 : (real)0);
-    case RECIP: return -y * y;
-    case POWI: return p == (real)0 ? (real)0 : p * pow(x, p - (real)1);
-    case POWF: return p * pow(x, p - (real)1);
-    case LN_GAMMA: return (real)digamma_of((double)x);
-    case DIGAMMA: return (real)trigamma_of((double)x);
-    case STEP_STRAIGHT_THROUGH: return 1;
-    }
-    return nan("");
-}
+// The value and the derivative of each unary map, `apply_unary(op, p, x)` and
+// `unary_derivative(op, p, x, y)`, with their codes: generated from the one table of the maps,
+// src/ops/unary.rs, and put here when the source is compiled.
+// UNARY MAPS (generated from src/ops/unary.rs)
 
 extern "C" __global__ void fill(real value, real* out, u64 n) {
     GRID_STRIDE(i, n) out[i] = value;

@@ -30,6 +30,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// The kernels' source, compiled once per element type.
 const SOURCE: &str = include_str!("kernels.cu");
 
+/// Where `kernels.cu` takes the unary maps' two switch functions, generated from the table in
+/// `ops/unary.rs`.
+const UNARY_MAPS: &str = "// UNARY MAPS (generated from src/ops/unary.rs)\n";
+
+/// The kernels' whole source: `kernels.cu` with the unary maps in their place.
+fn source() -> String {
+    assert!(
+        SOURCE.contains(UNARY_MAPS),
+        "kernels.cu lost its unary maps' marker"
+    );
+    SOURCE.replace(UNARY_MAPS, crate::ops::UNARY_CUDA_SOURCE)
+}
+
 /// Threads per block: the reductions' shared-memory trees are this wide (`BLOCK` in the source).
 const BLOCK: u32 = 256;
 /// The rows of a block of the row sums that `tile_row_sums` makes (`TILE_ROWS` in
@@ -264,7 +277,7 @@ pub(crate) fn compile_kernels(real: &str) -> Result<Ptx> {
         name: Some(format!("elbo_kernels_{real}.cu")),
         ..Default::default()
     };
-    cudarc::nvrtc::compile_ptx_with_opts(SOURCE, options).map_err(|e| {
+    cudarc::nvrtc::compile_ptx_with_opts(source(), options).map_err(|e| {
         unavailable(format!(
             "NVRTC could not compile the kernels for {real}: {e:?}"
         ))
@@ -598,31 +611,9 @@ impl Gpu {
 }
 
 /// The kernels' code for a unary op and its parameter.
+/// The code and the parameter the unary kernels take for `op` (the table in `ops/unary.rs`).
 fn unary_code<T: Real>(op: UnaryOp<T>) -> (i32, T) {
-    let none = T::zero();
-    match op {
-        UnaryOp::Neg => (0, none),
-        UnaryOp::Exp => (1, none),
-        UnaryOp::Log => (2, none),
-        UnaryOp::Log1p => (3, none),
-        UnaryOp::Softplus => (4, none),
-        UnaryOp::Sigmoid => (5, none),
-        UnaryOp::Tanh => (6, none),
-        UnaryOp::Relu => (7, none),
-        UnaryOp::LeakyRelu(a) => (8, a),
-        UnaryOp::Selu => (9, none),
-        UnaryOp::Square => (10, none),
-        UnaryOp::Sqrt => (11, none),
-        UnaryOp::Scale(s) => (12, s),
-        UnaryOp::Shift(s) => (13, s),
-        UnaryOp::Abs => (14, none),
-        UnaryOp::Recip => (15, none),
-        UnaryOp::Powi(n) => (16, T::of_f64(f64::from(n))),
-        UnaryOp::Powf(p) => (17, p),
-        UnaryOp::LnGamma => (18, none),
-        UnaryOp::Digamma => (19, none),
-        UnaryOp::StepStraightThrough => (20, none),
-    }
+    (op.code(), T::of_f64(op.parameter()))
 }
 
 /// The arguments `im2col` and `col2im` take after their matrix: the batch, then the geometry.
