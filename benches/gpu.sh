@@ -23,6 +23,7 @@ set -euo pipefail
 usage="usage: bash benches/gpu.sh build|check|bench|profile|session DIR"
 what=${1:?$usage}
 dir=${2:?$usage}
+# The integration tests are one binary, `all`; these are its modules that run on a device.
 tests="autodiff_ops conv device"
 examples="gaussian_vae autoencoders generative"
 
@@ -31,7 +32,7 @@ build)
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/cuda}
     mkdir -p "$dir"
     # The test binaries carry a hash in their names: take them from cargo's own report.
-    cargo test --release --features cuda --no-run --lib $(printf -- '--test %s ' $tests) \
+    cargo test --release --features cuda --no-run --lib --test all \
         --message-format json 2>/dev/null |
         python3 -c '
 import json, shutil, sys
@@ -51,7 +52,7 @@ check)
     failed=""
     run() { echo "== $*"; timeout 300 "$@" || failed="$failed\n  $*"; }
     run "$dir/lib" --test-threads 1 --nocapture backend::cuda
-    for t in $tests; do run "$dir/$t" --nocapture; done
+    for t in $tests; do run "$dir/all" --nocapture "$t::"; done
     for device in cuda:0 cpu; do
         run "$dir/gaussian_vae" --device "$device" --out "${OUT:-target}/gaussian_vae-${device/:/}"
     done
@@ -99,10 +100,10 @@ session)
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.log"
     part contract 60 "$dir/lib" --test-threads 1 --nocapture backend::cuda
     part bench128 150 "${compare[@]}" --only elbo,torch --batch 128
-    part device 90 "$dir/device" --nocapture
+    part device 90 "$dir/all" --nocapture device::
     part profile 90 bash "$0" profile "$dir" 3000 700
     part bench1024 120 "${compare[@]}" --only elbo,torch,torch-compile,numpyro --batch 1024
-    part ops 60 bash -c "'$dir/autodiff_ops' && '$dir/conv'"
+    part ops 60 bash -c "'$dir/all' autodiff_ops:: && '$dir/all' conv::"
     if [ -n "$failed" ]; then echo -e "FAILED:$failed"; exit 1; fi
     echo "all passed"
     ;;

@@ -9,7 +9,7 @@
 //! cargo run --release --example sweep -- [--seed K] [--model mean|linreg]
 //! ```
 
-#[path = "../tests/common/sweep.rs"]
+#[path = "../tests/all/common/sweep.rs"]
 mod sweep;
 
 use clap::Parser;

@@ -1,7 +1,7 @@
 //! Every operation's vector-Jacobian product against central finite differences, over random
 //! shapes and values (f64).
 
-mod common;
+use super::common;
 
 use elbo::autodiff::{GradCheck, Tape, Var, check_gradients};
 use elbo::backend::Device;
@@ -473,6 +473,7 @@ fn filled_constants_are_made_where_the_tape_runs_with_every_bit_of_their_value()
 #[test]
 fn standard_normal_noise_on_the_cpu_and_the_emulated_device_is_the_generators_draws() {
     use elbo::Real;
+    let _held = common::exclusive();
     let mut rng = common::rng(9);
     let want = DMatrix::from_fn(4, 3, |_, _| f64::standard_normal(&mut rng));
     for device in [Device::Cpu, Device::Emulated(0)] {
@@ -593,6 +594,7 @@ fn a_loss_that_is_a_scaled_sum_has_the_cpus_gradients_to_the_bit_on_every_device
             assert_eq!(gradients(device), host, "case {case} on {device}");
         }
     }
+    let _held = common::exclusive();
     let tape = Tape::new().on_device(Device::Emulated(0)).unwrap();
     let (xv, wv) = (tape.input(x.clone()), tape.input(w.clone()));
     let grads = tape.backward((xv * wv).sum().scale(-3.7));

@@ -1,7 +1,7 @@
 //! Autoencoders: penalties against their formulas, the contractive Jacobian against finite
 //! differences, corruptions at their rates, and a linear autoencoder against PCA.
 
-mod common;
+use super::common;
 
 use elbo::ParamStore;
 use elbo::autodiff::Tape;

@@ -1,6 +1,6 @@
 //! The identities that tie the bounds to the exact evidence of the conjugate models.
 
-mod common;
+use super::common;
 
 use common::{mean_and_se, normal_matrix, random_tril, set_diag, set_full};
 use elbo::ParamStore;

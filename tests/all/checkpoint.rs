@@ -3,7 +3,7 @@
 //! allocated; a failed save leaves the previous checkpoint intact and a killed one's temporary
 //! file is cleaned up.
 
-mod common;
+use super::common;
 
 use elbo::autodiff::{Tape, Var};
 use elbo::data::Dataset;

@@ -1,11 +1,8 @@
 //! Convolutions on the tape: against a naive loop, by finite differences, and the transposed
 //! convolution as the convolution's input-gradient.
 
-mod common;
-#[path = "common/conv_vae.rs"]
-mod conv_vae;
-
-use conv_vae::conv_vae;
+use super::common;
+use super::common::conv_vae::conv_vae;
 use elbo::autodiff::{Conv2d, GradCheck, Tape, check_gradients};
 use elbo::backend::Device;
 use elbo::vae::VaeTraining;

@@ -2,7 +2,7 @@
 //! exact posterior, keeps its state keyed by parameter id, survives a checkpoint, and refuses
 //! gradients of another store.
 
-mod common;
+use super::common;
 
 use elbo::autodiff::{Gradients, Tape};
 use elbo::conjugate::GaussianMean;

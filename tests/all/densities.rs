@@ -1,6 +1,6 @@
 //! The tape's log densities against statrs, over random inputs.
 
-mod common;
+use super::common;
 
 use common::{normal_matrix, random_tril, row};
 use elbo::autodiff::Tape;

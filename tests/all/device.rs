@@ -3,11 +3,8 @@
 //! kernels) with the CPU backend's kernels, so a run there must match the CPU's, and the
 //! copies between host and device it counts are those a GPU would make.
 
-mod common;
-#[path = "common/conv_vae.rs"]
-mod conv_vae;
-
-use conv_vae::conv_vae;
+use super::common;
+use super::common::conv_vae::conv_vae;
 use elbo::autodiff::Tape;
 use elbo::autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderLoss, Corruption, Objective};
 use elbo::backend::{Device, Transfers};
@@ -27,14 +24,7 @@ use elbo::vae::{Vae, VaeArchitecture, VaeLikelihood, VaeTraining};
 use elbo::{Error, ParamStore};
 use nalgebra::{DMatrix, DVector};
 
-/// Held by every test here: the transfer counts are the process's, so the tests that read them
-/// must not share the device with the others.
-fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    static DEVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    DEVICE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use common::exclusive;
 
 fn one_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();

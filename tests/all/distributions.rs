@@ -1,7 +1,7 @@
 //! The distribution library on the tape: log densities against statrs, gradients against
 //! finite differences, samplers against their moments, parameter validation.
 
-mod common;
+use super::common;
 
 use elbo::Error;
 use elbo::autodiff::{GradCheck, Tape, Var, check_gradients};

@@ -2,7 +2,7 @@
 //! every step and epoch and can stop a run; runs end with the right stop reason; divergence is a
 //! typed error naming the culprit; groups are checked against the store.
 
-mod common;
+use super::common;
 
 use elbo::autodiff::{Gradients, Tape, Var};
 use elbo::engine::{

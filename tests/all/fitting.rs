@@ -1,6 +1,6 @@
 //! The optimizers, the fitting loop's safeguards, and the errors users meet.
 
-mod common;
+use super::common;
 
 use elbo::autodiff::Tape;
 use elbo::conjugate::{GaussianMean, LinearRegression};

@@ -2,7 +2,7 @@
 //! updates of a GAN, 1-D GAN and moment matching reaching their target, divergence, and the
 //! classifier's cross-entropy.
 
-mod common;
+use super::common;
 
 use elbo::ParamStore;
 use elbo::autodiff::{GradCheck, Tape, check_gradients};

@@ -1,7 +1,7 @@
 //! Analytic KL divergences: non-negative, zero for equal arguments, and equal to a Monte Carlo
 //! estimate within 4 standard errors.
 
-mod common;
+use super::common;
 
 use common::{normal_matrix, random_tril};
 use elbo::autodiff::Tape;

@@ -1,7 +1,7 @@
 //! PCA, probabilistic PCA and factor analysis in closed form, and the linear VAE that must
 //! reach them by SGVB.
 
-mod common;
+use super::common;
 
 use elbo::Error;
 use elbo::engine::TrainerSettings;

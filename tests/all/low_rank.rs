@@ -1,6 +1,6 @@
 //! The low-rank-plus-diagonal Gaussian against the dense formula, and its gradients.
 
-mod common;
+use super::common;
 
 use elbo::autodiff::{GradCheck, Tape, check_gradients};
 use elbo::dist::{LowRankNormal, MvNormal};

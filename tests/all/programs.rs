@@ -1,7 +1,7 @@
 //! Programs fitted with automatic guides, against answers computed another way: eight schools
 //! by quadrature over τ, regressions by quadrature (over σ, or over β on a grid).
 
-mod common;
+use super::common;
 
 use elbo::classic::{EightSchools, Link, Regression};
 use elbo::program::{self, Approximation, Draws, FitSettings, Init, Program};

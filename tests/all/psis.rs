@@ -1,6 +1,6 @@
 //! Pareto-smoothed importance sampling: k̂ against known tail shapes, and the estimates.
 
-mod common;
+use super::common;
 
 use elbo::infer::Psis;
 use rand::RngExt;

@@ -1,7 +1,7 @@
 //! The readers never panic: random bytes and mutations of valid files only ever give typed
 //! errors or valid data.
 
-mod common;
+use super::common;
 
 use elbo::data::{
     IdxImages, encode_idx_images, encode_idx_labels, parse_csv, parse_idx_images, parse_idx_labels,

@@ -1,6 +1,6 @@
 //! SGVB recovers the exact answers of the conjugate models, in f64 and in f32.
 
-mod common;
+use super::common;
 
 use elbo::ParamStore;
 use elbo::Real;

@@ -1,6 +1,6 @@
 //! The same seed gives bit-identical results, in f32 and f64, with the threaded matrix kernel.
 
-mod common;
+use super::common;
 
 use elbo::conjugate::LinearRegression;
 use elbo::data::Dataset;

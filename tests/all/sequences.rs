@@ -1,7 +1,7 @@
 //! The LSTM cell against its formula and by finite differences; the sequence autoencoder on
 //! noisy sine waves.
 
-mod common;
+use super::common;
 
 use elbo::ParamStore;
 use elbo::autodiff::{GradCheck, Tape, check_param_gradients};

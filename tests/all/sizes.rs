@@ -1,7 +1,7 @@
 //! Sizes from users that cannot fit in memory are typed errors before anything is allocated,
 //! never an aborted process.
 
-mod common;
+use super::common;
 
 use elbo::Error;
 use elbo::conjugate::{GaussianMean, LinearRegression};

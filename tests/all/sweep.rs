@@ -2,10 +2,7 @@
 //! posterior (KL ≤ 0.01 nats to the family's target, means within 0.05 posterior sds, sds within
 //! 5%) and say it converged. `cargo run --release --example sweep` runs the whole table.
 
-#[path = "common/sweep.rs"]
-mod sweep;
-
-use sweep::{Cell, Model};
+use super::common::sweep::{self, Cell, Model};
 
 fn check(cells: &[Cell]) {
     for cell in cells {

@@ -1,7 +1,7 @@
 //! Supports and their transforms: round trips, log-Jacobians against finite differences,
 //! gradients, refused points.
 
-mod common;
+use super::common;
 
 use elbo::Error;
 use elbo::autodiff::{GradCheck, Tape, check_gradients};

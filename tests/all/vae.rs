@@ -1,6 +1,6 @@
 //! The variational autoencoder: gradients, its KL term, learning, its bounds.
 
-mod common;
+use super::common;
 
 use elbo::autodiff::{GradCheck, check_param_gradients};
 use elbo::dist::LN_SQRT_2PI;

@@ -1,18 +1,48 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod conv_vae;
+pub mod sweep;
+
 use elbo::backend::Device;
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
+/// Held while a test runs on a device: the counts of copies and kernel calls are the
+/// process's, and every test module shares this one process, so a test that reads them must
+/// not share the devices with another.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static DEVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    DEVICE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The devices a test runs on, with the devices held ([`exclusive`]) until the last is done.
+pub struct Devices {
+    _held: std::sync::MutexGuard<'static, ()>,
+    devices: std::vec::IntoIter<Device>,
+}
+
+impl Iterator for Devices {
+    type Item = Device;
+    fn next(&mut self) -> Option<Device> {
+        self.devices.next()
+    }
+}
+
 /// Where the device tests run: the CPU, the emulated device (the device code path with the CPU's
 /// kernels) and, in a `cuda` build on a machine that has one, the first GPU. Where the GPU is
 /// missing, the test says so on stderr and runs on the other two.
-pub fn devices() -> Vec<Device> {
+pub fn devices() -> Devices {
+    let held = exclusive();
     let mut devices = vec![Device::Cpu, Device::Emulated(0)];
     devices.extend(gpu());
-    devices
+    Devices {
+        _held: held,
+        devices: devices.into_iter(),
+    }
 }
 
 /// The first GPU, in a `cuda` build on a machine that has one.

@@ -1,7 +1,7 @@
 //! The scale sweep: conjugate models fitted with the crate's defaults on data of every scale,
 #![allow(dead_code)]
 //! offset, feature spread, dimension, size and noise level, each against its exact posterior.
-//! Shared by `tests/sweep.rs` (a few cells) and `examples/sweep.rs` (the whole table).
+//! Shared by `tests/all/sweep.rs` (a few cells) and `examples/sweep.rs` (the whole table).
 
 use elbo::conjugate::{Accuracy, GaussianMean, GaussianPosterior, LinearRegression};
 use elbo::guide::{DiagGaussianGuide, FullRankGaussianGuide};
