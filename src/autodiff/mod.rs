@@ -15,6 +15,8 @@
 mod backward;
 mod checks;
 mod conv;
+mod custom;
+mod custom_op;
 mod elementwise;
 mod fused;
 mod gradcheck;
@@ -31,6 +33,7 @@ mod vjp;
 pub use crate::ops::Conv2d;
 pub(crate) use crate::ops::{BinaryOp, SELU_ALPHA, SELU_LAMBDA, UnaryOp};
 pub use crate::ops::{sigmoid, softplus};
+pub use custom_op::CustomOp;
 pub use gradcheck::{GradCheck, GradCheckReport, check_gradients, check_param_gradients};
 pub use gradients::Gradients;
 pub use tape::{Tape, Var};

@@ -1,5 +1,6 @@
 //! The tape: a record of every operation of one forward pass, and the reverse sweep over it.
 
+use super::custom_op::Custom;
 pub(crate) use crate::backend::device_result;
 use crate::backend::{Device, DeviceMatrix, HostMatrix, Kernels, OnDevice, Placed, Resident};
 use crate::error::Result;
@@ -92,6 +93,8 @@ pub(crate) enum Op<T: Real> {
     DiagNormalKl([usize; 4]),
     /// [`Var::normal_draw`] of `[μ, ℓ, ε]`.
     NormalDraw([usize; 3]),
+    /// [`Var::custom`]: an op of the user's own.
+    Custom(Custom<T>),
 }
 
 /// A node's value: a matrix on the tape's device. On the CPU, the matrix itself (computed by
@@ -482,6 +485,7 @@ pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool
         Op::ConcatColumns(v) | Op::ConcatRows(v) => v.iter().any(|&p| f(p)),
         Op::DiagNormalKl(params) => params.iter().any(|&p| f(p)),
         Op::NormalDraw(parts) => parts.iter().any(|&p| f(p)),
+        Op::Custom(custom) => custom.operands.iter().any(|&p| f(p)),
     }
 }
 

@@ -7,6 +7,8 @@ use crate::backend::composed::product_vjp;
 use crate::backend::{DeviceMatrix, Kernels};
 use crate::ops::{BinaryOp, Reduce};
 use crate::real::Real;
+use nalgebra::DMatrix;
+use std::borrow::Cow;
 
 /// Sends `g`, the gradient of node `i`, to its `parents`. Parents that need no gradient get
 /// nothing (and cost nothing).
@@ -127,6 +129,21 @@ pub(crate) fn propagate<T: Real>(
             let grads = k.normal_draw_vjp(parts.map(value), &g, parts.map(needs));
             for (p, grad) in parts.into_iter().zip(fallible(grads)) {
                 parents.send(p, grad);
+            }
+        }
+        Op::Custom(ref custom) => {
+            // The user's VJP runs on host matrices: on a device, what it reads comes back
+            // (each value once, kept) and its gradients go over.
+            let host = |p: usize| &*nodes[p].value;
+            let inputs: Vec<&DMatrix<T>> = custom.operands.iter().map(|&p| host(p)).collect();
+            let need: Vec<bool> = custom.operands.iter().map(|&p| needs(p)).collect();
+            let g_host = match g.as_host() {
+                Some(m) => Cow::Borrowed(m),
+                None => Cow::Owned(fallible(g.to_host())),
+            };
+            let grads = custom.gradients(&inputs, host(i), &g_host, &need);
+            for (&p, grad) in custom.operands.iter().zip(grads) {
+                parents.send(p, grad.map(|m| fallible(k.upload_owned(m))));
             }
         }
     }

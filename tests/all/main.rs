@@ -10,6 +10,7 @@ mod autoencoders;
 mod bounds;
 mod checkpoint;
 mod conv;
+mod custom_ops;
 mod custom_optimizer;
 mod densities;
 mod device;
