@@ -201,6 +201,31 @@ impl Error {
             got: format!("{}x{}", got.0, got.1),
         }
     }
+
+    /// The same error once more, for a second reader of a failure kept by a pass (a device's
+    /// errors carry only text; any other kind is told as text on the same variant).
+    pub(crate) fn again(&self) -> Self {
+        match self {
+            Error::Device {
+                device,
+                operation,
+                problem,
+            } => Error::Device {
+                device: device.clone(),
+                operation,
+                problem: problem.clone(),
+            },
+            Error::DeviceUnavailable { device, reason } => Error::DeviceUnavailable {
+                device: device.clone(),
+                reason: reason.clone(),
+            },
+            other => Error::Device {
+                device: "a device".into(),
+                operation: "a kernel",
+                problem: other.to_string(),
+            },
+        }
+    }
 }
 
 /// `value` if it is a finite number > 0, else [`Error::InvalidParameter`] naming it.

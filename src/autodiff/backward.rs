@@ -5,7 +5,8 @@
 use super::gradients::Gradients;
 use super::tape::{Node, Op, Tape, Var};
 use super::vjp::{Parents, propagate};
-use crate::backend::Placed;
+use crate::backend::{DeviceMatrix, Placed};
+use crate::error::Result;
 use crate::ops::{Reduce, UnaryOp};
 use crate::real::Real;
 
@@ -14,42 +15,63 @@ impl<T: Real> Tape<'_, T> {
     /// parameter it depends on.
     ///
     /// # Panics
-    /// If `loss` is not 1x1 or belongs to another tape.
+    /// If `loss` is not 1x1 or belongs to another tape; with the error's message, where
+    /// [`Tape::try_backward`] returns one (a distribution's check failed, or the tape's device
+    /// failed in this pass).
     pub fn backward(&self, loss: Var<'_, T>) -> Gradients<T> {
+        self.try_backward(loss).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`Tape::backward`], returning what can go wrong in a pass as an error.
+    ///
+    /// # Errors
+    /// That of the first deferred check of a value on a device to fail (as the check would
+    /// have given it on the CPU, when the distribution was made), or [`crate::Error::Device`]
+    /// if the tape's device failed in this pass, forward or back: its ops after the failure
+    /// computed shapes only.
+    ///
+    /// # Panics
+    /// If `loss` is not 1x1 or belongs to another tape.
+    pub fn try_backward(&self, loss: Var<'_, T>) -> Result<Gradients<T>> {
         assert!(std::ptr::eq(
             loss.tape as *const _ as *const u8,
             self as *const _ as *const u8
         ));
         assert_eq!(loss.shape(), (1, 1), "backward needs a 1x1 loss");
-        // The engine settles them first, to return their error; on a tape of one's own, a
-        // distribution's bad parameter on a device ends here, as it would have at its making
-        // on the CPU.
-        if let Err(e) = self.settle_checks() {
-            panic!("{e}");
-        }
+        self.settle_checks()?;
+        self.check()?;
         let nodes = self.nodes.borrow();
-        let kernels = &self.kernels;
         let (start, seed) = start_of_walk(&nodes, loss.id);
         let (rows, cols) = nodes[start].value.shape();
         let (grads, param_grads) = sweep(
             &nodes,
             start,
             self.params().map_or(0, |p| p.len()),
-            self.fallible(kernels.filled(rows, cols, seed)),
+            self.run(|k| k.filled(rows, cols, seed)),
             |slot, g| match slot {
-                Some(acc) => self.fallible(kernels.add_into(acc, g)),
+                Some(acc) => {
+                    let shape = acc.shape();
+                    if let Err(e) = self.kernels().add_into(acc, g) {
+                        *acc = self.lose(e, shape);
+                    }
+                }
                 None => *slot = Some(g),
             },
-            |i, g, parents| propagate(kernels, &nodes, i, g, parents),
+            |i, g, parents| propagate(self, &nodes, i, g, parents),
         );
+        self.check()?;
         // The inputs' gradients come to the host; the parameters' stay where the tape ran, for
         // the optimizer.
         let inputs = grads
             .into_iter()
-            .map(|g| g.map(|g| self.fallible(g.into_host())))
-            .collect();
+            .map(|g| g.map(DeviceMatrix::into_host).transpose())
+            .collect::<Result<_>>()?;
         let params = param_grads.into_iter().map(|g| g.map(Placed::of)).collect();
-        Gradients::new(self.params().map(|p| p.uid()), inputs, params)
+        Ok(Gradients::new(
+            self.params().map(|p| p.uid()),
+            inputs,
+            params,
+        ))
     }
 }
 

@@ -53,11 +53,11 @@ impl<'p, T: Real> Tape<'p, T> {
         else {
             return Ok(());
         };
-        if total.scalar() == T::zero() {
+        if total.try_scalar()? == T::zero() {
             return Ok(());
         }
         for check in &checks {
-            (check.on_host)(&var(check.value).value())?;
+            var(check.value).try_with_value(|value| (check.on_host)(value))??;
         }
         Ok(())
     }

@@ -20,10 +20,14 @@ impl<'t, T: Real> Var<'t, T> {
         let tape = first.tape;
         let value = {
             let nodes = tape.nodes.borrow();
-            let values: Vec<&DMatrix<T>> = inputs.iter().map(|v| &*nodes[v.id].value).collect();
+            let values: Vec<_> = inputs
+                .iter()
+                .map(|v| tape.host_of(&nodes[v.id].value))
+                .collect();
+            let values: Vec<&DMatrix<T>> = values.iter().map(|m| &**m).collect();
             op.forward(&values)
         };
-        let on_device = tape.fallible(tape.kernels.upload_owned(value));
+        let on_device = tape.upload_matrix(value);
         let custom = Custom {
             op: Arc::new(op),
             operands: inputs.iter().map(|v| v.id).collect(),

@@ -21,9 +21,11 @@ impl<'t, T: Real> Var<'t, T> {
             residual,
         };
         let tape = self.tape;
-        let (value, residual) = tape.fallible(Var::with_matrices([self, x], |[l, xv]| {
-            tape.kernels.bernoulli_logits(l, xv, wants_gradient)
-        }));
+        let (value, residual) = tape.run(|k| {
+            Var::with_matrices([self, x], |[l, xv]| {
+                k.bernoulli_logits(l, xv, wants_gradient)
+            })
+        });
         let residual = residual.map(Value::of);
         tape.push(Value::of(value), op(residual))
     }

@@ -2,7 +2,6 @@
 //! kept on its device for a device optimizer) and by input.
 
 use super::tape::Var;
-use crate::backend::device_result;
 use crate::backend::{Device, DeviceMatrix, Kernels, Placed};
 use crate::error::{Error, Result};
 use crate::kernels::{PIECE, add_to, buffers, for_each_piece, worth_spreading};
@@ -118,7 +117,16 @@ impl<T: Real> Gradients<T> {
     }
 
     /// Euclidean norm over every parameter gradient.
+    ///
+    /// # Panics
+    /// With the device's error, if a device holding gradients fails (the engine reads it
+    /// through a fallible path and returns the error).
     pub fn norm(&self) -> T {
+        self.try_norm().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`Gradients::norm`], returning a device's failure.
+    fn try_norm(&self) -> Result<T> {
         let on_host = self
             .iter_placed()
             .filter_map(|(_, g)| match g {
@@ -126,29 +134,39 @@ impl<T: Real> Gradients<T> {
                 Placed::Device(_) => None,
             })
             .fold(T::zero(), |a, b| a + b);
-        let on_device = device_total(&self.on_device(), UnaryOp::Square).unwrap_or(T::zero());
-        (on_host + on_device).sqrt()
+        let on_device = device_total(&self.on_device(), UnaryOp::Square)?.unwrap_or(T::zero());
+        Ok((on_host + on_device).sqrt())
     }
 
     /// Rescales the parameter gradients so that their joint norm is at most `max_norm`; returns
     /// the norm before clipping.
+    ///
+    /// # Panics
+    /// As [`Gradients::norm`].
     pub fn clip_norm(&mut self, max_norm: T) -> T {
-        let norm = self.norm();
+        self.try_clip_norm(max_norm)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`Gradients::clip_norm`], returning a device's failure.
+    ///
+    /// # Errors
+    /// [`Error::Device`] if a device holding gradients fails.
+    pub(crate) fn try_clip_norm(&mut self, max_norm: T) -> Result<T> {
+        let norm = self.try_norm()?;
         if norm > max_norm && norm.is_finite() {
             let s = max_norm / norm;
             for g in self.params.iter_mut().flatten() {
                 match g {
                     Placed::Host(g) => *Arc::make_mut(g) *= s,
                     Placed::Device(d) => {
-                        let kernels = device_result(Kernels::of(d.matrix().device()));
-                        *g = Placed::device_matrix(device_result(
-                            kernels.unary(UnaryOp::Scale(s), d.matrix()),
-                        ));
+                        let kernels = Kernels::of(d.matrix().device())?;
+                        *g = Placed::device_matrix(kernels.unary(UnaryOp::Scale(s), d.matrix())?);
                     }
                 }
             }
         }
-        norm
+        Ok(norm)
     }
 
     /// Adds the gradients of another backward pass over the same store (a shard of the same
@@ -156,10 +174,12 @@ impl<T: Real> Gradients<T> {
     /// side's copied over first if it lives elsewhere); where it is on the host, the other's is
     /// read back and added on the host.
     ///
+    /// # Errors
+    /// [`Error::Device`] if a device fails at a copy or at the addition.
+    ///
     /// # Panics
-    /// If the two come from different stores. A device failing at a copy or at the addition
-    /// ends the pass it happens in (see `device_failure.rs`).
-    pub(crate) fn add(&mut self, mut other: Gradients<T>) {
+    /// If the two come from different stores.
+    pub(crate) fn add(&mut self, mut other: Gradients<T>) -> Result<()> {
         assert_eq!(self.store, other.store, "gradients of different stores");
         // Every host parameter's pieces added in one parallel pass (a pass per parameter paid
         // a wake-up of the pool's threads for each); a gradient only one side has is moved.
@@ -178,10 +198,10 @@ impl<T: Real> Gradients<T> {
                         "gradient contributions differ in shape"
                     );
                     match acc {
-                        Placed::Device(_) => *acc = device_result(sum_on_device(acc, g)),
+                        Placed::Device(_) => *acc = sum_on_device(acc, g)?,
                         Placed::Host(_) => {
-                            theirs_kept.push(g.into_host());
-                            pieces.push(acc.host_mut());
+                            theirs_kept.push(g.into_host()?);
+                            pieces.push(acc.try_host_mut()?);
                         }
                     }
                 }
@@ -201,6 +221,7 @@ impl<T: Real> Gradients<T> {
         let entries = pairs.iter().map(|(_, g)| g.len()).sum();
         for_each_piece(pairs, entries, |(acc, g)| add_to(acc, g));
         theirs_kept.into_iter().for_each(buffers::recycle);
+        Ok(())
     }
 
     /// Moves every parameter gradient to `device` (those already there stay as they are): a
@@ -216,7 +237,19 @@ impl<T: Real> Gradients<T> {
     }
 
     /// The first parameter whose gradient holds NaN or an infinity.
+    ///
+    /// # Panics
+    /// As [`Gradients::norm`].
     pub fn first_non_finite(&self) -> Option<ParamId> {
+        self.try_first_non_finite()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`Gradients::first_non_finite`], returning a device's failure.
+    ///
+    /// # Errors
+    /// [`Error::Device`] if a device holding gradients fails.
+    pub(crate) fn try_first_non_finite(&self) -> Result<Option<ParamId>> {
         // One parallel pass over every host gradient's pieces, in order.
         let pieces: Vec<(ParamId, &[T])> = self
             .iter_placed()
@@ -238,24 +271,25 @@ impl<T: Real> Gradients<T> {
         // On a device: one check over every gradient, read back once; only a failure looks
         // for its parameter.
         let on_device = self.on_device();
-        let finite = |gs: &[(ParamId, &DeviceMatrix<T>)]| {
+        let finite = |gs: &[(ParamId, &DeviceMatrix<T>)]| -> Result<bool> {
             let Some((_, first)) = gs.first() else {
-                return true;
+                return Ok(true);
             };
-            let kernels = device_result(Kernels::of(first.device()));
+            let kernels = Kernels::of(first.device())?;
             let gs: Vec<_> = gs.iter().map(|&(_, g)| g).collect();
-            let total = device_result(kernels.non_finite_total(&gs));
-            device_result(total.to_host())[(0, 0)] == T::zero()
+            let total = kernels.non_finite_total(&gs)?;
+            Ok(total.to_host()?[(0, 0)] == T::zero())
         };
-        let on_device = if finite(&on_device) {
-            None
-        } else {
-            on_device
-                .iter()
-                .find(|&&g| !finite(&[g]))
-                .map(|&(id, _)| id)
-        };
-        on_host.into_iter().chain(on_device).min()
+        let mut on_device_culprit = None;
+        if !finite(&on_device)? {
+            for &g in &on_device {
+                if !finite(&[g])? {
+                    on_device_culprit = Some(g.0);
+                    break;
+                }
+            }
+        }
+        Ok(on_host.into_iter().chain(on_device_culprit).min())
     }
 }
 
@@ -276,18 +310,23 @@ fn sum_on_device<T: Real>(acc: &Placed<T>, mut g: Placed<T>) -> Result<Placed<T>
 
 /// Σ over the gradients of the sum of `op` applied to each entry, computed on their device and
 /// read back once; `None` if there are none.
-fn device_total<T: Real>(gradients: &[(ParamId, &DeviceMatrix<T>)], op: UnaryOp<T>) -> Option<T> {
-    let (_, first) = gradients.first()?;
-    let kernels = device_result(Kernels::of(first.device()));
-    let total = gradients.iter().fold(None, |total, (_, g)| {
-        let mapped = device_result(kernels.unary(op, g));
-        let sum = device_result(kernels.sum(&mapped, Reduce::All));
-        Some(match total {
+fn device_total<T: Real>(
+    gradients: &[(ParamId, &DeviceMatrix<T>)],
+    op: UnaryOp<T>,
+) -> Result<Option<T>> {
+    let Some((_, first)) = gradients.first() else {
+        return Ok(None);
+    };
+    let kernels = Kernels::of(first.device())?;
+    let mut total: Option<DeviceMatrix<T>> = None;
+    for (_, g) in gradients {
+        let sum = kernels.sum(&kernels.unary(op, g)?, Reduce::All)?;
+        total = Some(match total {
             None => sum,
-            Some(total) => device_result(kernels.binary(BinaryOp::Add, &total, &sum)),
-        })
-    })?;
-    Some(device_result(total.to_host())[(0, 0)])
+            Some(total) => kernels.binary(BinaryOp::Add, &total, &sum)?,
+        });
+    }
+    Ok(total.map(|t| t.to_host()).transpose()?.map(|t| t[(0, 0)]))
 }
 
 impl<T: Real> Drop for Gradients<T> {

@@ -25,9 +25,10 @@ impl<'p, T: Real> Tape<'p, T> {
         'p: 't,
     {
         match self.drawing_kernels() {
-            Some(kernels) => {
-                let draws = kernels.standard_normal(rows, cols, rng.random());
-                self.push(Value::of(self.fallible(draws)), Op::Constant)
+            Some(_) => {
+                let seed = rng.random();
+                let draws = self.run(|k| k.standard_normal(rows, cols, seed));
+                self.push(Value::of(draws), Op::Constant)
             }
             None => self.constant(draws::standard_normal(rows, cols, rng)),
         }
@@ -53,9 +54,10 @@ impl<'p, T: Real> Tape<'p, T> {
             "uniform draws need finite low < high, not [{low}, {high})"
         );
         match self.drawing_kernels() {
-            Some(kernels) => {
-                let draws = kernels.uniform(rows, cols, (low, high), rng.random());
-                self.push(Value::of(self.fallible(draws)), Op::Constant)
+            Some(_) => {
+                let seed = rng.random();
+                let draws = self.run(|k| k.uniform(rows, cols, (low, high), seed));
+                self.push(Value::of(draws), Op::Constant)
             }
             None => self.constant(draws::uniform(rows, cols, (low, high), rng)),
         }
@@ -64,7 +66,7 @@ impl<'p, T: Real> Tape<'p, T> {
     /// The kernels of a device that draws its own noise (a GPU), or `None` where the draws are
     /// made on the host (the CPU, the emulated device).
     fn drawing_kernels(&self) -> Option<&Kernels> {
-        Some(&self.kernels).filter(|k| k.draws_on_device())
+        Some(self.kernels()).filter(|k| k.draws_on_device())
     }
 }
 
@@ -88,12 +90,12 @@ impl<'t, T: Real> Var<'t, T> {
     ) -> Var<'t, T> {
         let tape = self.tape();
         match tape.drawing_kernels() {
-            Some(kernels) => {
+            Some(_) => {
                 let seed = rng.random();
-                let replaced = Var::with_matrices([self], |[x]| {
-                    kernels.replace_in_rows(x, count, (low, high), seed)
+                let replaced = tape.run(|k| {
+                    Var::with_matrices([self], |[x]| k.replace_in_rows(x, count, (low, high), seed))
                 });
-                tape.push(Value::of(tape.fallible(replaced)), Op::Constant)
+                tape.push(Value::of(replaced), Op::Constant)
             }
             None => {
                 let mut x = self.value().clone_owned();

@@ -1,9 +1,8 @@
 //! The tape: a record of every operation of one forward pass, and the reverse sweep over it.
 
 use super::custom_op::Custom;
-pub(crate) use crate::backend::device_result;
 use crate::backend::{Device, DeviceMatrix, HostMatrix, Kernels, OnDevice, Placed, Resident};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
@@ -137,13 +136,15 @@ impl<T: Real> Value<T> {
     }
 }
 
-impl<T: Real> std::ops::Deref for Value<T> {
-    type Target = DMatrix<T>;
+impl<T: Real> Value<T> {
     /// The host matrix; for a device value, its host copy (read back on first use).
-    fn deref(&self) -> &DMatrix<T> {
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails at the copy.
+    pub(crate) fn try_host(&self) -> Result<&DMatrix<T>> {
         match self {
-            Value::Host(m) => m.as_host().expect("a host value is on the CPU"),
-            Value::Device(d) => d.host(),
+            Value::Host(m) => Ok(m.as_host().expect("a host value is on the CPU")),
+            Value::Device(d) => d.try_host(),
         }
     }
 }
@@ -182,7 +183,11 @@ pub struct Tape<'p, T: Real> {
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
     /// The kernels of the device the tape runs on ([`Kernels::Cpu`] unless made with
     /// [`Tape::on_device`]).
-    pub(crate) kernels: Kernels,
+    kernels: Kernels,
+    /// What the tape runs once its device has failed: the results' shapes only.
+    lost: Kernels,
+    /// The device's first failure in this pass, returned by [`Tape::try_backward`].
+    failure: RefCell<Option<Error>>,
     /// Checks of device values waiting to be read back together (`checks.rs`).
     pub(crate) checks: RefCell<Vec<DeferredCheck<T>>>,
 }
@@ -220,6 +225,8 @@ impl<'p, T: Real> Tape<'p, T> {
             trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
             kernels: Kernels::Cpu,
+            lost: Kernels::Lost(Device::Cpu),
+            failure: RefCell::new(None),
             checks: RefCell::new(Vec::new()),
         }
     }
@@ -232,6 +239,8 @@ impl<'p, T: Real> Tape<'p, T> {
             trainable: None,
             nodes: RefCell::new(Vec::with_capacity(64)),
             kernels: Kernels::Cpu,
+            lost: Kernels::Lost(Device::Cpu),
+            failure: RefCell::new(None),
             checks: RefCell::new(Vec::new()),
         }
     }
@@ -281,6 +290,7 @@ impl<'p, T: Real> Tape<'p, T> {
             "Tape::on_device on a tape that has recorded operations"
         );
         self.kernels = Kernels::of(device)?;
+        self.lost = Kernels::Lost(device);
         Ok(self)
     }
 
@@ -307,7 +317,7 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        let shared = self.fallible(self.kernels.upload_shared(&value));
+        let shared = self.run(|k| k.upload_shared(&value));
         self.push(Value::of(shared), Op::Constant)
     }
 
@@ -327,31 +337,98 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        let placed = self.fallible(value.on(self.device()));
-        self.constant_placed(&placed)
+        match value.on(self.device()) {
+            Ok(placed) => self.constant_placed(&placed),
+            Err(e) => self.push(Value::of(self.lose(e, value.host().shape())), Op::Constant),
+        }
     }
 
     /// `value` as a node's value on this tape: shared where it already is, through the host
     /// from another device.
     fn load(&self, value: &Placed<T>) -> Value<T> {
         match value {
-            Placed::Host(m) => Value::of(self.fallible(self.kernels.upload_shared(m))),
+            Placed::Host(m) => Value::of(self.run(|k| k.upload_shared(m))),
             Placed::Device(d) if d.matrix().device() == self.device() => {
                 Value::Device(Arc::clone(d))
             }
-            Placed::Device(d) => Value::of(self.fallible(self.kernels.upload(d.host()))),
+            Placed::Device(d) => match d.try_host() {
+                Ok(host) => Value::of(self.run(|k| k.upload(host))),
+                Err(e) => Value::of(self.lose(e, d.matrix().shape())),
+            },
         }
     }
 
     /// A host matrix handed to the tape, as a value on its device.
     fn upload_owned(&self, value: DMatrix<T>) -> Value<T> {
-        Value::of(self.fallible(self.kernels.upload_owned(value)))
+        Value::of(self.upload_matrix(value))
     }
 
-    /// The value of a kernel's result: a device's failure ends the pass (see
-    /// `device_failure.rs`).
-    pub(crate) fn fallible<R>(&self, result: Result<R>) -> R {
-        device_result(result)
+    /// A host matrix handed to the tape's device.
+    pub(crate) fn upload_matrix(&self, value: DMatrix<T>) -> DeviceMatrix<T> {
+        let shape = value.shape();
+        match self.kernels().upload_owned(value) {
+            Ok(m) => m,
+            Err(e) => self.lose(e, shape),
+        }
+    }
+
+    /// The kernels the tape's ops call: its device's, or, once that device has failed in this
+    /// pass, the shapes-only kernels, so that the model's code runs on to its end and the pass
+    /// returns the failure ([`Tape::try_backward`]) instead of unwinding through it.
+    pub(crate) fn kernels(&self) -> &Kernels {
+        if self.failure.borrow().is_some() {
+            &self.lost
+        } else {
+            &self.kernels
+        }
+    }
+
+    /// `f` on the tape's kernels; if the device fails, its error is kept for the pass and `f`
+    /// runs again on the shapes-only kernels, which cannot fail.
+    pub(crate) fn run<R>(&self, f: impl Fn(&Kernels) -> Result<R>) -> R {
+        match f(self.kernels()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.fail(e);
+                f(&self.lost)
+                    .unwrap_or_else(|_| unreachable!("the shapes-only kernels cannot fail"))
+            }
+        }
+    }
+
+    /// Keeps `e`, the device's first failure of this pass, and gives a value of `shape` lost
+    /// to it.
+    pub(crate) fn lose(&self, e: Error, shape: (usize, usize)) -> DeviceMatrix<T> {
+        self.fail(e);
+        DeviceMatrix::Lost(self.device(), shape)
+    }
+
+    /// `value` on the host: its matrix, or NaN of its shape where the device fails at the read
+    /// (the failure kept for the pass).
+    pub(crate) fn host_of<'v>(&self, value: &'v Value<T>) -> std::borrow::Cow<'v, DMatrix<T>> {
+        match value.try_host() {
+            Ok(m) => std::borrow::Cow::Borrowed(m),
+            Err(e) => {
+                self.fail(e);
+                std::borrow::Cow::Owned(nan(value.shape()))
+            }
+        }
+    }
+
+    /// Keeps `e` if it is this pass's first failure.
+    pub(crate) fn fail(&self, e: Error) {
+        self.failure.borrow_mut().get_or_insert(e);
+    }
+
+    /// The pass's device failure, if any: ops after it computed shapes only.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`]: the device's first failure in this pass.
+    pub fn check(&self) -> Result<()> {
+        match &*self.failure.borrow() {
+            None => Ok(()),
+            Some(e) => Err(e.again()),
+        }
     }
 
     /// A 1x1 constant.
@@ -368,7 +445,7 @@ impl<'p, T: Real> Tape<'p, T> {
     where
         'p: 't,
     {
-        let filled = self.fallible(self.kernels.filled(rows, cols, value));
+        let filled = self.run(|k| k.filled(rows, cols, value));
         self.push(Value::of(filled), Op::Constant)
     }
 
@@ -454,6 +531,11 @@ impl<T: Real> Drop for Node<T> {
     }
 }
 
+/// What a host reader of a value lost to a device's failure sees: NaN of its shape.
+pub(crate) fn nan<T: Real>((rows, cols): (usize, usize)) -> DMatrix<T> {
+    DMatrix::from_element(rows, cols, T::of_f64(f64::NAN))
+}
+
 /// True if `f` holds for any parent node index of `op` (checked without allocating).
 pub(crate) fn any_parent<T: Real>(op: &Op<T>, f: impl Fn(usize) -> bool) -> bool {
     match op {
@@ -495,17 +577,50 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn value(&self) -> Arc<DMatrix<T>> {
         match &self.tape.nodes.borrow()[self.id].value {
             Value::Host(DeviceMatrix::Cpu(HostMatrix::Shared(m))) => Arc::clone(m),
-            value => Arc::new((**value).clone()),
+            _ => self.with_value(|v| Arc::new(v.clone())),
         }
     }
 
     /// Runs `f` on the value. The tape is borrowed for the call only, so an operation computes
     /// its value inside `f` and records the node after it: no borrow is left to drop by hand.
+    ///
+    /// Where a device fails at reading the value back, `f` sees NaN of its shape and the
+    /// failure is kept for the pass ([`Tape::check`], [`Tape::try_backward`]).
     pub(crate) fn with_value<R>(&self, f: impl FnOnce(&DMatrix<T>) -> R) -> R {
-        f(&self.tape.nodes.borrow()[self.id].value)
+        let nodes = self.tape.nodes.borrow();
+        let value = &nodes[self.id].value;
+        match value.try_host() {
+            Ok(m) => f(m),
+            Err(e) => {
+                self.tape.fail(e);
+                f(&nan(value.shape()))
+            }
+        }
     }
 
-    /// The single entry of a 1x1 value.
+    /// As [`Var::with_value`], with the pass's device failure, if any, as the error.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device failed in this pass, here or before.
+    pub(crate) fn try_with_value<R>(&self, f: impl FnOnce(&DMatrix<T>) -> R) -> Result<R> {
+        let out = self.with_value(f);
+        self.tape.check()?;
+        Ok(out)
+    }
+
+    /// As [`Var::scalar`], with the pass's device failure, if any, as the error.
+    ///
+    /// # Errors
+    /// As [`Var::try_with_value`].
+    pub(crate) fn try_scalar(&self) -> Result<T> {
+        self.try_with_value(|v| {
+            assert_eq!(v.shape(), (1, 1), "Var::scalar on a non-1x1 value");
+            v[(0, 0)]
+        })
+    }
+
+    /// The single entry of a 1x1 value (NaN on a tape whose device failed in this pass: see
+    /// [`Tape::check`]).
     ///
     /// # Panics
     /// If the value is not 1x1.
@@ -545,18 +660,18 @@ impl<'t, T: Real> Var<'t, T> {
     pub(crate) fn apply<const N: usize>(
         vars: [Var<'t, T>; N],
         op: impl FnOnce() -> Op<T>,
-        f: impl FnOnce(&Kernels, [&DeviceMatrix<T>; N]) -> Result<DeviceMatrix<T>>,
+        f: impl Fn(&Kernels, [&DeviceMatrix<T>; N]) -> Result<DeviceMatrix<T>>,
     ) -> Var<'t, T> {
         let tape = vars.first().expect("a variable").tape;
-        let value = Var::with_matrices(vars, |values| f(&tape.kernels, values));
-        tape.push(Value::of(tape.fallible(value)), op())
+        let value = tape.run(|k| Var::with_matrices(vars, |values| f(k, values)));
+        tape.push(Value::of(value), op())
     }
 
     /// As [`Var::apply`], for a slice of variables.
     pub(crate) fn apply_all(
         vars: &[Var<'t, T>],
         op: impl FnOnce() -> Op<T>,
-        f: impl FnOnce(&Kernels, &[&DeviceMatrix<T>]) -> Result<DeviceMatrix<T>>,
+        f: impl Fn(&Kernels, &[&DeviceMatrix<T>]) -> Result<DeviceMatrix<T>>,
     ) -> Var<'t, T> {
         let first = vars.first().expect("at least one variable");
         vars.iter().for_each(|v| first.same_tape(v));
@@ -564,9 +679,9 @@ impl<'t, T: Real> Var<'t, T> {
         let value = {
             let nodes = tape.nodes.borrow();
             let values: Vec<_> = vars.iter().map(|v| nodes[v.id].value.matrix()).collect();
-            f(&tape.kernels, &values)
+            tape.run(|k| f(k, &values))
         };
-        tape.push(Value::of(tape.fallible(value)), op())
+        tape.push(Value::of(value), op())
     }
 
     /// Runs `f` on the matrices of `vars` (all on this tape), where they live.

@@ -2,9 +2,9 @@
 //! gradient contributions to its parents, each a call on the tape's kernels. An op's own
 //! derivative kernels live beside its forward code (and in the backend); this file dispatches.
 
-use super::tape::{Node, Op, Value, device_result as fallible};
+use super::tape::{Node, Op, Tape, Value, nan};
 use crate::backend::composed::product_vjp;
-use crate::backend::{DeviceMatrix, Kernels};
+use crate::backend::{DeviceMatrix, Kernels, OperandGradients};
 use crate::ops::{BinaryOp, Reduce};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -13,7 +13,7 @@ use std::borrow::Cow;
 /// Sends `g`, the gradient of node `i`, to its `parents`. Parents that need no gradient get
 /// nothing (and cost nothing).
 pub(crate) fn propagate<T: Real>(
-    k: &Kernels,
+    tape: &Tape<'_, T>,
     nodes: &[Node<T>],
     i: usize,
     g: DeviceMatrix<T>,
@@ -22,11 +22,20 @@ pub(crate) fn propagate<T: Real>(
     let needs = |p: usize| nodes[p].requires_grad;
     let value = |p: usize| nodes[p].value.matrix();
     let y = value(i);
+    // Each kernel call runs on the tape's kernels; a device's failure is kept for the pass and
+    // the rest of the sweep computes shapes only (`Tape::run`).
+    let run = |f: &dyn Fn(&Kernels) -> crate::error::Result<DeviceMatrix<T>>| tape.run(f);
+    let run_pair = |f: &dyn Fn(&Kernels) -> crate::error::Result<Pair<T>>| tape.run(f);
     // Ops whose parent's gradient is `g` itself, transformed in its own storage where the
     // device allows (a unary map on the CPU, a reshape anywhere).
     let g = match nodes[i].op {
         Op::Unary(op, a) => {
-            return parents.send(a, Some(fallible(k.unary_vjp(op, value(a), y, g))));
+            let shape = g.shape();
+            let grad = match tape.kernels().unary_vjp(op, value(a), y, g) {
+                Ok(grad) => grad,
+                Err(e) => tape.lose(e, shape),
+            };
+            return parents.send(a, Some(grad));
         }
         Op::Reshape(a) | Op::Transpose(a) if is_vector_or_reshape(&nodes[i].op, y) => {
             // A vector's transpose has its entries in the same order: a reshape.
@@ -39,28 +48,28 @@ pub(crate) fn propagate<T: Real>(
         Op::Constant | Op::Input | Op::Param(_) | Op::Unary(..) | Op::Reshape(_) => {}
         Op::Binary(op, a, b) => {
             let values = [value(a), value(b), y, &g];
-            let (ga, gb) = fallible(k.binary_vjp(op, values, (needs(a), needs(b))));
+            let (ga, gb) = run_pair(&|k| k.binary_vjp(op, values, (needs(a), needs(b))));
             parents.send(a, ga);
             parents.send(b, gb);
         }
-        Op::MatMul { a, b, ta, tb } => product_vjp_into(k, nodes, parents, [a, b], (ta, tb), &g),
+        Op::MatMul { a, b, ta, tb } => product_vjp_into(tape, nodes, parents, [a, b], (ta, tb), &g),
         Op::Affine { x, w, b } => {
-            product_vjp_into(k, nodes, parents, [x, w], (false, false), &g);
-            parents.send(b, needs(b).then(|| fallible(k.sum(&g, Reduce::EachColumn))));
+            product_vjp_into(tape, nodes, parents, [x, w], (false, false), &g);
+            parents.send(b, needs(b).then(|| run(&|k| k.sum(&g, Reduce::EachColumn))));
         }
-        Op::Reduce(_, a) => parents.send(a, Some(fallible(k.sum_vjp(&g, value(a).shape())))),
+        Op::Reduce(_, a) => parents.send(a, Some(run(&|k| k.sum_vjp(&g, value(a).shape())))),
         Op::LogSumExp(how, a) => {
-            parents.send(a, Some(fallible(k.logsumexp_vjp(how, value(a), y, &g))))
+            parents.send(a, Some(run(&|k| k.logsumexp_vjp(how, value(a), y, &g))))
         }
-        Op::Transpose(a) => parents.send(a, Some(fallible(k.transpose(&g)))),
-        Op::TileRows { a, times } => parents.send(a, Some(fallible(k.untile_rows(&g, times)))),
+        Op::Transpose(a) => parents.send(a, Some(run(&|k| k.transpose(&g)))),
+        Op::TileRows { a, times } => parents.send(a, Some(run(&|k| k.untile_rows(&g, times)))),
         Op::BernoulliLogits {
             logits,
             x,
             ref residual,
         } => {
             // Row i of each factor times g_i (g is R x 1, broadcast along the rows).
-            let scaled = |m: &DeviceMatrix<T>| fallible(k.binary(BinaryOp::Mul, m, &g));
+            let scaled = |m: &DeviceMatrix<T>| run(&|k| k.binary(BinaryOp::Mul, m, &g));
             let residual = residual.as_ref().map(Value::matrix);
             parents.send(
                 logits,
@@ -74,11 +83,11 @@ pub(crate) fn propagate<T: Real>(
         }
         Op::Columns { a, start } => {
             let shape = value(a).shape();
-            parents.send(a, Some(fallible(k.embed(&g, shape, (0, start)))))
+            parents.send(a, Some(run(&|k| k.embed(&g, shape, (0, start)))))
         }
         Op::Rows { a, start } => {
             let shape = value(a).shape();
-            parents.send(a, Some(fallible(k.embed(&g, shape, (start, 0)))))
+            parents.send(a, Some(run(&|k| k.embed(&g, shape, (start, 0)))))
         }
         Op::ConcatColumns(ref parts) | Op::ConcatRows(ref parts) => {
             // Each part's gradient is the block of g where the part was placed.
@@ -87,22 +96,22 @@ pub(crate) fn propagate<T: Real>(
             for &p in parts {
                 let shape = value(p).shape();
                 let corner = if side_by_side { (0, at) } else { (at, 0) };
-                parents.send(p, needs(p).then(|| fallible(k.block(&g, corner, shape))));
+                parents.send(p, needs(p).then(|| run(&|k| k.block(&g, corner, shape))));
                 at += if side_by_side { shape.1 } else { shape.0 };
             }
         }
         Op::LowerTriangle {
             a,
             include_diagonal,
-        } => parents.send(a, Some(fallible(k.lower_triangle(&g, include_diagonal)))),
-        Op::Diagonal(a) => parents.send(a, Some(fallible(k.diagonal_matrix(&g)))),
+        } => parents.send(a, Some(run(&|k| k.lower_triangle(&g, include_diagonal)))),
+        Op::Diagonal(a) => parents.send(a, Some(run(&|k| k.diagonal_matrix(&g)))),
         Op::DiagonalMatrix(a) => {
             let (rows, cols) = value(a).shape();
-            parents.send(a, Some(fallible(k.diagonal(&g)).reshaped(rows, cols)))
+            parents.send(a, Some(run(&|k| k.diagonal(&g)).reshaped(rows, cols)))
         }
         Op::SolveLower { l, b } => {
             let values = [value(l), y, &g];
-            let (gl, gb) = fallible(k.solve_lower_vjp(values, (needs(l), needs(b))));
+            let (gl, gb) = run_pair(&|k| k.solve_lower_vjp(values, (needs(l), needs(b))));
             parents.send(l, gl);
             parents.send(b, gb);
         }
@@ -114,41 +123,50 @@ pub(crate) fn propagate<T: Real>(
         } => {
             let values = [value(input), value(kernel), &g];
             let need = (needs(input), needs(kernel));
-            let (gi, gk) = fallible(k.conv_vjp(values, geometry, transposed, need));
+            let (gi, gk) = run_pair(&|k| k.conv_vjp(values, geometry, transposed, need));
             parents.send(input, gi);
             parents.send(kernel, gk);
         }
-        Op::Cholesky(a) => parents.send(a, Some(fallible(k.cholesky_vjp(y, &g)))),
+        Op::Cholesky(a) => parents.send(a, Some(run(&|k| k.cholesky_vjp(y, &g)))),
         Op::DiagNormalKl(params) => {
-            let grads = k.diag_normal_kl_vjp(params.map(value), &g, params.map(needs));
-            for (p, grad) in params.into_iter().zip(fallible(grads)) {
+            let grads =
+                tape.run(|k| k.diag_normal_kl_vjp(params.map(value), &g, params.map(needs)));
+            for (p, grad) in params.into_iter().zip(grads) {
                 parents.send(p, grad);
             }
         }
         Op::NormalDraw(parts) => {
-            let grads = k.normal_draw_vjp(parts.map(value), &g, parts.map(needs));
-            for (p, grad) in parts.into_iter().zip(fallible(grads)) {
+            let grads = tape.run(|k| k.normal_draw_vjp(parts.map(value), &g, parts.map(needs)));
+            for (p, grad) in parts.into_iter().zip(grads) {
                 parents.send(p, grad);
             }
         }
         Op::Custom(ref custom) => {
             // The user's VJP runs on host matrices: on a device, what it reads comes back
             // (each value once, kept) and its gradients go over.
-            let host = |p: usize| &*nodes[p].value;
-            let inputs: Vec<&DMatrix<T>> = custom.operands.iter().map(|&p| host(p)).collect();
+            let host = |p: usize| tape.host_of(&nodes[p].value);
+            let inputs: Vec<Cow<'_, DMatrix<T>>> =
+                custom.operands.iter().map(|&p| host(p)).collect();
+            let inputs: Vec<&DMatrix<T>> = inputs.iter().map(|m| &**m).collect();
             let need: Vec<bool> = custom.operands.iter().map(|&p| needs(p)).collect();
             let g_host = match g.as_host() {
                 Some(m) => Cow::Borrowed(m),
-                None => Cow::Owned(fallible(g.to_host())),
+                None => Cow::Owned(g.to_host().unwrap_or_else(|e| {
+                    tape.fail(e);
+                    nan(g.shape())
+                })),
             };
-            let grads = custom.gradients(&inputs, host(i), &g_host, &need);
+            let grads = custom.gradients(&inputs, &host(i), &g_host, &need);
             for (&p, grad) in custom.operands.iter().zip(grads) {
-                parents.send(p, grad.map(|m| fallible(k.upload_owned(m))));
+                parents.send(p, grad.map(|m| tape.upload_matrix(m)));
             }
         }
     }
     g.recycle();
 }
+
+/// The gradients of an op's two operands, where asked for.
+type Pair<T> = OperandGradients<DeviceMatrix<T>>;
 
 /// True for a reshape, or a transpose whose value `y` is a row or a column.
 fn is_vector_or_reshape<T: Real>(op: &Op<T>, y: &DeviceMatrix<T>) -> bool {
@@ -163,7 +181,7 @@ fn is_vector_or_reshape<T: Real>(op: &Op<T>, y: &DeviceMatrix<T>) -> bool {
 /// where a product and an addition are two, and the sum the sweep's addition would have made,
 /// `sum + product`, elsewhere.
 fn product_vjp_into<T: Real>(
-    k: &Kernels,
+    tape: &Tape<'_, T>,
     nodes: &[Node<T>],
     parents: &mut Parents<'_, DeviceMatrix<T>>,
     [a, b]: [usize; 2],
@@ -173,11 +191,17 @@ fn product_vjp_into<T: Real>(
     let needs = |p: usize| nodes[p].requires_grad;
     let value = |p: usize| nodes[p].value.matrix();
     let operands = [a, b];
-    let product = |operand: usize, x: &DeviceMatrix<T>, tx, y: &DeviceMatrix<T>, ty| {
-        fallible(match parents.take(operands[operand]) {
-            Some(mut sum) => k.matmul_add(&mut sum, x, tx, y, ty).map(|()| sum),
-            None => k.matmul(x, tx, y, ty),
-        })
+    let product = |operand: usize, x: &DeviceMatrix<T>, tx, y: &DeviceMatrix<T>, ty| match parents
+        .take(operands[operand])
+    {
+        Some(mut sum) => {
+            let shape = sum.shape();
+            match tape.kernels().matmul_add(&mut sum, x, tx, y, ty) {
+                Ok(()) => sum,
+                Err(e) => tape.lose(e, shape),
+            }
+        }
+        None => tape.run(|k| k.matmul(x, tx, y, ty)),
     };
     let values = [value(a), value(b), g];
     let (ga, gb) = product_vjp(product, values, ta, tb, (needs(a), needs(b)));

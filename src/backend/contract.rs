@@ -5,6 +5,7 @@
 
 use super::{AdamSlot, Backend};
 use crate::ops::{AdamUpdate, BinaryOp, Concat, Conv2d, Grid, Reduce, UnaryCase, UnaryOp};
+use crate::ops::{DrawParts, NormalPair};
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
@@ -1167,6 +1168,32 @@ mod tests {
             seed: u64,
         ) -> Result<DMatrix<T>, Self::Error> {
             Cpu.replace_in_rows(x, count, range, seed)
+        }
+        // The fused ops are each backend's own: no composition to check.
+        fn normal_draw(&self, parts: DrawParts<&DMatrix<T>>) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.normal_draw(parts)
+        }
+        fn normal_draw_vjp(
+            &self,
+            parts: DrawParts<&DMatrix<T>>,
+            g: &DMatrix<T>,
+            need: [bool; 3],
+        ) -> Result<DrawParts<Option<DMatrix<T>>>, Self::Error> {
+            Cpu.normal_draw_vjp(parts, g, need)
+        }
+        fn diag_normal_kl(
+            &self,
+            params: NormalPair<&DMatrix<T>>,
+        ) -> Result<DMatrix<T>, Self::Error> {
+            Cpu.diag_normal_kl(params)
+        }
+        fn diag_normal_kl_vjp(
+            &self,
+            params: NormalPair<&DMatrix<T>>,
+            g: &DMatrix<T>,
+            need: [bool; 4],
+        ) -> Result<NormalPair<Option<DMatrix<T>>>, Self::Error> {
+            Cpu.diag_normal_kl_vjp(params, g, need)
         }
     }
 

@@ -27,12 +27,12 @@ mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 mod device;
-mod device_failure;
 pub(crate) mod draws;
 mod kernel_calls;
 mod on_device;
 mod placed;
 mod resident;
+mod shapes;
 mod transfers;
 
 #[cfg(test)]
@@ -40,15 +40,16 @@ pub(crate) mod contract;
 
 pub use cpu::Cpu;
 pub use device::Device;
-pub(crate) use device_failure::{catching_device_failures, device_result};
 pub use kernel_calls::KernelCalls;
+#[cfg(test)]
+pub(crate) use on_device::faults;
 pub(crate) use on_device::{DeviceMatrix, HostMatrix, Kernels};
 pub use placed::{OnDevice, Placed};
 pub use resident::Resident;
 pub use transfers::Transfers;
 
+use crate::ops::UnaryOp;
 use crate::ops::{AdamUpdate, BinaryOp, Concat, Conv2d, DrawParts, Grid, NormalPair, Reduce};
-use crate::ops::{UnaryOp, draw_shape, term_shape};
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -80,27 +81,6 @@ fn assert_fits(what: &str, block: (usize, usize), at: (usize, usize), shape: (us
         shape.0,
         shape.1
     );
-}
-
-/// The pieces of [`Backend::diag_normal_kl`]'s terms that its value and derivatives share,
-/// composed from `b`'s kernels: ln(σq/σp), (σq/σp)², u = (μq − μp)/σp and 1/σp.
-///
-/// # Panics
-/// As [`Backend::diag_normal_kl`].
-fn normal_kl_pieces<T: Real, B: Backend<T> + ?Sized>(
-    b: &B,
-    params: NormalPair<&B::Matrix>,
-) -> Result<[B::Matrix; 4], B::Error> {
-    term_shape(params.map(|m| b.shape(m)));
-    let [mq, lq, mp, lp] = params;
-    let log_ratio = b.binary(BinaryOp::Sub, lq, lp)?;
-    let var_ratio = b.unary(
-        UnaryOp::Exp,
-        &b.unary(UnaryOp::Scale(T::of_f64(2.0)), &log_ratio)?,
-    )?;
-    let inv_sd_p = b.unary(UnaryOp::Exp, &b.unary(UnaryOp::Neg, lp)?)?;
-    let u = b.binary(BinaryOp::Mul, &b.binary(BinaryOp::Sub, mq, mp)?, &inv_sd_p)?;
-    Ok([log_ratio, var_ratio, u, inv_sd_p])
 }
 
 /// `m`, the gradient of an operand `to` at the shape of an op's result, summed over the axes
@@ -535,16 +515,12 @@ pub(crate) trait Backend<T: Real> {
     }
 
     /// μ + e^ℓ ε entry by entry (R x d), a reparameterised Gaussian draw, from `[μ, ℓ, ε]`,
-    /// each R x d or 1 x d (shared by every row).
+    /// each R x d or 1 x d (shared by every row). Fused, and so written by each backend: as
+    /// three ops it was three launches on a GPU forward and four back.
     ///
     /// # Panics
     /// If their widths differ or one has a number of rows other than 1 or R.
-    fn normal_draw(&self, parts: DrawParts<&Self::Matrix>) -> Result<Self::Matrix, Self::Error> {
-        draw_shape(parts.map(|m| self.shape(m)));
-        let [mean, log_sd, eps] = parts;
-        let scaled = self.binary(BinaryOp::Mul, &self.unary(UnaryOp::Exp, log_sd)?, eps)?;
-        self.binary(BinaryOp::Add, mean, &scaled)
-    }
+    fn normal_draw(&self, parts: DrawParts<&Self::Matrix>) -> Result<Self::Matrix, Self::Error>;
 
     /// The vector-Jacobian products of [`Backend::normal_draw`] with output gradient `g`
     /// (R x d), for the operands that `need` them: g for μ, (g ε) e^ℓ for ℓ and g e^ℓ for ε,
@@ -554,47 +530,19 @@ pub(crate) trait Backend<T: Real> {
         parts: DrawParts<&Self::Matrix>,
         g: &Self::Matrix,
         need: [bool; 3],
-    ) -> Result<DrawParts<Option<Self::Matrix>>, Self::Error> {
-        draw_shape(parts.map(|m| self.shape(m)));
-        let [mean, log_sd, eps] = parts;
-        let reduced = |m, to| reduced_to(self, m, to);
-        let mut out = [None, None, None];
-        if need[0] {
-            out[0] = Some(self.unbroadcast(g, self.shape(mean))?);
-        }
-        if need[1] || need[2] {
-            let sd = self.unary(UnaryOp::Exp, log_sd)?;
-            if need[1] {
-                let g_eps = reduced(self.binary(BinaryOp::Mul, g, eps)?, log_sd)?;
-                out[1] = Some(self.binary(BinaryOp::Mul, &g_eps, &sd)?);
-            }
-            if need[2] {
-                out[2] = Some(reduced(self.binary(BinaryOp::Mul, g, &sd)?, eps)?);
-            }
-        }
-        Ok(out)
-    }
+    ) -> Result<DrawParts<Option<Self::Matrix>>, Self::Error>;
 
     /// Σ_j KL(N(μq_ij, σq_ij²) ‖ N(μp_ij, σp_ij²)) for each row (R x 1), from the means and
     /// log standard deviations `[μq, ln σq, μp, ln σp]`, each R x d or 1 x d (shared by every
-    /// row): ½((σq/σp)² + u² − 1) − ln(σq/σp) per entry, with u = (μq − μp)/σp.
+    /// row): ½((σq/σp)² + u² − 1) − ln(σq/σp) per entry, with u = (μq − μp)/σp. Fused, as the
+    /// draw is.
     ///
     /// # Panics
     /// If their widths differ or one has a number of rows other than 1 or R.
     fn diag_normal_kl(
         &self,
         params: NormalPair<&Self::Matrix>,
-    ) -> Result<Self::Matrix, Self::Error> {
-        let [log_ratio, var_ratio, u, _] = normal_kl_pieces(self, params)?;
-        let u2 = self.unary(UnaryOp::Square, &u)?;
-        let less_one = self.unary(
-            UnaryOp::Shift(-T::one()),
-            &self.binary(BinaryOp::Add, &var_ratio, &u2)?,
-        )?;
-        let half = self.unary(UnaryOp::Scale(T::of_f64(0.5)), &less_one)?;
-        let term = self.binary(BinaryOp::Sub, &half, &log_ratio)?;
-        self.sum(&term, Reduce::EachRow)
-    }
+    ) -> Result<Self::Matrix, Self::Error>;
 
     /// The vector-Jacobian products of [`Backend::diag_normal_kl`] with output gradient `g`
     /// (R x 1), for the parameters that `need` them: per entry, times g_i, u/σp for μq, −u/σp
@@ -605,35 +553,7 @@ pub(crate) trait Backend<T: Real> {
         params: NormalPair<&Self::Matrix>,
         g: &Self::Matrix,
         need: [bool; 4],
-    ) -> Result<NormalPair<Option<Self::Matrix>>, Self::Error> {
-        let [_, var_ratio, u, inv_sd_p] = normal_kl_pieces(self, params)?;
-        let times_g = |d: Self::Matrix, k: usize| {
-            reduced_to(self, self.binary(BinaryOp::Mul, &d, g)?, params[k])
-        };
-        let mut out = [None, None, None, None];
-        if need[0] || need[2] {
-            let d_mean = self.binary(BinaryOp::Mul, &u, &inv_sd_p)?;
-            if need[2] {
-                out[2] = Some(times_g(self.unary(UnaryOp::Neg, &d_mean)?, 2)?);
-            }
-            if need[0] {
-                out[0] = Some(times_g(d_mean, 0)?);
-            }
-        }
-        if need[1] {
-            out[1] = Some(times_g(
-                self.unary(UnaryOp::Shift(-T::one()), &var_ratio)?,
-                1,
-            )?);
-        }
-        if need[3] {
-            let u2 = self.unary(UnaryOp::Square, &u)?;
-            let sum = self.binary(BinaryOp::Add, &var_ratio, &u2)?;
-            let d = self.unary(UnaryOp::Shift(T::one()), &self.unary(UnaryOp::Neg, &sum)?)?;
-            out[3] = Some(times_g(d, 3)?);
-        }
-        Ok(out)
-    }
+    ) -> Result<NormalPair<Option<Self::Matrix>>, Self::Error>;
 
     /// A 1x1 matrix that is zero when every entry of every one of `xs` is finite, and
     /// non-zero or NaN otherwise: the check of a step's gradients, read back once.

@@ -2,6 +2,7 @@
 //! device, so that the tape's ops and their derivatives are written once for every device.
 
 use super::composed;
+use super::shapes::{Shape, Shapes};
 use super::{AdamSlot, Backend, Concat, Cpu, Device, OperandGradients};
 use super::{kernel_calls, transfers};
 use crate::error::Result;
@@ -64,9 +65,21 @@ pub(crate) enum DeviceMatrix<T: Real> {
     /// On an NVIDIA GPU.
     #[cfg(feature = "cuda")]
     Cuda(super::cuda::CudaMatrix<T>),
+    /// A value of a pass whose device failed: its shape only (`shapes.rs`).
+    Lost(Device, (usize, usize)),
 }
 
 impl<T: Real> DeviceMatrix<T> {
+    /// This matrix's shape, as the shapes-only backend takes it.
+    fn shape_only(&self) -> Shape<T> {
+        Shape::of(self.shape())
+    }
+
+    /// A value lost to a failure of `device`, of the shapes-only backend's `shape`.
+    fn lost(device: Device, shape: Shape<T>) -> Self {
+        DeviceMatrix::Lost(device, shape.0)
+    }
+
     /// A host matrix the caller hands over.
     pub(crate) fn host(m: DMatrix<T>) -> Self {
         DeviceMatrix::Cpu(HostMatrix::Owned(m))
@@ -79,6 +92,7 @@ impl<T: Real> DeviceMatrix<T> {
             DeviceMatrix::Emulated(_, m) => m.shape(),
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => m.shape(),
+            DeviceMatrix::Lost(_, shape) => *shape,
         }
     }
 
@@ -89,6 +103,7 @@ impl<T: Real> DeviceMatrix<T> {
             DeviceMatrix::Emulated(ordinal, _) => Device::Emulated(*ordinal),
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => Device::Cuda(m.ordinal()),
+            DeviceMatrix::Lost(device, _) => *device,
         }
     }
 
@@ -105,6 +120,7 @@ impl<T: Real> DeviceMatrix<T> {
             }
             #[cfg(feature = "cuda")]
             DeviceMatrix::Cuda(m) => DeviceMatrix::Cuda(m.reshaped(rows, cols)),
+            DeviceMatrix::Lost(device, _) => DeviceMatrix::Lost(device, (rows, cols)),
         }
     }
 
@@ -139,7 +155,8 @@ impl<T: Real> DeviceMatrix<T> {
         }
     }
 
-    /// A host copy.
+    /// A host copy (all NaN for a value lost to a failure of its pass, whose error the pass
+    /// returns).
     ///
     /// # Errors
     /// [`Error::Device`] if the device fails at the copy or at a kernel queued before it.
@@ -154,6 +171,10 @@ impl<T: Real> DeviceMatrix<T> {
             DeviceMatrix::Cuda(m) => {
                 transfers::count_download::<T>(m.shape());
                 m.to_host()
+            }
+            DeviceMatrix::Lost(_, shape) => {
+                let Ok(nan) = Shapes.download(&Shape::of(*shape));
+                Ok(nan)
             }
         }
     }
@@ -229,6 +250,9 @@ pub(crate) enum Kernels {
     /// A GPU, shared by every tape on it.
     #[cfg(feature = "cuda")]
     Cuda(Arc<super::cuda::Gpu>),
+    /// What a pass runs after this device failed: the results' shapes only ([`Shapes`]), as
+    /// [`DeviceMatrix::Lost`].
+    Lost(Device),
 }
 
 /// One kernel call on whichever device `$kernels` is: `$b` is the backend and each listed
@@ -245,7 +269,7 @@ macro_rules! dispatch_with {
                 Ok($wrap!(out, DeviceMatrix::host))
             }
             Kernels::Emulated(on) => {
-                kernel_calls::count();
+                emulated_call(*on)?;
                 let $b = &Cpu;
                 $(let $m = $m.emulated(*on);)*
                 $(let $a = $a.map(|m| m.emulated(*on));)*
@@ -260,6 +284,13 @@ macro_rules! dispatch_with {
                 $(let $a = $a.map(DeviceMatrix::cuda);)*
                 let out = $body?;
                 Ok($wrap!(out, DeviceMatrix::Cuda))
+            }
+            Kernels::Lost(device) => {
+                let $b = &Shapes;
+                $(let $m = DeviceMatrix::shape_only($m); let $m = &$m;)*
+                $(let $a = $a.map(DeviceMatrix::shape_only); let $a = $a.each_ref();)*
+                let Ok(out) = $body;
+                Ok($wrap!(out, |shape| DeviceMatrix::lost(*device, shape)))
             }
         }
     }};
@@ -316,6 +347,74 @@ macro_rules! dispatch_each {
     };
 }
 
+/// Counts a kernel called on emulated device `on`; in the crate's own tests, fails where a
+/// test asked it to (`faults::fail_at`), as a GPU fails at a launch.
+fn emulated_call(on: usize) -> Result<()> {
+    kernel_calls::count();
+    #[cfg(test)]
+    faults::check(on)?;
+    #[cfg(not(test))]
+    let _ = on;
+    Ok(())
+}
+
+/// Failures of the emulated device on demand, for the crate's tests of what a failing GPU
+/// does to a pass, a step and a run.
+#[cfg(test)]
+pub(crate) mod faults {
+    use crate::error::{Error, Result};
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Kernel calls on this thread until the emulated device fails, if it is to.
+        static LEFT: Cell<Option<u64>> = const { Cell::new(None) };
+        /// Kernel calls made on the emulated devices by this thread.
+        static CALLS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Kernel calls made on the emulated devices by this thread so far.
+    pub(crate) fn calls() -> u64 {
+        CALLS.get()
+    }
+
+    /// The emulated device fails at the `n`-th kernel call from now on this thread (1: the next
+    /// one), and at every call after it while the guard lives.
+    #[must_use = "the device works again when the guard is dropped"]
+    pub(crate) fn fail_at(n: u64) -> Failing {
+        LEFT.set(Some(n));
+        Failing
+    }
+
+    /// While it lives, the emulated device fails as [`fail_at`] set it to; dropped (at the end
+    /// of a test, or as a panic unwinds), the device works again.
+    pub(crate) struct Failing;
+
+    impl Drop for Failing {
+        fn drop(&mut self) {
+            LEFT.set(None);
+        }
+    }
+
+    pub(super) fn check(on: usize) -> Result<()> {
+        CALLS.set(CALLS.get() + 1);
+        match LEFT.get() {
+            Some(n) if n <= 1 => {
+                LEFT.set(Some(0));
+                Err(Error::Device {
+                    device: format!("emulated:{on}"),
+                    operation: "a kernel",
+                    problem: "a failure injected by a test".into(),
+                })
+            }
+            Some(n) => {
+                LEFT.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 /// The message of a panic at an operation handed a matrix of another device.
 fn foreign(found: Device, on: Device) -> String {
     format!("a matrix on {found} in an operation on {on}: move it there first")
@@ -344,6 +443,7 @@ impl Kernels {
             Kernels::Emulated(ordinal) => Device::Emulated(*ordinal),
             #[cfg(feature = "cuda")]
             Kernels::Cuda(gpu) => Backend::<f32>::device(&**gpu),
+            Kernels::Lost(device) => *device,
         }
     }
 
@@ -382,6 +482,7 @@ impl Kernels {
                 transfers::count_upload::<T>(m.shape());
                 gpu.upload(m).map(DeviceMatrix::Cuda)
             }
+            Kernels::Lost(device) => Ok(DeviceMatrix::Lost(*device, m.shape())),
         }
     }
 
@@ -404,7 +505,7 @@ impl Kernels {
                 Ok(())
             }
             Kernels::Emulated(on) => {
-                kernel_calls::count();
+                emulated_call(*on)?;
                 let Ok(()) = Cpu.matmul_add(
                     acc.emulated_mut(*on),
                     a.emulated(*on),
@@ -418,6 +519,10 @@ impl Kernels {
             Kernels::Cuda(gpu) => {
                 kernel_calls::count();
                 gpu.matmul_add(acc.cuda_mut(), a.cuda(), ta, c.cuda(), tc)
+            }
+            Kernels::Lost(device) => {
+                *acc = DeviceMatrix::Lost(*device, acc.shape());
+                Ok(())
             }
         }
     }
@@ -443,7 +548,7 @@ impl Kernels {
                 Ok(())
             }
             Kernels::Emulated(on) => {
-                kernel_calls::count();
+                emulated_call(*on)?;
                 let mut slots: Vec<_> = slots
                     .iter_mut()
                     .map(|s| AdamSlot {
@@ -470,6 +575,7 @@ impl Kernels {
                     .collect();
                 gpu.adam_all(update, &mut slots)
             }
+            Kernels::Lost(_) => Ok(()),
         }
     }
 
@@ -485,7 +591,7 @@ impl Kernels {
                 Ok(DeviceMatrix::host(total))
             }
             Kernels::Emulated(on) => {
-                kernel_calls::count();
+                emulated_call(*on)?;
                 let xs: Vec<_> = xs.iter().map(|x| x.emulated(*on)).collect();
                 let Ok(total) = Cpu.non_finite_total(&xs);
                 Ok(DeviceMatrix::Emulated(*on, total))
@@ -496,6 +602,7 @@ impl Kernels {
                 let xs: Vec<_> = xs.iter().map(|x| x.cuda()).collect();
                 gpu.non_finite_total(&xs).map(DeviceMatrix::Cuda)
             }
+            Kernels::Lost(device) => Ok(DeviceMatrix::Lost(*device, (1, 1))),
         }
     }
 
@@ -625,7 +732,7 @@ impl Kernels {
                 Ok(DeviceMatrix::host(out))
             }
             (Kernels::Emulated(on), DeviceMatrix::Emulated(ordinal, g)) if *on == ordinal => {
-                kernel_calls::count();
+                emulated_call(*on)?;
                 let Ok(out) = Cpu.unary_vjp(op, x.emulated(*on), y.emulated(*on), g);
                 Ok(DeviceMatrix::Emulated(*on, out))
             }
@@ -635,6 +742,7 @@ impl Kernels {
                 gpu.unary_vjp(op, x.cuda(), y.cuda(), g)
                     .map(DeviceMatrix::Cuda)
             }
+            (Kernels::Lost(device), _) => Ok(DeviceMatrix::Lost(*device, x.shape())),
             (kernels, g) => panic!("{}", foreign(g.device(), kernels.device())),
         }
     }
@@ -708,7 +816,7 @@ impl Kernels {
                 Ok(DeviceMatrix::host(out))
             }
             Kernels::Emulated(on) => {
-                kernel_calls::count();
+                emulated_call(*on)?;
                 let parts: Vec<_> = parts.iter().map(|p| p.emulated(*on)).collect();
                 let Ok(out) = Cpu.concat(&parts, how);
                 Ok(DeviceMatrix::Emulated(*on, out))
@@ -718,6 +826,12 @@ impl Kernels {
                 kernel_calls::count();
                 let parts: Vec<_> = parts.iter().map(|p| p.cuda()).collect();
                 gpu.concat(&parts, how).map(DeviceMatrix::Cuda)
+            }
+            Kernels::Lost(device) => {
+                let shapes: Vec<Shape<T>> = parts.iter().map(|p| Shape::of(p.shape())).collect();
+                let shapes: Vec<_> = shapes.iter().collect();
+                let Ok(shape) = Shapes.concat(&shapes, how);
+                Ok(DeviceMatrix::Lost(*device, shape.0))
             }
         }
     }
@@ -869,6 +983,10 @@ impl Kernels {
         match self {
             Kernels::Cpu => {
                 let Ok(()) = Cpu.add_into(acc.cpu_mut(), g.into_host()?);
+                Ok(())
+            }
+            Kernels::Lost(device) => {
+                *acc = DeviceMatrix::Lost(*device, acc.shape());
                 Ok(())
             }
             _ => {

@@ -3,7 +3,6 @@
 //! so that a run on a device keeps them there from step to step while every host reader still
 //! sees a `DMatrix`.
 
-use super::device_result;
 use super::{Device, DeviceMatrix, Kernels};
 use crate::error::Result;
 use crate::real::Real;
@@ -30,22 +29,23 @@ impl<T: Real> OnDevice<T> {
         &self.matrix
     }
 
-    /// The host copy, read back the first time it is asked for. A device failure at the copy
-    /// ends the pass it happens in (see `device_failure.rs`).
-    pub(crate) fn host(&self) -> &DMatrix<T> {
-        match self.matrix.as_host() {
-            Some(m) => m,
-            None => self
-                .host
-                .get_or_init(|| device_result(self.matrix.to_host())),
+    /// The host copy, read back the first time it is asked for.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails at the copy.
+    pub(crate) fn try_host(&self) -> Result<&DMatrix<T>> {
+        if let Some(m) = self.matrix.as_host().or_else(|| self.host.get()) {
+            return Ok(m);
         }
+        let m = self.matrix.to_host()?;
+        Ok(self.host.get_or_init(|| m))
     }
 
     /// The host copy, taken out (read back if it never was).
-    fn into_host(self) -> DMatrix<T> {
+    fn into_host(self) -> Result<DMatrix<T>> {
         match self.host.into_inner() {
-            Some(m) => m,
-            None => device_result(self.matrix.to_host()),
+            Some(m) => Ok(m),
+            None => self.matrix.to_host(),
         }
     }
 }
@@ -109,12 +109,20 @@ impl<T: Real> Placed<T> {
     /// The value on the host (for a device value, its host copy, read back on first use).
     ///
     /// # Panics
-    /// If the device fails at the copy, outside a training step or an evaluation (inside one,
-    /// the step returns [`crate::Error::Device`]).
+    /// With the device's error, if it fails at the copy (a training step and an evaluation read
+    /// through a fallible path and return it).
     pub fn host(&self) -> &DMatrix<T> {
+        self.try_host().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`Placed::host`], returning the device's failure at the copy.
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails at the copy.
+    pub(crate) fn try_host(&self) -> Result<&DMatrix<T>> {
         match self {
-            Placed::Host(m) => m,
-            Placed::Device(d) => d.host(),
+            Placed::Host(m) => Ok(m),
+            Placed::Device(d) => d.try_host(),
         }
     }
 
@@ -153,27 +161,47 @@ impl<T: Real> Placed<T> {
     }
 
     /// The value on the host, taken out (read back from a device, or copied if shared).
-    pub(crate) fn into_host(self) -> DMatrix<T> {
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails at the copy.
+    pub(crate) fn into_host(self) -> Result<DMatrix<T>> {
         match self {
-            Placed::Host(m) => Arc::unwrap_or_clone(m),
+            Placed::Host(m) => Ok(Arc::unwrap_or_clone(m)),
             Placed::Device(d) => match Arc::try_unwrap(d) {
                 Ok(owned) => owned.into_host(),
-                Err(shared) => shared.host().clone(),
+                Err(shared) => Ok(shared.try_host()?.clone()),
             },
         }
     }
 
     /// The value, moved to the host if it was on a device, for writing (copied first only if
     /// another holder shares it).
-    pub(crate) fn host_mut(&mut self) -> &mut DMatrix<T> {
-        if let Placed::Device(_) = self {
-            let placed = std::mem::replace(self, Placed::from(DMatrix::zeros(0, 0)));
-            *self = Placed::from(placed.into_host());
+    ///
+    /// # Errors
+    /// [`crate::Error::Device`] if the device fails at the copy; the value is then left where
+    /// it was.
+    pub(crate) fn try_host_mut(&mut self) -> Result<&mut DMatrix<T>> {
+        if let Placed::Device(d) = self {
+            d.try_host()?;
+            // The copy just read back is taken out where no one else holds the value.
+            let host = match Arc::get_mut(d).and_then(|unique| unique.host.take()) {
+                Some(host) => host,
+                None => d.try_host()?.clone(),
+            };
+            *self = Placed::from(host);
         }
         match self {
-            Placed::Host(m) => Arc::make_mut(m),
+            Placed::Host(m) => Ok(Arc::make_mut(m)),
             Placed::Device(_) => unreachable!("moved to the host above"),
         }
+    }
+
+    /// As [`Placed::try_host_mut`], for a writer that cannot return an error.
+    ///
+    /// # Panics
+    /// With the device's error, if it fails at the copy.
+    pub(crate) fn host_mut(&mut self) -> &mut DMatrix<T> {
+        self.try_host_mut().unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The device matrix, for writing in place (copied on the device first if another holder
@@ -201,10 +229,10 @@ impl<T: Real> Placed<T> {
             return Ok(());
         }
         if device == Device::Cpu {
-            self.host_mut();
+            self.try_host_mut()?;
             return Ok(());
         }
-        let on_device = Kernels::of(device)?.upload(self.host())?;
+        let on_device = Kernels::of(device)?.upload(self.try_host()?)?;
         *self = Placed::device_matrix(on_device);
         Ok(())
     }
@@ -226,7 +254,7 @@ mod tests {
         assert_eq!(placed.host(), &m);
         placed.move_to(Device::Cpu).unwrap();
         assert_eq!(placed.device(), Device::Cpu);
-        assert_eq!(placed.into_host(), m);
+        assert_eq!(placed.into_host().unwrap(), m);
     }
 
     #[test]

@@ -5,7 +5,6 @@ use super::loss::{Batch, Loss};
 use super::sharding::{shard_count, shard_rows};
 use super::training_data::recycle;
 use crate::autodiff::{Gradients, Tape};
-use crate::backend::catching_device_failures;
 use crate::backend::{Device, Placed};
 use crate::error::Result;
 use crate::kernels::{row_block, with_product_threads};
@@ -30,16 +29,16 @@ where
     L: Loss<T> + ?Sized,
     R: Rng + ?Sized,
 {
-    catching_device_failures(|| {
-        let tape = Tape::for_group(store, trainable).on_device(device)?;
-        let value = loss.loss(&tape, batch, rng)?;
-        tape.settle_checks()?;
-        // The backward pass is queued before the loss is read: on a GPU, reading the loss
-        // first would wait for the forward pass to finish and leave the device idle while the
-        // host then queued the backward pass.
-        let grads = tape.backward(value);
-        Ok((value.scalar(), grads))
-    })
+    let tape = Tape::for_group(store, trainable).on_device(device)?;
+    let value = loss.loss(&tape, batch, rng)?;
+    // A device's failure in the pass comes back here as the error (`Tape::check`): the ops
+    // after it computed shapes only.
+    tape.settle_checks()?;
+    // The backward pass is queued before the loss is read: on a GPU, reading the loss first
+    // would wait for the forward pass to finish and leave the device idle while the host then
+    // queued the backward pass.
+    let grads = tape.try_backward(value)?;
+    Ok((value.try_scalar()?, grads))
 }
 
 /// [`differentiate`] over the whole batch, in shards when the loss is a sum over rows and the
@@ -120,7 +119,7 @@ where
             differentiate(loss, store, trainable, &shards[s], rng, devices[s])
         })?,
     };
-    catching_device_failures(|| grads.move_to(home))?;
+    grads.move_to(home)?;
     Ok((value, grads))
 }
 
@@ -154,17 +153,15 @@ where
 }
 
 /// The sum of one or two shards' values and gradients. A device failing at a copy or an
-/// addition (each merge is caught on the thread it runs on) is the step's error.
+/// addition is the step's error.
 fn merged<T: Real>(shards: Vec<(T, Gradients<T>)>) -> Result<(T, Gradients<T>)> {
     let mut shards = shards.into_iter();
     let (value, mut grads) = shards.next().expect("a level is never empty");
     let Some((other_value, other)) = shards.next() else {
         return Ok((value, grads));
     };
-    catching_device_failures(|| {
-        grads.add(other);
-        Ok((value + other_value, grads))
-    })
+    grads.add(other)?;
+    Ok((value + other_value, grads))
 }
 
 #[cfg(test)]
@@ -357,5 +354,89 @@ mod tests {
                 "column {j}: {mean} vs se {se}"
             );
         }
+    }
+
+    /// One step of the small VAE on the emulated device, with Adam; `Ok` or the run's error.
+    fn one_step(svi: &Vae, store: &mut ParamStore<f64>, x: &Placed<f64>) -> Result<()> {
+        use crate::engine::{ParamGroup, Trainer, TrainerSettings};
+        let settings = TrainerSettings {
+            device: Device::Emulated(0),
+            ..TrainerSettings::default()
+        };
+        let group = ParamGroup::all("all", store, crate::optim::Adam::default());
+        let mut trainer = Trainer::new(settings, vec![group])?;
+        let mut rng = Pcg64::seed_from_u64(5);
+        let loss = svi.loss(Objective::default());
+        trainer
+            .run(&loss, store, x.host(), &mut rng, 1, &mut [])
+            .map(drop)
+    }
+
+    #[test]
+    fn a_device_failing_anywhere_in_a_step_is_the_steps_error_and_the_store_is_untouched() {
+        use crate::backend::faults;
+        let (svi, store, x, _) = small_vae(40);
+        let values = |store: &ParamStore<f64>| -> Vec<DMatrix<f64>> {
+            store.ids().map(|id| store.get(id).clone()).collect()
+        };
+        let before = values(&store);
+        // A whole step's kernel calls, counted on this thread.
+        let calls = {
+            let mut store = store.clone();
+            let start = faults::calls();
+            one_step(&svi, &mut store, &x).unwrap();
+            assert_ne!(values(&store), before, "a step moves the parameters");
+            faults::calls() - start
+        };
+        assert!(calls > 10, "{calls}");
+        // The first call, one in the forward pass, one in the backward pass, the last (Adam).
+        for at in [1, calls / 3, 2 * calls / 3, calls] {
+            let mut store = store.clone();
+            let outcome = {
+                let _failing = faults::fail_at(at);
+                one_step(&svi, &mut store, &x)
+            };
+            let message = outcome.expect_err("the step fails").to_string();
+            assert_eq!(
+                message, "emulated:0 failed at a kernel: a failure injected by a test",
+                "failing at call {at} of {calls}"
+            );
+            assert_eq!(values(&store), before, "failing at call {at} of {calls}");
+        }
+    }
+
+    #[test]
+    fn a_tape_whose_device_failed_runs_on_to_the_end_and_returns_the_failure() {
+        use crate::autodiff::Tape;
+        use crate::backend::faults;
+        let tape = Tape::<f64>::new().on_device(Device::Emulated(0)).unwrap();
+        let x = tape.input(DMatrix::from_fn(3, 2, |i, j| i as f64 - j as f64));
+        // The product runs; the exponential fails; the rest has the right shapes and no values.
+        let y = {
+            let _failing = faults::fail_at(2);
+            (x * x).exp().matmul(tape.filled(2, 4, 1.0))
+        };
+        assert_eq!(y.shape(), (3, 4));
+        let loss = y.sum();
+        assert!(loss.scalar().is_nan());
+        let message = tape.check().unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "emulated:0 failed at a kernel: a failure injected by a test"
+        );
+        assert_eq!(tape.try_backward(loss).unwrap_err().to_string(), message);
+    }
+
+    #[test]
+    #[should_panic(expected = "emulated:0 failed at a kernel: a failure injected by a test")]
+    fn backward_on_a_tape_whose_device_failed_in_its_sweep_panics_with_the_error() {
+        use crate::autodiff::Tape;
+        use crate::backend::faults;
+        let tape = Tape::<f64>::new().on_device(Device::Emulated(0)).unwrap();
+        let x = tape.input(DMatrix::from_element(2, 2, 0.5));
+        let loss = (x * x).exp().sum();
+        // The sweep's second kernel call fails.
+        let _failing = faults::fail_at(2);
+        tape.backward(loss);
     }
 }

@@ -7,7 +7,6 @@ use super::loss::{Batch, Loss};
 use super::observer::{Control, EpochEvent, Observer, StepEvent};
 use super::shard::{across_devices, loss_and_gradients};
 use super::training_data::{self, TrainingData};
-use crate::backend::catching_device_failures;
 use crate::backend::{Device, Placed};
 use crate::data::Minibatches;
 use crate::error::{Error, Result, require_positive};
@@ -390,16 +389,13 @@ impl<'o, T: Real> Trainer<'o, T> {
                 } else {
                     loss_and_gradients(loss, store, &masks[g], &batch(&xs[0]), rng, home)?
                 };
-                let (culprit, grads) = catching_device_failures(|| {
-                    let culprit = if !value.is_finite() {
-                        Some("loss".to_string())
-                    } else {
-                        grads
-                            .first_non_finite()
-                            .map(|id| format!("gradient of parameter `{}`", store.name(id)))
-                    };
-                    Ok((culprit, grads))
-                })?;
+                let culprit = if !value.is_finite() {
+                    Some("loss".to_string())
+                } else {
+                    grads
+                        .try_first_non_finite()?
+                        .map(|id| format!("gradient of parameter `{}`", store.name(id)))
+                };
                 if let Some(culprit) = culprit {
                     group.skipped_in_row += 1;
                     report.skipped += 1;
@@ -414,13 +410,11 @@ impl<'o, T: Real> Trainer<'o, T> {
                 }
                 group.skipped_in_row = 0;
                 let lr = c(group.learning_rate.at(step));
-                catching_device_failures(|| {
-                    let mut grads = grads;
-                    if let Some(m) = group.clip_norm {
-                        grads.clip_norm(c(m));
-                    }
-                    group.optimizer.step(store, &grads, lr)
-                })?;
+                let mut grads = grads;
+                if let Some(m) = group.clip_norm {
+                    grads.try_clip_norm(c(m))?;
+                }
+                group.optimizer.step(store, &grads, lr)?;
                 losses[g] = Some(value.to_f64());
             }
             xs.into_iter().for_each(training_data::recycle);
@@ -432,19 +426,16 @@ impl<'o, T: Real> Trainer<'o, T> {
                 report.losses.push(value);
                 self.progress.epoch_loss += value * rows as f64 / n as f64;
                 // On a device, the averages are kept there.
-                catching_device_failures(|| {
-                    if let (Some(avg), Some(from)) = (average.as_mut(), self.settings.average_from)
-                        && run_step >= from
-                    {
-                        avg.add(store)?;
-                    }
-                    if let Some(rule) = convergence.as_mut()
-                        && rule.record(value, store)?
-                    {
-                        report.stop = StopReason::Converged;
-                    }
-                    Ok(())
-                })?;
+                if let (Some(avg), Some(from)) = (average.as_mut(), self.settings.average_from)
+                    && run_step >= from
+                {
+                    avg.add(store)?;
+                }
+                if let Some(rule) = convergence.as_mut()
+                    && rule.record(value, store)?
+                {
+                    report.stop = StopReason::Converged;
+                }
             }
             let event = StepEvent {
                 steps_done: self.progress.steps_done,
@@ -477,11 +468,11 @@ impl<'o, T: Real> Trainer<'o, T> {
                 break;
             }
         }
-        catching_device_failures(|| match (report.stop, convergence, average) {
-            (StopReason::Converged, Some(rule), _) => rule.write_average(store),
-            (_, _, Some(avg)) => avg.write(store),
-            _ => Ok(()),
-        })?;
+        match (report.stop, convergence, average) {
+            (StopReason::Converged, Some(rule), _) => rule.write_average(store)?,
+            (_, _, Some(avg)) => avg.write(store)?,
+            _ => {}
+        }
         Ok(report)
     }
 }

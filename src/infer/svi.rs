@@ -3,7 +3,6 @@
 use super::estimator::Objective;
 use super::laplace::{Laplace, laplace};
 use crate::autodiff::{Tape, Var};
-use crate::backend::catching_device_failures;
 use crate::backend::{Device, Placed};
 use crate::engine::{Batch, Loss, ParamGroup, StopReason, Trainer, TrainerSettings};
 use crate::error::{Error, Result, require_positive};
@@ -346,12 +345,10 @@ impl<P, L, G> Svi<P, L, G> {
         G: Guide<T>,
         R: Rng + ?Sized,
     {
-        catching_device_failures(|| {
-            let tape = Tape::for_evaluation(store).on_device(device)?;
-            let bound = self.bound(&tape, objective, batch, (T::one(), T::one()), rng)?;
-            tape.settle_checks()?;
-            Ok(bound.scalar().to_f64())
-        })
+        let tape = Tape::for_evaluation(store).on_device(device)?;
+        let bound = self.bound(&tape, objective, batch, (T::one(), T::one()), rng)?;
+        tape.settle_checks()?;
+        Ok(bound.try_scalar()?.to_f64())
     }
 
     /// Maximises the objective over the parameters in `store` by stochastic gradient steps,
