@@ -50,7 +50,7 @@ impl<'t, T: Real> Var<'t, T> {
         let op = || Op::Conv2d {
             input: self.id,
             kernel: kernel.id,
-            geometry,
+            geometry: Box::new(geometry),
             transposed,
         };
         Var::apply([self, kernel], op, |k, [x, w]| {

@@ -26,7 +26,7 @@ impl<'t, T: Real> Var<'t, T> {
                 k.bernoulli_logits(l, xv, wants_gradient)
             })
         });
-        let residual = residual.map(Value::of);
+        let residual = residual.map(|r| Box::new(Value::of(r)));
         tape.push(Value::of(value), op(residual))
     }
 }

@@ -7,7 +7,7 @@ use crate::ops::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::DMatrix;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 /// A check run on the host on a value read back: `Ok`, or the error it gives.
@@ -65,7 +65,7 @@ pub(crate) enum Op<T: Real> {
     Conv2d {
         input: usize,
         kernel: usize,
-        geometry: Conv2d,
+        geometry: Box<Conv2d>,
         transposed: bool,
     },
     Columns {
@@ -85,8 +85,10 @@ pub(crate) enum Op<T: Real> {
     BernoulliLogits {
         logits: usize,
         x: usize,
-        /// x − σ(logits), kept when the logits need a gradient.
-        residual: Option<Value<T>>,
+        /// x − σ(logits), kept when the logits need a gradient (boxed, as the geometry of a
+        /// convolution: a node is moved on every push, and the rarely used large payloads kept
+        /// every node over the size a move copies without a call).
+        residual: Option<Box<Value<T>>>,
     },
     /// [`Var::diag_normal_kl`] of `[μq, ln σq, μp, ln σp]`.
     DiagNormalKl([usize; 4]),
@@ -188,6 +190,8 @@ pub struct Tape<'p, T: Real> {
     lost: Kernels,
     /// The device's first failure in this pass, returned by [`Tape::try_backward`].
     failure: RefCell<Option<Error>>,
+    /// Whether `failure` is set (read by every op: a flag, not a borrow).
+    failed: Cell<bool>,
     /// Checks of device values waiting to be read back together (`checks.rs`).
     pub(crate) checks: RefCell<Vec<DeferredCheck<T>>>,
 }
@@ -223,10 +227,11 @@ impl<'p, T: Real> Tape<'p, T> {
             params: None,
             gradients: true,
             trainable: None,
-            nodes: RefCell::new(Vec::with_capacity(64)),
+            nodes: RefCell::new(Vec::with_capacity(128)),
             kernels: Kernels::Cpu,
             lost: Kernels::Lost(Device::Cpu),
             failure: RefCell::new(None),
+            failed: Cell::new(false),
             checks: RefCell::new(Vec::new()),
         }
     }
@@ -237,10 +242,11 @@ impl<'p, T: Real> Tape<'p, T> {
             params: Some(params),
             gradients: true,
             trainable: None,
-            nodes: RefCell::new(Vec::with_capacity(64)),
+            nodes: RefCell::new(Vec::with_capacity(128)),
             kernels: Kernels::Cpu,
             lost: Kernels::Lost(Device::Cpu),
             failure: RefCell::new(None),
+            failed: Cell::new(false),
             checks: RefCell::new(Vec::new()),
         }
     }
@@ -375,8 +381,9 @@ impl<'p, T: Real> Tape<'p, T> {
     /// The kernels the tape's ops call: its device's, or, once that device has failed in this
     /// pass, the shapes-only kernels, so that the model's code runs on to its end and the pass
     /// returns the failure ([`Tape::try_backward`]) instead of unwinding through it.
+    #[inline]
     pub(crate) fn kernels(&self) -> &Kernels {
-        if self.failure.borrow().is_some() {
+        if self.failed.get() {
             &self.lost
         } else {
             &self.kernels
@@ -385,6 +392,7 @@ impl<'p, T: Real> Tape<'p, T> {
 
     /// `f` on the tape's kernels; if the device fails, its error is kept for the pass and `f`
     /// runs again on the shapes-only kernels, which cannot fail.
+    #[inline]
     pub(crate) fn run<R>(&self, f: impl Fn(&Kernels) -> Result<R>) -> R {
         match f(self.kernels()) {
             Ok(r) => r,
@@ -418,6 +426,7 @@ impl<'p, T: Real> Tape<'p, T> {
     /// Keeps `e` if it is this pass's first failure.
     pub(crate) fn fail(&self, e: Error) {
         self.failure.borrow_mut().get_or_insert(e);
+        self.failed.set(true);
     }
 
     /// The pass's device failure, if any: ops after it computed shapes only.
@@ -522,9 +531,9 @@ impl<T: Real> Drop for Node<T> {
             m.recycle_storage();
         }
         if let Op::BernoulliLogits {
-            residual: Some(Value::Host(r)),
-            ..
+            residual: Some(r), ..
         } = &mut self.op
+            && let Value::Host(r) = &mut **r
         {
             r.recycle_storage();
         }

@@ -4,7 +4,7 @@
 
 use super::tape::{Node, Op, Tape, Value, nan};
 use crate::backend::composed::product_vjp;
-use crate::backend::{DeviceMatrix, Kernels, OperandGradients};
+use crate::backend::DeviceMatrix;
 use crate::ops::{BinaryOp, Reduce};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -22,10 +22,8 @@ pub(crate) fn propagate<T: Real>(
     let needs = |p: usize| nodes[p].requires_grad;
     let value = |p: usize| nodes[p].value.matrix();
     let y = value(i);
-    // Each kernel call runs on the tape's kernels; a device's failure is kept for the pass and
-    // the rest of the sweep computes shapes only (`Tape::run`).
-    let run = |f: &dyn Fn(&Kernels) -> crate::error::Result<DeviceMatrix<T>>| tape.run(f);
-    let run_pair = |f: &dyn Fn(&Kernels) -> crate::error::Result<Pair<T>>| tape.run(f);
+    // Each kernel call runs on the tape's kernels (`Tape::run`): a device's failure is kept for
+    // the pass and the rest of the sweep computes shapes only.
     // Ops whose parent's gradient is `g` itself, transformed in its own storage where the
     // device allows (a unary map on the CPU, a reshape anywhere).
     let g = match nodes[i].op {
@@ -48,29 +46,29 @@ pub(crate) fn propagate<T: Real>(
         Op::Constant | Op::Input | Op::Param(_) | Op::Unary(..) | Op::Reshape(_) => {}
         Op::Binary(op, a, b) => {
             let values = [value(a), value(b), y, &g];
-            let (ga, gb) = run_pair(&|k| k.binary_vjp(op, values, (needs(a), needs(b))));
+            let (ga, gb) = tape.run(|k| k.binary_vjp(op, values, (needs(a), needs(b))));
             parents.send(a, ga);
             parents.send(b, gb);
         }
         Op::MatMul { a, b, ta, tb } => product_vjp_into(tape, nodes, parents, [a, b], (ta, tb), &g),
         Op::Affine { x, w, b } => {
             product_vjp_into(tape, nodes, parents, [x, w], (false, false), &g);
-            parents.send(b, needs(b).then(|| run(&|k| k.sum(&g, Reduce::EachColumn))));
+            parents.send(b, needs(b).then(|| tape.run(|k| k.sum(&g, Reduce::EachColumn))));
         }
-        Op::Reduce(_, a) => parents.send(a, Some(run(&|k| k.sum_vjp(&g, value(a).shape())))),
+        Op::Reduce(_, a) => parents.send(a, Some(tape.run(|k| k.sum_vjp(&g, value(a).shape())))),
         Op::LogSumExp(how, a) => {
-            parents.send(a, Some(run(&|k| k.logsumexp_vjp(how, value(a), y, &g))))
+            parents.send(a, Some(tape.run(|k| k.logsumexp_vjp(how, value(a), y, &g))))
         }
-        Op::Transpose(a) => parents.send(a, Some(run(&|k| k.transpose(&g)))),
-        Op::TileRows { a, times } => parents.send(a, Some(run(&|k| k.untile_rows(&g, times)))),
+        Op::Transpose(a) => parents.send(a, Some(tape.run(|k| k.transpose(&g)))),
+        Op::TileRows { a, times } => parents.send(a, Some(tape.run(|k| k.untile_rows(&g, times)))),
         Op::BernoulliLogits {
             logits,
             x,
             ref residual,
         } => {
             // Row i of each factor times g_i (g is R x 1, broadcast along the rows).
-            let scaled = |m: &DeviceMatrix<T>| run(&|k| k.binary(BinaryOp::Mul, m, &g));
-            let residual = residual.as_ref().map(Value::matrix);
+            let scaled = |m: &DeviceMatrix<T>| tape.run(|k| k.binary(BinaryOp::Mul, m, &g));
+            let residual = residual.as_deref().map(Value::matrix);
             parents.send(
                 logits,
                 needs(logits).then(|| {
@@ -83,11 +81,11 @@ pub(crate) fn propagate<T: Real>(
         }
         Op::Columns { a, start } => {
             let shape = value(a).shape();
-            parents.send(a, Some(run(&|k| k.embed(&g, shape, (0, start)))))
+            parents.send(a, Some(tape.run(|k| k.embed(&g, shape, (0, start)))))
         }
         Op::Rows { a, start } => {
             let shape = value(a).shape();
-            parents.send(a, Some(run(&|k| k.embed(&g, shape, (start, 0)))))
+            parents.send(a, Some(tape.run(|k| k.embed(&g, shape, (start, 0)))))
         }
         Op::ConcatColumns(ref parts) | Op::ConcatRows(ref parts) => {
             // Each part's gradient is the block of g where the part was placed.
@@ -96,38 +94,39 @@ pub(crate) fn propagate<T: Real>(
             for &p in parts {
                 let shape = value(p).shape();
                 let corner = if side_by_side { (0, at) } else { (at, 0) };
-                parents.send(p, needs(p).then(|| run(&|k| k.block(&g, corner, shape))));
+                parents.send(p, needs(p).then(|| tape.run(|k| k.block(&g, corner, shape))));
                 at += if side_by_side { shape.1 } else { shape.0 };
             }
         }
         Op::LowerTriangle {
             a,
             include_diagonal,
-        } => parents.send(a, Some(run(&|k| k.lower_triangle(&g, include_diagonal)))),
-        Op::Diagonal(a) => parents.send(a, Some(run(&|k| k.diagonal_matrix(&g)))),
+        } => parents.send(a, Some(tape.run(|k| k.lower_triangle(&g, include_diagonal)))),
+        Op::Diagonal(a) => parents.send(a, Some(tape.run(|k| k.diagonal_matrix(&g)))),
         Op::DiagonalMatrix(a) => {
             let (rows, cols) = value(a).shape();
-            parents.send(a, Some(run(&|k| k.diagonal(&g)).reshaped(rows, cols)))
+            parents.send(a, Some(tape.run(|k| k.diagonal(&g)).reshaped(rows, cols)))
         }
         Op::SolveLower { l, b } => {
             let values = [value(l), y, &g];
-            let (gl, gb) = run_pair(&|k| k.solve_lower_vjp(values, (needs(l), needs(b))));
+            let (gl, gb) = tape.run(|k| k.solve_lower_vjp(values, (needs(l), needs(b))));
             parents.send(l, gl);
             parents.send(b, gb);
         }
         Op::Conv2d {
             input,
             kernel,
-            geometry,
+            ref geometry,
             transposed,
         } => {
+            let geometry = **geometry;
             let values = [value(input), value(kernel), &g];
             let need = (needs(input), needs(kernel));
-            let (gi, gk) = run_pair(&|k| k.conv_vjp(values, geometry, transposed, need));
+            let (gi, gk) = tape.run(|k| k.conv_vjp(values, geometry, transposed, need));
             parents.send(input, gi);
             parents.send(kernel, gk);
         }
-        Op::Cholesky(a) => parents.send(a, Some(run(&|k| k.cholesky_vjp(y, &g)))),
+        Op::Cholesky(a) => parents.send(a, Some(tape.run(|k| k.cholesky_vjp(y, &g)))),
         Op::DiagNormalKl(params) => {
             let grads =
                 tape.run(|k| k.diag_normal_kl_vjp(params.map(value), &g, params.map(needs)));
@@ -164,9 +163,6 @@ pub(crate) fn propagate<T: Real>(
     }
     g.recycle();
 }
-
-/// The gradients of an op's two operands, where asked for.
-type Pair<T> = OperandGradients<DeviceMatrix<T>>;
 
 /// True for a reshape, or a transpose whose value `y` is a row or a column.
 fn is_vector_or_reshape<T: Real>(op: &Op<T>, y: &DeviceMatrix<T>) -> bool {

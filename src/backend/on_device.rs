@@ -81,11 +81,13 @@ impl<T: Real> DeviceMatrix<T> {
     }
 
     /// A host matrix the caller hands over.
+    #[inline]
     pub(crate) fn host(m: DMatrix<T>) -> Self {
         DeviceMatrix::Cpu(HostMatrix::Owned(m))
     }
 
     /// `(rows, columns)`.
+    #[inline]
     pub(crate) fn shape(&self) -> (usize, usize) {
         match self {
             DeviceMatrix::Cpu(m) => m.shape(),
@@ -97,6 +99,7 @@ impl<T: Real> DeviceMatrix<T> {
     }
 
     /// The device it is on.
+    #[inline]
     pub(crate) fn device(&self) -> Device {
         match self {
             DeviceMatrix::Cpu(_) => Device::Cpu,
@@ -125,8 +128,11 @@ impl<T: Real> DeviceMatrix<T> {
     }
 
     /// Hands the storage of an owned host matrix back for the next tape's matrices.
-    pub(crate) fn recycle(mut self) {
-        self.recycle_storage();
+    #[inline]
+    pub(crate) fn recycle(self) {
+        if let DeviceMatrix::Cpu(HostMatrix::Owned(m)) = self {
+            buffers::recycle(m);
+        }
     }
 
     /// As [`DeviceMatrix::recycle`], leaving an empty matrix in its place.
@@ -137,6 +143,7 @@ impl<T: Real> DeviceMatrix<T> {
     }
 
     /// The host matrix of a value on the CPU, read where it is; `None` on another device.
+    #[inline]
     pub(crate) fn as_host(&self) -> Option<&DMatrix<T>> {
         match self {
             DeviceMatrix::Cpu(m) => Some(m),
@@ -148,6 +155,7 @@ impl<T: Real> DeviceMatrix<T> {
     ///
     /// # Errors
     /// [`Error::Device`] if the device fails at the copy or at a kernel queued before it.
+    #[inline]
     pub(crate) fn into_host(self) -> Result<DMatrix<T>> {
         match self {
             DeviceMatrix::Cpu(m) => Ok(m.into_owned()),
@@ -184,6 +192,7 @@ impl<T: Real> DeviceMatrix<T> {
     /// # Panics
     /// If it is on another device: an operation never mixes devices (the tape and the engine
     /// move values first).
+    #[inline]
     fn cpu(&self) -> &DMatrix<T> {
         match self {
             DeviceMatrix::Cpu(m) => m,
@@ -192,6 +201,7 @@ impl<T: Real> DeviceMatrix<T> {
     }
 
     /// As [`DeviceMatrix::cpu`], to change in place.
+    #[inline]
     fn cpu_mut(&mut self) -> &mut DMatrix<T> {
         let found = self.device();
         match self {
@@ -437,6 +447,7 @@ impl Kernels {
     }
 
     /// The device these kernels run on.
+    #[inline]
     pub(crate) fn device(&self) -> Device {
         match self {
             Kernels::Cpu => Device::Cpu,
@@ -448,6 +459,7 @@ impl Kernels {
     }
 
     /// A copy of a host matrix on this device (on the CPU, the matrix itself, shared).
+    #[inline]
     pub(crate) fn upload_shared<T: Real>(&self, m: &Arc<DMatrix<T>>) -> Result<DeviceMatrix<T>> {
         match self {
             Kernels::Cpu => Ok(DeviceMatrix::Cpu(HostMatrix::Shared(Arc::clone(m)))),
@@ -456,6 +468,7 @@ impl Kernels {
     }
 
     /// A host matrix handed over to this device (on the CPU, kept as it is).
+    #[inline]
     pub(crate) fn upload_owned<T: Real>(&self, m: DMatrix<T>) -> Result<DeviceMatrix<T>> {
         match self {
             Kernels::Cpu => Ok(DeviceMatrix::host(m)),
@@ -486,11 +499,13 @@ impl Kernels {
         }
     }
 
+    #[inline]
     pub(crate) fn copy<T: Real>(&self, m: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
         dispatch!(self, |b| [m] b.copy(m))
     }
 
     /// `acc + op(a) op(c)`, into `acc` ([`Backend::matmul_add`]).
+    #[inline]
     pub(crate) fn matmul_add<T: Real>(
         &self,
         acc: &mut DeviceMatrix<T>,
@@ -617,11 +632,13 @@ impl Kernels {
         dispatch!(self, |b| [data_t] b.gather_rows_of_transpose(data_t, indices))
     }
 
+    #[inline]
     pub(crate) fn zeros<T: Real>(&self, rows: usize, cols: usize) -> Result<DeviceMatrix<T>> {
         dispatch!(self, |b| [] b.zeros(rows, cols))
     }
 
     /// A `rows x cols` matrix with every entry `value` (its sign of zero too).
+    #[inline]
     pub(crate) fn filled<T: Real>(
         &self,
         rows: usize,
@@ -671,6 +688,7 @@ impl Kernels {
         dispatch!(self, |b| [x] b.replace_in_rows(x, count, range, seed))
     }
 
+    #[inline]
     pub(crate) fn matmul<T: Real>(
         &self,
         a: &DeviceMatrix<T>,
@@ -681,6 +699,7 @@ impl Kernels {
         dispatch!(self, |b| [a, c] b.matmul(a, ta, c, tc))
     }
 
+    #[inline]
     pub(crate) fn affine<T: Real>(
         &self,
         x: &DeviceMatrix<T>,
@@ -706,10 +725,12 @@ impl Kernels {
         dispatch!(self, |b| [g] b.untile_rows(g, times))
     }
 
+    #[inline]
     pub(crate) fn transpose<T: Real>(&self, a: &DeviceMatrix<T>) -> Result<DeviceMatrix<T>> {
         dispatch!(self, |b| [a] b.transpose(a))
     }
 
+    #[inline]
     pub(crate) fn unary<T: Real>(
         &self,
         op: UnaryOp<T>,
@@ -718,6 +739,7 @@ impl Kernels {
         dispatch!(self, |b| [x] b.unary(op, x))
     }
 
+    #[inline]
     pub(crate) fn unary_vjp<T: Real>(
         &self,
         op: UnaryOp<T>,
@@ -747,6 +769,7 @@ impl Kernels {
         }
     }
 
+    #[inline]
     pub(crate) fn binary<T: Real>(
         &self,
         op: BinaryOp,
@@ -756,10 +779,12 @@ impl Kernels {
         dispatch!(self, |b| [x, y] b.binary(op, x, y))
     }
 
+    #[inline]
     pub(crate) fn sum<T: Real>(&self, x: &DeviceMatrix<T>, how: Reduce) -> Result<DeviceMatrix<T>> {
         dispatch!(self, |b| [x] b.sum(x, how))
     }
 
+    #[inline]
     pub(crate) fn sum_vjp<T: Real>(
         &self,
         g: &DeviceMatrix<T>,
@@ -768,6 +793,7 @@ impl Kernels {
         dispatch!(self, |b| [g] b.sum_vjp(g, shape))
     }
 
+    #[inline]
     pub(crate) fn logsumexp<T: Real>(
         &self,
         x: &DeviceMatrix<T>,
@@ -776,6 +802,7 @@ impl Kernels {
         dispatch!(self, |b| [x] b.logsumexp(x, how))
     }
 
+    #[inline]
     pub(crate) fn logsumexp_vjp<T: Real>(
         &self,
         how: Reduce,
@@ -786,6 +813,7 @@ impl Kernels {
         dispatch!(self, |b| [x, y, g] b.logsumexp_vjp(how, x, y, g))
     }
 
+    #[inline]
     pub(crate) fn block<T: Real>(
         &self,
         m: &DeviceMatrix<T>,
@@ -795,6 +823,7 @@ impl Kernels {
         dispatch!(self, |b| [m] b.block(m, at, shape))
     }
 
+    #[inline]
     pub(crate) fn embed<T: Real>(
         &self,
         g: &DeviceMatrix<T>,
@@ -911,6 +940,7 @@ impl Kernels {
     }
 
     /// The vector-Jacobian products of `a op b` (output `y`) for the operands that `need` them.
+    #[inline]
     pub(crate) fn binary_vjp<T: Real>(
         &self,
         op: BinaryOp,
@@ -921,6 +951,7 @@ impl Kernels {
     }
 
     /// [`Backend::normal_draw`] on this device.
+    #[inline]
     pub(crate) fn normal_draw<T: Real>(
         &self,
         parts: DrawParts<&DeviceMatrix<T>>,
@@ -930,6 +961,7 @@ impl Kernels {
     }
 
     /// [`Backend::normal_draw_vjp`] on this device.
+    #[inline]
     pub(crate) fn normal_draw_vjp<T: Real>(
         &self,
         parts: DrawParts<&DeviceMatrix<T>>,
@@ -940,6 +972,7 @@ impl Kernels {
     }
 
     /// [`Backend::diag_normal_kl`] on this device.
+    #[inline]
     pub(crate) fn diag_normal_kl<T: Real>(
         &self,
         params: NormalPair<&DeviceMatrix<T>>,
@@ -949,6 +982,7 @@ impl Kernels {
     }
 
     /// [`Backend::diag_normal_kl_vjp`] on this device.
+    #[inline]
     pub(crate) fn diag_normal_kl_vjp<T: Real>(
         &self,
         params: NormalPair<&DeviceMatrix<T>>,
@@ -959,6 +993,7 @@ impl Kernels {
     }
 
     /// The Bernoulli op's rows (R x 1) and, when asked, its residual x − σ(l).
+    #[inline]
     pub(crate) fn bernoulli_logits<T: Real>(
         &self,
         logits: &DeviceMatrix<T>,
@@ -970,6 +1005,7 @@ impl Kernels {
 
     /// `acc + g`, into `acc`: two contributions to one gradient summed (on the CPU in `acc`'s
     /// storage, with `g`'s recycled).
+    #[inline]
     pub(crate) fn add_into<T: Real>(
         &self,
         acc: &mut DeviceMatrix<T>,

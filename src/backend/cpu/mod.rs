@@ -86,7 +86,12 @@ impl<T: Real> Backend<T> for Cpu {
     }
 
     fn transpose(&self, a: &DMatrix<T>) -> Result<DMatrix<T>, Infallible> {
-        Ok(linalg::transposed(buffers::copy(a)))
+        // A vector's transpose is a reshape of its copy; a matrix's, one pass.
+        Ok(if a.nrows() == 1 || a.ncols() == 1 {
+            linalg::transposed(buffers::copy(a))
+        } else {
+            a.transpose()
+        })
     }
 
     fn unary(&self, op: UnaryOp<T>, x: &DMatrix<T>) -> Result<DMatrix<T>, Infallible> {
