@@ -79,45 +79,18 @@ impl AutoGuide {
             AutoGuide::PointMass(_) => GuideFamily::PointMass,
         }
     }
+}
 
-    /// The guide as a [`GaussianGuide`] (mean, covariance, `start_at`).
-    fn gaussian<T: Real>(&self) -> &dyn GaussianGuideObject<T> {
-        match self {
-            AutoGuide::Diagonal(g) => g,
-            AutoGuide::FullRank(g) => g,
-            AutoGuide::LowRank(g) => g,
-            AutoGuide::PointMass(g) => g,
+/// `$body` with `$g` bound to whichever guide is inside.
+macro_rules! each_guide {
+    ($self:expr, $g:ident => $body:expr) => {
+        match $self {
+            AutoGuide::Diagonal($g) => $body,
+            AutoGuide::FullRank($g) => $body,
+            AutoGuide::LowRank($g) => $body,
+            AutoGuide::PointMass($g) => $body,
         }
-    }
-}
-
-/// The object-safe part of [`GaussianGuide`], for dispatching over the variants once.
-trait GaussianGuideObject<T: Real> {
-    fn mean(&self, store: &ParamStore<T>) -> DVector<T>;
-    fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T>;
-    fn start_at(
-        &self,
-        store: &mut ParamStore<T>,
-        mean: &DVector<T>,
-        precision: &DMatrix<T>,
-    ) -> Result<()>;
-}
-
-impl<T: Real, G: GaussianGuide<T>> GaussianGuideObject<T> for G {
-    fn mean(&self, store: &ParamStore<T>) -> DVector<T> {
-        GaussianGuide::mean(self, store)
-    }
-    fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T> {
-        GaussianGuide::covariance(self, store)
-    }
-    fn start_at(
-        &self,
-        store: &mut ParamStore<T>,
-        mean: &DVector<T>,
-        precision: &DMatrix<T>,
-    ) -> Result<()> {
-        GaussianGuide::start_at(self, store, mean, precision)
-    }
+    };
 }
 
 /// The family an [`AutoGuide`] produces on a tape.
@@ -131,7 +104,7 @@ pub enum AutoFamily<'t, T: Real> {
     PointMass(PointMass<'t, T>),
 }
 
-/// Calls `$method` on whichever family is inside.
+/// `$body` with `$f` bound to whichever family is inside.
 macro_rules! each_family {
     ($self:expr, $f:ident => $body:expr) => {
         match $self {
@@ -180,12 +153,7 @@ impl<T: Real> Guide<T> for AutoGuide {
         T: 't;
 
     fn dim(&self) -> usize {
-        match self {
-            AutoGuide::Diagonal(g) => Guide::<T>::dim(g),
-            AutoGuide::FullRank(g) => Guide::<T>::dim(g),
-            AutoGuide::LowRank(g) => Guide::<T>::dim(g),
-            AutoGuide::PointMass(g) => Guide::<T>::dim(g),
-        }
+        each_guide!(self, g => Guide::<T>::dim(g))
     }
 
     fn family<'t>(&self, tape: &'t Tape<'t, T>, x: Var<'t, T>) -> AutoFamily<'t, T> {
@@ -200,10 +168,10 @@ impl<T: Real> Guide<T> for AutoGuide {
 
 impl<T: Real> GaussianGuide<T> for AutoGuide {
     fn mean(&self, store: &ParamStore<T>) -> DVector<T> {
-        self.gaussian().mean(store)
+        each_guide!(self, g => GaussianGuide::mean(g, store))
     }
     fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T> {
-        self.gaussian().covariance(store)
+        each_guide!(self, g => GaussianGuide::covariance(g, store))
     }
     fn start_at(
         &self,
@@ -211,6 +179,6 @@ impl<T: Real> GaussianGuide<T> for AutoGuide {
         mean: &DVector<T>,
         precision: &DMatrix<T>,
     ) -> Result<()> {
-        self.gaussian().start_at(store, mean, precision)
+        each_guide!(self, g => GaussianGuide::start_at(g, store, mean, precision))
     }
 }

@@ -1,6 +1,6 @@
 //! The mean-field Gaussian guide: free means and log standard deviations.
 
-use super::{register_mean, register_reference, start_diagonal_reference};
+use super::{DiagonalReference, register_log_scales, register_mean};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
 use crate::error::Result;
@@ -21,8 +21,7 @@ use nalgebra::{DMatrix, DVector};
 pub struct DiagGaussianGuide {
     mean: ParamId,
     log_sd: ParamId,
-    reference_mean: ParamId,
-    reference_log_sd: ParamId,
+    reference: DiagonalReference,
     dim: usize,
 }
 
@@ -40,26 +39,19 @@ impl DiagGaussianGuide {
         init_sd: T,
     ) -> Result<Self> {
         let mean = register_mean(store, name, dim, init_sd)?;
-        let log_sd = store.add(
-            format!("{name}.log_sd"),
-            DMatrix::from_element(1, dim, init_sd.ln()),
-        )?;
-        let reference_mean =
-            register_reference(store, name, "reference_mean", DMatrix::zeros(1, dim))?;
-        let reference_log_sd =
-            register_reference(store, name, "reference_log_sd", DMatrix::zeros(1, dim))?;
+        let log_sd = register_log_scales(store, name, "log_sd", dim, init_sd)?;
+        let reference = DiagonalReference::register(store, name, DMatrix::zeros(1, dim))?;
         Ok(DiagGaussianGuide {
             mean,
             log_sd,
-            reference_mean,
-            reference_log_sd,
+            reference,
             dim,
         })
     }
 
     /// The current standard deviations.
     pub fn sd<T: Real>(&self, store: &ParamStore<T>) -> DVector<T> {
-        let (v, reference) = (store.get(self.log_sd), store.get(self.reference_log_sd));
+        let (v, reference) = (store.get(self.log_sd), store.get(self.reference.log_sd));
         DVector::from_fn(self.dim, |j, _| (v[j] + reference[j]).exp())
     }
 
@@ -67,13 +59,22 @@ impl DiagGaussianGuide {
     pub fn params(&self) -> (ParamId, ParamId) {
         (self.mean, self.log_sd)
     }
+
+    /// q on `tape`, in z's units.
+    fn distribution<'t, T: Real>(&self, tape: &'t Tape<'t, T>) -> Gaussian<'t, T> {
+        let reference_log_sd = tape.param(self.reference.log_sd);
+        Gaussian::Diag(DiagNormal {
+            mean: self
+                .reference
+                .location_on(tape, self.mean, reference_log_sd.exp()),
+            log_sd: tape.param(self.log_sd) + reference_log_sd,
+        })
+    }
 }
 
 impl<T: Real> GaussianGuide<T> for DiagGaussianGuide {
     fn mean(&self, store: &ParamStore<T>) -> DVector<T> {
-        let (u, m0) = (store.get(self.mean), store.get(self.reference_mean));
-        let s0 = store.get(self.reference_log_sd);
-        DVector::from_fn(self.dim, |j, _| m0[j] + s0[j].exp() * u[j])
+        self.reference.location(store, self.mean)
     }
 
     /// σ_j = 1/√Λ_jj: the mean-field optimum for a Gaussian target with precision Λ.
@@ -83,8 +84,7 @@ impl<T: Real> GaussianGuide<T> for DiagGaussianGuide {
         mean: &DVector<T>,
         precision: &DMatrix<T>,
     ) -> Result<()> {
-        let reference = (self.reference_mean, self.reference_log_sd);
-        let d = start_diagonal_reference(store, reference, self.dim, mean, precision)?;
+        let d = self.reference.start(store, self.dim, mean, precision)?;
         store.set(self.mean, DMatrix::zeros(1, d))?;
         store.set(self.log_sd, DMatrix::zeros(1, d))
     }
@@ -94,21 +94,4 @@ impl<T: Real> GaussianGuide<T> for DiagGaussianGuide {
     }
 }
 
-impl<T: Real> Guide<T> for DiagGaussianGuide {
-    type Family<'t>
-        = Gaussian<'t, T>
-    where
-        T: 't;
-
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: Var<'t, T>) -> Gaussian<'t, T> {
-        let reference_log_sd = tape.param(self.reference_log_sd);
-        Gaussian::Diag(DiagNormal {
-            mean: tape.param(self.reference_mean) + tape.param(self.mean) * reference_log_sd.exp(),
-            log_sd: tape.param(self.log_sd) + reference_log_sd,
-        })
-    }
-}
+guide_from_parameters!(DiagGaussianGuide => Gaussian);

@@ -1,6 +1,6 @@
 //! The full-rank Gaussian guide: a free mean and a free Cholesky factor.
 
-use super::{check_start, register_mean, register_reference, row_vector};
+use super::{check_start, register_log_scales, register_mean, register_reference, row_vector};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, MvNormal};
 use crate::error::{Error, Result};
@@ -53,10 +53,7 @@ impl FullRankGaussianGuide {
             entries(&[dim, dim, 4]),
         )?;
         let mean = register_mean(store, name, dim, init_sd)?;
-        let log_scale = store.add(
-            format!("{name}.log_scale"),
-            DMatrix::from_element(1, dim, init_sd.ln()),
-        )?;
+        let log_scale = register_log_scales(store, name, "log_scale", dim, init_sd)?;
         let unit_tril = store.add(format!("{name}.unit_tril"), DMatrix::zeros(dim, dim))?;
         let reference_mean =
             register_reference(store, name, "reference_mean", DMatrix::zeros(1, dim))?;
@@ -142,6 +139,16 @@ impl FullRankGaussianGuide {
     pub fn params(&self) -> (ParamId, ParamId, ParamId) {
         (self.mean, self.log_scale, self.unit_tril)
     }
+
+    /// q on `tape`.
+    fn distribution<'t, T: Real>(&self, tape: &'t Tape<'t, T>) -> Gaussian<'t, T> {
+        let reference = tape.param(self.reference_tril);
+        let relative = Self::factor(tape.param(self.log_scale), tape.param(self.unit_tril));
+        Gaussian::Full(MvNormal {
+            mean: tape.param(self.reference_mean) + tape.param(self.mean).matmul_t(reference),
+            scale_tril: reference.matmul(relative),
+        })
+    }
 }
 
 impl<T: Real> GaussianGuide<T> for FullRankGaussianGuide {
@@ -168,25 +175,7 @@ impl<T: Real> GaussianGuide<T> for FullRankGaussianGuide {
     }
 }
 
-impl<T: Real> Guide<T> for FullRankGaussianGuide {
-    type Family<'t>
-        = Gaussian<'t, T>
-    where
-        T: 't;
-
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: Var<'t, T>) -> Gaussian<'t, T> {
-        let reference = tape.param(self.reference_tril);
-        let relative = Self::factor(tape.param(self.log_scale), tape.param(self.unit_tril));
-        Gaussian::Full(MvNormal {
-            mean: tape.param(self.reference_mean) + tape.param(self.mean).matmul_t(reference),
-            scale_tril: reference.matmul(relative),
-        })
-    }
-}
+guide_from_parameters!(FullRankGaussianGuide => Gaussian);
 
 /// The lower Cholesky factor of Λ⁻¹ for a symmetric positive-definite Λ, computed on Λ scaled to
 /// a unit diagonal (D Λ D with D = diag(Λ_ii^-½)), so that precisions whose scales differ by

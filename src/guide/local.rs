@@ -63,22 +63,14 @@ impl LocalDiagGaussianGuide {
             store.get(self.log_sd).map(|v| v.exp()),
         )
     }
-}
 
-impl<T: Real> Guide<T> for LocalDiagGaussianGuide {
-    type Family<'t>
-        = Gaussian<'t, T>
-    where
-        T: 't;
-
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: Var<'t, T>) -> Gaussian<'t, T> {
+    /// q on `tape`: row i is data point i's.
+    fn distribution<'t, T: Real>(&self, tape: &'t Tape<'t, T>) -> Gaussian<'t, T> {
         Gaussian::Diag(DiagNormal {
             mean: tape.param(self.mean),
             log_sd: tape.param(self.log_sd),
         })
     }
 }
+
+guide_from_parameters!(LocalDiagGaussianGuide => Gaussian);

@@ -1,6 +1,6 @@
 //! The low-rank-plus-diagonal Gaussian guide: correlations in a few directions at O(d r) cost.
 
-use super::{register_mean, register_reference, start_diagonal_reference};
+use super::{DiagonalReference, register_log_scales, register_mean};
 use crate::autodiff::{Tape, Var};
 use crate::dist::LowRankNormal;
 use crate::error::{Error, Result};
@@ -26,8 +26,7 @@ pub struct LowRankGaussianGuide {
     mean: ParamId,
     factor: ParamId,
     log_sd: ParamId,
-    reference_mean: ParamId,
-    reference_log_sd: ParamId,
+    reference: DiagonalReference,
     dim: usize,
     rank: usize,
 }
@@ -59,20 +58,13 @@ impl LowRankGaussianGuide {
             format!("{name}.factor"),
             DMatrix::from_fn(dim, rank, |i, k| if i == k { small } else { T::zero() }),
         )?;
-        let log_sd = store.add(
-            format!("{name}.log_sd"),
-            DMatrix::from_element(1, dim, init_sd.ln()),
-        )?;
-        let reference_mean =
-            register_reference(store, name, "reference_mean", DMatrix::zeros(1, dim))?;
-        let reference_log_sd =
-            register_reference(store, name, "reference_log_sd", DMatrix::zeros(1, dim))?;
+        let log_sd = register_log_scales(store, name, "log_sd", dim, init_sd)?;
+        let reference = DiagonalReference::register(store, name, DMatrix::zeros(1, dim))?;
         Ok(LowRankGaussianGuide {
             mean,
             factor,
             log_sd,
-            reference_mean,
-            reference_log_sd,
+            reference,
             dim,
             rank,
         })
@@ -85,10 +77,10 @@ impl LowRankGaussianGuide {
 
     /// The distribution on `tape`, in z's units.
     fn distribution<'t, T: Real>(&self, tape: &'t Tape<'t, T>) -> LowRankNormal<'t, T> {
-        let log_scale = tape.param(self.reference_log_sd);
+        let log_scale = tape.param(self.reference.log_sd);
         let scale = log_scale.exp();
         LowRankNormal {
-            mean: tape.param(self.reference_mean) + tape.param(self.mean) * scale,
+            mean: self.reference.location_on(tape, self.mean, scale),
             factor: tape.param(self.factor) * scale.transpose(),
             log_sd: tape.param(self.log_sd) + log_scale,
         }
@@ -97,9 +89,7 @@ impl LowRankGaussianGuide {
 
 impl<T: Real> GaussianGuide<T> for LowRankGaussianGuide {
     fn mean(&self, store: &ParamStore<T>) -> DVector<T> {
-        let (u, m0) = (store.get(self.mean), store.get(self.reference_mean));
-        let s0 = store.get(self.reference_log_sd);
-        DVector::from_fn(self.dim, |j, _| m0[j] + s0[j].exp() * u[j])
+        self.reference.location(store, self.mean)
     }
 
     fn covariance(&self, store: &ParamStore<T>) -> DMatrix<T> {
@@ -116,8 +106,7 @@ impl<T: Real> GaussianGuide<T> for LowRankGaussianGuide {
         mean: &DVector<T>,
         precision: &DMatrix<T>,
     ) -> Result<()> {
-        let reference = (self.reference_mean, self.reference_log_sd);
-        let d = start_diagonal_reference(store, reference, self.dim, mean, precision)?;
+        let d = self.reference.start(store, self.dim, mean, precision)?;
         let r = self.rank;
         let scales = DVector::from_fn(d, |j, _| 1.0 / precision[(j, j)].to_f64().sqrt());
         let scaled = DMatrix::from_fn(d, d, |i, j| {
@@ -149,20 +138,7 @@ impl<T: Real> GaussianGuide<T> for LowRankGaussianGuide {
     }
 }
 
-impl<T: Real> Guide<T> for LowRankGaussianGuide {
-    type Family<'t>
-        = LowRankNormal<'t, T>
-    where
-        T: 't;
-
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: Var<'t, T>) -> LowRankNormal<'t, T> {
-        self.distribution(tape)
-    }
-}
+guide_from_parameters!(LowRankGaussianGuide => LowRankNormal);
 
 impl<'t, T: Real> VariationalFamily<'t, T> for LowRankNormal<'t, T> {
     fn rows(&self) -> usize {

@@ -1,6 +1,6 @@
 //! The point-mass guide: q(z) = δ(z − m), whose fit is the posterior's mode (MAP).
 
-use super::{register_mean, register_reference, row_vector, start_diagonal_reference};
+use super::{DiagonalReference, register_mean};
 use crate::autodiff::{Tape, Var};
 use crate::error::Result;
 use crate::model::{GaussianGuide, Guide, VariationalFamily};
@@ -20,8 +20,7 @@ use rand::Rng;
 #[derive(Clone, Debug)]
 pub struct PointMassGuide {
     mean: ParamId,
-    reference_mean: ParamId,
-    reference_log_sd: ParamId,
+    reference: DiagonalReference,
     dim: usize,
 }
 
@@ -38,20 +37,24 @@ impl PointMassGuide {
         step_scale: T,
     ) -> Result<Self> {
         let mean = register_mean(store, name, dim, step_scale)?;
-        let reference_mean =
-            register_reference(store, name, "reference_mean", DMatrix::zeros(1, dim))?;
-        let reference_log_sd = register_reference(
+        let reference = DiagonalReference::register(
             store,
             name,
-            "reference_log_sd",
             DMatrix::from_element(1, dim, step_scale.ln()),
         )?;
         Ok(PointMassGuide {
             mean,
-            reference_mean,
-            reference_log_sd,
+            reference,
             dim,
         })
+    }
+
+    /// The point mass on `tape`.
+    fn distribution<'t, T: Real>(&self, tape: &'t Tape<'t, T>) -> PointMass<'t, T> {
+        let scale = tape.param(self.reference.log_sd).exp();
+        PointMass {
+            point: self.reference.location_on(tape, self.mean, scale),
+        }
     }
 }
 
@@ -84,28 +87,11 @@ impl<'t, T: Real> VariationalFamily<'t, T> for PointMass<'t, T> {
     }
 }
 
-impl<T: Real> Guide<T> for PointMassGuide {
-    type Family<'t>
-        = PointMass<'t, T>
-    where
-        T: 't;
-
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn family<'t>(&self, tape: &'t Tape<'t, T>, _x: Var<'t, T>) -> PointMass<'t, T> {
-        PointMass {
-            point: tape.param(self.reference_mean)
-                + tape.param(self.mean) * tape.param(self.reference_log_sd).exp(),
-        }
-    }
-}
+guide_from_parameters!(PointMassGuide => PointMass);
 
 impl<T: Real> GaussianGuide<T> for PointMassGuide {
     fn mean(&self, store: &ParamStore<T>) -> DVector<T> {
-        let scale = row_vector(store, self.reference_log_sd).map(|v| v.exp());
-        row_vector(store, self.reference_mean) + row_vector(store, self.mean).component_mul(&scale)
+        self.reference.location(store, self.mean)
     }
 
     /// Zero: a point has no spread.
@@ -120,8 +106,7 @@ impl<T: Real> GaussianGuide<T> for PointMassGuide {
         mean: &DVector<T>,
         precision: &DMatrix<T>,
     ) -> Result<()> {
-        let reference = (self.reference_mean, self.reference_log_sd);
-        let d = start_diagonal_reference(store, reference, self.dim, mean, precision)?;
+        let d = self.reference.start(store, self.dim, mean, precision)?;
         store.set(self.mean, DMatrix::zeros(1, d))
     }
 }
