@@ -7,6 +7,7 @@ use super::network::Autoencoder;
 use crate::autodiff::{Tape, Var};
 use crate::engine::{Batch, Loss};
 use crate::error::{Error, Result};
+use crate::model::check_columns;
 use crate::nn::Activation;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
@@ -238,13 +239,11 @@ impl<T: Real, A: Codec<T> + ?Sized> Loss<T> for AutoencoderLoss<'_, T, A> {
                  layered Autoencoder)",
             ));
         }
-        if data.ncols() != self.autoencoder.inputs() {
-            return Err(Error::shape(
-                "data (the autoencoder's input columns)",
-                (data.nrows(), self.autoencoder.inputs()),
-                data.shape(),
-            ));
-        }
+        check_columns(
+            "data (the autoencoder's input columns)",
+            data,
+            self.autoencoder.inputs(),
+        )?;
         Ok(())
     }
 }

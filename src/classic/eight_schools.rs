@@ -3,6 +3,7 @@
 
 use crate::dist::{HalfCauchy, Normal};
 use crate::error::{Error, Result};
+use crate::model::check_columns;
 use crate::program::{Model, Trace};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -38,13 +39,7 @@ impl<T: Real> Model<T> for EightSchools {
     }
 
     fn validate(&self, data: &DMatrix<T>) -> Result<()> {
-        if data.ncols() != 2 {
-            return Err(Error::shape(
-                "eight-schools data (rows of y and sigma)",
-                (data.nrows(), 2),
-                data.shape(),
-            ));
-        }
+        check_columns("eight-schools data (rows of y and sigma)", data, 2)?;
         if let Some(bad) = data
             .column(1)
             .iter()

@@ -2,6 +2,7 @@
 
 use crate::dist::{Dirichlet, Distribution, HalfNormal, Normal, Support};
 use crate::error::{Error, Result};
+use crate::model::check_columns;
 use crate::program::{Model, Trace};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -31,13 +32,7 @@ impl NormalMixture {
         if components < 2 {
             return Err(Error::invalid("components", components, "at least 2"));
         }
-        if data.ncols() != 1 {
-            return Err(Error::shape(
-                "mixture data (one column)",
-                (data.nrows(), 1),
-                data.shape(),
-            ));
-        }
+        check_columns("mixture data (one column)", data, 1)?;
         if data.nrows() < 2 {
             return Err(Error::EmptyData {
                 what: "mixture data (at least 2 rows)",
@@ -98,13 +93,6 @@ impl<T: Real> Model<T> for NormalMixture {
     }
 
     fn validate(&self, data: &DMatrix<T>) -> Result<()> {
-        if data.ncols() != 1 {
-            return Err(Error::shape(
-                "mixture data (one column)",
-                (data.nrows(), 1),
-                data.shape(),
-            ));
-        }
-        Ok(())
+        check_columns("mixture data (one column)", data, 1)
     }
 }

@@ -1,11 +1,11 @@
 //! The likelihood of a conditional VAE: pixels given the latent and the label each data row
 //! carries.
 
-use super::generator::{check_width, split_labels};
+use super::generator::split_labels;
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
 use crate::model::{Likelihood, Scope};
-use crate::nn::Network;
+use crate::nn::{Network, check_width};
 use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::DMatrix;

@@ -2,11 +2,11 @@
 //! trained to tell its output from real data, the two updated in turn by the engine's
 //! parameter groups.
 
-use super::generator::{Generator, check_width, split_labels};
+use super::generator::{Generator, split_labels};
 use crate::autodiff::{Tape, Var};
 use crate::engine::{Batch, Loss};
 use crate::error::{Error, Result};
-use crate::nn::Network;
+use crate::nn::{Network, check_width};
 use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::DMatrix;

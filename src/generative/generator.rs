@@ -155,19 +155,3 @@ pub(crate) fn split_labels<'t, T: Real>(
     let features = x.shape().1 - classes;
     (x.columns(0, features), Some(x.columns(features, classes)))
 }
-
-/// Checks that data rows are `features` wide plus `classes` label columns.
-pub(crate) fn check_width<T: Real>(
-    data: &DMatrix<T>,
-    features: usize,
-    classes: usize,
-) -> Result<()> {
-    if data.ncols() != features + classes {
-        return Err(Error::shape(
-            "data (features, then one-hot labels)",
-            (data.nrows(), features + classes),
-            data.shape(),
-        ));
-    }
-    Ok(())
-}

@@ -3,6 +3,7 @@
 
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
+use crate::model::check_columns;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 
@@ -154,13 +155,7 @@ impl GaussianKernels {
                 what: "samples for MMD² (at least two rows each)",
             });
         }
-        if x.ncols() != y.ncols() {
-            return Err(Error::shape(
-                "second sample (columns of the first)",
-                (y.nrows(), x.ncols()),
-                y.shape(),
-            ));
-        }
+        check_columns("second sample (columns of the first)", y, x.ncols())?;
         let tape = Tape::new();
         let value = self
             .mmd2_unbiased(tape.constant(x.clone()), tape.constant(y.clone()))

@@ -1,12 +1,12 @@
 //! The generative moment matching network: a generator trained directly on a sample-based
 //! distance between its output and the data, the maximum mean discrepancy.
 
-use super::generator::{Generator, check_width};
+use super::generator::Generator;
 use super::mmd::GaussianKernels;
 use crate::autodiff::{Tape, Var};
 use crate::engine::{Batch, Loss};
 use crate::error::{Error, Result};
-use crate::nn::Network;
+use crate::nn::{Network, check_width};
 use crate::real::Real;
 use nalgebra::DMatrix;
 use rand::Rng;

@@ -4,7 +4,7 @@ use crate::autodiff::Var;
 use crate::dist::LN_SQRT_2PI;
 use crate::error::{Error, Result, require_positive};
 use crate::kernels::matmul;
-use crate::model::{Likelihood, Scope};
+use crate::model::{Likelihood, Scope, check_columns};
 use crate::prior::cholesky;
 use crate::real::{Real, c};
 use crate::validate::check_finite;
@@ -127,9 +127,6 @@ impl<T: Real> Likelihood<T> for GaussianLikelihood<T> {
                 (1, latent_dim),
             ));
         }
-        if x.ncols() != d {
-            return Err(Error::shape("data (columns)", (x.nrows(), d), x.shape()));
-        }
-        Ok(())
+        check_columns("data (columns)", x, d)
     }
 }

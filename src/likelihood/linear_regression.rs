@@ -2,8 +2,8 @@
 
 use crate::autodiff::Var;
 use crate::dist::LN_SQRT_2PI;
-use crate::error::{Error, Result, require_positive};
-use crate::model::{Likelihood, Scope};
+use crate::error::{Result, require_positive};
+use crate::model::{Likelihood, Scope, check_columns};
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 
@@ -20,7 +20,7 @@ impl<T: Real> LinearRegressionLikelihood<T> {
     /// Known noise standard deviation `s`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `noise_sd` is not a positive finite number.
+    /// [`crate::Error::InvalidParameter`] if `noise_sd` is not a positive finite number.
     pub fn new(noise_sd: T) -> Result<Self> {
         require_positive("noise sd", noise_sd)?;
         Ok(LinearRegressionLikelihood { noise_sd })
@@ -55,13 +55,11 @@ impl<T: Real> Likelihood<T> for LinearRegressionLikelihood<T> {
     }
 
     fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()> {
-        if x.ncols() != latent_dim + 1 {
-            return Err(Error::shape(
-                "regression data (features then response per row)",
-                (x.nrows(), latent_dim + 1),
-                x.shape(),
-            ));
-        }
+        check_columns(
+            "regression data (features then response per row)",
+            x,
+            latent_dim + 1,
+        )?;
         Ok(())
     }
 }

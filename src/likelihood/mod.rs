@@ -13,6 +13,7 @@ pub use gaussian_decoder::{GaussianDecoder, ObservationVariance};
 pub use linear_regression::LinearRegressionLikelihood;
 
 use crate::error::{Error, Result};
+use crate::model::check_columns;
 use crate::real::Real;
 use nalgebra::DMatrix;
 
@@ -29,12 +30,5 @@ fn validate_decoder<T: Real>(
             (1, latent_dim),
         ));
     }
-    if x.ncols() != net.outputs() {
-        return Err(Error::shape(
-            "data (decoder output columns)",
-            (x.nrows(), net.outputs()),
-            x.shape(),
-        ));
-    }
-    Ok(())
+    check_columns("data (decoder output columns)", x, net.outputs())
 }

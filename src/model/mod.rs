@@ -9,7 +9,7 @@
 
 use crate::autodiff::{Tape, Var};
 use crate::dist::{Gaussian, kl_divergence};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::params::ParamStore;
 use crate::real::Real;
 use nalgebra::{DMatrix, DVector};
@@ -101,6 +101,21 @@ pub trait Likelihood<T: Real>: Sync {
     /// # Errors
     /// [`crate::Error::ShapeMismatch`] (or another variant) saying what is wrong.
     fn validate(&self, x: &DMatrix<T>, latent_dim: usize) -> Result<()>;
+}
+
+/// Checks that `data` has `columns` columns: the shape check a `validate` starts with.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] naming `what`, with `data`'s rows and `columns` columns expected.
+pub(crate) fn check_columns<T: nalgebra::Scalar>(
+    what: &'static str,
+    data: &DMatrix<T>,
+    columns: usize,
+) -> Result<()> {
+    if data.ncols() != columns {
+        return Err(Error::shape(what, (data.nrows(), columns), data.shape()));
+    }
+    Ok(())
 }
 
 /// A likelihood that is a decoder: p(x | z) with a mean E[x | z] to reconstruct and generate

@@ -4,6 +4,7 @@
 use crate::autodiff::{Tape, Var};
 use crate::engine::{Batch, Loss};
 use crate::error::{Error, Result};
+use crate::model::check_columns;
 use crate::nn::Network;
 use crate::params::ParamStore;
 use crate::real::Real;
@@ -98,14 +99,20 @@ impl<T: Real, N: Network<T>> Loss<T> for Classifier<N> {
     }
 
     fn validate(&self, data: &DMatrix<T>) -> Result<()> {
-        let (features, classes) = (self.network.inputs(), self.network.outputs());
-        if data.ncols() != features + classes {
-            return Err(Error::shape(
-                "data (features, then one-hot labels)",
-                (data.nrows(), features + classes),
-                data.shape(),
-            ));
-        }
-        Ok(())
+        check_width(data, self.network.inputs(), self.network.outputs())
     }
+}
+
+/// Checks that data rows are `features` wide plus `classes` one-hot label columns: a
+/// classifier's data, and a conditional generator's.
+pub(crate) fn check_width<T: nalgebra::Scalar>(
+    data: &DMatrix<T>,
+    features: usize,
+    classes: usize,
+) -> Result<()> {
+    check_columns(
+        "data (features, then one-hot labels)",
+        data,
+        features + classes,
+    )
 }

@@ -14,6 +14,7 @@ mod sequential;
 
 pub use activation::Activation;
 pub use classifier::Classifier;
+pub(crate) use classifier::check_width;
 pub use conv::ConvLayer;
 pub use init::Init;
 pub use linear::Linear;

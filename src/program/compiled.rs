@@ -8,7 +8,7 @@ use super::trace::{Mode, Trace};
 use crate::autodiff::{Tape, Var};
 use crate::dist::{DiagNormal, Gaussian};
 use crate::error::{Error, Result};
-use crate::model::{Guide, Likelihood, Prior, Scope, VariationalFamily};
+use crate::model::{Guide, Likelihood, Prior, Scope, VariationalFamily, check_columns};
 use crate::real::Real;
 use crate::validate::check_finite;
 use nalgebra::{DMatrix, DVector};
@@ -372,13 +372,11 @@ impl<M: Model<T>, T: Real, G: Guide<T>> Likelihood<T> for Program<M, T, G> {
                 (1, latent_dim),
             ));
         }
-        if x.ncols() != self.data.ncols() {
-            return Err(Error::shape(
-                "data (columns the program was compiled with)",
-                (x.nrows(), self.data.ncols()),
-                x.shape(),
-            ));
-        }
+        check_columns(
+            "data (columns the program was compiled with)",
+            x,
+            self.data.ncols(),
+        )?;
         self.model.validate(x)
     }
 }

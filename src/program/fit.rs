@@ -10,7 +10,7 @@ use crate::engine::TrainerSettings;
 use crate::error::{Error, Result};
 use crate::guide::{AutoGuide, GuideFamily};
 use crate::infer::{FitReport, Laplace, Svi, SviConfig, chunked};
-use crate::model::{GaussianGuide, Guide, VariationalFamily};
+use crate::model::{GaussianGuide, Guide, VariationalFamily, check_columns};
 use crate::optim::{Adam, LearningRate};
 use crate::params::ParamStore;
 use crate::real::Real;
@@ -425,13 +425,11 @@ impl<M: Model<T>, T: Real, G: Guide<T>> Fit<'_, M, T, G> {
         n: usize,
         rng: &mut R,
     ) -> Result<Predictions> {
-        if new_data.ncols() != self.program.data().ncols() {
-            return Err(Error::shape(
-                "new data (columns of the fitted data)",
-                (new_data.nrows(), self.program.data().ncols()),
-                new_data.shape(),
-            ));
-        }
+        check_columns(
+            "new data (columns of the fitted data)",
+            new_data,
+            self.program.data().ncols(),
+        )?;
         crate::validate::check_finite("new data", new_data)?;
         if n == 0 {
             return Err(Error::invalid("draws", 0, "at least 1"));
