@@ -1,8 +1,8 @@
 //! The affine layer x W + b.
 
-use super::Init;
+use super::{Init, check_sizes};
 use crate::autodiff::Var;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -22,7 +22,8 @@ impl Linear {
     /// Registers a layer's parameters in `store`, weights drawn by `init`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for a zero size; [`Error::Parameter`] if a name is taken.
+    /// [`crate::Error::InvalidParameter`] for a zero size; [`crate::Error::Parameter`] if a name is
+    /// taken.
     pub fn new<T: Real, R: Rng + ?Sized>(
         store: &mut ParamStore<T>,
         name: &str,
@@ -31,13 +32,7 @@ impl Linear {
         init: Init,
         rng: &mut R,
     ) -> Result<Self> {
-        if inputs == 0 || outputs == 0 {
-            return Err(Error::invalid(
-                "layer size",
-                format!("{inputs} -> {outputs}"),
-                "sizes of at least 1",
-            ));
-        }
+        check_sizes("layer size", inputs, outputs)?;
         let weight = store.add(format!("{name}.weight"), init.weights(inputs, outputs, rng))?;
         let bias = store.add(format!("{name}.bias"), DMatrix::zeros(1, outputs))?;
         Ok(Linear {

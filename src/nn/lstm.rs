@@ -1,8 +1,8 @@
 //! The long short-term memory cell, from tape operations.
 
-use super::Init;
+use super::{Init, check_sizes};
 use crate::autodiff::Var;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -25,7 +25,8 @@ impl Lstm {
     /// A cell reading `inputs` features per step into `hidden` units.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for a size of 0; [`Error::Parameter`] if a name is taken.
+    /// [`crate::Error::InvalidParameter`] for a size of 0; [`crate::Error::Parameter`] if a name is
+    /// taken.
     pub fn new<T: Real, R: Rng + ?Sized>(
         store: &mut ParamStore<T>,
         name: &str,
@@ -33,13 +34,7 @@ impl Lstm {
         hidden: usize,
         rng: &mut R,
     ) -> Result<Self> {
-        if inputs == 0 || hidden == 0 {
-            return Err(Error::invalid(
-                "LSTM size",
-                format!("{inputs} -> {hidden}"),
-                "sizes of at least 1",
-            ));
-        }
+        check_sizes("LSTM size", inputs, hidden)?;
         let weight = store.add(
             format!("{name}.weight"),
             Init::Xavier.weights(inputs + hidden, 4 * hidden, rng),

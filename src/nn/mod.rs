@@ -22,3 +22,20 @@ pub use lstm::Lstm;
 pub use mlp::Mlp;
 pub use network::{Identity, Network};
 pub use sequential::Sequential;
+
+use crate::error::{Error, Result};
+
+/// Checks a layer's sizes, `inputs -> outputs`: each at least 1.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `what`.
+fn check_sizes(what: &'static str, inputs: usize, outputs: usize) -> Result<()> {
+    if inputs == 0 || outputs == 0 {
+        return Err(Error::invalid(
+            what,
+            format!("{inputs} -> {outputs}"),
+            "sizes of at least 1",
+        ));
+    }
+    Ok(())
+}

@@ -21,29 +21,25 @@ pub trait Network<T: Real>: Sync + std::fmt::Debug {
     fn outputs(&self) -> usize;
 }
 
-impl<T: Real> Network<T> for Mlp {
-    fn forward<'t>(&self, x: Var<'t, T>) -> Var<'t, T> {
-        Mlp::forward(self, x)
-    }
-    fn inputs(&self) -> usize {
-        Mlp::inputs(self)
-    }
-    fn outputs(&self) -> usize {
-        Mlp::outputs(self)
-    }
+/// Implements [`Network`] for each layer type through its inherent `forward`, `inputs` and
+/// `outputs` (its `forward` is generic in the element type; the trait is per element type).
+macro_rules! network_from_inherent {
+    ($($layer:ident),*) => {$(
+        impl<T: Real> Network<T> for $layer {
+            fn forward<'t>(&self, x: Var<'t, T>) -> Var<'t, T> {
+                $layer::forward(self, x)
+            }
+            fn inputs(&self) -> usize {
+                $layer::inputs(self)
+            }
+            fn outputs(&self) -> usize {
+                $layer::outputs(self)
+            }
+        }
+    )*};
 }
 
-impl<T: Real> Network<T> for Linear {
-    fn forward<'t>(&self, x: Var<'t, T>) -> Var<'t, T> {
-        Linear::forward(self, x)
-    }
-    fn inputs(&self) -> usize {
-        Linear::inputs(self)
-    }
-    fn outputs(&self) -> usize {
-        Linear::outputs(self)
-    }
-}
+network_from_inherent!(Mlp, Linear);
 
 impl<T: Real, N: Network<T> + ?Sized> Network<T> for Box<N> {
     fn forward<'t>(&self, x: Var<'t, T>) -> Var<'t, T> {
