@@ -257,13 +257,8 @@ impl LinearVae {
         particles: usize,
         rng: &mut R,
     ) -> Result<f64> {
-        let total = self.svi.evaluate(
-            &self.params,
-            &self.standardize(x),
-            &Objective::new(Estimator::ElboAnalyticKl, particles),
-            rng,
-        )?;
-        Ok(total / x.nrows() as f64 - self.log_jacobian(x.ncols()))
+        let objective = Objective::new(Estimator::ElboAnalyticKl, particles);
+        self.mean_bound(x, &objective, rng)
     }
 
     /// Mean importance-weighted bound per row with `k` samples.
@@ -271,12 +266,20 @@ impl LinearVae {
     /// # Errors
     /// As [`Svi::evaluate`].
     pub fn iwae<R: Rng + ?Sized>(&self, x: &DMatrix<f64>, k: usize, rng: &mut R) -> Result<f64> {
-        let total = self.svi.evaluate(
-            &self.params,
-            &self.standardize(x),
-            &Objective::new(Estimator::Iwae, k),
-            rng,
-        )?;
+        self.mean_bound(x, &Objective::new(Estimator::Iwae, k), rng)
+    }
+
+    /// Mean `objective` per row of `x`, in the data's units: estimated on the standardised
+    /// data, less the log-Jacobian of the standardisation.
+    fn mean_bound<R: Rng + ?Sized>(
+        &self,
+        x: &DMatrix<f64>,
+        objective: &Objective,
+        rng: &mut R,
+    ) -> Result<f64> {
+        let total = self
+            .svi
+            .evaluate(&self.params, &self.standardize(x), objective, rng)?;
         Ok(total / x.nrows() as f64 - self.log_jacobian(x.ncols()))
     }
 
