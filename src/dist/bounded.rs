@@ -24,8 +24,8 @@ impl<'t, T: Real> Beta<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every shape is finite and positive.
     pub fn new(alpha: Var<'t, T>, beta: Var<'t, T>) -> Result<Self> {
-        require("Beta alpha", &alpha, Valid::Positive, "a finite number > 0")?;
-        require("Beta beta", &beta, Valid::Positive, "a finite number > 0")?;
+        require("Beta alpha", &alpha, Valid::Positive)?;
+        require("Beta beta", &beta, Valid::Positive)?;
         Ok(Beta { alpha, beta })
     }
 }
@@ -67,8 +67,8 @@ impl<'t, T: Real> Uniform<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless the bounds are finite and every `low` is
     /// below its `high`.
     pub fn new(low: Var<'t, T>, high: Var<'t, T>) -> Result<Self> {
-        require("Uniform low", &low, Valid::Finite, "a finite number")?;
-        require("Uniform high", &high, Valid::Finite, "a finite number")?;
+        require("Uniform low", &low, Valid::Finite)?;
+        require("Uniform high", &high, Valid::Finite)?;
         let (l, h) = (low.value(), high.value());
         let shape = broadcast_shape("Uniform::new", &[l.shape(), h.shape()]);
         for i in 0..shape.0 {

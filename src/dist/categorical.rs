@@ -21,12 +21,7 @@ impl<'t, T: Real> Categorical<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every logit is finite.
     pub fn new(logits: Var<'t, T>) -> Result<Self> {
-        require(
-            "Categorical logit",
-            &logits,
-            Valid::Finite,
-            "a finite number",
-        )?;
+        require("Categorical logit", &logits, Valid::Finite)?;
         Ok(Categorical { logits })
     }
 

@@ -26,12 +26,7 @@ impl<'t, T: Real> Dirichlet<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless every concentration is finite and positive
     /// and there are at least two categories.
     pub fn new(concentration: Var<'t, T>) -> Result<Self> {
-        require(
-            "Dirichlet concentration",
-            &concentration,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("Dirichlet concentration", &concentration, Valid::Positive)?;
         if concentration.shape().1 < 2 {
             return Err(crate::Error::invalid(
                 "Dirichlet categories",

@@ -28,12 +28,7 @@ impl<'t, T: Real> Bernoulli<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every `p` is in [0, 1].
     pub fn new(probs: Var<'t, T>) -> Result<Self> {
-        require(
-            "Bernoulli p",
-            &probs,
-            Valid::Probability,
-            "a probability in [0, 1]",
-        )?;
+        require("Bernoulli p", &probs, Valid::Probability)?;
         Ok(Bernoulli {
             parameter: probs,
             logits: false,
@@ -45,7 +40,7 @@ impl<'t, T: Real> Bernoulli<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every logit is finite.
     pub fn from_logits(logits: Var<'t, T>) -> Result<Self> {
-        require("Bernoulli logit", &logits, Valid::Finite, "a finite number")?;
+        require("Bernoulli logit", &logits, Valid::Finite)?;
         Ok(Bernoulli {
             parameter: logits,
             logits: true,
@@ -96,18 +91,8 @@ impl<'t, T: Real> Binomial<'t, T> {
     /// ≥ 0) and every `p` is in (0, 1) — at 0 or 1 the distribution is a point mass, whose log
     /// mass would need 0 · ln 0.
     pub fn new(trials: Var<'t, T>, probs: Var<'t, T>) -> Result<Self> {
-        require(
-            "Binomial trials",
-            &trials,
-            Valid::Count,
-            "a whole number >= 0",
-        )?;
-        require(
-            "Binomial p",
-            &probs,
-            Valid::InteriorProbability,
-            "a probability in (0, 1)",
-        )?;
+        require("Binomial trials", &trials, Valid::Count)?;
+        require("Binomial p", &probs, Valid::InteriorProbability)?;
         Ok(Binomial { trials, probs })
     }
 }
@@ -154,12 +139,7 @@ impl<'t, T: Real> Poisson<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every rate is finite and positive.
     pub fn new(rate: Var<'t, T>) -> Result<Self> {
-        require(
-            "Poisson rate",
-            &rate,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("Poisson rate", &rate, Valid::Positive)?;
         Ok(Poisson {
             parameter: rate,
             log_rate: false,
@@ -171,12 +151,7 @@ impl<'t, T: Real> Poisson<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every log-rate is finite.
     pub fn from_log_rate(log_rate: Var<'t, T>) -> Result<Self> {
-        require(
-            "Poisson log-rate",
-            &log_rate,
-            Valid::Finite,
-            "a finite number",
-        )?;
+        require("Poisson log-rate", &log_rate, Valid::Finite)?;
         Ok(Poisson {
             parameter: log_rate,
             log_rate: true,
@@ -223,18 +198,8 @@ impl<'t, T: Real> NegativeBinomial<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless every `r` is finite and positive and every
     /// `p` in (0, 1) (at 1 the distribution is a point mass at 0).
     pub fn new(successes: Var<'t, T>, probs: Var<'t, T>) -> Result<Self> {
-        require(
-            "NegativeBinomial r",
-            &successes,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
-        require(
-            "NegativeBinomial p",
-            &probs,
-            Valid::InteriorProbability,
-            "a probability in (0, 1)",
-        )?;
+        require("NegativeBinomial r", &successes, Valid::Positive)?;
+        require("NegativeBinomial p", &probs, Valid::InteriorProbability)?;
         Ok(NegativeBinomial { successes, probs })
     }
 }

@@ -38,7 +38,7 @@ impl<'t, T: Real, D: Distribution<'t, T>> Mixture<'t, T, D> {
                 "one row with an entry per component",
             ));
         }
-        require("Mixture logit", &logits, Valid::Finite, "a finite number")?;
+        require("Mixture logit", &logits, Valid::Finite)?;
         Ok(Mixture { logits, components })
     }
 

@@ -38,13 +38,8 @@ impl<'t, T: Real> MvNormal<'t, T> {
                 scale_tril.shape(),
             ));
         }
-        require("MvNormal mean", &mean, Valid::Finite, "a finite number")?;
-        require(
-            "MvNormal scale_tril",
-            &scale_tril,
-            Valid::Finite,
-            "a finite number",
-        )?;
+        require("MvNormal mean", &mean, Valid::Finite)?;
+        require("MvNormal scale_tril", &scale_tril, Valid::Finite)?;
         // Read off the value: a check adds nothing to the tape.
         if let Some(bad) = scale_tril
             .value()

@@ -31,12 +31,7 @@ impl<'t, T: Real> HalfNormal<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every `scale` is finite and positive.
     pub fn new(scale: Var<'t, T>) -> Result<Self> {
-        require(
-            "HalfNormal scale",
-            &scale,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("HalfNormal scale", &scale, Valid::Positive)?;
         Ok(HalfNormal { scale })
     }
 }
@@ -78,12 +73,7 @@ impl<'t, T: Real> HalfCauchy<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every `scale` is finite and positive.
     pub fn new(scale: Var<'t, T>) -> Result<Self> {
-        require(
-            "HalfCauchy scale",
-            &scale,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("HalfCauchy scale", &scale, Valid::Positive)?;
         Ok(HalfCauchy { scale })
     }
 }
@@ -125,13 +115,8 @@ impl<'t, T: Real> LogNormal<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless `loc` is finite and `scale` finite and
     /// positive.
     pub fn new(loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("LogNormal loc", &loc, Valid::Finite, "a finite number")?;
-        require(
-            "LogNormal scale",
-            &scale,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("LogNormal loc", &loc, Valid::Finite)?;
+        require("LogNormal scale", &scale, Valid::Positive)?;
         Ok(LogNormal { loc, scale })
     }
 }
@@ -170,12 +155,7 @@ impl<'t, T: Real> Exponential<'t, T> {
     /// # Errors
     /// [`crate::Error::InvalidParameter`] unless every `rate` is finite and positive.
     pub fn new(rate: Var<'t, T>) -> Result<Self> {
-        require(
-            "Exponential rate",
-            &rate,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("Exponential rate", &rate, Valid::Positive)?;
         Ok(Exponential { rate })
     }
 }
@@ -214,13 +194,8 @@ impl<'t, T: Real> Gamma<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless every `shape` and `rate` is finite and
     /// positive.
     pub fn new(shape: Var<'t, T>, rate: Var<'t, T>) -> Result<Self> {
-        require(
-            "Gamma shape",
-            &shape,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
-        require("Gamma rate", &rate, Valid::Positive, "a finite number > 0")?;
+        require("Gamma shape", &shape, Valid::Positive)?;
+        require("Gamma rate", &rate, Valid::Positive)?;
         Ok(Gamma { shape, rate })
     }
 }

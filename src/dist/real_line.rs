@@ -40,13 +40,8 @@ impl<'t, T: Real> Normal<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless every `loc` is finite and every `scale`
     /// finite and positive.
     pub fn new(loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("Normal loc", &loc, Valid::Finite, "a finite number")?;
-        require(
-            "Normal scale",
-            &scale,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("Normal loc", &loc, Valid::Finite)?;
+        require("Normal scale", &scale, Valid::Positive)?;
         Ok(Normal { loc, scale })
     }
 
@@ -95,14 +90,9 @@ impl<'t, T: Real> StudentT<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless `df` and `scale` are finite and positive and
     /// `loc` is finite.
     pub fn new(df: Var<'t, T>, loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("StudentT df", &df, Valid::Positive, "a finite number > 0")?;
-        require("StudentT loc", &loc, Valid::Finite, "a finite number")?;
-        require(
-            "StudentT scale",
-            &scale,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("StudentT df", &df, Valid::Positive)?;
+        require("StudentT loc", &loc, Valid::Finite)?;
+        require("StudentT scale", &scale, Valid::Positive)?;
         Ok(StudentT { df, loc, scale })
     }
 }
@@ -152,13 +142,8 @@ impl<'t, T: Real> Cauchy<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless `loc` is finite and `scale` finite and
     /// positive.
     pub fn new(loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("Cauchy loc", &loc, Valid::Finite, "a finite number")?;
-        require(
-            "Cauchy scale",
-            &scale,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("Cauchy loc", &loc, Valid::Finite)?;
+        require("Cauchy scale", &scale, Valid::Positive)?;
         Ok(Cauchy { loc, scale })
     }
 }
@@ -197,13 +182,8 @@ impl<'t, T: Real> Laplace<'t, T> {
     /// [`crate::Error::InvalidParameter`] unless `loc` is finite and `scale` finite and
     /// positive.
     pub fn new(loc: Var<'t, T>, scale: Var<'t, T>) -> Result<Self> {
-        require("Laplace loc", &loc, Valid::Finite, "a finite number")?;
-        require(
-            "Laplace scale",
-            &scale,
-            Valid::Positive,
-            "a finite number > 0",
-        )?;
+        require("Laplace loc", &loc, Valid::Finite)?;
+        require("Laplace scale", &scale, Valid::Positive)?;
         Ok(Laplace { loc, scale })
     }
 }

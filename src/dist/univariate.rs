@@ -96,6 +96,17 @@ pub(crate) enum Valid {
 }
 
 impl Valid {
+    /// What a valid value is, as an error says it.
+    fn expected(self) -> &'static str {
+        match self {
+            Valid::Finite => "a finite number",
+            Valid::Positive => "a finite number > 0",
+            Valid::Probability => "a probability in [0, 1]",
+            Valid::InteriorProbability => "a probability in (0, 1)",
+            Valid::Count => "a whole number >= 0",
+        }
+    }
+
     /// Whether `v` is valid.
     pub(crate) fn holds(self, v: f64) -> bool {
         match self {
@@ -144,7 +155,6 @@ pub(crate) fn require<T: Real>(
     name: &'static str,
     parameter: &Var<'_, T>,
     valid: Valid,
-    expected: &'static str,
 ) -> Result<()> {
     let check = move |value: &DMatrix<T>| {
         // A pass without an early exit, which vectorises, then the search only on failure.
@@ -157,7 +167,7 @@ pub(crate) fn require<T: Real>(
             return Ok(());
         }
         match value.iter().map(|v| v.to_f64()).find(|&v| !valid.holds(v)) {
-            Some(bad) => Err(Error::invalid(name, bad, expected)),
+            Some(bad) => Err(Error::invalid(name, bad, valid.expected())),
             None => Ok(()),
         }
     };
@@ -331,12 +341,12 @@ mod tests {
         let bad = DMatrix::from_row_slice(1, 3, &[1.0, -0.5, -2.0]);
         let on_cpu = {
             let tape = Tape::<f64>::new();
-            require("scale", &tape.constant(bad.clone()), Valid::Positive, "> 0").unwrap_err()
+            require("scale", &tape.constant(bad.clone()), Valid::Positive).unwrap_err()
         };
         let tape = Tape::<f64>::new().on_device(Device::Emulated(0)).unwrap();
         let good = tape.constant(DMatrix::from_element(2, 2, 0.25));
-        require("p", &good, Valid::Probability, "in [0, 1]").unwrap();
-        require("scale", &tape.constant(bad), Valid::Positive, "> 0").unwrap();
+        require("p", &good, Valid::Probability).unwrap();
+        require("scale", &tape.constant(bad), Valid::Positive).unwrap();
         let deferred = tape.settle_checks().unwrap_err();
         assert_eq!(deferred.to_string(), on_cpu.to_string());
         // Settled: nothing left to fail.
