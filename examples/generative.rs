@@ -21,7 +21,7 @@
 //! `conditional_accuracy` (samples of a requested digit classified as that digit). `mmd_to_test`
 //! is the MMD² between 1,000 samples and (at most 1,000) test images, beside the same for 1,000
 //! training images (`mmd_train_to_test`) and 1,000 uniform noise images (`mmd_noise_to_test`),
-//! under the same kernels. The last line is one JSON object.
+//! under the same bandwidths. The last line is one JSON object.
 
 use clap::Parser;
 use elbo::ParamStore;
@@ -33,7 +33,7 @@ use elbo::backend::Device;
 use elbo::data::{Dataset, Standardization, one_hot, with_one_hot};
 use elbo::engine::{Loss, Observer, ParamGroup, Trainer, TrainerSettings};
 use elbo::generative::{
-    AdversarialAutoencoder, ConditionalBernoulli, Gan, GanLoss, GaussianKernels, Generator,
+    AdversarialAutoencoder, ConditionalBernoulli, Gan, GanLoss, GaussianMmd, Generator,
     MmdAutoencoder, MomentMatching, Noise,
 };
 use elbo::guide::GaussianEncoder;
@@ -270,7 +270,7 @@ fn gaussian1d(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elb
                     noise: Noise::Uniform,
                     classes: 0,
                 },
-                kernels: GaussianKernels::scaled(1.0, &[0.25, 0.5, 1.0, 2.0, 4.0]),
+                mmd: GaussianMmd::scaled(1.0, &[0.25, 0.5, 1.0, 2.0, 4.0]),
             };
             let groups = network_groups(&store, &["generator"], 3e-3, steps);
             run_engine(
@@ -469,19 +469,17 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
         (classes as f64).ln()
     );
 
-    // The yardsticks for MMD: the same kernels for every comparison.
+    // The yardstick for MMD: the same bandwidths for every comparison.
     let test_rows = test.x.rows(0, test.len().min(SAMPLES)).into_owned();
-    let kernels = GaussianKernels::scaled(
-        GaussianKernels::median_distance(&test_rows)?,
-        &[0.5, 1.0, 2.0],
-    );
+    let yardstick =
+        GaussianMmd::scaled(GaussianMmd::median_distance(&test_rows)?, &[0.5, 1.0, 2.0]);
     let picks: Vec<usize> = (0..SAMPLES.min(train.len()))
         .map(|_| rng.random_range(0..train.len()))
         .collect();
     let train_rows = DMatrix::from_fn(picks.len(), d, |i, j| train.x[(picks[i], j)]);
-    let mmd_train = kernels.mmd2(&train_rows, &test_rows)?;
+    let mmd_train = yardstick.mmd2(&train_rows, &test_rows)?;
     let noise = DMatrix::from_fn(SAMPLES, d, |_, _| rng.random_range(0.0..1.0));
-    let mmd_noise = kernels.mmd2(&noise, &test_rows)?;
+    let mmd_noise = yardstick.mmd2(&noise, &test_rows)?;
     println!(
         "MMD² to the test images: training images {mmd_train:.5}, uniform noise {mmd_noise:.5}\n"
     );
@@ -589,7 +587,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                         noise: Noise::Uniform,
                         classes: 0,
                     },
-                    kernels: GaussianKernels::scaled(kernels.bandwidths[1], &[0.25, 0.5, 1.0, 2.0]),
+                    mmd: GaussianMmd::scaled(yardstick.bandwidths[1], &[0.25, 0.5, 1.0, 2.0]),
                 };
                 let groups = network_groups(&store, &["generator"], 1e-3, steps);
                 run_engine(
@@ -663,8 +661,8 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
                     let model = MmdAutoencoder {
                         autoencoder: base,
                         prior,
-                        kernels: GaussianKernels::scaled(
-                            GaussianKernels::median_distance(&draws)?,
+                        mmd: GaussianMmd::scaled(
+                            GaussianMmd::median_distance(&draws)?,
                             &[0.5, 1.0, 2.0],
                         ),
                         weight: 100.0,
@@ -763,7 +761,7 @@ fn images(args: &Args, names: &[String], out: &Path, rng: &mut Pcg64) -> elbo::R
             &samples,
             conditional.then_some(&requested[..]),
         )?;
-        let mmd = kernels.mmd2(&samples, &test_rows)?;
+        let mmd = yardstick.mmd2(&samples, &test_rows)?;
         println!(
             "{name:<8} class_entropy {entropy:.3}  mean_confidence {confidence:.3}  mmd_to_test {mmd:.5}{}  {seconds:.1} s",
             accuracy.map_or(String::new(), |a| format!("  conditional_accuracy {a:.3}"))

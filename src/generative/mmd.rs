@@ -1,5 +1,6 @@
-//! The maximum mean discrepancy between two samples under a mixture of Gaussian kernels: the
-//! sample-based distance a moment-matching generator descends, and a judge of samples.
+//! The maximum mean discrepancy between two samples, with a sum of Gaussians of several
+//! bandwidths as the covariance function: the sample-based distance a moment-matching generator
+//! descends, and a judge of samples.
 
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
@@ -7,18 +8,18 @@ use crate::model::check_columns;
 use crate::real::{Real, c};
 use nalgebra::DMatrix;
 
-/// k(x, y) = Σ_b exp(−‖x − y‖² / (2 σ_b²)): Gaussian kernels of several bandwidths σ_b, so that
-/// the discrepancy sees differences at several scales at once.
+/// The MMD with the covariance function k(x, y) = Σ_b exp(−‖x − y‖² / (2 σ_b²)): Gaussians of
+/// several bandwidths σ_b, so that the discrepancy sees differences at several scales at once.
 #[derive(Clone, Debug, PartialEq)]
-pub struct GaussianKernels {
+pub struct GaussianMmd {
     /// The bandwidths σ_b, in the data's units.
     pub bandwidths: Vec<f64>,
 }
 
-impl GaussianKernels {
-    /// Kernels at `multiples` of one `scale` (a typical distance between data points).
+impl GaussianMmd {
+    /// Bandwidths at `multiples` of one `scale` (a typical distance between data points).
     pub fn scaled(scale: f64, multiples: &[f64]) -> Self {
-        GaussianKernels {
+        GaussianMmd {
             bandwidths: multiples.iter().map(|m| m * scale).collect(),
         }
     }
@@ -67,19 +68,19 @@ impl GaussianKernels {
     /// [`Error::InvalidParameter`] if there are none or one is not positive and finite.
     pub fn validate(&self) -> Result<()> {
         if self.bandwidths.is_empty() {
-            return Err(Error::invalid("kernel bandwidths", "[]", "at least one"));
+            return Err(Error::invalid("MMD bandwidths", "[]", "at least one"));
         }
         match self
             .bandwidths
             .iter()
             .find(|b| !(**b > 0.0 && b.is_finite()))
         {
-            Some(b) => Err(Error::invalid("kernel bandwidth", b, "a finite number > 0")),
+            Some(b) => Err(Error::invalid("MMD bandwidth", b, "a finite number > 0")),
             None => Ok(()),
         }
     }
 
-    /// The kernel matrix k(x_i, y_j) (`m x n`) on the tape.
+    /// The covariance matrix k(x_i, y_j) (`m x n`) on the tape.
     pub fn matrix<'t, T: Real>(&self, x: Var<'t, T>, y: Var<'t, T>) -> Var<'t, T> {
         // ‖x − y‖² = ‖x‖² + ‖y‖² − 2 x·y, clamped at 0 against rounding.
         let distances = (x.square().row_sums() + y.square().row_sums().transpose()
@@ -112,7 +113,7 @@ impl GaussianKernels {
         self.within(x) + self.within(y) - self.across(x, y)
     }
 
-    /// [`GaussianKernels::mmd2_unbiased`] where each sample may have a single row (an epoch's
+    /// [`GaussianMmd::mmd2_unbiased`] where each sample may have a single row (an epoch's
     /// last minibatch): a one-row sample has no within-sample pairs, and its term is left out.
     /// That term does not depend on the row, so gradients are those of MMD² all the same.
     pub(crate) fn mmd2_for_gradients<'t, T: Real>(
@@ -143,7 +144,7 @@ impl GaussianKernels {
         self.matrix(x, y).sum().scale(c(2.0 / (m * n) as f64))
     }
 
-    /// [`GaussianKernels::mmd2_unbiased`] of two samples off the tape.
+    /// [`GaussianMmd::mmd2_unbiased`] of two samples off the tape.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for bad bandwidths; [`Error::EmptyData`] for a sample of

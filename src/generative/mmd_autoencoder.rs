@@ -2,7 +2,7 @@
 //! batch's codes and draws from a prior, in place of the VAE's KL term.
 
 use super::adversarial_autoencoder::check_code_width;
-use super::mmd::GaussianKernels;
+use super::mmd::GaussianMmd;
 use crate::autodiff::{Tape, Var};
 use crate::autoencoder::{AutoencoderLoss, Codec};
 use crate::engine::{Batch, Loss};
@@ -20,8 +20,8 @@ pub struct MmdAutoencoder<'a, T: Real, A: ?Sized, P> {
     pub autoencoder: AutoencoderLoss<'a, T, A>,
     /// p(z).
     pub prior: P,
-    /// The kernels of the discrepancy.
-    pub kernels: GaussianKernels,
+    /// The discrepancy (its bandwidths).
+    pub mmd: GaussianMmd,
     /// λ, per example.
     pub weight: f64,
 }
@@ -42,13 +42,13 @@ where
         let rows = batch.x.nrows();
         let draws = self.prior.sample(tape, rows.max(2), rng)?;
         let n = batch.scale * T::of_f64(rows as f64);
-        let penalty = self.kernels.mmd2_for_gradients(codes, draws);
+        let penalty = self.mmd.mmd2_for_gradients(codes, draws);
         Ok(reconstruction + penalty.scale(n * c(self.weight)))
     }
 
     fn validate(&self, data: &DMatrix<T>) -> Result<()> {
         self.autoencoder.validate(data)?;
-        self.kernels.validate()?;
+        self.mmd.validate()?;
         if !(self.weight >= 0.0 && self.weight.is_finite()) {
             return Err(Error::invalid(
                 "MMD weight",

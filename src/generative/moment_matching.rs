@@ -2,7 +2,7 @@
 //! distance between its output and the data, the maximum mean discrepancy.
 
 use super::generator::Generator;
-use super::mmd::GaussianKernels;
+use super::mmd::GaussianMmd;
 use crate::autodiff::{Tape, Var};
 use crate::engine::{Batch, Loss};
 use crate::error::{Error, Result};
@@ -12,13 +12,14 @@ use nalgebra::DMatrix;
 use rand::Rng;
 
 /// A generator trained by descending the unbiased MMD² between each minibatch and as many
-/// generated rows, under a mixture of Gaussian kernels. One parameter group; no adversary.
+/// generated rows, under a sum of Gaussians of several bandwidths ([`GaussianMmd`]). One
+/// parameter group; no adversary.
 #[derive(Clone, Debug)]
 pub struct MomentMatching<G> {
     /// G (unconditional).
     pub generator: Generator<G>,
-    /// The kernels of the discrepancy.
-    pub kernels: GaussianKernels,
+    /// The discrepancy (its bandwidths).
+    pub mmd: GaussianMmd,
 }
 
 impl<T: Real, G: Network<T>> Loss<T> for MomentMatching<G> {
@@ -31,11 +32,11 @@ impl<T: Real, G: Network<T>> Loss<T> for MomentMatching<G> {
         let rows = batch.x.nrows();
         let real = tape.constant_placed(batch.x);
         let fake = self.generator.generate(tape, None, rows.max(2), rng);
-        Ok(self.kernels.mmd2_for_gradients(real, fake))
+        Ok(self.mmd.mmd2_for_gradients(real, fake))
     }
 
     fn validate(&self, data: &DMatrix<T>) -> Result<()> {
-        self.kernels.validate()?;
+        self.mmd.validate()?;
         self.generator.validate()?;
         if self.generator.classes != 0 {
             return Err(Error::invalid(

@@ -12,7 +12,7 @@ use elbo::classic::EightSchools;
 use elbo::conjugate::LinearRegression;
 use elbo::data::Dataset;
 use elbo::engine::{Loss, ParamGroup, Trainer, TrainerSettings, TrainingData};
-use elbo::generative::{GaussianKernels, Generator, MomentMatching, Noise};
+use elbo::generative::{GaussianMmd, Generator, MomentMatching, Noise};
 use elbo::guide::{FullRankGaussianGuide, LowRankGaussianGuide};
 use elbo::infer::{Estimator, Svi, SviConfig};
 use elbo::model::{GaussianGuide, Prior};
@@ -692,7 +692,7 @@ fn a_moment_matching_generator_trains_on_the_emulated_device_as_on_the_cpu() {
                 noise,
                 classes: 0,
             },
-            kernels: GaussianKernels::scaled(1.0, &[0.5, 1.0]),
+            mmd: GaussianMmd::scaled(1.0, &[0.5, 1.0]),
         };
         train_then_measure(&model, &mut store, &data, batch, device, (3, steps))
     };

@@ -9,14 +9,15 @@ use elbo::autodiff::{GradCheck, Tape, check_gradients};
 use elbo::backend::Placed;
 use elbo::data::{Standardization, one_hot, with_one_hot};
 use elbo::engine::{Batch, Loss, ParamGroup, Trainer, TrainerSettings};
-use elbo::generative::{Gan, GanLoss, GaussianKernels, Generator, MomentMatching, Noise};
+use elbo::generative::{Gan, GanLoss, GaussianMmd, Generator, MomentMatching, Noise};
 use elbo::nn::{Activation, Classifier, Identity, Init, Mlp};
 use elbo::optim::{Adam, LearningRate};
 use nalgebra::DMatrix;
 
-/// E k(X, Y) for X ~ N(a, s_x² I), Y ~ N(b, s_y² I) in d dimensions and the Gaussian kernel
-/// of bandwidth σ: (σ² / (σ² + s_x² + s_y²))^{d/2} exp(−‖a − b‖² / (2 (σ² + s_x² + s_y²))).
-fn expected_kernel(a: &[f64], sx: f64, b: &[f64], sy: f64, sigma: f64) -> f64 {
+/// E k(X, Y) for X ~ N(a, s_x² I), Y ~ N(b, s_y² I) in d dimensions and the Gaussian
+/// covariance function k of bandwidth σ:
+/// (σ² / (σ² + s_x² + s_y²))^{d/2} exp(−‖a − b‖² / (2 (σ² + s_x² + s_y²))).
+fn expected_covariance(a: &[f64], sx: f64, b: &[f64], sy: f64, sigma: f64) -> f64 {
     let v = sigma * sigma + sx * sx + sy * sy;
     let d2: f64 = a.iter().zip(b).map(|(p, q)| (p - q).powi(2)).sum();
     (sigma * sigma / v).powf(a.len() as f64 / 2.0) * (-d2 / (2.0 * v)).exp()
@@ -32,16 +33,16 @@ fn gaussian_sample(rows: usize, mean: &[f64], sd: f64, seed: u64) -> DMatrix<f64
 /// zero, as an unbiased estimator must have.
 #[test]
 fn mmd2_is_unbiased_and_matches_the_closed_form_for_two_gaussians() {
-    let kernels = GaussianKernels {
+    let mmd = GaussianMmd {
         bandwidths: vec![0.5, 2.0],
     };
     let (a, sa, b, sb) = ([0.0, 0.0], 1.0, [0.5, -0.3], 1.5);
-    let truth: f64 = kernels
+    let truth: f64 = mmd
         .bandwidths
         .iter()
         .map(|&s| {
-            expected_kernel(&a, sa, &a, sa, s) + expected_kernel(&b, sb, &b, sb, s)
-                - 2.0 * expected_kernel(&a, sa, &b, sb, s)
+            expected_covariance(&a, sa, &a, sa, s) + expected_covariance(&b, sb, &b, sb, s)
+                - 2.0 * expected_covariance(&a, sa, &b, sb, s)
         })
         .sum();
     let replicates = 400;
@@ -54,7 +55,7 @@ fn mmd2_is_unbiased_and_matches_the_closed_form_for_two_gaussians() {
                 } else {
                     gaussian_sample(30, &b, sb, 5000 + r)
                 };
-                kernels.mmd2(&x, &y).unwrap()
+                mmd.mmd2(&x, &y).unwrap()
             })
             .collect()
     };
@@ -75,25 +76,38 @@ fn mmd2_is_unbiased_and_matches_the_closed_form_for_two_gaussians() {
 
 #[test]
 fn mmd2_gradients_match_finite_differences_and_bad_input_is_refused() {
-    let kernels = GaussianKernels {
+    let mmd = GaussianMmd {
         bandwidths: vec![0.7, 1.9],
     };
     let x = common::normal_matrix(4, 3, 1);
     let y = common::normal_matrix(5, 3, 2);
     let report = check_gradients(&[x.clone(), y.clone()], GradCheck::default(), |v| {
-        kernels.mmd2_unbiased(v[0], v[1])
+        mmd.mmd2_unbiased(v[0], v[1])
     });
     assert!(report.passed(1e-6), "{report:?}");
-    assert!(kernels.mmd2(&x, &y.columns(0, 2).into_owned()).is_err());
-    assert!(kernels.mmd2(&x.rows(0, 1).into_owned(), &y).is_err());
-    let bad = GaussianKernels {
+    assert!(mmd.mmd2(&x, &y.columns(0, 2).into_owned()).is_err());
+    assert!(mmd.mmd2(&x.rows(0, 1).into_owned(), &y).is_err());
+    let bad = GaussianMmd {
         bandwidths: vec![1.0, -1.0],
     };
     assert!(bad.mmd2(&x, &y).is_err());
-    assert!(GaussianKernels { bandwidths: vec![] }.validate().is_err());
-    let median = GaussianKernels::median_distance(&x).unwrap();
+    assert!(GaussianMmd { bandwidths: vec![] }.validate().is_err());
+    let median = GaussianMmd::median_distance(&x).unwrap();
     assert!(median > 0.0);
-    assert!(GaussianKernels::median_distance(&DMatrix::<f64>::zeros(5, 2)).is_err());
+    assert!(GaussianMmd::median_distance(&DMatrix::<f64>::zeros(5, 2)).is_err());
+}
+
+/// The old name, `GaussianKernels`, still names the same type.
+#[test]
+#[allow(deprecated)]
+fn the_old_name_of_gaussian_mmd_still_builds_it() {
+    let old = elbo::generative::GaussianKernels::scaled(2.0, &[0.5, 1.0]);
+    assert_eq!(
+        old,
+        GaussianMmd {
+            bandwidths: vec![1.0, 2.0]
+        }
+    );
 }
 
 /// The 1-D generator network, 1 → 16 → 16 → 1 (tanh).
@@ -289,7 +303,7 @@ fn a_1d_moment_matching_generator_reaches_its_target() {
                     noise: Noise::Uniform,
                     classes: 0,
                 },
-                kernels: GaussianKernels::scaled(1.0, &[0.2, 0.5, 1.0, 2.0]),
+                mmd: GaussianMmd::scaled(1.0, &[0.2, 0.5, 1.0, 2.0]),
             };
             let group = ParamGroup::all("generator", store, Adam::default())
                 .with_learning_rate(LearningRate::Constant(3e-3));
