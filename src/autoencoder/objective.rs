@@ -24,7 +24,7 @@ pub enum Reconstruction {
     /// The correntropy loss −Σ_k K_σ(x_k − r_k), K_σ(a) = exp(−a²/2σ²)/(√(2π) σ): bounded
     /// per feature, so an outlier costs little more than a bad fit (a robust autoencoder).
     Correntropy {
-        /// σ, the kernel's bandwidth (in the data's units).
+        /// σ, the bandwidth of K_σ (in the data's units).
         bandwidth: f64,
     },
 }
@@ -123,12 +123,12 @@ impl Objective {
             }
             Reconstruction::Correntropy { bandwidth } => {
                 let norm = 1.0 / ((2.0 * std::f64::consts::PI).sqrt() * bandwidth);
-                let kernel = (x - r)
+                let density = (x - r)
                     .square()
                     .scale(c(-0.5 / (bandwidth * bandwidth)))
                     .exp()
                     .scale(c(norm));
-                -kernel.row_sums()
+                -density.row_sums()
             }
         }
     }

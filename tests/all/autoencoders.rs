@@ -198,7 +198,7 @@ fn the_penalties_equal_their_formulas() {
     assert!((evaluate(objective) - squared - 0.1 * contractive).abs() < 1e-12);
     // Correntropy: −Σ K_σ(x − r).
     let sigma = 0.5;
-    let kernel: f64 = (&x - &r)
+    let density: f64 = (&x - &r)
         .iter()
         .map(|a| {
             (-a * a / (2.0 * sigma * sigma)).exp() / ((2.0 * std::f64::consts::PI).sqrt() * sigma)
@@ -208,7 +208,7 @@ fn the_penalties_equal_their_formulas() {
         reconstruction: Reconstruction::Correntropy { bandwidth: sigma },
         ..Objective::default()
     };
-    assert!((evaluate(robust) + kernel).abs() < 1e-12);
+    assert!((evaluate(robust) + density).abs() < 1e-12);
 }
 
 #[test]
