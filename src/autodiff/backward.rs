@@ -5,7 +5,7 @@
 use super::gradients::Gradients;
 use super::tape::{Node, Op, Tape, Var};
 use super::vjp::{Parents, propagate};
-use crate::backend::{DeviceMatrix, Placed};
+use crate::backend::Placed;
 use crate::error::Result;
 use crate::ops::{Reduce, UnaryOp};
 use crate::real::Real;
@@ -62,10 +62,13 @@ impl<T: Real> Tape<'_, T> {
         self.check()?;
         // The inputs' gradients come to the host; the parameters' stay where the tape ran, for
         // the optimizer.
-        let inputs = grads
-            .into_iter()
-            .map(|g| g.map(DeviceMatrix::into_host).transpose())
-            .collect::<Result<_>>()?;
+        let mut inputs = Vec::with_capacity(grads.len());
+        for g in grads {
+            inputs.push(match g {
+                Some(g) => Some(g.into_host()?),
+                None => None,
+            });
+        }
         let params = param_grads.into_iter().map(|g| g.map(Placed::of)).collect();
         Ok(Gradients::new(
             self.params().map(|p| p.uid()),

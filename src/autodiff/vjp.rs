@@ -3,8 +3,8 @@
 //! derivative kernels live beside its forward code (and in the backend); this file dispatches.
 
 use super::tape::{Node, Op, Tape, Value, nan};
-use crate::backend::composed::product_vjp;
 use crate::backend::DeviceMatrix;
+use crate::backend::composed::product_vjp;
 use crate::ops::{BinaryOp, Reduce};
 use crate::real::Real;
 use nalgebra::DMatrix;
@@ -53,7 +53,10 @@ pub(crate) fn propagate<T: Real>(
         Op::MatMul { a, b, ta, tb } => product_vjp_into(tape, nodes, parents, [a, b], (ta, tb), &g),
         Op::Affine { x, w, b } => {
             product_vjp_into(tape, nodes, parents, [x, w], (false, false), &g);
-            parents.send(b, needs(b).then(|| tape.run(|k| k.sum(&g, Reduce::EachColumn))));
+            parents.send(
+                b,
+                needs(b).then(|| tape.run(|k| k.sum(&g, Reduce::EachColumn))),
+            );
         }
         Op::Reduce(_, a) => parents.send(a, Some(tape.run(|k| k.sum_vjp(&g, value(a).shape())))),
         Op::LogSumExp(how, a) => {
@@ -94,14 +97,20 @@ pub(crate) fn propagate<T: Real>(
             for &p in parts {
                 let shape = value(p).shape();
                 let corner = if side_by_side { (0, at) } else { (at, 0) };
-                parents.send(p, needs(p).then(|| tape.run(|k| k.block(&g, corner, shape))));
+                parents.send(
+                    p,
+                    needs(p).then(|| tape.run(|k| k.block(&g, corner, shape))),
+                );
                 at += if side_by_side { shape.1 } else { shape.0 };
             }
         }
         Op::LowerTriangle {
             a,
             include_diagonal,
-        } => parents.send(a, Some(tape.run(|k| k.lower_triangle(&g, include_diagonal)))),
+        } => parents.send(
+            a,
+            Some(tape.run(|k| k.lower_triangle(&g, include_diagonal))),
+        ),
         Op::Diagonal(a) => parents.send(a, Some(tape.run(|k| k.diagonal_matrix(&g)))),
         Op::DiagonalMatrix(a) => {
             let (rows, cols) = value(a).shape();

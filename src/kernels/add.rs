@@ -28,11 +28,16 @@ pub(crate) fn add_into<T: Real>(acc: &mut DMatrix<T>, g: DMatrix<T>) {
         g.shape(),
         "gradient contributions differ in shape"
     );
-    let pieces: Vec<(&mut [T], &[T])> = acc
-        .as_mut_slice()
-        .chunks_mut(PIECE)
-        .zip(g.as_slice().chunks(PIECE))
-        .collect();
-    for_each_piece(pieces, g.len(), |(acc, g)| add_to(acc, g));
+    if g.len() <= PIECE {
+        // One piece: added here, without the list of pieces a spread sum makes.
+        add_to(acc.as_mut_slice(), g.as_slice());
+    } else {
+        let pieces: Vec<(&mut [T], &[T])> = acc
+            .as_mut_slice()
+            .chunks_mut(PIECE)
+            .zip(g.as_slice().chunks(PIECE))
+            .collect();
+        for_each_piece(pieces, g.len(), |(acc, g)| add_to(acc, g));
+    }
     buffers::recycle(g);
 }
