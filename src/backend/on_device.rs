@@ -271,6 +271,8 @@ pub(crate) enum Kernels {
 macro_rules! dispatch_with {
     ($kernels:expr, |$b:ident| [$($m:ident),*] [$($a:ident),*] $body:expr, $wrap:ident) => {{
         match $kernels {
+            // The CPU's path inline, for the ops of small steps whose time is their overhead;
+            // the devices' out of line.
             Kernels::Cpu => {
                 let $b = &Cpu;
                 $(let $m = $m.cpu();)*
@@ -278,32 +280,43 @@ macro_rules! dispatch_with {
                 let Ok(out) = $body;
                 Ok($wrap!(out, DeviceMatrix::host))
             }
-            Kernels::Emulated(on) => {
-                emulated_call(*on)?;
-                let $b = &Cpu;
-                $(let $m = $m.emulated(*on);)*
-                $(let $a = $a.map(|m| m.emulated(*on));)*
-                let Ok(out) = $body;
-                Ok($wrap!(out, |m| DeviceMatrix::Emulated(*on, m)))
-            }
-            #[cfg(feature = "cuda")]
-            Kernels::Cuda(gpu) => {
-                kernel_calls::count();
-                let $b: &super::cuda::Gpu = gpu;
-                $(let $m = $m.cuda();)*
-                $(let $a = $a.map(DeviceMatrix::cuda);)*
-                let out = $body?;
-                Ok($wrap!(out, DeviceMatrix::Cuda))
-            }
-            Kernels::Lost(device) => {
-                let $b = &Shapes;
-                $(let $m = DeviceMatrix::shape_only($m); let $m = &$m;)*
-                $(let $a = $a.map(DeviceMatrix::shape_only); let $a = $a.each_ref();)*
-                let Ok(out) = $body;
-                Ok($wrap!(out, |shape| DeviceMatrix::lost(*device, shape)))
-            }
+            kernels => out_of_line(|| match kernels {
+                Kernels::Cpu => unreachable!("the CPU's arm is above"),
+                Kernels::Emulated(on) => {
+                    emulated_call(*on)?;
+                    let $b = &Cpu;
+                    $(let $m = $m.emulated(*on);)*
+                    $(let $a = $a.map(|m| m.emulated(*on));)*
+                    let Ok(out) = $body;
+                    Ok($wrap!(out, |m| DeviceMatrix::Emulated(*on, m)))
+                }
+                #[cfg(feature = "cuda")]
+                Kernels::Cuda(gpu) => {
+                    kernel_calls::count();
+                    let $b: &super::cuda::Gpu = gpu;
+                    $(let $m = $m.cuda();)*
+                    $(let $a = $a.map(DeviceMatrix::cuda);)*
+                    let out = $body?;
+                    Ok($wrap!(out, DeviceMatrix::Cuda))
+                }
+                Kernels::Lost(device) => {
+                    let $b = &Shapes;
+                    $(let $m = DeviceMatrix::shape_only($m); let $m = &$m;)*
+                    $(let $a = $a.map(DeviceMatrix::shape_only); let $a = $a.each_ref();)*
+                    let Ok(out) = $body;
+                    Ok($wrap!(out, |shape| DeviceMatrix::lost(*device, shape)))
+                }
+            }),
         }
     }};
+}
+
+/// Runs `f` as a call of its own, never inlined: the device arms of the dispatch, kept out of
+/// the CPU's inlined path.
+#[cold]
+#[inline(never)]
+fn out_of_line<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 /// The result is one matrix.
