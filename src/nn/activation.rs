@@ -185,7 +185,7 @@ mod tests {
                     "{activation} at {x}: {got} vs {want}"
                 );
             }
-            // The same to the bit on the device (tests/device.rs counts what a contractive
+            // The same to the bit on the device (tests/all/device.rs counts what a contractive
             // step copies).
             assert_eq!(
                 slopes(activation, &a, Device::Emulated(0)),
