@@ -7,7 +7,7 @@ use crate::ops::{BinaryOp, Conv2d, Reduce, UnaryOp};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use nalgebra::DMatrix;
-use std::cell::{Cell, RefCell};
+use std::cell::{OnceCell, RefCell};
 use std::sync::Arc;
 
 /// A check run on the host on a value read back: `Ok`, or the error it gives.
@@ -188,10 +188,9 @@ pub struct Tape<'p, T: Real> {
     kernels: Kernels,
     /// What the tape runs once its device has failed: the results' shapes only.
     lost: Kernels,
-    /// The device's first failure in this pass, returned by [`Tape::try_backward`].
-    failure: RefCell<Option<Error>>,
-    /// Whether `failure` is set (read by every op: a flag, not a borrow).
-    failed: Cell<bool>,
+    /// The device's first failure in this pass, returned by [`Tape::try_backward`] (set once;
+    /// every op reads whether it is, without a borrow).
+    failure: OnceCell<Error>,
     /// Checks of device values waiting to be read back together (`checks.rs`).
     pub(crate) checks: RefCell<Vec<DeferredCheck<T>>>,
 }
@@ -230,8 +229,7 @@ impl<'p, T: Real> Tape<'p, T> {
             nodes: RefCell::new(Vec::with_capacity(128)),
             kernels: Kernels::Cpu,
             lost: Kernels::Lost(Device::Cpu),
-            failure: RefCell::new(None),
-            failed: Cell::new(false),
+            failure: OnceCell::new(),
             checks: RefCell::new(Vec::new()),
         }
     }
@@ -245,8 +243,7 @@ impl<'p, T: Real> Tape<'p, T> {
             nodes: RefCell::new(Vec::with_capacity(128)),
             kernels: Kernels::Cpu,
             lost: Kernels::Lost(Device::Cpu),
-            failure: RefCell::new(None),
-            failed: Cell::new(false),
+            failure: OnceCell::new(),
             checks: RefCell::new(Vec::new()),
         }
     }
@@ -383,7 +380,7 @@ impl<'p, T: Real> Tape<'p, T> {
     /// returns the failure ([`Tape::try_backward`]) instead of unwinding through it.
     #[inline]
     pub(crate) fn kernels(&self) -> &Kernels {
-        if self.failed.get() {
+        if self.failure.get().is_some() {
             &self.lost
         } else {
             &self.kernels
@@ -425,8 +422,8 @@ impl<'p, T: Real> Tape<'p, T> {
 
     /// Keeps `e` if it is this pass's first failure.
     pub(crate) fn fail(&self, e: Error) {
-        self.failure.borrow_mut().get_or_insert(e);
-        self.failed.set(true);
+        // A later failure is a consequence of the first: only the first is kept.
+        let _ = self.failure.set(e);
     }
 
     /// The pass's device failure, if any: ops after it computed shapes only.
@@ -434,7 +431,7 @@ impl<'p, T: Real> Tape<'p, T> {
     /// # Errors
     /// [`crate::Error::Device`]: the device's first failure in this pass.
     pub fn check(&self) -> Result<()> {
-        match &*self.failure.borrow() {
+        match self.failure.get() {
             None => Ok(()),
             Some(e) => Err(e.again()),
         }

@@ -31,12 +31,10 @@ where
 {
     let tape = Tape::for_group(store, trainable).on_device(device)?;
     let value = loss.loss(&tape, batch, rng)?;
-    // A device's failure in the pass comes back here as the error (`Tape::check`): the ops
-    // after it computed shapes only.
-    tape.settle_checks()?;
-    // The backward pass is queued before the loss is read: on a GPU, reading the loss first
-    // would wait for the forward pass to finish and leave the device idle while the host then
-    // queued the backward pass.
+    // `try_backward` settles the distributions' deferred checks and returns a device's failure
+    // in the pass (the ops after it computed shapes only) as the error. It is queued before the
+    // loss is read: on a GPU, reading the loss first would wait for the forward pass to finish
+    // and leave the device idle while the host then queued the backward pass.
     let grads = tape.try_backward(value)?;
     Ok((value.try_scalar()?, grads))
 }
